@@ -1,0 +1,923 @@
+//! Typing one expression: resolve names in its scope, check operand and
+//! argument types, desugar conveniences (`count_if`, `previous`, percentages)
+//! and keep aggregates apart from row values.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::model::{Aggregate, Constant, Function, TypedExpr, TypedKind, Unary};
+use super::types::{ColumnType, SourceSchema, Type};
+use crate::diagnostics::{Code, Diagnostic, suggestion};
+use crate::syntax::expr::{BinaryOp, Expr, ExprKind, Ident, Literal, UnaryOp};
+use crate::syntax::{SourceFile, Span};
+
+/// What a metric looks like from the outside, for typing references to it.
+#[derive(Debug, Clone)]
+pub struct MetricInfo {
+    /// Its type, once checked (`Unknown` until then or without schemas).
+    pub ty: Type,
+    /// Window in seconds for aggregate metrics with a window.
+    pub window: Option<i64>,
+    /// Whether it aggregates a source.
+    pub is_aggregate: bool,
+}
+
+/// Everything names can resolve to.
+#[derive(Debug, Default)]
+pub struct Env {
+    /// Metrics by name.
+    pub metrics: BTreeMap<String, MetricInfo>,
+    /// The entity's name.
+    pub entity_name: String,
+    /// The entity's key column.
+    pub entity_key: String,
+    /// Declared entity attributes with their types.
+    pub attributes: BTreeMap<String, Type>,
+    /// The entity table's schema, when known.
+    pub entity_schema: Option<SourceSchema>,
+    /// Indicator names.
+    pub indicators: Vec<String>,
+    /// Whether a `targets:` section exists.
+    pub has_targets: bool,
+    /// Column names of every source, for hints.
+    pub all_columns: BTreeMap<String, String>,
+}
+
+/// Where an expression stands, which decides what names and functions mean.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// One row of a source: columns, constants, scalar functions.
+    Row {
+        /// The source's name.
+        source: &'a str,
+        /// Its schema, when known.
+        schema: Option<&'a SourceSchema>,
+    },
+    /// The value of an aggregate metric: aggregates over rows, combined.
+    Aggregate {
+        /// The source's name.
+        source: &'a str,
+        /// Its schema, when known.
+        schema: Option<&'a SourceSchema>,
+    },
+    /// Per entity: metrics, attributes, targets.
+    Entity {
+        /// For an indicator's score: the metric that `value` means.
+        value_metric: Option<&'a str>,
+        /// In a playbook: `health`, `band` and `score(...)` are available.
+        playbook: bool,
+    },
+}
+
+/// Types expressions and collects diagnostics.
+pub struct ExprChecker<'a> {
+    /// Names.
+    pub env: &'a Env,
+    /// The pipeline file.
+    pub file: &'a Arc<SourceFile>,
+    /// Problems found.
+    pub diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+fn typed(kind: TypedKind, ty: Type, span: Span) -> TypedExpr {
+    TypedExpr { kind, ty, span }
+}
+
+fn unknown(span: Span) -> TypedExpr {
+    typed(TypedKind::Constant(Constant::Null), Type::Unknown, span)
+}
+
+fn column_type(column: &ColumnType) -> Type {
+    match column {
+        ColumnType::Known(t) => *t,
+        ColumnType::Unsupported(_) => Type::Unknown,
+    }
+}
+
+const AGGREGATES: &[&str] = &[
+    "count",
+    "count_if",
+    "count_distinct",
+    "count_distinct_if",
+    "sum",
+    "sum_if",
+    "avg",
+    "avg_if",
+    "min",
+    "min_if",
+    "max",
+    "max_if",
+    "median",
+    "percentile",
+];
+
+const SCALARS: &[&str] = &[
+    "round",
+    "abs",
+    "floor",
+    "ceil",
+    "sqrt",
+    "ln",
+    "least",
+    "greatest",
+    "clamp",
+    "coalesce",
+    "if",
+    "days_between",
+    "days",
+    "date",
+    "lower",
+    "upper",
+    "ramp",
+    "bands",
+    "attainment",
+    "target",
+    "previous",
+    "change",
+    "score",
+];
+
+/// Every function name, for "did you mean" and the docs.
+pub fn function_names() -> impl Iterator<Item = &'static str> + Clone {
+    AGGREGATES.iter().chain(SCALARS).copied()
+}
+
+impl ExprChecker<'_> {
+    fn error(&mut self, code: Code, span: Span, message: String, label: &str, help: String) {
+        self.diagnostics
+            .push(Diagnostic::error(code, message).at(self.file, span, label).help(help));
+    }
+
+    fn mismatch(&mut self, span: Span, message: String, help: impl Into<String>) {
+        self.error(Code::TypeMismatch, span, message, "here", help.into());
+    }
+
+    /// Check `expr` in `scope`, expecting `expected` (use `Type::Unknown` for "anything").
+    pub fn check_as(&mut self, expr: &Expr, scope: Scope<'_>, expected: Type, what: &str) -> TypedExpr {
+        let typed = self.check(expr, scope);
+        if !typed.ty.fits(expected) {
+            self.mismatch(
+                expr.span,
+                format!("{what} must be a {expected}, but this is a {}", typed.ty),
+                match expected {
+                    Type::Boolean => "write a condition such as `x > 0` or `segment = 'smb'`".to_string(),
+                    Type::Number | Type::Integer => "write an arithmetic expression".to_string(),
+                    _ => format!("give a {expected} value"),
+                },
+            );
+        }
+        typed
+    }
+
+    /// Check an expression in a scope.
+    pub fn check(&mut self, expr: &Expr, scope: Scope<'_>) -> TypedExpr {
+        let span = expr.span;
+        match &expr.kind {
+            ExprKind::Literal(literal) => self.literal(literal, span),
+            ExprKind::Name(ident) => self.name(ident, scope),
+            ExprKind::Attribute { entity, attribute } => self.attribute(entity, attribute, scope),
+            ExprKind::Unary { op, operand } => {
+                let inner = self.check(operand, scope);
+                match op {
+                    UnaryOp::Neg => {
+                        if !(inner.ty.is_numeric() || inner.ty == Type::Duration) {
+                            self.mismatch(span, format!("cannot negate a {}", inner.ty), "`-` applies to numbers and durations");
+                        }
+                        let ty = inner.ty;
+                        typed(TypedKind::Unary(Unary::Neg, Box::new(inner)), ty, span)
+                    }
+                    UnaryOp::Not => {
+                        if !inner.ty.fits(Type::Boolean) {
+                            self.mismatch(span, format!("`not` needs a boolean, but this is a {}", inner.ty), "`not` applies to conditions");
+                        }
+                        typed(TypedKind::Unary(Unary::Not, Box::new(inner)), Type::Boolean, span)
+                    }
+                }
+            }
+            ExprKind::Binary { op, left, right } => {
+                let l = self.check(left, scope);
+                let r = self.check(right, scope);
+                let ty = self.binary_type(*op, &l, &r, span);
+                typed(TypedKind::Binary(*op, Box::new(l), Box::new(r)), ty, span)
+            }
+            ExprKind::IsNull { operand, negated } => {
+                let inner = self.check(operand, scope);
+                typed(TypedKind::IsNull(Box::new(inner), *negated), Type::Boolean, span)
+            }
+            ExprKind::InList { operand, list, negated } => {
+                let inner = self.check(operand, scope);
+                let items: Vec<TypedExpr> = list.iter().map(|e| self.check(e, scope)).collect();
+                for item in &items {
+                    if inner.ty.unify(item.ty).is_none() {
+                        self.mismatch(item.span, format!("cannot compare a {} with a {}", inner.ty, item.ty), "list items must have the tested value's type");
+                    }
+                }
+                typed(TypedKind::InList(Box::new(inner), items, *negated), Type::Boolean, span)
+            }
+            ExprKind::Between { operand, low, high, negated } => {
+                let inner = self.check(operand, scope);
+                let lo = self.check(low, scope);
+                let hi = self.check(high, scope);
+                for bound in [&lo, &hi] {
+                    if !comparable(inner.ty, bound.ty) {
+                        self.mismatch(bound.span, format!("cannot compare a {} with a {}", inner.ty, bound.ty), "bounds must have the tested value's type");
+                    }
+                }
+                typed(TypedKind::Between(Box::new(inner), Box::new(lo), Box::new(hi), *negated), Type::Boolean, span)
+            }
+            ExprKind::Case { branches, otherwise } => {
+                let mut ty = Type::Null;
+                let mut typed_branches = Vec::new();
+                for (condition, value) in branches {
+                    let c = self.check_as(condition, scope, Type::Boolean, "a `when` condition");
+                    let v = self.check(value, scope);
+                    ty = self.unify_or_report(ty, &v);
+                    typed_branches.push((c, v));
+                }
+                let otherwise = otherwise.as_ref().map(|o| {
+                    let v = self.check(o, scope);
+                    ty = self.unify_or_report(ty, &v);
+                    Box::new(v)
+                });
+                typed(TypedKind::Case(typed_branches, otherwise), ty, span)
+            }
+            ExprKind::Call { function, args } => self.call(function, args, scope, span),
+            ExprKind::List(items) => {
+                self.error(
+                    Code::TypeMismatch,
+                    span,
+                    "a list can only be an argument of `bands` or follow `in`".into(),
+                    "list here",
+                    "write `x in [a, b]`, or `bands(x, [10, 20], [0, 50, 100])`".into(),
+                );
+                let items = items.iter().map(|e| self.check(e, scope)).collect();
+                typed(TypedKind::List(items), Type::Unknown, span)
+            }
+        }
+    }
+
+    fn unify_or_report(&mut self, so_far: Type, value: &TypedExpr) -> Type {
+        match so_far.unify(value.ty) {
+            Some(t) => t,
+            None => {
+                self.mismatch(value.span, format!("this is a {}, but earlier branches give a {so_far}", value.ty), "every branch must give the same type");
+                so_far
+            }
+        }
+    }
+
+    fn literal(&mut self, literal: &Literal, span: Span) -> TypedExpr {
+        let (constant, ty) = match literal {
+            Literal::Integer(i) => (Constant::Integer(*i), Type::Integer),
+            Literal::Decimal(d) => (Constant::Number(*d), Type::Number),
+            Literal::Percent(p) => (Constant::Number(p / 100.0), Type::Number),
+            Literal::String(s) => (Constant::String(s.clone()), Type::String),
+            Literal::Boolean(b) => (Constant::Boolean(*b), Type::Boolean),
+            Literal::Null => (Constant::Null, Type::Null),
+            Literal::Duration(n, unit) => (Constant::Duration(n.saturating_mul(unit.seconds())), Type::Duration),
+            Literal::Date(d) => (Constant::Date(*d), Type::Date),
+            Literal::Timestamp(t) => (Constant::Timestamp(*t), Type::Timestamp),
+        };
+        typed(TypedKind::Constant(constant), ty, span)
+    }
+
+    fn column(&mut self, ident: &Ident, source: &str, schema: Option<&SourceSchema>) -> Option<TypedExpr> {
+        let name = &ident.name;
+        match schema {
+            Some(schema) => match schema.column(name) {
+                Some(column) => {
+                    if let ColumnType::Unsupported(t) = column {
+                        self.error(
+                            Code::SchemaMismatch,
+                            ident.span,
+                            format!("column `{name}` of `{source}` has type {t}, which expressions cannot use"),
+                            "unsupported type",
+                            "convert the column to a number, string, boolean, date or timestamp in the data".into(),
+                        );
+                    }
+                    Some(typed(TypedKind::Column(name.clone()), column_type(column), ident.span))
+                }
+                None => None,
+            },
+            None => Some(typed(TypedKind::Column(name.clone()), Type::Unknown, ident.span)),
+        }
+    }
+
+    fn name(&mut self, ident: &Ident, scope: Scope<'_>) -> TypedExpr {
+        let name = ident.name.as_str();
+        let span = ident.span;
+        if name == "as_of" {
+            return typed(TypedKind::AsOf, Type::Timestamp, span);
+        }
+        match scope {
+            Scope::Row { source, schema } => {
+                if let Some(column) = self.column(ident, source, schema) {
+                    return column;
+                }
+                let mut help = suggestion(name, "column", schema.map(|s| s.names()).into_iter().flatten());
+                if self.env.metrics.contains_key(name) {
+                    help = format!("`{name}` is a metric; row conditions can only read columns of `{source}`");
+                }
+                self.error(Code::UnknownName, span, format!("source `{source}` has no column `{name}`"), "unknown column", help);
+                unknown(span)
+            }
+            Scope::Aggregate { source, schema } => {
+                if let Some(info) = self.env.metrics.get(name) {
+                    let _ = info;
+                    self.error(
+                        Code::AggregateContext,
+                        span,
+                        format!("metric `{name}` is read inside an aggregate metric"),
+                        "a metric",
+                        "a metric with `from:` aggregates rows; to combine metrics, remove `from:` and make this a derived metric".into(),
+                    );
+                    return unknown(span);
+                }
+                if self.column(ident, source, schema).is_some() {
+                    self.error(
+                        Code::AggregateContext,
+                        span,
+                        format!("column `{name}` is used outside an aggregate"),
+                        "a row value",
+                        format!("a metric's value is one number per entity: wrap the column in an aggregate, e.g. `sum({name})` or `max({name})`"),
+                    );
+                } else {
+                    let help = suggestion(name, "column", schema.map(|s| s.names()).into_iter().flatten());
+                    self.error(Code::UnknownName, span, format!("source `{source}` has no column `{name}`"), "unknown column", help);
+                }
+                unknown(span)
+            }
+            Scope::Entity { value_metric, playbook } => {
+                if name == "value" && let Some(metric) = value_metric {
+                    let ty = self.env.metrics.get(metric).map_or(Type::Unknown, |m| m.ty);
+                    return typed(TypedKind::Metric { name: metric.to_string(), shift: 0 }, ty, span);
+                }
+                if playbook && name == "health" {
+                    return typed(TypedKind::Health, Type::Number, span);
+                }
+                if playbook && name == "band" {
+                    return typed(TypedKind::Band, Type::String, span);
+                }
+                if let Some(info) = self.env.metrics.get(name) {
+                    return typed(TypedKind::Metric { name: name.to_string(), shift: 0 }, info.ty, span);
+                }
+                let mut help = suggestion(name, "metric", self.env.metrics.keys().map(String::as_str));
+                if self.env.attributes.contains_key(name) || name == self.env.entity_key {
+                    help = format!("entity attributes are written `{}.{name}`", self.env.entity_name);
+                } else if let Some(source) = self.env.all_columns.get(name) {
+                    help = format!(
+                        "`{name}` is a column of `{source}`; columns are read by metrics with `from: {source}`, then used here by the metric's name"
+                    );
+                } else if playbook && self.env.indicators.iter().any(|i| i == name) {
+                    help = format!("an indicator's score is written `score({name})`");
+                }
+                self.error(Code::UnknownName, span, format!("unknown metric `{name}`"), "not defined", help);
+                unknown(span)
+            }
+        }
+    }
+
+    fn attribute(&mut self, entity: &Ident, attribute: &Ident, scope: Scope<'_>) -> TypedExpr {
+        let span = entity.span.to(attribute.span);
+        if entity.name != self.env.entity_name {
+            let help = if self.env.entity_name.is_empty() {
+                "define `entity:` with a name first".to_string()
+            } else {
+                format!("the entity is called `{}`", self.env.entity_name)
+            };
+            self.error(Code::UnknownName, entity.span, format!("unknown entity `{}`", entity.name), "not the entity", help);
+            return unknown(span);
+        }
+        if let Scope::Row { .. } | Scope::Aggregate { .. } = scope {
+            self.error(
+                Code::AggregateContext,
+                span,
+                format!("entity attribute `{}.{}` is read in a row expression", entity.name, attribute.name),
+                "entity attribute",
+                "row filters and aggregates read the source's own columns; combine metrics with attributes in a derived metric".into(),
+            );
+            return unknown(span);
+        }
+        let name = attribute.name.as_str();
+        if name == self.env.entity_key {
+            let ty = self
+                .env
+                .entity_schema
+                .as_ref()
+                .and_then(|s| s.column(name))
+                .map_or(Type::Unknown, column_type);
+            return typed(TypedKind::EntityKey, ty, span);
+        }
+        if let Some(ty) = self.env.attributes.get(name) {
+            return typed(TypedKind::Attribute(name.to_string()), *ty, span);
+        }
+        let in_table = self.env.entity_schema.as_ref().is_some_and(|s| s.column(name).is_some());
+        let help = if in_table {
+            format!("`{name}` is a column of the entity table; add it to `entity.attributes`")
+        } else {
+            suggestion(name, "attribute", self.env.attributes.keys().map(String::as_str))
+        };
+        self.error(
+            Code::UnknownName,
+            attribute.span,
+            format!("`{}` has no attribute `{name}`", self.env.entity_name),
+            "unknown attribute",
+            help,
+        );
+        unknown(span)
+    }
+
+    fn binary_type(&mut self, op: BinaryOp, l: &TypedExpr, r: &TypedExpr, span: Span) -> Type {
+        use Type::*;
+        let (a, b) = (l.ty, r.ty);
+        let flexible = a.is_flexible() || b.is_flexible();
+        match op {
+            BinaryOp::And | BinaryOp::Or => {
+                for side in [l, r] {
+                    if !side.ty.fits(Boolean) {
+                        self.mismatch(side.span, format!("`{}` needs conditions, but this is a {}", op.symbol(), side.ty), "compare values first, e.g. `x > 0`");
+                    }
+                }
+                Boolean
+            }
+            _ if op.is_comparison() => {
+                if !comparable(a, b) {
+                    self.mismatch(span, format!("cannot compare a {a} with a {b}"), comparison_hint(a, b));
+                }
+                Boolean
+            }
+            BinaryOp::Div => {
+                match (a, b) {
+                    _ if a.is_numeric() && b.is_numeric() => {}
+                    (Duration, Duration) => {}
+                    _ if flexible && (a == Duration || b == Duration) => {}
+                    _ => self.mismatch(span, format!("cannot divide a {a} by a {b}"), arithmetic_hint(a, b)),
+                }
+                Number
+            }
+            BinaryOp::Mul => match (a, b) {
+                (Integer, Integer) => Integer,
+                (Duration, x) | (x, Duration) if x.is_numeric() => Duration,
+                _ if a.is_numeric() && b.is_numeric() => {
+                    if flexible { Unknown } else { Number }
+                }
+                _ => {
+                    self.mismatch(span, format!("cannot multiply a {a} by a {b}"), arithmetic_hint(a, b));
+                    Unknown
+                }
+            },
+            BinaryOp::Add | BinaryOp::Sub => match (a, b) {
+                (Integer, Integer) => Integer,
+                (Timestamp | Date, Duration) => Timestamp,
+                (Duration, Timestamp | Date) if op == BinaryOp::Add => Timestamp,
+                (Timestamp | Date, Timestamp | Date) if op == BinaryOp::Sub => Duration,
+                (Duration, Duration) => Duration,
+                _ if flexible => {
+                    if a.is_temporal() && b.is_temporal() && !(a.is_flexible() && b.is_flexible()) && op == BinaryOp::Sub {
+                        Duration
+                    } else if (a == Duration || b == Duration) && (a.is_temporal() || b.is_temporal()) {
+                        Timestamp
+                    } else if a == Duration || b == Duration {
+                        Duration
+                    } else if a == Number || b == Number {
+                        Number
+                    } else {
+                        Unknown
+                    }
+                }
+                _ if a.is_numeric() && b.is_numeric() => Number,
+                _ => {
+                    self.mismatch(span, format!("cannot {} a {a} and a {b}", if op == BinaryOp::Add { "add" } else { "subtract" }), arithmetic_hint(a, b));
+                    Unknown
+                }
+            },
+            _ => Unknown,
+        }
+    }
+
+    fn arity(&mut self, function: &Ident, args: &[Expr], min: usize, max: usize, usage: &str) -> bool {
+        let n = args.len();
+        if n < min || n > max {
+            let expected = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            self.error(
+                Code::WrongArity,
+                function.span,
+                format!("`{}` takes {expected} argument{}, but {n} {} given", function.name, if expected == "1" { "" } else { "s" }, if n == 1 { "was" } else { "were" }),
+                "this call",
+                format!("usage: {usage}"),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn expect_arg(&mut self, arg: &TypedExpr, ok: bool, function: &str, wanted: &str) {
+        if !ok {
+            self.mismatch(arg.span, format!("`{function}` needs {wanted} here, but this is a {}", arg.ty), format!("see `{function}` in docs/language.md"));
+        }
+    }
+
+    fn constant_number(&mut self, arg: &TypedExpr, function: &str) -> Option<f64> {
+        match &arg.kind {
+            TypedKind::Constant(Constant::Integer(i)) => Some(*i as f64),
+            TypedKind::Constant(Constant::Number(n)) => Some(*n),
+            TypedKind::Unary(Unary::Neg, inner) => self.constant_number(inner, function).map(|v| -v),
+            _ => {
+                self.mismatch(arg.span, format!("`{function}` needs a constant number here"), "write a literal such as `0.9` or `90%`");
+                None
+            }
+        }
+    }
+
+    fn call(&mut self, function: &Ident, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+        let name = function.name.to_ascii_lowercase();
+        if AGGREGATES.contains(&name.as_str()) {
+            return self.aggregate(function, &name, args, scope, span);
+        }
+        if !SCALARS.contains(&name.as_str()) {
+            self.error(
+                Code::UnknownFunction,
+                function.span,
+                format!("unknown function `{}`", function.name),
+                "not a function",
+                suggestion(&name, "function", function_names()),
+            );
+            for arg in args {
+                self.check(arg, scope);
+            }
+            return unknown(span);
+        }
+        match name.as_str() {
+            "previous" | "change" => return self.time_shift(function, &name, args, scope, span),
+            "score" => return self.score_ref(function, args, scope, span),
+            "attainment" | "target" => return self.target_call(function, &name, args, scope, span),
+            "bands" => return self.bands(function, args, scope, span),
+            _ => {}
+        }
+        let typed_args: Vec<TypedExpr> = args.iter().map(|a| self.check(a, scope)).collect();
+        let n = typed_args.len();
+        let (func, ty) = match name.as_str() {
+            "round" => {
+                if !self.arity(function, args, 1, 2, "round(x) or round(x, digits)") {
+                    return unknown(span);
+                }
+                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), "round", "a number");
+                if n == 2 && !matches!(typed_args[1].kind, TypedKind::Constant(Constant::Integer(0..=15))) {
+                    self.mismatch(typed_args[1].span, "`round` needs a whole number of digits from 0 to 15".into(), "write e.g. `round(x, 1)`");
+                }
+                (Function::Round, Type::Number)
+            }
+            "abs" | "floor" | "ceil" | "sqrt" | "ln" => {
+                if !self.arity(function, args, 1, 1, &format!("{name}(x)")) {
+                    return unknown(span);
+                }
+                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), &name, "a number");
+                match name.as_str() {
+                    "abs" => (Function::Abs, if typed_args[0].ty == Type::Integer { Type::Integer } else { Type::Number }),
+                    "floor" => (Function::Floor, Type::Number),
+                    "ceil" => (Function::Ceil, Type::Number),
+                    "sqrt" => (Function::Sqrt, Type::Number),
+                    _ => (Function::Ln, Type::Number),
+                }
+            }
+            "least" | "greatest" | "coalesce" => {
+                if !self.arity(function, args, if name == "coalesce" { 1 } else { 2 }, usize::MAX, &format!("{name}(a, b, …)")) {
+                    return unknown(span);
+                }
+                let mut ty = Type::Null;
+                for arg in &typed_args {
+                    ty = self.unify_or_report(ty, arg);
+                }
+                let func = match name.as_str() {
+                    "least" => Function::Least,
+                    "greatest" => Function::Greatest,
+                    _ => Function::Coalesce,
+                };
+                (func, ty)
+            }
+            "clamp" | "ramp" => {
+                let usage = if name == "clamp" { "clamp(x, low, high)" } else { "ramp(x, zero_at, full_at)" };
+                if !self.arity(function, args, 3, 3, usage) {
+                    return unknown(span);
+                }
+                for arg in &typed_args {
+                    self.expect_arg(arg, arg.ty.is_numeric(), &name, "a number");
+                }
+                if name == "ramp" && let (Some(a), Some(b)) = (constant_value(&typed_args[1]), constant_value(&typed_args[2])) && a == b {
+                    self.mismatch(typed_args[2].span, "`ramp` needs two different points".into(), "the score goes from 0 at the first point to 100 at the second");
+                }
+                (if name == "clamp" { Function::Clamp } else { Function::Ramp }, Type::Number)
+            }
+            "if" => {
+                if !self.arity(function, args, 3, 3, "if(condition, then, else)") {
+                    return unknown(span);
+                }
+                self.expect_arg(&typed_args[0], typed_args[0].ty.fits(Type::Boolean), "if", "a condition");
+                let ty = self.unify_or_report(typed_args[1].ty, &typed_args[2]);
+                (Function::If, ty)
+            }
+            "days_between" => {
+                if !self.arity(function, args, 2, 2, "days_between(start, end)") {
+                    return unknown(span);
+                }
+                for arg in &typed_args {
+                    self.expect_arg(arg, arg.ty.is_temporal(), "days_between", "a date or timestamp");
+                }
+                (Function::DaysBetween, Type::Number)
+            }
+            "days" => {
+                if !self.arity(function, args, 1, 1, "days(duration)") {
+                    return unknown(span);
+                }
+                self.expect_arg(&typed_args[0], typed_args[0].ty.fits(Type::Duration), "days", "a duration");
+                (Function::Days, Type::Number)
+            }
+            "date" => {
+                if !self.arity(function, args, 1, 1, "date(timestamp)") {
+                    return unknown(span);
+                }
+                self.expect_arg(&typed_args[0], typed_args[0].ty.is_temporal(), "date", "a timestamp");
+                (Function::Date, Type::Date)
+            }
+            _ => {
+                if !self.arity(function, args, 1, 1, &format!("{name}(text)")) {
+                    return unknown(span);
+                }
+                self.expect_arg(&typed_args[0], typed_args[0].ty.fits(Type::String), &name, "text");
+                (if name == "lower" { Function::Lower } else { Function::Upper }, Type::String)
+            }
+        };
+        typed(TypedKind::Call(func, typed_args), ty, span)
+    }
+
+    fn aggregate(&mut self, function: &Ident, name: &str, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+        let (source, schema) = match scope {
+            Scope::Aggregate { source, schema } => (source, schema),
+            Scope::Row { .. } => {
+                self.error(
+                    Code::AggregateContext,
+                    function.span,
+                    format!("aggregate `{name}` is used where a row value is expected"),
+                    "aggregate",
+                    "a row condition or an aggregate's argument looks at one row; aggregates cannot nest".into(),
+                );
+                return unknown(span);
+            }
+            Scope::Entity { .. } => {
+                self.error(
+                    Code::AggregateContext,
+                    function.span,
+                    format!("aggregate `{name}` is used outside a metric with `from:`"),
+                    "aggregate",
+                    "aggregates read a source's rows: define a metric with `from: <source>` and use it here by name".into(),
+                );
+                return unknown(span);
+            }
+        };
+        let row = Scope::Row { source, schema };
+        let conditional = name.ends_with("_if");
+        let base = name.trim_end_matches("_if");
+        let (min, max, usage) = match (base, conditional) {
+            ("count", false) => (0, 1, "count() or count(column)"),
+            ("count", true) => (1, 1, "count_if(condition)"),
+            ("percentile", _) => (2, 2, "percentile(x, 0.9)"),
+            (_, true) => (2, 2, "sum_if(x, condition)"),
+            _ => (1, 1, "sum(x)"),
+        };
+        if !self.arity(function, args, min, max, usage) {
+            return unknown(span);
+        }
+        let (value_args, filter) = if conditional {
+            let filter = self.check_as(&args[args.len() - 1], row, Type::Boolean, "the condition");
+            (&args[..args.len() - 1], Some(Box::new(filter)))
+        } else {
+            (args, None)
+        };
+        let mut typed_args: Vec<TypedExpr> = value_args.iter().map(|a| self.check(a, row)).collect();
+        let function_kind = match base {
+            "count" => Aggregate::Count,
+            "count_distinct" => Aggregate::CountDistinct,
+            "sum" => Aggregate::Sum,
+            "avg" => Aggregate::Avg,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            "median" => Aggregate::Median,
+            _ => Aggregate::Percentile,
+        };
+        let ty = match function_kind {
+            Aggregate::Count | Aggregate::CountDistinct => Type::Integer,
+            Aggregate::Sum => {
+                let t = typed_args.first().map_or(Type::Unknown, |a| a.ty);
+                self.expect_arg(&typed_args[0], t.is_numeric(), base, "a number");
+                if t == Type::Integer { Type::Integer } else if t == Type::Unknown { Type::Unknown } else { Type::Number }
+            }
+            Aggregate::Avg | Aggregate::Median => {
+                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), base, "a number");
+                Type::Number
+            }
+            Aggregate::Min | Aggregate::Max => {
+                let t = typed_args[0].ty;
+                let ok = t.is_numeric() || t.is_temporal() || t == Type::String;
+                self.expect_arg(&typed_args[0], ok, base, "a number, date, timestamp or text");
+                t
+            }
+            Aggregate::Percentile => {
+                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), base, "a number");
+                if let Some(p) = self.constant_number(&typed_args[1], "percentile")
+                    && !(0.0..=1.0).contains(&p)
+                {
+                    self.mismatch(typed_args[1].span, format!("percentile {p} is outside 0–1"), "write e.g. `0.9` or `90%`");
+                }
+                if let Some(p) = constant_value(&typed_args[1]) {
+                    typed_args[1] = typed(TypedKind::Constant(Constant::Number(p)), Type::Number, typed_args[1].span);
+                }
+                Type::Number
+            }
+        };
+        typed(TypedKind::Aggregate { function: function_kind, args: typed_args, filter }, ty, span)
+    }
+
+    fn time_shift(&mut self, function: &Ident, name: &str, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+        let usage = format!("{name}(metric) or {name}(metric, 30d)");
+        if !self.arity(function, args, 1, 2, &usage) {
+            return unknown(span);
+        }
+        if !matches!(scope, Scope::Entity { .. }) {
+            self.error(
+                Code::AggregateContext,
+                function.span,
+                format!("`{name}` compares a metric over time and needs a metric, not rows"),
+                "here",
+                "use it in a derived metric, a score or a playbook condition".into(),
+            );
+            return unknown(span);
+        }
+        let metric = self.check(&args[0], scope);
+        let TypedKind::Metric { name: metric_name, shift } = &metric.kind else {
+            if metric.ty != Type::Unknown {
+                self.mismatch(args[0].span, format!("`{name}` needs a metric's name here"), format!("write e.g. `{name}(active_users)`"));
+            }
+            return unknown(span);
+        };
+        let info = self.env.metrics.get(metric_name);
+        let period = if args.len() == 2 {
+            let period = self.check(&args[1], scope);
+            match period.kind {
+                TypedKind::Constant(Constant::Duration(seconds)) if seconds > 0 => Some(seconds),
+                _ => {
+                    self.mismatch(args[1].span, format!("`{name}` needs a positive duration literal here"), "write e.g. `30d`");
+                    return unknown(span);
+                }
+            }
+        } else {
+            info.and_then(|i| i.window)
+        };
+        let Some(period) = period else {
+            self.error(
+                Code::TypeMismatch,
+                args[0].span,
+                format!("`{metric_name}` has no window, so `{name}` cannot tell how far back to look"),
+                "no window",
+                format!("give the period: `{name}({metric_name}, 30d)`"),
+            );
+            return unknown(span);
+        };
+        let ty = metric.ty;
+        let earlier = typed(TypedKind::Metric { name: metric_name.clone(), shift: shift + period }, ty, metric.span);
+        if name == "previous" {
+            return typed(earlier.kind, ty, span);
+        }
+        if !ty.is_numeric() {
+            self.mismatch(args[0].span, format!("`change` needs a numeric metric, but `{metric_name}` is a {ty}"), "compare numbers");
+        }
+        typed(TypedKind::Call(Function::Change, vec![metric, earlier]), Type::Number, span)
+    }
+
+    fn score_ref(&mut self, function: &Ident, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+        if !self.arity(function, args, 1, 1, "score(indicator)") {
+            return unknown(span);
+        }
+        if !matches!(scope, Scope::Entity { playbook: true, .. }) {
+            self.error(Code::UnknownFunction, function.span, "`score` is only available in playbooks".into(), "here", "indicator scores exist after scoring; read them in playbook conditions and messages".into());
+            return unknown(span);
+        }
+        let ExprKind::Name(ident) = &args[0].kind else {
+            self.mismatch(args[0].span, "`score` needs an indicator's name".into(), "write e.g. `score(seat_utilization)`");
+            return unknown(span);
+        };
+        if !self.env.indicators.contains(&ident.name) {
+            let help = suggestion(&ident.name, "indicator", self.env.indicators.iter().map(String::as_str));
+            self.error(Code::UnknownName, ident.span, format!("unknown indicator `{}`", ident.name), "not an indicator", help);
+            return unknown(span);
+        }
+        typed(TypedKind::IndicatorScore(ident.name.clone()), Type::Number, span)
+    }
+
+    fn target_call(&mut self, function: &Ident, name: &str, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+        let (count, usage) = if name == "target" { (1, "target('kpi')") } else { (2, "attainment(value, 'kpi')") };
+        if !self.arity(function, args, count, count, usage) {
+            return unknown(span);
+        }
+        let typed_args: Vec<TypedExpr> = args.iter().map(|a| self.check(a, scope)).collect();
+        if !matches!(scope, Scope::Entity { .. }) {
+            self.error(Code::AggregateContext, function.span, format!("`{name}` reads per-entity targets and cannot be used on rows"), "here", "use it in a derived metric, a score or a playbook".into());
+            return unknown(span);
+        }
+        if !self.env.has_targets {
+            self.error(Code::UnknownName, function.span, format!("`{name}` needs a `targets:` section"), "no targets", "add `targets:` naming the source of per-entity KPI targets".into());
+        }
+        let kpi = &typed_args[typed_args.len() - 1];
+        if !matches!(kpi.kind, TypedKind::Constant(Constant::String(_))) {
+            self.mismatch(kpi.span, format!("`{name}` needs the KPI's name as a quoted string"), format!("write e.g. `{usage}`"));
+        }
+        if name == "attainment" {
+            self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), name, "a number");
+        }
+        let func = if name == "target" { Function::Target } else { Function::Attainment };
+        typed(TypedKind::Call(func, typed_args), Type::Number, span)
+    }
+
+    fn bands(&mut self, function: &Ident, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+        let usage = "bands(x, [t1, t2], [s0, s1, s2])";
+        if !self.arity(function, args, 3, 3, usage) {
+            return unknown(span);
+        }
+        let value = self.check(&args[0], scope);
+        self.expect_arg(&value, value.ty.is_numeric(), "bands", "a number");
+        let mut lists = Vec::new();
+        for arg in &args[1..] {
+            let ExprKind::List(items) = &arg.kind else {
+                self.mismatch(arg.span, "`bands` needs a list of numbers here".into(), format!("usage: {usage}"));
+                return unknown(span);
+            };
+            let mut numbers = Vec::new();
+            for item in items {
+                let t = self.check(item, scope);
+                if let Some(v) = self.constant_number(&t, "bands") {
+                    numbers.push(typed(TypedKind::Constant(Constant::Number(v)), Type::Number, t.span));
+                }
+            }
+            if numbers.len() != items.len() {
+                return unknown(span);
+            }
+            lists.push((arg.span, numbers));
+        }
+        let (thresholds_span, thresholds) = &lists[0];
+        let (scores_span, scores) = &lists[1];
+        if scores.len() != thresholds.len() + 1 {
+            self.mismatch(*scores_span, format!("`bands` with {} thresholds needs {} scores, but has {}", thresholds.len(), thresholds.len() + 1, scores.len()), "one score below the first threshold, then one per threshold");
+        }
+        let values: Vec<f64> = thresholds.iter().filter_map(constant_value).collect();
+        if values.windows(2).any(|w| w[0] >= w[1]) {
+            self.mismatch(*thresholds_span, "`bands` thresholds must increase".into(), "list thresholds from lowest to highest");
+        }
+        let args = vec![
+            value,
+            typed(TypedKind::List(thresholds.clone()), Type::Number, *thresholds_span),
+            typed(TypedKind::List(scores.clone()), Type::Number, *scores_span),
+        ];
+        typed(TypedKind::Call(Function::Bands, args), Type::Number, span)
+    }
+}
+
+/// A constant number's value (percentages already scaled).
+pub fn constant_value(expr: &TypedExpr) -> Option<f64> {
+    match &expr.kind {
+        TypedKind::Constant(Constant::Integer(i)) => Some(*i as f64),
+        TypedKind::Constant(Constant::Number(n)) => Some(*n),
+        TypedKind::Unary(Unary::Neg, inner) => constant_value(inner).map(|v| -v),
+        _ => None,
+    }
+}
+
+fn comparable(a: Type, b: Type) -> bool {
+    a.unify(b).is_some()
+}
+
+fn comparison_hint(a: Type, b: Type) -> String {
+    if (a == Type::String && b.is_temporal()) || (b == Type::String && a.is_temporal()) {
+        "write dates as `@2026-01-31`, not as strings".into()
+    } else if (a == Type::Duration && b.is_numeric()) || (b == Type::Duration && a.is_numeric()) {
+        "compare durations with durations (`30d`), or convert with `days(...)`".into()
+    } else {
+        "both sides must have the same type".into()
+    }
+}
+
+fn arithmetic_hint(a: Type, b: Type) -> String {
+    if a.is_temporal() && b.is_temporal() {
+        "to get days between two dates use `days_between(start, end)`".into()
+    } else if a == Type::String || b == Type::String {
+        "arithmetic needs numbers; text cannot be added or multiplied".into()
+    } else if a.is_temporal() || b.is_temporal() {
+        "a date plus a duration (`30d`) is a date; dates cannot be multiplied or added together".into()
+    } else {
+        "arithmetic needs numbers".into()
+    }
+}

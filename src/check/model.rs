@@ -1,0 +1,690 @@
+//! The typed model: what `check` hands to the planner, `explain`, `diff` and
+//! `docs`. Every name is resolved, every expression typed, metrics are in
+//! dependency order, and each expression keeps its span for messages.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::types::Type;
+use crate::syntax::ast::About;
+use crate::syntax::ast::TestDef;
+use crate::syntax::expr::BinaryOp;
+use crate::syntax::{SourceFile, Span};
+
+/// A typed constant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Constant {
+    /// `null`.
+    Null,
+    /// A boolean.
+    Boolean(bool),
+    /// An integer.
+    Integer(i64),
+    /// A float (percentages already divided by 100).
+    Number(f64),
+    /// Text.
+    String(String),
+    /// A duration, in seconds.
+    Duration(i64),
+    /// A calendar day.
+    Date(NaiveDate),
+    /// A UTC timestamp.
+    Timestamp(NaiveDateTime),
+}
+
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aggregate {
+    /// Rows (or non-null values).
+    Count,
+    /// Distinct non-null values.
+    CountDistinct,
+    /// Sum.
+    Sum,
+    /// Mean.
+    Avg,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// Exact median.
+    Median,
+    /// Exact continuous percentile (`p` in 0–1).
+    Percentile,
+}
+
+impl Aggregate {
+    /// Aggregates that give 0, not null, for an entity with no rows.
+    pub fn zero_when_empty(self) -> bool {
+        matches!(self, Aggregate::Count | Aggregate::CountDistinct | Aggregate::Sum)
+    }
+
+    /// The function's name in the language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Count => "count",
+            Aggregate::CountDistinct => "count_distinct",
+            Aggregate::Sum => "sum",
+            Aggregate::Avg => "avg",
+            Aggregate::Min => "min",
+            Aggregate::Max => "max",
+            Aggregate::Median => "median",
+            Aggregate::Percentile => "percentile",
+        }
+    }
+}
+
+/// Scalar functions (after desugaring).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    /// `round(x[, digits])`.
+    Round,
+    /// `abs(x)`.
+    Abs,
+    /// `floor(x)`.
+    Floor,
+    /// `ceil(x)`.
+    Ceil,
+    /// `sqrt(x)` (null for negatives).
+    Sqrt,
+    /// `ln(x)` (null for x <= 0).
+    Ln,
+    /// `least(a, b, …)`.
+    Least,
+    /// `greatest(a, b, …)`.
+    Greatest,
+    /// `clamp(x, low, high)`.
+    Clamp,
+    /// `coalesce(a, b, …)`.
+    Coalesce,
+    /// `if(condition, then, else)`.
+    If,
+    /// `days_between(start, end)`: fractional days from start to end.
+    DaysBetween,
+    /// `days(duration)`: a duration in days.
+    Days,
+    /// `date(timestamp)`.
+    Date,
+    /// `lower(text)`.
+    Lower,
+    /// `upper(text)`.
+    Upper,
+    /// `ramp(x, zero_at, full_at)`: 0 at `zero_at`, 100 at `full_at`, linear between, clamped.
+    Ramp,
+    /// `bands(x, [t1…tn], [s0…sn])`: `s_i` for `t_i <= x < t_(i+1)`.
+    Bands,
+    /// `attainment(x, 'kpi')`: 0–100 against the entity's own target, honouring direction.
+    Attainment,
+    /// `target('kpi')`: the entity's target value.
+    Target,
+    /// `change(m[, period])`: relative change of a metric vs one period earlier.
+    Change,
+}
+
+/// A typed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedExpr {
+    /// What it computes.
+    pub kind: TypedKind,
+    /// Its static type.
+    pub ty: Type,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// Unary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unary {
+    /// Arithmetic negation.
+    Neg,
+    /// Boolean not.
+    Not,
+}
+
+/// The kinds of typed expressions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedKind {
+    /// A constant.
+    Constant(Constant),
+    /// A column of the current source (row context).
+    Column(String),
+    /// An attribute (column) of the entity table.
+    Attribute(String),
+    /// A metric's value, `shift` seconds before as-of (0 = now).
+    Metric {
+        /// The metric.
+        name: String,
+        /// How far back, in seconds.
+        shift: i64,
+    },
+    /// An indicator's score (0–100).
+    IndicatorScore(String),
+    /// The health score (playbooks only).
+    Health,
+    /// The health band (playbooks only).
+    Band,
+    /// The as-of timestamp.
+    AsOf,
+    /// The entity's key.
+    EntityKey,
+    /// A unary operation.
+    Unary(Unary, Box<TypedExpr>),
+    /// A binary operation.
+    Binary(BinaryOp, Box<TypedExpr>, Box<TypedExpr>),
+    /// `is [not] null`.
+    IsNull(Box<TypedExpr>, bool),
+    /// `[not] in [...]`.
+    InList(Box<TypedExpr>, Vec<TypedExpr>, bool),
+    /// `[not] between`.
+    Between(Box<TypedExpr>, Box<TypedExpr>, Box<TypedExpr>, bool),
+    /// `case when … end`.
+    Case(Vec<(TypedExpr, TypedExpr)>, Option<Box<TypedExpr>>),
+    /// A scalar function call.
+    Call(Function, Vec<TypedExpr>),
+    /// A list argument (for `bands`).
+    List(Vec<TypedExpr>),
+    /// An aggregate over the source's rows in the metric's window.
+    Aggregate {
+        /// The function.
+        function: Aggregate,
+        /// Its arguments (row context).
+        args: Vec<TypedExpr>,
+        /// A per-aggregate condition (`count_if`, `sum_if`, …).
+        filter: Option<Box<TypedExpr>>,
+    },
+}
+
+impl TypedExpr {
+    /// Visit this expression and its sub-expressions, parents first.
+    pub fn walk<'a>(&'a self, visit: &mut dyn FnMut(&'a TypedExpr)) {
+        visit(self);
+        match &self.kind {
+            TypedKind::Unary(_, e) | TypedKind::IsNull(e, _) => e.walk(visit),
+            TypedKind::Binary(_, a, b) => {
+                a.walk(visit);
+                b.walk(visit);
+            }
+            TypedKind::InList(e, list, _) => {
+                e.walk(visit);
+                list.iter().for_each(|x| x.walk(visit));
+            }
+            TypedKind::Between(e, lo, hi, _) => {
+                e.walk(visit);
+                lo.walk(visit);
+                hi.walk(visit);
+            }
+            TypedKind::Case(branches, otherwise) => {
+                for (c, v) in branches {
+                    c.walk(visit);
+                    v.walk(visit);
+                }
+                if let Some(o) = otherwise {
+                    o.walk(visit);
+                }
+            }
+            TypedKind::Call(_, args) | TypedKind::List(args) => {
+                args.iter().for_each(|x| x.walk(visit))
+            }
+            TypedKind::Aggregate { args, filter, .. } => {
+                args.iter().for_each(|x| x.walk(visit));
+                if let Some(f) = filter {
+                    f.walk(visit);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every `(metric, shift)` this expression reads.
+    pub fn metric_refs(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let TypedKind::Metric { name, shift } = &e.kind {
+                out.push((name.clone(), *shift));
+            }
+        });
+        out
+    }
+
+    /// Every entity attribute this expression reads.
+    pub fn attribute_refs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let TypedKind::Attribute(name) = &e.kind {
+                out.push(name.clone());
+            }
+        });
+        out
+    }
+
+    /// Every KPI whose target this expression reads.
+    pub fn kpi_refs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let TypedKind::Call(Function::Attainment | Function::Target, args) = &e.kind
+                && let Some(TypedKind::Constant(Constant::String(kpi))) = args.last().map(|a| &a.kind)
+            {
+                out.push(kpi.clone());
+            }
+        });
+        out
+    }
+}
+
+/// A message template with typed holes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedTemplate {
+    /// The pieces in order.
+    pub parts: Vec<TypedPart>,
+    /// The canonical text, for docs and diff.
+    pub text: String,
+}
+
+/// A piece of a [`TypedTemplate`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedPart {
+    /// Literal text.
+    Text(String),
+    /// A value rendered as text.
+    Hole(TypedExpr),
+}
+
+/// File formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// JSON lines (one object per line).
+    JsonLines,
+    /// Arrow IPC files.
+    Arrow,
+}
+
+impl FileFormat {
+    /// The format's name in pipeline files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "parquet",
+            FileFormat::Csv => "csv",
+            FileFormat::JsonLines => "jsonl",
+            FileFormat::Arrow => "arrow",
+        }
+    }
+
+    /// Parse a format name.
+    pub fn from_name(name: &str) -> Option<FileFormat> {
+        match name {
+            "parquet" => Some(FileFormat::Parquet),
+            "csv" => Some(FileFormat::Csv),
+            "jsonl" | "json" | "ndjson" => Some(FileFormat::JsonLines),
+            "arrow" | "ipc" | "feather" => Some(FileFormat::Arrow),
+            _ => None,
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "parquet",
+            FileFormat::Csv => "csv",
+            FileFormat::JsonLines => "jsonl",
+            FileFormat::Arrow => "arrow",
+        }
+    }
+}
+
+/// A resolved source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// The path as written (relative to the pipeline file).
+    pub path: String,
+    /// The path resolved against the pipeline's folder.
+    pub resolved_path: PathBuf,
+    /// The file format.
+    pub format: FileFormat,
+    /// The event-time column, if windows apply.
+    pub time: Option<String>,
+    /// The column holding the entity key.
+    pub key: String,
+    /// Hive partition columns.
+    pub partitions: Vec<String>,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// The entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    /// Its name (`account`).
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// The source holding one row per entity.
+    pub source: String,
+    /// The key column.
+    pub key: String,
+    /// Attributes carried into expressions and the scorecard.
+    pub attributes: Vec<String>,
+    /// The population filter (row context over the entity source).
+    pub population: Option<TypedExpr>,
+}
+
+/// How a metric is computed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricKind {
+    /// Aggregated from a source's rows.
+    Aggregate {
+        /// The source.
+        source: String,
+        /// The window length in seconds; all history before as-of when absent.
+        window: Option<i64>,
+        /// The row filter.
+        filter: Option<TypedExpr>,
+        /// The value: aggregates combined with arithmetic.
+        value: TypedExpr,
+    },
+    /// Computed from other metrics, attributes and targets.
+    Derived {
+        /// The value.
+        value: TypedExpr,
+    },
+}
+
+/// A resolved metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// How it is computed.
+    pub kind: MetricKind,
+    /// Its type.
+    pub ty: Type,
+    /// Display unit.
+    pub unit: Option<String>,
+    /// Marked as deliberately unused.
+    pub unused: bool,
+    /// The canonical text of its value expression.
+    pub value_text: String,
+    /// The canonical text of its filter, if any.
+    pub filter_text: Option<String>,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// Where KPI targets come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Targets {
+    /// Description and owner.
+    pub about: About,
+    /// The source.
+    pub source: String,
+    /// Entity key column.
+    pub key: String,
+    /// KPI name column.
+    pub kpi: String,
+    /// Target value column.
+    pub value: String,
+    /// Direction column (`higher` / `lower`).
+    pub direction: String,
+    /// First effective day column.
+    pub effective_from: Option<String>,
+    /// End of effectiveness column (exclusive).
+    pub effective_to: Option<String>,
+    /// The KPIs the pipeline reads targets for, sorted.
+    pub kpis: Vec<String>,
+}
+
+/// Indicator kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndicatorKind {
+    /// Predicts outcomes (usage, adoption, escalations).
+    Leading,
+    /// Is an outcome (renewal, churn, NPS).
+    Lagging,
+}
+
+impl IndicatorKind {
+    /// The word used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            IndicatorKind::Leading => "leading",
+            IndicatorKind::Lagging => "lagging",
+        }
+    }
+}
+
+/// A resolved indicator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Indicator {
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// Leading or lagging.
+    pub kind: IndicatorKind,
+    /// The metric it scores.
+    pub metric: String,
+    /// The score expression (0–100; clamped).
+    pub score: TypedExpr,
+    /// Canonical text of the score expression.
+    pub score_text: String,
+    /// Weight within the group.
+    pub weight: f64,
+    /// The group.
+    pub group: String,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// A health group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// Weight in the health score.
+    pub weight: f64,
+    /// Its indicators, in file order.
+    pub indicators: Vec<String>,
+}
+
+/// A colour band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    /// Its name.
+    pub name: String,
+    /// Inclusive lower bound.
+    pub from: f64,
+    /// Exclusive upper bound (inclusive at 100).
+    pub to: f64,
+}
+
+/// A segment-specific weighting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthModel {
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// Which entities it applies to.
+    pub when: TypedExpr,
+    /// Canonical text of the condition.
+    pub when_text: String,
+    /// Group weight overrides.
+    pub group_weights: BTreeMap<String, f64>,
+    /// Indicator weight overrides.
+    pub indicator_weights: BTreeMap<String, f64>,
+}
+
+/// The health roll-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    /// Description and owner.
+    pub about: About,
+    /// Groups in file order.
+    pub groups: Vec<Group>,
+    /// Bands sorted by `from`.
+    pub bands: Vec<Band>,
+    /// Models in file order (first match wins).
+    pub models: Vec<HealthModel>,
+}
+
+/// Playbook priorities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Act today.
+    High,
+    /// Act this week.
+    Medium,
+    /// When convenient.
+    Low,
+}
+
+impl Priority {
+    /// The word used in files and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        }
+    }
+}
+
+/// A resolved playbook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playbook {
+    /// Its name.
+    pub name: String,
+    /// Description.
+    pub about: About,
+    /// The condition.
+    pub when: TypedExpr,
+    /// Canonical text of the condition.
+    pub when_text: String,
+    /// The action.
+    pub action: String,
+    /// Its priority.
+    pub priority: Priority,
+    /// Who does it.
+    pub assignee: Option<TypedTemplate>,
+    /// The message.
+    pub message: TypedTemplate,
+    /// What identifies a repeat of the same action.
+    pub dedup_key: Option<TypedTemplate>,
+    /// Quiet period in seconds.
+    pub cooldown: Option<i64>,
+    /// Where it is defined.
+    pub span: Span,
+}
+
+/// Output settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    /// The folder, resolved against the pipeline's folder.
+    pub dir: PathBuf,
+    /// The format.
+    pub format: FileFormat,
+}
+
+/// A node of the dependency graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Node {
+    /// A source.
+    Source(String),
+    /// An entity attribute.
+    Attribute(String),
+    /// A KPI target.
+    Target(String),
+    /// A metric.
+    Metric(String),
+    /// An indicator.
+    Indicator(String),
+    /// A health group.
+    Group(String),
+    /// The health score.
+    Health,
+    /// A playbook.
+    Playbook(String),
+}
+
+/// The checked pipeline.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The pipeline's file.
+    pub file: Arc<SourceFile>,
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// Sources in file order.
+    pub sources: Vec<Source>,
+    /// The entity.
+    pub entity: Entity,
+    /// Metrics in dependency order (each after everything it reads).
+    pub metrics: Vec<Metric>,
+    /// Every `(metric, shift)` evaluation the outputs need, sorted.
+    pub evaluations: Vec<(String, i64)>,
+    /// KPI targets.
+    pub targets: Option<Targets>,
+    /// Indicators in file order.
+    pub indicators: Vec<Indicator>,
+    /// Health, if defined.
+    pub health: Option<Health>,
+    /// Playbooks in file order.
+    pub playbooks: Vec<Playbook>,
+    /// Output settings.
+    pub outputs: Outputs,
+    /// Metric tests, as written (checked by `vane test`).
+    pub tests: Vec<TestDef>,
+    /// Dependency edges `(from, to)`: `to` reads `from`.
+    pub edges: Vec<(Node, Node)>,
+}
+
+impl Model {
+    /// A metric by name.
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// A source by name.
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// What `node` reads directly.
+    pub fn inputs_of(&self, node: &Node) -> Vec<&Node> {
+        self.edges.iter().filter(|(_, to)| to == node).map(|(from, _)| from).collect()
+    }
+
+    /// What reads `node` directly.
+    pub fn users_of(&self, node: &Node) -> Vec<&Node> {
+        self.edges.iter().filter(|(from, _)| from == node).map(|(_, to)| to).collect()
+    }
+
+    /// Everything downstream of `node`, transitively, sorted.
+    pub fn downstream_of(&self, node: &Node) -> Vec<Node> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![node.clone()];
+        while let Some(current) = stack.pop() {
+            for user in self.users_of(&current) {
+                if seen.insert(user.clone()) {
+                    stack.push(user.clone());
+                }
+            }
+        }
+        seen.into_iter().collect()
+    }
+}
