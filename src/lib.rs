@@ -25,4 +25,5 @@
 pub mod check;
 pub mod commands;
 pub mod diagnostics;
+pub mod run;
 pub mod syntax;

@@ -127,11 +127,18 @@ impl Converter<'_> {
             },
             Rule::in_list | Rule::not_in_list => ExprKind::InList {
                 operand,
-                list: op.into_inner().map(|p| self.expr(p.into_inner())).collect(),
+                list: op
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::expr)
+                    .map(|p| self.expr(p.into_inner()))
+                    .collect(),
                 negated: rule == Rule::not_in_list,
             },
             _ => {
-                let mut bounds = op.into_inner().map(|p| self.expr(p.into_inner()));
+                let mut bounds = op
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::arith)
+                    .map(|p| self.expr(p.into_inner()));
                 let low = bounds.next().unwrap_or_else(|| null_at(span));
                 let high = bounds.next().unwrap_or_else(|| null_at(span));
                 ExprKind::Between {
@@ -210,11 +217,14 @@ impl Converter<'_> {
                 let mut otherwise = None;
                 for part in pair.into_inner() {
                     if part.as_rule() == Rule::case_branch {
-                        let mut cv = part.into_inner().map(|p| self.expr(p.into_inner()));
+                        let mut cv = part
+                            .into_inner()
+                            .filter(|p| p.as_rule() == Rule::expr)
+                            .map(|p| self.expr(p.into_inner()));
                         let condition = cv.next().unwrap_or_else(|| null_at(span));
                         let value = cv.next().unwrap_or_else(|| null_at(span));
                         branches.push((condition, value));
-                    } else {
+                    } else if part.as_rule() == Rule::expr {
                         otherwise = Some(Box::new(self.expr(part.into_inner())));
                     }
                 }

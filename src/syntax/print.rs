@@ -235,7 +235,8 @@ mod tests {
         assert_eq!(canonical("- (-x)"), "-(-x)");
         assert_eq!(canonical("x BETWEEN 1+1 AND 3"), "x between 1 + 1 and 3");
         assert_eq!(canonical("CASE WHEN a THEN 1 ELSE 2 END"), "case when a then 1 else 2 end");
-        assert_eq!(canonical("`order`.`my col`"), "`order`.`my col`");
+        assert_eq!(canonical("`order`.`my col`"), "order.`my col`");
+        assert_eq!(canonical("`end`.x"), "`end`.x");
         assert_eq!(canonical("1.50"), "1.5");
         assert_eq!(canonical("(a = b) is null"), "(a = b) is null");
     }

@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn block_scalars_skip_indentation() {
         let text = "a: |\n  x +\n    y\n";
-        let (file, s) = scalar(text, 7, 11, "x +\n  y\n");
+        let (file, s) = scalar(text, 7, 10, "x +\n  y\n");
         assert_eq!(s.style, ScalarStyle::Block);
         assert_eq!(file.slice(s.file_span(6, 7)), "y");
         assert_eq!(file.line_column(s.file_span(6, 7).start), (3, 5));

@@ -81,7 +81,8 @@ impl SourceFile {
 
     /// The text under a span (empty when out of range).
     pub fn slice(&self, span: Span) -> &str {
-        self.text.get(span.start..span.end).unwrap_or("")
+        let end = span.end.min(self.text.len());
+        self.text.get(span.start.min(end)..end).unwrap_or("")
     }
 
     /// The folder relative data paths are resolved against.

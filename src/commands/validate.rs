@@ -1,0 +1,87 @@
+//! `vane validate`: load and check pipeline files, optionally against the
+//! schemas of their data files.
+
+use std::path::{Path, PathBuf};
+
+use super::{Exit, Report};
+use crate::check::model::Model;
+use crate::check::{self, types::Schemas};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::run::sources::read_schemas;
+use crate::syntax;
+
+/// Load, read schemas (when `with_data`), and check one pipeline file.
+/// Returns the model when there were no errors, and every diagnostic.
+pub fn load_and_check(path: &Path, with_data: bool) -> (Option<Model>, Vec<Diagnostic>) {
+    let (loaded, mut diagnostics) = syntax::load_path(path);
+    let Some(loaded) = loaded else {
+        return (None, diagnostics);
+    };
+    let mut schemas = Schemas::new();
+    if with_data {
+        match block_on(read_schemas(&loaded.pipeline)) {
+            Ok((read, schema_errors)) => {
+                schemas = read;
+                diagnostics.extend(schema_errors);
+            }
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    let (model, check_diagnostics) = check::check(&loaded.pipeline, &schemas);
+    diagnostics.extend(check_diagnostics);
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    (model.filter(|_| !has_errors), diagnostics)
+}
+
+/// Run a future to completion on a fresh multi-threaded runtime (commands are synchronous).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Diagnostic> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map(|runtime| runtime.block_on(future))
+        .map_err(|e| {
+            Diagnostic::error(Code::Internal, format!("cannot start the async runtime: {e}"))
+                .help("this is a bug or a broken environment; please report it")
+        })
+}
+
+/// `vane validate FILE...`: every problem in every file, and a one-line
+/// summary per valid file.
+pub fn validate(paths: &[PathBuf], with_data: bool) -> Report {
+    let mut output = String::new();
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        let (model, found) = load_and_check(path, with_data);
+        if let Some(model) = model {
+            let warnings = found.len();
+            output.push_str(&format!(
+                "{}: ok — {} sources, {} metrics, {} indicators, {} playbooks{}{}\n",
+                path.display(),
+                model.sources.len(),
+                model.metrics.len(),
+                model.indicators.len(),
+                model.playbooks.len(),
+                if with_data { ", columns checked against the data" } else { "" },
+                match warnings {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                }
+            ));
+        }
+        diagnostics.extend(found);
+    }
+    let exit = Report::exit_for(&diagnostics);
+    if exit == Exit::Error {
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        output.push_str(&format!(
+            "{errors} error{} found\n",
+            if errors == 1 { "" } else { "s" }
+        ));
+    }
+    Report {
+        exit,
+        output,
+        diagnostics,
+    }
+}
