@@ -158,7 +158,7 @@ impl ExprChecker<'_> {
         if !typed.ty.fits(expected) {
             self.mismatch(
                 expr.span,
-                format!("{what} must be a {expected}, but this is a {}", typed.ty),
+                format!("{what} must be {}, but this is {}", a(expected), a(typed.ty)),
                 match expected {
                     Type::Boolean => "write a condition such as `x > 0` or `segment = 'smb'`".to_string(),
                     Type::Number | Type::Integer => "write an arithmetic expression".to_string(),
@@ -181,14 +181,14 @@ impl ExprChecker<'_> {
                 match op {
                     UnaryOp::Neg => {
                         if !(inner.ty.is_numeric() || inner.ty == Type::Duration) {
-                            self.mismatch(span, format!("cannot negate a {}", inner.ty), "`-` applies to numbers and durations");
+                            self.mismatch(span, format!("cannot negate {}", a(inner.ty)), "`-` applies to numbers and durations");
                         }
                         let ty = inner.ty;
                         typed(TypedKind::Unary(Unary::Neg, Box::new(inner)), ty, span)
                     }
                     UnaryOp::Not => {
                         if !inner.ty.fits(Type::Boolean) {
-                            self.mismatch(span, format!("`not` needs a boolean, but this is a {}", inner.ty), "`not` applies to conditions");
+                            self.mismatch(span, format!("`not` needs a boolean, but this is {}", a(inner.ty)), "`not` applies to conditions");
                         }
                         typed(TypedKind::Unary(Unary::Not, Box::new(inner)), Type::Boolean, span)
                     }
@@ -209,7 +209,7 @@ impl ExprChecker<'_> {
                 let items: Vec<TypedExpr> = list.iter().map(|e| self.check(e, scope)).collect();
                 for item in &items {
                     if inner.ty.unify(item.ty).is_none() {
-                        self.mismatch(item.span, format!("cannot compare a {} with a {}", inner.ty, item.ty), "list items must have the tested value's type");
+                        self.mismatch(item.span, format!("cannot compare {} with {}", a(inner.ty), a(item.ty)), "list items must have the tested value's type");
                     }
                 }
                 typed(TypedKind::InList(Box::new(inner), items, *negated), Type::Boolean, span)
@@ -220,7 +220,7 @@ impl ExprChecker<'_> {
                 let hi = self.check(high, scope);
                 for bound in [&lo, &hi] {
                     if !comparable(inner.ty, bound.ty) {
-                        self.mismatch(bound.span, format!("cannot compare a {} with a {}", inner.ty, bound.ty), "bounds must have the tested value's type");
+                        self.mismatch(bound.span, format!("cannot compare {} with {}", a(inner.ty), a(bound.ty)), "bounds must have the tested value's type");
                     }
                 }
                 typed(TypedKind::Between(Box::new(inner), Box::new(lo), Box::new(hi), *negated), Type::Boolean, span)
@@ -260,7 +260,7 @@ impl ExprChecker<'_> {
         match so_far.unify(value.ty) {
             Some(t) => t,
             None => {
-                self.mismatch(value.span, format!("this is a {}, but earlier branches give a {so_far}", value.ty), "every branch must give the same type");
+                self.mismatch(value.span, format!("this is {}, but earlier branches give {}", a(value.ty), a(so_far)), "every branch must give the same type");
                 so_far
             }
         }
@@ -361,7 +361,12 @@ impl ExprChecker<'_> {
                 if let Some(info) = self.env.metrics.get(name) {
                     return typed(TypedKind::Metric { name: name.to_string(), shift: 0 }, info.ty, span);
                 }
-                let mut help = suggestion(name, "metric", self.env.metrics.keys().map(String::as_str));
+                let specials: &[&str] = if playbook { &["health", "band", "as_of"] } else { &["as_of"] };
+                let candidates = self.env.metrics.keys().map(String::as_str).chain(specials.iter().copied());
+                let mut help = match crate::diagnostics::closest(name, candidates) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("no metric is called `{name}`; a source's columns are read by metrics with `from:`"),
+                };
                 if self.env.attributes.contains_key(name) || name == self.env.entity_key {
                     help = format!("entity attributes are written `{}.{name}`", self.env.entity_name);
                 } else if let Some(source) = self.env.all_columns.get(name) {
@@ -429,65 +434,65 @@ impl ExprChecker<'_> {
 
     fn binary_type(&mut self, op: BinaryOp, l: &TypedExpr, r: &TypedExpr, span: Span) -> Type {
         use Type::*;
-        let (a, b) = (l.ty, r.ty);
-        let flexible = a.is_flexible() || b.is_flexible();
+        let (ta, tb) = (l.ty, r.ty);
+        let flexible = ta.is_flexible() || tb.is_flexible();
         match op {
             BinaryOp::And | BinaryOp::Or => {
                 for side in [l, r] {
                     if !side.ty.fits(Boolean) {
-                        self.mismatch(side.span, format!("`{}` needs conditions, but this is a {}", op.symbol(), side.ty), "compare values first, e.g. `x > 0`");
+                        self.mismatch(side.span, format!("`{}` needs conditions, but this is {}", op.symbol(), a(side.ty)), "compare values first, e.g. `x > 0`");
                     }
                 }
                 Boolean
             }
             _ if op.is_comparison() => {
-                if !comparable(a, b) {
-                    self.mismatch(span, format!("cannot compare a {a} with a {b}"), comparison_hint(a, b));
+                if !comparable(ta, tb) {
+                    self.mismatch(span, format!("cannot compare {} with {}", a(ta), a(tb)), comparison_hint(ta, tb));
                 }
                 Boolean
             }
             BinaryOp::Div => {
-                match (a, b) {
-                    _ if a.is_numeric() && b.is_numeric() => {}
+                match (ta, tb) {
+                    _ if ta.is_numeric() && tb.is_numeric() => {}
                     (Duration, Duration) => {}
-                    _ if flexible && (a == Duration || b == Duration) => {}
-                    _ => self.mismatch(span, format!("cannot divide a {a} by a {b}"), arithmetic_hint(a, b)),
+                    _ if flexible && (ta == Duration || tb == Duration) => {}
+                    _ => self.mismatch(span, format!("cannot divide {} by {}", a(ta), a(tb)), arithmetic_hint(ta, tb)),
                 }
                 Number
             }
-            BinaryOp::Mul => match (a, b) {
+            BinaryOp::Mul => match (ta, tb) {
                 (Integer, Integer) => Integer,
                 (Duration, x) | (x, Duration) if x.is_numeric() => Duration,
-                _ if a.is_numeric() && b.is_numeric() => {
+                _ if ta.is_numeric() && tb.is_numeric() => {
                     if flexible { Unknown } else { Number }
                 }
                 _ => {
-                    self.mismatch(span, format!("cannot multiply a {a} by a {b}"), arithmetic_hint(a, b));
+                    self.mismatch(span, format!("cannot multiply {} by {}", a(ta), a(tb)), arithmetic_hint(ta, tb));
                     Unknown
                 }
             },
-            BinaryOp::Add | BinaryOp::Sub => match (a, b) {
+            BinaryOp::Add | BinaryOp::Sub => match (ta, tb) {
                 (Integer, Integer) => Integer,
                 (Timestamp | Date, Duration) => Timestamp,
                 (Duration, Timestamp | Date) if op == BinaryOp::Add => Timestamp,
                 (Timestamp | Date, Timestamp | Date) if op == BinaryOp::Sub => Duration,
                 (Duration, Duration) => Duration,
                 _ if flexible => {
-                    if a.is_temporal() && b.is_temporal() && !(a.is_flexible() && b.is_flexible()) && op == BinaryOp::Sub {
+                    if ta.is_temporal() && tb.is_temporal() && !(ta.is_flexible() && tb.is_flexible()) && op == BinaryOp::Sub {
                         Duration
-                    } else if (a == Duration || b == Duration) && (a.is_temporal() || b.is_temporal()) {
+                    } else if (ta == Duration || tb == Duration) && (ta.is_temporal() || tb.is_temporal()) {
                         Timestamp
-                    } else if a == Duration || b == Duration {
+                    } else if ta == Duration || tb == Duration {
                         Duration
-                    } else if a == Number || b == Number {
+                    } else if ta == Number || tb == Number {
                         Number
                     } else {
                         Unknown
                     }
                 }
-                _ if a.is_numeric() && b.is_numeric() => Number,
+                _ if ta.is_numeric() && tb.is_numeric() => Number,
                 _ => {
-                    self.mismatch(span, format!("cannot {} a {a} and a {b}", if op == BinaryOp::Add { "add" } else { "subtract" }), arithmetic_hint(a, b));
+                    self.mismatch(span, format!("cannot {} {} and {}", if op == BinaryOp::Add { "add" } else { "subtract" }, a(ta), a(tb)), arithmetic_hint(ta, tb));
                     Unknown
                 }
             },
@@ -519,7 +524,7 @@ impl ExprChecker<'_> {
 
     fn expect_arg(&mut self, arg: &TypedExpr, ok: bool, function: &str, wanted: &str) {
         if !ok {
-            self.mismatch(arg.span, format!("`{function}` needs {wanted} here, but this is a {}", arg.ty), format!("see `{function}` in docs/language.md"));
+            self.mismatch(arg.span, format!("`{function}` needs {wanted} here, but this is {}", a(arg.ty)), format!("see `{function}` in docs/language.md"));
         }
     }
 
@@ -794,7 +799,7 @@ impl ExprChecker<'_> {
             return typed(earlier.kind, ty, span);
         }
         if !ty.is_numeric() {
-            self.mismatch(args[0].span, format!("`change` needs a numeric metric, but `{metric_name}` is a {ty}"), "compare numbers");
+            self.mismatch(args[0].span, format!("`change` needs a numeric metric, but `{metric_name}` is {}", a(ty)), "compare numbers");
         }
         typed(TypedKind::Call(Function::Change, vec![metric, earlier]), Type::Number, span)
     }
@@ -883,6 +888,16 @@ impl ExprChecker<'_> {
             typed(TypedKind::List(scores.clone()), Type::Number, *scores_span),
         ];
         typed(TypedKind::Call(Function::Bands, args), Type::Number, span)
+    }
+}
+
+/// A type's name with its article: "a number", "an integer".
+fn a(ty: Type) -> String {
+    let name = ty.name();
+    if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
     }
 }
 

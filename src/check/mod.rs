@@ -130,7 +130,9 @@ impl Checker<'_> {
         model.targets = targets;
         model.evaluations = graph::evaluations(&model);
         model.edges = graph::edges(&model);
-        self.unused(&model);
+        if !self.diagnostics.iter().any(Diagnostic::is_error) {
+            self.unused(&model);
+        }
         Some(model)
     }
 

@@ -1,7 +1,7 @@
 //! Every CLI command as a library function returning a [`Report`], so the
 //! commands are tested without spawning the binary. Only `main.rs` prints.
 
-mod fmt;
+pub mod fmt;
 mod validate;
 
 pub use fmt::fmt;

@@ -28,7 +28,14 @@ pub fn load_and_check(path: &Path, with_data: bool) -> (Option<Model>, Vec<Diagn
         }
     }
     let (model, check_diagnostics) = check::check(&loaded.pipeline, &schemas);
-    diagnostics.extend(check_diagnostics);
+    let loader_failed = diagnostics.iter().any(Diagnostic::is_error);
+    // An expression that did not parse leaves its metric looking unused; say only what is real.
+    diagnostics.extend(
+        check_diagnostics
+            .into_iter()
+            .filter(|d| !(loader_failed && d.code == Code::Unused)),
+    );
+    diagnostics.sort_by_key(|d| d.primary.as_ref().map_or(0, |l| l.span.start));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     (model.filter(|_| !has_errors), diagnostics)
 }

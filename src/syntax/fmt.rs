@@ -43,7 +43,7 @@ fn render(site: &ExpressionSite, raw: &str) -> String {
         ScalarStyle::SingleQuoted => single_quoted(&site.canonical),
         ScalarStyle::Block => {
             let mut text = site.canonical.clone();
-            if raw.ends_with('\n') {
+            if raw.contains('\n') {
                 text.push('\n');
             }
             text
@@ -67,9 +67,15 @@ pub fn format_text(text: &str, sites: &[ExpressionSite]) -> String {
         if site.span.start < cursor {
             continue;
         }
+        let end = match site.style {
+            // A block scalar's span runs on to the next key's indentation;
+            // replace only its content lines.
+            ScalarStyle::Block => raw.rfind('\n').map_or(site.span.end, |i| site.span.start + i + 1),
+            _ => site.span.end,
+        };
         out.push_str(&text[cursor..site.span.start]);
         out.push_str(&render(site, raw));
-        cursor = site.span.end;
+        cursor = end;
     }
     out.push_str(&text[cursor..]);
     out

@@ -61,6 +61,15 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+fn suggested_name(name: &str) -> String {
+    let snake = snake_case(name);
+    if super::print::KEYWORDS.contains(&snake.as_str()) || snake.is_empty() {
+        format!("{snake}_value")
+    } else {
+        snake
+    }
+}
+
 fn snake_case(name: &str) -> String {
     let mut out = String::new();
     for c in name.trim().chars() {
@@ -100,7 +109,12 @@ impl Loader {
     /// Read a mapping's keys, reporting unknown, duplicate and missing keys.
     fn fields<'n>(&mut self, node: &'n Node, section: &Section, owner: Span) -> Option<Fields<'n>> {
         let NodeKind::Map(entries) = &node.kind else {
-            let context = format!("the {}", section.name);
+            let named = self.file.slice(owner);
+            let context = if named.is_empty() || named == section.name || section.name == "pipeline" {
+                format!("the {}", section.name)
+            } else {
+                format!("{} `{named}`", section.name)
+            };
             self.wrong_shape(node, "a mapping", &context);
             return None;
         };
@@ -113,10 +127,12 @@ impl Loader {
                 continue;
             };
             if section.field(name).is_none() {
-                let d = Diagnostic::error(
-                    Code::UnknownKey,
-                    format!("unknown key `{name}` in {} `{}`", article(section.name), section.name),
-                )
+                let place = if section.name == "pipeline" {
+                    "at the top level".to_string()
+                } else {
+                    format!("in {} `{}`", article(section.name), section.name)
+                };
+                let d = Diagnostic::error(Code::UnknownKey, format!("unknown key `{name}` {place}"))
                 .at(&self.file, key.span, "unknown key")
                 .help(suggestion(name, "key", section.fields.iter().map(|f| f.key)));
                 self.push(d);
@@ -178,7 +194,7 @@ impl Loader {
                 format!("`{value}` is not a valid {key}"),
             )
             .at(&self.file, node.span, "not allowed here")
-            .help(suggestion(&value, key, choices.iter().copied()));
+            .help(suggestion(&value, "value", choices.iter().copied()));
             self.push(d);
             return None;
         }
@@ -352,7 +368,7 @@ impl Loader {
                 .at(&self.file, key.span, "not a name")
                 .help(format!(
                     "names are letters, digits and `_`, starting with a letter, and not a keyword; try `{}`",
-                    snake_case(&name)
+                    suggested_name(&name)
                 ));
                 self.push(d);
                 continue;

@@ -400,7 +400,9 @@ fn syntax_error(file: &Arc<SourceFile>, scalar: &ScalarText, error: pest::error:
     };
     let help = if scalar.value.contains('"') {
         "strings in expressions use single quotes: 'gold'".to_string()
-    } else if found.as_deref().is_some_and(|t| t.starts_with("==")) {
+    } else if found.as_deref().is_some_and(|t| t.starts_with("=="))
+        || (start > 0 && scalar.value.get(start - 1..=start) == Some("=="))
+    {
         "equality is a single `=`".to_string()
     } else if found.as_deref().is_some_and(|t| t.starts_with("&&") || t.starts_with("||")) {
         "use `and` / `or`".to_string()
@@ -416,17 +418,27 @@ fn describe_expected(rules: &[Rule]) -> String {
     let mut words: Vec<&str> = rules
         .iter()
         .map(|r| match r {
-            Rule::expr | Rule::arith => "a value",
-            Rule::number | Rule::percent | Rule::duration => "a number",
-            Rule::string => "a string",
-            Rule::ident | Rule::path | Rule::call => "a name",
+            Rule::expr
+            | Rule::arith
+            | Rule::number
+            | Rule::percent
+            | Rule::duration
+            | Rule::date
+            | Rule::timestamp
+            | Rule::string
+            | Rule::boolean
+            | Rule::null
+            | Rule::ident
+            | Rule::path
+            | Rule::call
+            | Rule::list
+            | Rule::case_expr
+            | Rule::neg
+            | Rule::not => "a value",
             Rule::EOI => "the end of the expression",
-            Rule::add | Rule::sub | Rule::mul | Rule::div => "an operator",
-            Rule::eq | Rule::ne | Rule::lt | Rule::le | Rule::gt | Rule::ge => "a comparison",
-            Rule::and | Rule::or => "`and` / `or`",
             Rule::case_branch => "`when`",
             Rule::template_hole => "`{`",
-            _ => "an operator or the end of the expression",
+            _ => "an operator",
         })
         .collect();
     words.sort_unstable();

@@ -213,12 +213,14 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
                 .map(|l| file.offset_of(l.line() as usize, l.column() as usize))
                 .unwrap_or(0);
             let message = error.without_snippet().to_string();
-            let message = first_line(&message);
-            let help = if file.text.contains('\t') && message.to_lowercase().contains("tab") {
-                "YAML does not allow tabs for indentation; indent with spaces"
-            } else {
-                "fix the YAML syntax at this place; strings holding `: ` or ` #` need quotes"
-            };
+            let mut message = first_line(&message);
+            let mut help = "fix the YAML syntax at this place; strings holding `: ` or ` #` need quotes";
+            if message.contains("budget breached") {
+                message = "the document expands to too many values (nested aliases?)".to_string();
+                help = "pipeline files do not need large alias expansions; remove the repeated `*alias` references";
+            } else if message.to_lowercase().contains("tab") {
+                help = "YAML does not allow tabs for indentation; indent with spaces";
+            }
             Err(Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {message}"))
                 .at(file, Span::new(offset, offset + 1), "here")
                 .help(help))
@@ -229,6 +231,7 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("").trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
+    let line = line.find(" at line ").map_or(line, |i| &line[..i]);
     let mut text = line.to_string();
     if let Some(first) = text.get(..1) {
         text = first.to_lowercase() + &text[1..];

@@ -1,0 +1,5 @@
+//! Vane's integration tests, in one test binary (a DataFusion link is slow;
+//! one binary links once). Each module covers one stage or command.
+
+mod corpus;
+mod properties;
