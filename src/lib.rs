@@ -25,5 +25,6 @@
 pub mod check;
 pub mod commands;
 pub mod diagnostics;
+pub mod plan;
 pub mod run;
 pub mod syntax;

@@ -1,0 +1,291 @@
+//! Typed Vane expressions → DataFusion `Expr`s.
+//!
+//! Conventions that make Vane's semantics hold in DataFusion:
+//! - `/` always divides as floats and gives null for a zero divisor;
+//! - durations are Int64 microseconds; timestamps are compared and
+//!   subtracted through their microseconds since the epoch;
+//! - scoring helpers (`ramp`, `bands`, `attainment`) are CASE expressions
+//!   that keep null as null (a null score drops out of health).
+
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::ScalarValue;
+use datafusion::functions::{core as core_fn, math, string};
+use datafusion::logical_expr::{Expr, Operator, binary_expr, cast, ident, in_list, lit, when};
+
+use super::names;
+use crate::check::model::{Constant, Function, TypedExpr, TypedKind, Unary};
+use crate::syntax::expr::BinaryOp;
+
+/// Microseconds per day.
+pub const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+
+/// What names mean while lowering one expression.
+#[derive(Debug, Clone, Copy)]
+pub struct Lowering<'a> {
+    /// As-of in microseconds since the epoch, already shifted for `previous`.
+    pub as_of_micros: i64,
+    /// Seconds to add to every metric reference's shift (evaluating a derived metric in the past).
+    pub shift: i64,
+    /// The entity key column.
+    pub key: &'a str,
+}
+
+/// Errors are bugs in the checker (it guarantees well-typed input); they become `Internal` diagnostics.
+pub type LowerResult<T> = Result<T, String>;
+
+/// A timestamp literal (UTC, microseconds).
+pub fn timestamp_micros(micros: i64) -> Expr {
+    lit(ScalarValue::TimestampMicrosecond(Some(micros), None))
+}
+
+/// Microseconds since the epoch of a timestamp or date expression, as Int64.
+pub fn epoch_micros(e: Expr) -> Expr {
+    cast(cast(e, DataType::Timestamp(TimeUnit::Microsecond, None)), DataType::Int64)
+}
+
+fn float(e: Expr) -> Expr {
+    cast(e, DataType::Float64)
+}
+
+/// `a / b` as floats, null when `b` is zero.
+pub fn safe_div(a: Expr, b: Expr) -> Expr {
+    float(a) / core_fn::nullif().call(vec![float(b), lit(0.0)])
+}
+
+fn null_if_null(x: &Expr, then: Expr) -> Expr {
+    when(x.clone().is_null(), lit(ScalarValue::Float64(None)))
+        .otherwise(then)
+        .unwrap_or_else(|_| lit(ScalarValue::Float64(None)))
+}
+
+/// `clamp(x, lo, hi)`, keeping null as null.
+pub fn clamp(x: Expr, lo: Expr, hi: Expr) -> Expr {
+    let inner = core_fn::least().call(vec![core_fn::greatest().call(vec![float(x.clone()), float(lo)]), float(hi)]);
+    null_if_null(&x, inner)
+}
+
+/// A constant as a literal.
+pub fn constant(c: &Constant) -> Expr {
+    match c {
+        Constant::Null => lit(ScalarValue::Null),
+        Constant::Boolean(b) => lit(*b),
+        Constant::Integer(i) => lit(*i),
+        Constant::Number(n) => lit(*n),
+        Constant::String(s) => lit(s.clone()),
+        Constant::Duration(seconds) => lit(seconds.saturating_mul(1_000_000)),
+        Constant::Date(d) => lit(ScalarValue::Date32(i32::try_from(days_since_epoch(*d)).ok())),
+        Constant::Timestamp(t) => timestamp_micros(t.and_utc().timestamp_micros()),
+    }
+}
+
+fn operator(op: BinaryOp) -> Operator {
+    match op {
+        BinaryOp::Add => Operator::Plus,
+        BinaryOp::Sub => Operator::Minus,
+        BinaryOp::Mul => Operator::Multiply,
+        BinaryOp::Div => Operator::Divide,
+        BinaryOp::Eq => Operator::Eq,
+        BinaryOp::Ne => Operator::NotEq,
+        BinaryOp::Lt => Operator::Lt,
+        BinaryOp::Le => Operator::LtEq,
+        BinaryOp::Gt => Operator::Gt,
+        BinaryOp::Ge => Operator::GtEq,
+        BinaryOp::And => Operator::And,
+        BinaryOp::Or => Operator::Or,
+    }
+}
+
+use crate::check::types::Type;
+
+impl Lowering<'_> {
+    /// Lower a typed expression. Aggregates are handled by the caller
+    /// (`aggregate::lower_value`); here they are a bug.
+    pub fn lower(&self, e: &TypedExpr) -> LowerResult<Expr> {
+        self.lower_with(e, &mut |_| Err("aggregate outside an aggregate metric".to_string()))
+    }
+
+    /// Lower, letting `on_aggregate` replace each aggregate node.
+    pub fn lower_with(
+        &self,
+        e: &TypedExpr,
+        on_aggregate: &mut dyn FnMut(&TypedExpr) -> LowerResult<Expr>,
+    ) -> LowerResult<Expr> {
+        let mut go = |x: &TypedExpr| self.lower_with(x, on_aggregate);
+        Ok(match &e.kind {
+            TypedKind::Constant(c) => constant(c),
+            TypedKind::Column(name) => ident(name),
+            TypedKind::Attribute(name) => ident(name),
+            TypedKind::EntityKey => ident(self.key),
+            TypedKind::Metric { name, shift } => ident(names::metric(name, shift + self.shift)),
+            TypedKind::IndicatorScore(name) => ident(names::score(name)),
+            TypedKind::Health => ident(names::HEALTH),
+            TypedKind::Band => ident(names::BAND),
+            TypedKind::AsOf => timestamp_micros(self.as_of_micros),
+            TypedKind::Unary(Unary::Neg, x) => Expr::Negative(Box::new(go(x)?)),
+            TypedKind::Unary(Unary::Not, x) => !go(x)?,
+            TypedKind::Binary(op, a, b) => {
+                let (ta, tb) = (a.ty, b.ty);
+                let (la, lb) = (go(a)?, go(b)?);
+                self.binary(*op, la, ta, lb, tb, e.ty)
+            }
+            TypedKind::IsNull(x, negated) => {
+                let x = go(x)?;
+                if *negated { x.is_not_null() } else { x.is_null() }
+            }
+            TypedKind::InList(x, list, negated) => {
+                let x = go(x)?;
+                let list = list.iter().map(&mut go).collect::<LowerResult<Vec<_>>>()?;
+                in_list(x, list, *negated)
+            }
+            TypedKind::Between(x, lo, hi, negated) => {
+                let (x, lo, hi) = (self.comparable(go(x)?, x.ty), self.comparable(go(lo)?, lo.ty), self.comparable(go(hi)?, hi.ty));
+                if *negated { x.not_between(lo, hi) } else { x.between(lo, hi) }
+            }
+            TypedKind::Case(branches, otherwise) => {
+                let mut iter = branches.iter();
+                let Some((c, v)) = iter.next() else {
+                    return Err("case without branches".into());
+                };
+                let mut builder = when(go(c)?, go(v)?);
+                for (c, v) in iter {
+                    builder = builder.when(go(c)?, go(v)?);
+                }
+                match otherwise {
+                    Some(o) => builder.otherwise(go(o)?),
+                    None => builder.end(),
+                }
+                .map_err(|err| err.to_string())?
+            }
+            TypedKind::Call(function, args) => {
+                let lowered = args.iter().map(&mut go).collect::<LowerResult<Vec<_>>>()?;
+                self.call(*function, args, lowered)?
+            }
+            TypedKind::List(_) => return Err("list outside a function".into()),
+            TypedKind::Aggregate { .. } => on_aggregate(e)?,
+        })
+    }
+
+    /// Timestamps and dates compare through microseconds, so dates,
+    /// timestamps of any unit and time zone compare correctly.
+    fn comparable(&self, e: Expr, ty: Type) -> Expr {
+        if matches!(ty, Type::Timestamp | Type::Date) { epoch_micros(e) } else { e }
+    }
+
+    fn binary(&self, op: BinaryOp, a: Expr, ta: Type, b: Expr, tb: Type, result: Type) -> Expr {
+        let temporal = |t: Type| matches!(t, Type::Timestamp | Type::Date);
+        match op {
+            BinaryOp::Div => safe_div(a, b),
+            BinaryOp::Add | BinaryOp::Sub if result == Type::Timestamp => {
+                let micros = |e: Expr, t: Type| if temporal(t) { epoch_micros(e) } else { e };
+                let sum = binary_expr(micros(a, ta), operator(op), micros(b, tb));
+                cast(sum, DataType::Timestamp(TimeUnit::Microsecond, None))
+            }
+            BinaryOp::Sub if temporal(ta) && temporal(tb) => epoch_micros(a) - epoch_micros(b),
+            _ if op.is_comparison() && (temporal(ta) || temporal(tb)) => {
+                binary_expr(self.comparable(a, ta), operator(op), self.comparable(b, tb))
+            }
+            _ => binary_expr(a, operator(op), b),
+        }
+    }
+
+    fn call(&self, function: Function, typed: &[TypedExpr], mut args: Vec<Expr>) -> LowerResult<Expr> {
+        let arg = |i: usize| typed.get(i).ok_or_else(|| format!("{function:?} is missing argument {i}"));
+        let mut take = |i: usize| -> LowerResult<Expr> {
+            args.get_mut(i).map(|a| std::mem::replace(a, lit(ScalarValue::Null))).ok_or_else(|| format!("{function:?} is missing argument {i}"))
+        };
+        Ok(match function {
+            Function::Round => {
+                let x = take(0)?;
+                let digits = take(1).unwrap_or_else(|_| lit(0i64));
+                math::round().call(vec![float(x), cast(digits, DataType::Int64)])
+            }
+            Function::Abs => math::abs().call(vec![take(0)?]),
+            Function::Floor => math::floor().call(vec![float(take(0)?)]),
+            Function::Ceil => math::ceil().call(vec![float(take(0)?)]),
+            Function::Sqrt => {
+                let x = float(take(0)?);
+                when(x.clone().lt(lit(0.0)), lit(ScalarValue::Float64(None)))
+                    .otherwise(math::sqrt().call(vec![x]))
+                    .map_err(|e| e.to_string())?
+            }
+            Function::Ln => {
+                let x = float(take(0)?);
+                when(x.clone().lt_eq(lit(0.0)), lit(ScalarValue::Float64(None)))
+                    .otherwise(math::ln().call(vec![x]))
+                    .map_err(|e| e.to_string())?
+            }
+            Function::Least => core_fn::least().call(args),
+            Function::Greatest => core_fn::greatest().call(args),
+            Function::Coalesce => core_fn::coalesce().call(args),
+            Function::Clamp => clamp(take(0)?, take(1)?, take(2)?),
+            Function::If => when(take(0)?, take(1)?).otherwise(take(2)?).map_err(|e| e.to_string())?,
+            Function::DaysBetween => {
+                let (start, end) = (take(0)?, take(1)?);
+                float(epoch_micros(end) - epoch_micros(start)) / lit(MICROS_PER_DAY)
+            }
+            Function::Days => float(take(0)?) / lit(MICROS_PER_DAY),
+            Function::Date => cast(take(0)?, DataType::Date32),
+            Function::Lower => string::lower().call(vec![take(0)?]),
+            Function::Upper => string::upper().call(vec![take(0)?]),
+            Function::Ramp => {
+                let (x, zero, full) = (float(take(0)?), float(take(1)?), float(take(2)?));
+                let scaled = safe_div(x.clone() - zero.clone(), full - zero) * lit(100.0);
+                clamp_0_100(scaled)
+            }
+            Function::Bands => {
+                let x = float(take(0)?);
+                let list = |i: usize| -> LowerResult<Vec<f64>> {
+                    match &arg(i)?.kind {
+                        TypedKind::List(items) => Ok(items.iter().filter_map(crate::check::constant_value).collect()),
+                        _ => Err("bands without lists".into()),
+                    }
+                };
+                let (thresholds, scores) = (list(1)?, list(2)?);
+                let mut builder = when(x.clone().is_null(), lit(ScalarValue::Float64(None)));
+                for (t, s) in thresholds.iter().zip(&scores) {
+                    builder = builder.when(x.clone().lt(lit(*t)), lit(*s));
+                }
+                builder.otherwise(lit(scores.last().copied().unwrap_or(0.0))).map_err(|e| e.to_string())?
+            }
+            Function::Target => ident(names::target(&kpi_name(arg(0)?)?)),
+            Function::Attainment => {
+                let kpi = kpi_name(arg(1)?)?;
+                let x = float(take(0)?);
+                let target = float(ident(names::target(&kpi)));
+                let lower_is_better = ident(names::direction(&kpi)).eq(lit("lower"));
+                let higher = safe_div(x.clone(), target.clone()) * lit(100.0);
+                let lower = when(x.clone().lt_eq(lit(0.0)), lit(100.0))
+                    .otherwise(safe_div(target.clone(), x.clone()) * lit(100.0))
+                    .map_err(|e| e.to_string())?;
+                let raw = when(target.is_null(), lit(ScalarValue::Float64(None)))
+                    .when(lower_is_better, lower)
+                    .otherwise(higher)
+                    .map_err(|e| e.to_string())?;
+                clamp_0_100(raw)
+            }
+            Function::Change => {
+                let (now, before) = (take(0)?, take(1)?);
+                safe_div(float(now) - float(before.clone()), math::abs().call(vec![float(before)]))
+            }
+        })
+    }
+}
+
+/// Clamp a score into 0–100, keeping null as null (DataFusion's `greatest` skips nulls).
+fn clamp_0_100(value: Expr) -> Expr {
+    let inner = core_fn::least().call(vec![core_fn::greatest().call(vec![value.clone(), lit(0.0)]), lit(100.0)]);
+    null_if_null(&value, inner)
+}
+
+/// Days from 1970-01-01 to `date`.
+pub fn days_since_epoch(date: chrono::NaiveDate) -> i64 {
+    date.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default())
+        .num_days()
+}
+
+fn kpi_name(e: &TypedExpr) -> LowerResult<String> {
+    match &e.kind {
+        TypedKind::Constant(Constant::String(s)) => Ok(s.clone()),
+        _ => Err("a KPI name that is not a string literal".into()),
+    }
+}

@@ -1,0 +1,366 @@
+//! The scorecard plan: the population, left-joined with one aggregation per
+//! source, the effective KPI targets and the previous scorecard; then
+//! projections for derived metrics (by dependency level), indicator scores,
+//! group scores, health, band and trend.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Column, ScalarValue};
+use datafusion::functions_aggregate::expr_fn::{last_value, max};
+use datafusion::functions::core as core_fn;
+use datafusion::functions::string;
+use datafusion::logical_expr::{Expr, ExprFunctionExt, JoinType, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when};
+
+use super::aggregate::source_aggregate;
+use super::exprs::{LowerResult, Lowering, epoch_micros, safe_div};
+use super::names;
+use crate::check::model::{Health, MetricKind, Model};
+
+/// What the planner needs from the data: scans and column types.
+pub struct Inputs<'a> {
+    /// A scan of each source by name (unoptimized `TableScan`s).
+    pub scans: &'a BTreeMap<String, LogicalPlan>,
+    /// The previous scorecard (key + health), when one exists.
+    pub previous: Option<LogicalPlan>,
+    /// As-of, in microseconds since the epoch (midnight UTC of the as-of date).
+    pub as_of_micros: i64,
+}
+
+fn err(e: impl ToString) -> String {
+    e.to_string()
+}
+
+fn column_type(plan: &LogicalPlan, name: &str) -> Option<DataType> {
+    plan.schema()
+        .fields()
+        .iter()
+        .find(|f| f.name() == name)
+        .map(|f| f.data_type().clone())
+}
+
+/// Build the working scorecard: one row per entity of the population, sorted
+/// by key, with every column playbooks may need (shifted metrics, targets);
+/// [`output_columns`] selects what is written.
+pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<LogicalPlan> {
+    let entity = &model.entity;
+    let key = entity.key.as_str();
+    let entity_scan = inputs
+        .scans
+        .get(&entity.source)
+        .cloned()
+        .ok_or_else(|| format!("no scan for entity source `{}`", entity.source))?;
+    let key_type = column_type(&entity_scan, key).ok_or_else(|| format!("entity table has no column `{key}`"))?;
+    let lowering = Lowering { as_of_micros: inputs.as_of_micros, shift: 0, key };
+
+    let mut builder = LogicalPlanBuilder::from(entity_scan);
+    if let Some(population) = &entity.population {
+        builder = builder.filter(lowering.lower(population)?).map_err(err)?;
+    }
+    let mut columns: Vec<String> = vec![key.to_string()];
+    columns.extend(entity.attributes.iter().filter(|a| a.as_str() != key).cloned());
+    builder = builder.project(columns.iter().map(ident)).map_err(err)?;
+
+    let mut side_keys = Vec::new();
+    let mut source_metrics: Vec<(String, Expr)> = Vec::new();
+    for source in &model.sources {
+        let used = model.metrics.iter().any(|m| matches!(&m.kind, MetricKind::Aggregate { source: s, .. } if s == &source.name));
+        if !used {
+            continue;
+        }
+        let scan = inputs.scans.get(&source.name).cloned().ok_or_else(|| format!("no scan for source `{}`", source.name))?;
+        let time_type = source.time.as_deref().and_then(|t| column_type(&scan, t));
+        let aggregate = source_aggregate(model, source, scan, time_type.as_ref(), &key_type, inputs.as_of_micros)?;
+        builder = join(builder, aggregate.plan, key, &source.name)?;
+        side_keys.push(names::side_key(&source.name));
+        source_metrics.extend(aggregate.metrics);
+    }
+    if let Some(targets) = targets_plan(model, inputs, &key_type)? {
+        builder = join(builder, targets, key, "targets")?;
+        side_keys.push(names::side_key("targets"));
+        if let Some(t) = &model.targets {
+            for kpi in &t.kpis {
+                columns.push(names::target(kpi));
+                columns.push(names::direction(kpi));
+            }
+        }
+    }
+    if let Some(previous) = &inputs.previous {
+        let previous = LogicalPlanBuilder::from(previous.clone())
+            .project(vec![
+                cast(ident(key), key_type.clone()).alias(names::side_key("previous")),
+                cast(ident(names::HEALTH), DataType::Float64).alias(names::PREVIOUS_HEALTH),
+            ])
+            .and_then(|b| b.build())
+            .map_err(err)?;
+        builder = join(builder, previous, key, "previous")?;
+        columns.push(names::PREVIOUS_HEALTH.to_string());
+    }
+
+    // Source metrics, then derived metrics level by level.
+    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    for (name, expr) in source_metrics {
+        exprs.push(expr.alias(&name));
+        columns.push(name);
+    }
+    builder = builder.project(exprs).map_err(err)?;
+    for level in derived_levels(model) {
+        let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+        for (name, shift) in level {
+            let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) else { continue };
+            let shifted = Lowering {
+                as_of_micros: inputs.as_of_micros - shift * 1_000_000,
+                shift,
+                key,
+            };
+            let column = names::metric(&name, shift);
+            exprs.push(shifted.lower(value)?.alias(&column));
+            columns.push(column);
+        }
+        builder = builder.project(exprs).map_err(err)?;
+    }
+
+    // Indicator scores, clamped to 0–100.
+    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    for indicator in &model.indicators {
+        let score = super::exprs::clamp(lowering.lower(&indicator.score)?, lit(0.0), lit(100.0));
+        let column = names::score(&indicator.name);
+        exprs.push(score.alias(&column));
+        columns.push(column);
+    }
+    builder = builder.project(exprs).map_err(err)?;
+
+    if let Some(health) = &model.health {
+        builder = health_projections(builder, &mut columns, model, health, &lowering)?;
+    }
+
+    builder
+        .sort(vec![ident(key).sort(true, false)])
+        .and_then(|b| b.build())
+        .map_err(err)
+}
+
+/// The scorecard's columns, in output order.
+pub fn output_columns(model: &Model) -> Vec<String> {
+    let key = &model.entity.key;
+    let mut out = vec![key.clone()];
+    out.extend(model.entity.attributes.iter().filter(|a| *a != key).cloned());
+    out.extend(model.metrics.iter().map(|m| m.name.clone()));
+    out.extend(model.indicators.iter().map(|i| names::score(&i.name)));
+    if let Some(health) = &model.health {
+        out.extend(health.groups.iter().map(|g| names::group(&g.name)));
+        out.extend([names::HEALTH, names::BAND, names::HEALTH_MODEL, names::PREVIOUS_HEALTH, names::TREND].map(String::from));
+    }
+    out
+}
+
+fn join(builder: LogicalPlanBuilder, side: LogicalPlan, key: &str, name: &str) -> LowerResult<LogicalPlanBuilder> {
+    builder
+        .join(
+            side,
+            JoinType::Left,
+            (vec![Column::from_name(key)], vec![Column::from_name(names::side_key(name))]),
+            None,
+        )
+        .map_err(err)
+}
+
+/// Derived `(metric, shift)` evaluations grouped by dependency level.
+fn derived_levels(model: &Model) -> Vec<Vec<(String, i64)>> {
+    let mut level: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    fn level_of(model: &Model, name: &str, shift: i64, memo: &mut BTreeMap<(String, i64), usize>) -> usize {
+        if let Some(l) = memo.get(&(name.to_string(), shift)) {
+            return *l;
+        }
+        let l = match model.metric(name).map(|m| &m.kind) {
+            Some(MetricKind::Derived { value }) => {
+                1 + value
+                    .metric_refs()
+                    .iter()
+                    .map(|(dep, s)| level_of(model, dep, s + shift, memo))
+                    .max()
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        };
+        memo.insert((name.to_string(), shift), l);
+        l
+    }
+    for (name, shift) in &model.evaluations {
+        level_of(model, name, *shift, &mut level);
+    }
+    let depth = level.values().copied().max().unwrap_or(0);
+    (1..=depth)
+        .map(|d| level.iter().filter(|(_, l)| **l == d).map(|(k, _)| k.clone()).collect())
+        .collect()
+}
+
+/// The effective target per (entity, KPI): among rows effective at as-of,
+/// the one that started last.
+fn targets_plan(model: &Model, inputs: &Inputs<'_>, key_type: &DataType) -> LowerResult<Option<LogicalPlan>> {
+    let Some(targets) = &model.targets else { return Ok(None) };
+    if targets.kpis.is_empty() {
+        return Ok(None);
+    }
+    let scan = inputs.scans.get(&targets.source).cloned().ok_or_else(|| format!("no scan for `{}`", targets.source))?;
+    let as_of = lit(inputs.as_of_micros);
+    let mut filter = in_list(ident(&targets.kpi), targets.kpis.iter().map(|k| lit(k.clone())).collect(), false);
+    if let Some(from) = &targets.effective_from {
+        filter = filter.and(epoch_micros(ident(from)).lt_eq(as_of.clone()));
+    }
+    if let Some(to) = &targets.effective_to {
+        filter = filter.and(ident(to).is_null().or(epoch_micros(ident(to)).gt(as_of)));
+    }
+    let order = targets.effective_from.as_ref().map(|f| vec![ident(f).sort(true, false)]);
+    let pick = |value: Expr, kpi: &str| -> LowerResult<Expr> {
+        let base = match &order {
+            Some(order) => last_value(value, order.clone()),
+            None => max(value),
+        };
+        base.filter(ident(&targets.kpi).eq(lit(kpi.to_string()))).build().map_err(err)
+    };
+    let mut aggregates = Vec::new();
+    let mut projection = vec![cast(ident(&targets.key), key_type.clone()).alias(names::side_key("targets"))];
+    for kpi in &targets.kpis {
+        let value = cast(ident(&targets.value), DataType::Float64);
+        let direction = string::lower().call(vec![string::btrim().call(vec![cast(ident(&targets.direction), DataType::Utf8)])]);
+        aggregates.push(pick(value, kpi)?.alias(names::target(kpi)));
+        aggregates.push(pick(direction, kpi)?.alias(names::direction(kpi)));
+        projection.push(ident(names::target(kpi)));
+        projection.push(ident(names::direction(kpi)));
+    }
+    LogicalPlanBuilder::from(scan)
+        .filter(filter)
+        .and_then(|b| b.aggregate(vec![ident(&targets.key)], aggregates))
+        .and_then(|b| b.project(projection))
+        .and_then(|b| b.build())
+        .map(Some)
+        .map_err(err)
+}
+
+/// Weighted mean of `scores` with `weights`, over the non-null scores only
+/// (a null score drops out and the other weights are renormalized).
+fn weighted_mean(parts: Vec<(Expr, Expr)>) -> Expr {
+    let zero = || lit(0.0);
+    let mut numerator = zero();
+    let mut denominator = zero();
+    for (score, weight) in parts {
+        numerator = numerator + core_fn::coalesce().call(vec![cast(score.clone(), DataType::Float64) * weight.clone(), zero()]);
+        denominator = denominator
+            + when(score.is_null(), zero())
+                .otherwise(weight)
+                .unwrap_or_else(|_| zero());
+    }
+    safe_div(numerator, denominator)
+}
+
+/// A weight that segment models may override: `CASE WHEN model THEN w' … ELSE w END`.
+fn weight(default: f64, overrides: &[(Expr, f64)]) -> Expr {
+    let mut iter = overrides.iter();
+    match iter.next() {
+        None => lit(default),
+        Some((condition, w)) => {
+            let mut builder = when(condition.clone(), lit(*w));
+            for (condition, w) in iter {
+                builder = builder.when(condition.clone(), lit(*w));
+            }
+            builder.otherwise(lit(default)).unwrap_or_else(|_| lit(default))
+        }
+    }
+}
+
+fn health_projections(
+    mut builder: LogicalPlanBuilder,
+    columns: &mut Vec<String>,
+    model: &Model,
+    health: &Health,
+    lowering: &Lowering<'_>,
+) -> LowerResult<LogicalPlanBuilder> {
+    // A model applies when its condition is true and no earlier model's is.
+    let mut conditions: Vec<(String, Expr)> = Vec::new();
+    let mut earlier: Option<Expr> = None;
+    for m in &health.models {
+        let own = core_fn::coalesce().call(vec![lowering.lower(&m.when)?, lit(false)]);
+        let applies = match &earlier {
+            Some(e) => own.clone().and(!e.clone()),
+            None => own.clone(),
+        };
+        earlier = Some(match earlier {
+            Some(e) => e.or(own),
+            None => own,
+        });
+        conditions.push((m.name.clone(), applies));
+    }
+    let overrides = |pick: &dyn Fn(&crate::check::model::HealthModel) -> Option<f64>| -> Vec<(Expr, f64)> {
+        health
+            .models
+            .iter()
+            .zip(&conditions)
+            .filter_map(|(m, (_, c))| pick(m).map(|w| (c.clone(), w)))
+            .collect()
+    };
+
+    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    for group in &health.groups {
+        let parts = model
+            .indicators
+            .iter()
+            .filter(|i| i.group == group.name)
+            .map(|i| {
+                let w = weight(i.weight, &overrides(&|m| m.indicator_weights.get(&i.name).copied()));
+                (ident(names::score(&i.name)), w)
+            })
+            .collect::<Vec<_>>();
+        let score = if parts.is_empty() { lit(ScalarValue::Float64(None)) } else { weighted_mean(parts) };
+        let column = names::group(&group.name);
+        exprs.push(score.alias(&column));
+        columns.push(column);
+    }
+    let model_name = match conditions.first() {
+        None => lit("default"),
+        Some(_) => {
+            let mut iter = conditions.iter();
+            let (name, c) = iter.next().ok_or("no model")?;
+            let mut b = when(c.clone(), lit(name.clone()));
+            for (name, c) in iter {
+                b = b.when(c.clone(), lit(name.clone()));
+            }
+            b.otherwise(lit("default")).map_err(err)?
+        }
+    };
+    exprs.push(model_name.alias(names::HEALTH_MODEL));
+    columns.push(names::HEALTH_MODEL.to_string());
+    builder = builder.project(exprs).map_err(err)?;
+
+    let parts = health
+        .groups
+        .iter()
+        .map(|g| {
+            let w = weight(g.weight, &overrides(&|m| m.group_weights.get(&g.name).copied()));
+            (ident(names::group(&g.name)), w)
+        })
+        .collect();
+    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    exprs.push(weighted_mean(parts).alias(names::HEALTH));
+    columns.push(names::HEALTH.to_string());
+    builder = builder.project(exprs).map_err(err)?;
+
+    let mut band = when(ident(names::HEALTH).is_null(), lit(ScalarValue::Utf8(None)));
+    let last = health.bands.len().saturating_sub(1);
+    for (i, b) in health.bands.iter().enumerate() {
+        if i < last {
+            band = band.when(ident(names::HEALTH).lt(lit(b.to)), lit(b.name.clone()));
+        }
+    }
+    let top = health.bands.last().map(|b| b.name.clone()).unwrap_or_default();
+    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    exprs.push(band.otherwise(lit(top)).map_err(err)?.alias(names::BAND));
+    columns.push(names::BAND.to_string());
+    if !columns.iter().any(|c| c == names::PREVIOUS_HEALTH) {
+        exprs.push(lit(ScalarValue::Float64(None)).alias(names::PREVIOUS_HEALTH));
+        columns.push(names::PREVIOUS_HEALTH.to_string());
+    }
+    exprs.push((ident(names::HEALTH) - ident(names::PREVIOUS_HEALTH)).alias(names::TREND));
+    columns.push(names::TREND.to_string());
+    builder.project(exprs).map_err(err)
+}
