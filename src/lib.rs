@@ -27,4 +27,5 @@ pub mod commands;
 pub mod diagnostics;
 pub mod plan;
 pub mod run;
+pub mod sample;
 pub mod syntax;

@@ -4,12 +4,16 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use vane::commands::{self, Report};
+use clap::{Args, Parser, Subcommand};
+use vane::commands::{self, Exit, Report, Stage};
 use vane::diagnostics::{self, Format};
+use vane::run::{RunOptions, parse_size};
+use vane::sample::SampleOptions;
 
 /// Customer-success metrics as code: type-checked KPIs, indicators and
 /// playbooks compiled to DataFusion plans.
+///
+/// Exit codes: 0 ok, 1 findings (warnings, files that would change), 2 errors.
 #[derive(Parser)]
 #[command(name = "vane", version, about, propagate_version = true)]
 struct Cli {
@@ -18,6 +22,23 @@ struct Cli {
     output_format: Format,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Flags shared by the commands that read data.
+#[derive(Args)]
+struct DataFlags {
+    /// The as-of date (YYYY-MM-DD): windows end at its midnight UTC, exclusive. Default: today (UTC).
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Output folder (default: the pipeline's `outputs.dir`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Memory limit, e.g. 2GB; operators spill to disk beyond it.
+    #[arg(long)]
+    memory_limit: Option<String>,
+    /// Threads to use (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -42,6 +63,87 @@ enum Command {
     },
     /// Print the JSON Schema of the pipeline file format, for editor completion.
     Schema,
+    /// Compute one night's scorecard, actions and manifest, written atomically under `as_of=DATE/`.
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        #[command(flatten)]
+        data: DataFlags,
+        /// Output format (default: the pipeline's `outputs.format`, else parquet).
+        #[arg(long, value_parser = ["parquet", "csv", "jsonl"])]
+        format: Option<String>,
+    },
+    /// Print the DataFusion plans a run executes.
+    Plan {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        #[command(flatten)]
+        data: DataFlags,
+        /// Which stage to show.
+        #[arg(long, value_enum, default_value = "all")]
+        stage: Stage,
+    },
+    /// Explain one entity's health: groups, indicators, metrics, windows and targets.
+    Explain {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The entity's key.
+        #[arg(long)]
+        entity: String,
+        #[command(flatten)]
+        data: DataFlags,
+    },
+    /// Write a deterministic synthetic book of business (Parquet).
+    SampleData {
+        /// Output folder.
+        #[arg(long, default_value = "examples/data")]
+        out: PathBuf,
+        /// Number of accounts.
+        #[arg(long, default_value_t = 200)]
+        accounts: usize,
+        /// Mean product events per account over the history.
+        #[arg(long, default_value_t = 400)]
+        events_per_account: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The day the data ends (exclusive), YYYY-MM-DD.
+        #[arg(long, default_value = "2026-11-01")]
+        end: String,
+        /// Days of event history.
+        #[arg(long, default_value_t = 180)]
+        days: i64,
+    },
+}
+
+fn progress_printer() -> Box<dyn Fn(&str)> {
+    if std::io::stderr().is_terminal() {
+        Box::new(|stage: &str| eprintln!("vane: {stage}…"))
+    } else {
+        Box::new(|_: &str| {})
+    }
+}
+
+fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, Report> {
+    let bad = |d: diagnostics::Diagnostic| Report { exit: Exit::Error, output: String::new(), diagnostics: vec![d] };
+    let as_of = flags.as_of.as_deref().map(commands::parse_as_of).transpose().map_err(bad)?;
+    let memory_limit = match flags.memory_limit.as_deref() {
+        None => None,
+        Some(text) => Some(parse_size(text).ok_or_else(|| {
+            bad(diagnostics::Diagnostic::error(
+                diagnostics::Code::InvalidArgument,
+                format!("--memory-limit `{text}` is not a size"),
+            )
+            .help("write e.g. 512MB or 2GB"))
+        })?),
+    };
+    Ok(RunOptions {
+        as_of,
+        out: flags.out,
+        format: format.as_deref().and_then(vane::check::model::FileFormat::from_name),
+        memory_limit,
+        threads: flags.threads,
+    })
 }
 
 fn print_report(report: Report, format: Format) -> ExitCode {
@@ -57,10 +159,27 @@ fn print_report(report: Report, format: Format) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let progress = progress_printer();
     let report = match cli.command {
         Command::Validate { files, data } => commands::validate(&files, data),
         Command::Fmt { files, check } => commands::fmt(&files, check),
         Command::Schema => commands::schema(),
+        Command::Run { pipeline, data, format } => match run_options(data, format) {
+            Ok(options) => commands::run(&pipeline, &options, progress.as_ref()),
+            Err(report) => report,
+        },
+        Command::Plan { pipeline, data, stage } => match run_options(data, None) {
+            Ok(options) => commands::plan(&pipeline, &options, stage),
+            Err(report) => report,
+        },
+        Command::Explain { pipeline, entity, data } => match run_options(data, None) {
+            Ok(options) => commands::explain(&pipeline, &entity, &options),
+            Err(report) => report,
+        },
+        Command::SampleData { out, accounts, events_per_account, seed, end, days } => match commands::parse_as_of(&end) {
+            Ok(end) => commands::sample_data(&SampleOptions { out, accounts, events_per_account, seed, end, days }, progress.as_ref()),
+            Err(d) => Report { exit: Exit::Error, output: String::new(), diagnostics: vec![d] },
+        },
     };
     print_report(report, cli.output_format)
 }

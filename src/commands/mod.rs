@@ -1,10 +1,14 @@
 //! Every CLI command as a library function returning a [`Report`], so the
 //! commands are tested without spawning the binary. Only `main.rs` prints.
 
+mod explain;
 pub mod fmt;
+mod run;
 mod validate;
 
 pub use fmt::fmt;
+pub use explain::{explain, explain_row, model_text};
+pub use run::{Stage, failed_report, parse_as_of, plan, run, sample_data, summary_text};
 pub use validate::{load_and_check, validate};
 
 use crate::diagnostics::Diagnostic;

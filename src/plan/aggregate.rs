@@ -12,7 +12,8 @@ use datafusion::functions_aggregate::expr_fn::{avg, count, count_distinct, max, 
 use datafusion::functions::core as core_fn;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
-use super::exprs::{LowerResult, Lowering};
+use super::exprs::{LowerResult, Lowering, safe_div};
+use crate::check::types::Type;
 use super::names;
 use crate::check::model::{Aggregate, MetricKind, Model, Source, TypedExpr, TypedKind};
 
@@ -126,22 +127,40 @@ pub fn source_aggregate(
             if let Some(f) = filter {
                 all.push(lowering.lower(f)?);
             }
-            let base = aggregate_call(*function, lowered_args)?;
-            let full = match and_all(all) {
-                Some(predicate) => base.filter(predicate).build().map_err(|e| e.to_string())?,
-                None => base,
-            };
-            let text = full.to_string();
-            let alias = match by_text.get(&text) {
-                Some(alias) => alias.clone(),
-                None => {
-                    let alias = names::aggregate(&source.name, aggregates.len());
-                    by_text.insert(text, alias.clone());
-                    aggregates.push(full.alias(&alias));
-                    alias
+            let predicate = and_all(all);
+            let mut register = |base: Expr| -> LowerResult<String> {
+                let full = match &predicate {
+                    Some(p) => base.filter(p.clone()).build().map_err(|e| e.to_string())?,
+                    None => base,
+                };
+                let text = full.to_string();
+                if let Some(alias) = by_text.get(&text) {
+                    return Ok(alias.clone());
                 }
+                let alias = names::aggregate(&source.name, aggregates.len());
+                by_text.insert(text, alias.clone());
+                aggregates.push(full.alias(&alias));
+                Ok(alias)
             };
-            Ok(if function.zero_when_empty() { zero_filled(&alias) } else { ident(alias) })
+            let exact_float = args.first().is_some_and(|a| a.ty != Type::Integer);
+            Ok(match (function, exact_float) {
+                // Float sums and means add exact decimals, so the result does not
+                // depend on the order parallel partitions are merged in.
+                (Aggregate::Sum, true) => {
+                    let total = register(sum(exact(first(lowered_args)?)))?;
+                    cast(zero_filled(&total), DataType::Float64)
+                }
+                (Aggregate::Avg, _) => {
+                    let x = first(lowered_args)?;
+                    let total = register(sum(if exact_float { exact(x.clone()) } else { x.clone() }))?;
+                    let n = register(count(x))?;
+                    safe_div(ident(total), ident(n))
+                }
+                _ => {
+                    let alias = register(aggregate_call(*function, lowered_args)?)?;
+                    if function.zero_when_empty() { zero_filled(&alias) } else { ident(alias) }
+                }
+            })
         };
         let expr = lowering.lower_with(value, &mut on_aggregate)?;
         metrics.push((names::metric(&metric.name, *shift), expr));
@@ -156,6 +175,15 @@ pub fn source_aggregate(
         .and_then(|b| b.build())
         .map_err(|e| e.to_string())?;
     Ok(SourceAggregate { plan, metrics })
+}
+
+/// Decimal wide enough for sums of money and durations, exact to 1e-18.
+fn exact(x: Expr) -> Expr {
+    cast(x, DataType::Decimal128(38, 18))
+}
+
+fn first(mut args: Vec<Expr>) -> LowerResult<Expr> {
+    if args.is_empty() { Err("aggregate without argument".to_string()) } else { Ok(args.remove(0)) }
 }
 
 fn aggregate_call(function: Aggregate, mut args: Vec<Expr>) -> LowerResult<Expr> {

@@ -157,7 +157,11 @@ impl Lowering<'_> {
                 .map_err(|err| err.to_string())?
             }
             TypedKind::Call(function, args) => {
-                let lowered = args.iter().map(&mut go).collect::<LowerResult<Vec<_>>>()?;
+                // List arguments (of `bands`) are read as constants by `call`.
+                let lowered = args
+                    .iter()
+                    .map(|a| if matches!(a.kind, TypedKind::List(_)) { Ok(lit(ScalarValue::Null)) } else { go(a) })
+                    .collect::<LowerResult<Vec<_>>>()?;
                 self.call(*function, args, lowered)?
             }
             TypedKind::List(_) => return Err("list outside a function".into()),

@@ -356,11 +356,14 @@ fn health_projections(
     let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
     exprs.push(band.otherwise(lit(top)).map_err(err)?.alias(names::BAND));
     columns.push(names::BAND.to_string());
-    if !columns.iter().any(|c| c == names::PREVIOUS_HEALTH) {
+    let trend = if columns.iter().any(|c| c == names::PREVIOUS_HEALTH) {
+        ident(names::HEALTH) - ident(names::PREVIOUS_HEALTH)
+    } else {
         exprs.push(lit(ScalarValue::Float64(None)).alias(names::PREVIOUS_HEALTH));
         columns.push(names::PREVIOUS_HEALTH.to_string());
-    }
-    exprs.push((ident(names::HEALTH) - ident(names::PREVIOUS_HEALTH)).alias(names::TREND));
+        lit(ScalarValue::Float64(None))
+    };
+    exprs.push(trend.alias(names::TREND));
     columns.push(names::TREND.to_string());
     builder.project(exprs).map_err(err)
 }

@@ -1,0 +1,281 @@
+//! `vane explain`: one entity's score as a tree — health → groups →
+//! indicators (score, weight, scheme) → metric values (with the window and
+//! filter that produced them) → targets. The answer to "why is this red?".
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
+
+use super::run::failed_report;
+use super::validate::{block_on, load_and_check};
+use super::{Exit, Report};
+use crate::check::model::{MetricKind, Model};
+use crate::diagnostics::{Code, Diagnostic, suggestion};
+use crate::plan::names;
+use crate::run::RunOptions;
+use crate::run::execute;
+
+/// The model's metrics in dependency order with their definitions (`vane plan --stage model`).
+pub fn model_text(model: &Model) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "pipeline {} — entity `{}` keyed by `{}`", model.name, model.entity.name, model.entity.key);
+    for metric in &model.metrics {
+        let _ = writeln!(out, "metric {} : {} = {}", metric.name, metric.ty, describe_metric(model, &metric.name));
+    }
+    for (name, shift) in model.evaluations.iter().filter(|(_, s)| *s > 0) {
+        let _ = writeln!(out, "evaluated {} days back: {name}", shift / 86_400);
+    }
+    for i in &model.indicators {
+        let _ = writeln!(out, "indicator {} ({}) : group {} weight {} score {}", i.name, i.kind.name(), i.group, i.weight, i.score_text);
+    }
+    for p in &model.playbooks {
+        let _ = writeln!(out, "playbook {} : when {}", p.name, p.when_text);
+    }
+    out
+}
+
+fn window_text(seconds: i64) -> String {
+    if seconds % 86_400 == 0 {
+        format!("{}d", seconds / 86_400)
+    } else if seconds % 3_600 == 0 {
+        format!("{}h", seconds / 3_600)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+fn describe_metric(model: &Model, name: &str) -> String {
+    let Some(metric) = model.metric(name) else { return String::new() };
+    match &metric.kind {
+        MetricKind::Aggregate { source, window, .. } => {
+            let mut text = format!("{} from {source}", metric.value_text);
+            match window {
+                Some(w) => {
+                    let _ = write!(text, ", window {}", window_text(*w));
+                }
+                None => text.push_str(", all history"),
+            }
+            if let Some(filter) = &metric.filter_text {
+                let _ = write!(text, ", where {filter}");
+            }
+            text
+        }
+        MetricKind::Derived { .. } => metric.value_text.clone(),
+    }
+}
+
+/// Display a cell: floats to at most 4 decimals, null as `null`.
+fn cell(batch: &RecordBatch, column: &str, row: usize) -> String {
+    let Some(array) = batch.column_by_name(column) else { return "n/a".into() };
+    if array.is_null(row) {
+        return "null".into();
+    }
+    let text = array_value_to_string(array, row).unwrap_or_default();
+    match text.parse::<f64>() {
+        Ok(v) if text.contains('.') || text.contains('e') => {
+            let rounded = format!("{v:.4}");
+            rounded.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        _ => text,
+    }
+}
+
+struct Tree<'a> {
+    model: &'a Model,
+    batch: &'a RecordBatch,
+    row: usize,
+    as_of: chrono::NaiveDate,
+    out: String,
+}
+
+impl Tree<'_> {
+    fn value(&self, column: &str) -> String {
+        cell(self.batch, column, self.row)
+    }
+
+    fn line(&mut self, depth: usize, text: String) {
+        let _ = writeln!(self.out, "{}{text}", "  ".repeat(depth));
+    }
+
+    fn metric(&mut self, depth: usize, name: &str, shift: i64, seen: &mut Vec<String>) {
+        let column = names::metric(name, shift);
+        let label = if shift == 0 { name.to_string() } else { format!("{name} ({} days back)", shift / 86_400) };
+        let value = self.value(&column);
+        let Some(metric) = self.model.metric(name) else { return };
+        match &metric.kind {
+            MetricKind::Aggregate { source, window, .. } => {
+                let end = self.as_of - chrono::Duration::seconds(shift);
+                let range = match window {
+                    Some(w) => format!("[{}, {})", end - chrono::Duration::seconds(*w), end),
+                    None => format!("before {end}"),
+                };
+                let filter = metric.filter_text.as_ref().map(|f| format!(" where {f}")).unwrap_or_default();
+                self.line(depth, format!("{label} = {value}   {} from {source} {range}{filter}", metric.value_text));
+            }
+            MetricKind::Derived { value: expr } => {
+                self.line(depth, format!("{label} = {value}   = {}", metric.value_text));
+                if seen.contains(&column) {
+                    return;
+                }
+                seen.push(column);
+                let mut inputs: Vec<(String, i64)> = expr.metric_refs().into_iter().map(|(n, s)| (n, s + shift)).collect();
+                inputs.sort();
+                inputs.dedup();
+                for (dep, dep_shift) in inputs {
+                    self.metric(depth + 1, &dep, dep_shift, seen);
+                }
+                let mut attributes = expr.attribute_refs();
+                attributes.sort();
+                attributes.dedup();
+                for a in attributes {
+                    let v = self.value(&a);
+                    self.line(depth + 1, format!("{}.{a} = {v}", self.model.entity.name));
+                }
+            }
+        }
+    }
+
+    fn indicator(&mut self, depth: usize, name: &str, weight: f64) {
+        let Some(indicator) = self.model.indicators.iter().find(|i| i.name == name) else { return };
+        let score = self.value(&names::score(name));
+        self.line(
+            depth,
+            format!("{name} ({}) score {score} × weight {weight}   score: {}", indicator.kind.name(), indicator.score_text),
+        );
+        let mut seen = Vec::new();
+        self.metric(depth + 1, &indicator.metric.clone(), 0, &mut seen);
+        let mut kpis = indicator.score.kpi_refs();
+        kpis.sort();
+        kpis.dedup();
+        for kpi in kpis {
+            let target = self.value(&names::target(&kpi));
+            let direction = self.value(&names::direction(&kpi));
+            self.line(depth + 1, format!("target for {kpi} = {target} ({direction} is better)"));
+        }
+    }
+}
+
+fn weight_in(model: &Model, batch: &RecordBatch, row: usize, group: &str, indicator: Option<&str>) -> f64 {
+    let chosen = cell(batch, names::HEALTH_MODEL, row);
+    let health = model.health.as_ref();
+    let model_def = health.and_then(|h| h.models.iter().find(|m| m.name == chosen));
+    match indicator {
+        Some(i) => model_def
+            .and_then(|m| m.indicator_weights.get(i).copied())
+            .or_else(|| model.indicators.iter().find(|x| x.name == i).map(|x| x.weight))
+            .unwrap_or(1.0),
+        None => model_def
+            .and_then(|m| m.group_weights.get(group).copied())
+            .or_else(|| health.and_then(|h| h.groups.iter().find(|g| g.name == group)).map(|g| g.weight))
+            .unwrap_or(0.0),
+    }
+}
+
+/// Render the explanation of one row of the working scorecard.
+pub fn explain_row(model: &Model, batch: &RecordBatch, row: usize, as_of: chrono::NaiveDate, fired: &[(String, String)]) -> String {
+    let mut tree = Tree { model, batch, row, as_of, out: String::new() };
+    let key = cell(batch, &model.entity.key, row);
+    let mut header = format!("{} {key}", model.entity.name);
+    for attribute in model.entity.attributes.iter().take(4) {
+        let _ = write!(header, " · {attribute} {}", cell(batch, attribute, row));
+    }
+    tree.line(0, header);
+    tree.line(0, format!("as of {as_of} (data before {as_of}T00:00:00Z)"));
+    if let Some(health) = &model.health {
+        let previous = cell(batch, names::PREVIOUS_HEALTH, row);
+        let trend = cell(batch, names::TREND, row);
+        tree.line(
+            0,
+            format!(
+                "health {} — band {} — model {} — previous {previous}, trend {trend}",
+                cell(batch, names::HEALTH, row),
+                cell(batch, names::BAND, row),
+                cell(batch, names::HEALTH_MODEL, row)
+            ),
+        );
+        for group in &health.groups {
+            let weight = weight_in(model, batch, row, &group.name, None);
+            let score = cell(batch, &names::group(&group.name), row);
+            let note = if score == "null" { "   (no data: drops out, other weights renormalized)" } else { "" };
+            tree.line(1, format!("group {} score {score} × weight {weight}{note}", group.name));
+            for indicator in &group.indicators {
+                let w = weight_in(model, batch, row, &group.name, Some(indicator));
+                tree.indicator(2, indicator, w);
+            }
+        }
+    } else {
+        for i in &model.indicators {
+            tree.indicator(1, &i.name.clone(), i.weight);
+        }
+    }
+    let used: Vec<String> = model.indicators.iter().map(|i| i.metric.clone()).collect();
+    let others: Vec<&str> = model.metrics.iter().map(|m| m.name.as_str()).filter(|m| !used.iter().any(|u| u == m)).collect();
+    if !others.is_empty() {
+        tree.line(0, "other metrics".to_string());
+        for m in others {
+            let mut seen = Vec::new();
+            tree.metric(1, m, 0, &mut seen);
+        }
+    }
+    if fired.is_empty() {
+        tree.line(0, "playbooks: none fired".to_string());
+    } else {
+        tree.line(0, "playbooks fired".to_string());
+        for (playbook, message) in fired {
+            tree.line(1, format!("{playbook}: {message}"));
+        }
+    }
+    tree.out
+}
+
+fn find_row(batches: &[RecordBatch], key: &str, id: &str) -> Option<(usize, usize)> {
+    for (b, batch) in batches.iter().enumerate() {
+        for row in 0..batch.num_rows() {
+            if cell(batch, key, row) == id {
+                return Some((b, row));
+            }
+        }
+    }
+    None
+}
+
+/// `vane explain PIPELINE --entity ID`.
+pub fn explain(pipeline: &Path, entity: &str, options: &RunOptions) -> Report {
+    let (model, diagnostics) = load_and_check(pipeline, true);
+    let Some(model) = model else { return failed_report(diagnostics) };
+    let result = block_on(async {
+        let prepared = execute::prepare(&model, options).await?;
+        let computed = execute::compute(&model, &prepared, &|_| {}).await?;
+        Ok::<_, Vec<Diagnostic>>((prepared.as_of, computed))
+    });
+    let (as_of, computed) = match result {
+        Ok(Ok(x)) => x,
+        Ok(Err(errors)) => return failed_report(errors),
+        Err(d) => return failed_report(vec![d]),
+    };
+    let Some((b, row)) = find_row(&computed.working, &model.entity.key, entity) else {
+        let key = model.entity.key.as_str();
+        let keys: Vec<String> = computed
+            .working
+            .iter()
+            .flat_map(|batch| (0..batch.num_rows()).map(move |r| cell(batch, key, r)))
+            .collect();
+        let d = Diagnostic::error(Code::InvalidArgument, format!("no {} `{entity}` in the population", model.entity.name))
+            .help(suggestion(entity, model.entity.name.as_str(), keys.iter().map(String::as_str)));
+        return failed_report(vec![d]);
+    };
+    let mut fired = Vec::new();
+    let mut by_playbook: BTreeMap<String, String> = BTreeMap::new();
+    for batch in &computed.actions {
+        for r in 0..batch.num_rows() {
+            if cell(batch, "entity", r) == entity {
+                by_playbook.insert(cell(batch, "playbook", r), cell(batch, "message", r));
+            }
+        }
+    }
+    fired.extend(by_playbook);
+    Report { exit: Exit::Ok, output: explain_row(&model, &computed.working[b], row, as_of, &fired), diagnostics: Vec::new() }
+}

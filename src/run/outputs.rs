@@ -1,0 +1,145 @@
+//! Writing results: Parquet, CSV or JSON lines files in a temporary folder
+//! beside the final one, renamed into place only when everything is
+//! written, so a failed or killed run never leaves a half-written night and
+//! never destroys the previous one.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+
+use crate::check::model::FileFormat;
+
+/// The folder name of one night's partition.
+pub fn partition_name(as_of: NaiveDate) -> String {
+    format!("as_of={}", as_of.format("%Y-%m-%d"))
+}
+
+/// Parse a partition folder name back into its date.
+pub fn partition_date(name: &str) -> Option<NaiveDate> {
+    let date = name.strip_prefix("as_of=")?;
+    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+}
+
+/// Earlier partitions in an output folder, newest first.
+pub fn earlier_partitions(out: &Path, before: NaiveDate) -> Vec<(NaiveDate, PathBuf)> {
+    let mut found: Vec<(NaiveDate, PathBuf)> = std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let date = partition_date(&entry.file_name().to_string_lossy())?;
+            (date < before && entry.path().is_dir()).then(|| (date, entry.path()))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found
+}
+
+/// A file name for a table in the chosen format.
+pub fn file_name(table: &str, format: FileFormat) -> String {
+    format!("{table}.{}", format.extension())
+}
+
+/// Write batches to `path` in `format`. Deterministic: same batches, same bytes.
+pub fn write_table(path: &Path, schema: &SchemaRef, batches: &[RecordBatch], format: FileFormat) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| e.to_string())?;
+    match format {
+        FileFormat::Parquet | FileFormat::Arrow => {
+            let properties = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_created_by(format!("vane {}", env!("CARGO_PKG_VERSION")))
+                .build();
+            let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| e.to_string())?;
+            for batch in batches {
+                writer.write(batch).map_err(|e| e.to_string())?;
+            }
+            writer.close().map_err(|e| e.to_string())?;
+        }
+        FileFormat::Csv => {
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file);
+            if batches.is_empty() {
+                let header = schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",");
+                let mut file = writer.into_inner();
+                writeln!(file, "{header}").map_err(|e| e.to_string())?;
+            } else {
+                for batch in batches {
+                    writer.write(batch).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        FileFormat::JsonLines => {
+            let mut writer = datafusion::arrow::json::LineDelimitedWriter::new(file);
+            for batch in batches {
+                writer.write(batch).map_err(|e| e.to_string())?;
+            }
+            writer.finish().map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A partition being written: a hidden temporary folder that becomes the
+/// partition on [`Staged::commit`], or disappears when dropped uncommitted.
+pub struct Staged {
+    /// The temporary folder files are written into.
+    pub dir: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Start a partition `name` under `out` (created if missing).
+    pub fn new(out: &Path, name: &str) -> std::io::Result<Staged> {
+        std::fs::create_dir_all(out)?;
+        let dir = out.join(format!(".{name}.tmp-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir(&dir)?;
+        Ok(Staged {
+            dir,
+            target: out.join(name),
+            committed: false,
+        })
+    }
+
+    /// Move the finished partition into place, replacing an earlier run of
+    /// the same night as a whole.
+    pub fn commit(mut self) -> std::io::Result<PathBuf> {
+        let old = self.target.with_file_name(format!(
+            ".{}.old-{}",
+            self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            std::process::id()
+        ));
+        let replaced = self.target.exists();
+        if replaced {
+            std::fs::rename(&self.target, &old)?;
+        }
+        if let Err(e) = std::fs::rename(&self.dir, &self.target) {
+            if replaced {
+                let _ = std::fs::rename(&old, &self.target);
+            }
+            return Err(e);
+        }
+        self.committed = true;
+        if replaced {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
