@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{avg, count, count_distinct, max, median, min, percentile_cont, sum};
 use datafusion::functions::core as core_fn;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
 use super::exprs::{LowerResult, Lowering, safe_div};
 use crate::check::types::Type;
@@ -130,7 +130,7 @@ pub fn source_aggregate(
             let predicate = and_all(all);
             let mut register = |base: Expr| -> LowerResult<String> {
                 let full = match &predicate {
-                    Some(p) => base.filter(p.clone()).build().map_err(|e| e.to_string())?,
+                    Some(p) => with_filter(base, p.clone())?,
                     None => base,
                 };
                 let text = full.to_string();
@@ -175,6 +175,18 @@ pub fn source_aggregate(
         .and_then(|b| b.build())
         .map_err(|e| e.to_string())?;
     Ok(SourceAggregate { plan, metrics })
+}
+
+/// Add a FILTER clause to an aggregate, keeping DISTINCT and ORDER BY.
+/// (DataFusion's `ExprFunctionExt::filter(..).build()` resets DISTINCT.)
+pub fn with_filter(aggregate: Expr, filter: Expr) -> LowerResult<Expr> {
+    match aggregate {
+        Expr::AggregateFunction(mut function) => {
+            function.params.filter = Some(Box::new(filter));
+            Ok(Expr::AggregateFunction(function))
+        }
+        other => Err(format!("FILTER on a non-aggregate: {other}")),
+    }
 }
 
 /// Decimal wide enough for sums of money and durations, exact to 1e-18.

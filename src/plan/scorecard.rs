@@ -10,9 +10,9 @@ use datafusion::common::{Column, ScalarValue};
 use datafusion::functions_aggregate::expr_fn::{last_value, max};
 use datafusion::functions::core as core_fn;
 use datafusion::functions::string;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, JoinType, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when};
+use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when};
 
-use super::aggregate::source_aggregate;
+use super::aggregate::{source_aggregate, with_filter};
 use super::exprs::{LowerResult, Lowering, epoch_micros, safe_div};
 use super::names;
 use crate::check::model::{Health, MetricKind, Model};
@@ -217,7 +217,7 @@ fn targets_plan(model: &Model, inputs: &Inputs<'_>, key_type: &DataType) -> Lowe
             Some(order) => last_value(value, order.clone()),
             None => max(value),
         };
-        base.filter(ident(&targets.kpi).eq(lit(kpi.to_string()))).build().map_err(err)
+        with_filter(base, ident(&targets.kpi).eq(lit(kpi.to_string())))
     };
     let mut aggregates = Vec::new();
     let mut projection = vec![cast(ident(&targets.key), key_type.clone()).alias(names::side_key("targets"))];
