@@ -125,8 +125,17 @@ fn progress_printer() -> Box<dyn Fn(&str)> {
 }
 
 fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, Report> {
-    let bad = |d: diagnostics::Diagnostic| Report { exit: Exit::Error, output: String::new(), diagnostics: vec![d] };
-    let as_of = flags.as_of.as_deref().map(commands::parse_as_of).transpose().map_err(bad)?;
+    let bad = |d: diagnostics::Diagnostic| Report {
+        exit: Exit::Error,
+        output: String::new(),
+        diagnostics: vec![d],
+    };
+    let as_of = flags
+        .as_of
+        .as_deref()
+        .map(commands::parse_as_of)
+        .transpose()
+        .map_err(bad)?;
     let memory_limit = match flags.memory_limit.as_deref() {
         None => None,
         Some(text) => Some(parse_size(text).ok_or_else(|| {
@@ -140,7 +149,9 @@ fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, R
     Ok(RunOptions {
         as_of,
         out: flags.out,
-        format: format.as_deref().and_then(vane::check::model::FileFormat::from_name),
+        format: format
+            .as_deref()
+            .and_then(vane::check::model::FileFormat::from_name),
         memory_limit,
         threads: flags.threads,
     })
@@ -164,21 +175,54 @@ fn main() -> ExitCode {
         Command::Validate { files, data } => commands::validate(&files, data),
         Command::Fmt { files, check } => commands::fmt(&files, check),
         Command::Schema => commands::schema(),
-        Command::Run { pipeline, data, format } => match run_options(data, format) {
+        Command::Run {
+            pipeline,
+            data,
+            format,
+        } => match run_options(data, format) {
             Ok(options) => commands::run(&pipeline, &options, progress.as_ref()),
             Err(report) => report,
         },
-        Command::Plan { pipeline, data, stage } => match run_options(data, None) {
+        Command::Plan {
+            pipeline,
+            data,
+            stage,
+        } => match run_options(data, None) {
             Ok(options) => commands::plan(&pipeline, &options, stage),
             Err(report) => report,
         },
-        Command::Explain { pipeline, entity, data } => match run_options(data, None) {
+        Command::Explain {
+            pipeline,
+            entity,
+            data,
+        } => match run_options(data, None) {
             Ok(options) => commands::explain(&pipeline, &entity, &options),
             Err(report) => report,
         },
-        Command::SampleData { out, accounts, events_per_account, seed, end, days } => match commands::parse_as_of(&end) {
-            Ok(end) => commands::sample_data(&SampleOptions { out, accounts, events_per_account, seed, end, days }, progress.as_ref()),
-            Err(d) => Report { exit: Exit::Error, output: String::new(), diagnostics: vec![d] },
+        Command::SampleData {
+            out,
+            accounts,
+            events_per_account,
+            seed,
+            end,
+            days,
+        } => match commands::parse_as_of(&end) {
+            Ok(end) => commands::sample_data(
+                &SampleOptions {
+                    out,
+                    accounts,
+                    events_per_account,
+                    seed,
+                    end,
+                    days,
+                },
+                progress.as_ref(),
+            ),
+            Err(d) => Report {
+                exit: Exit::Error,
+                output: String::new(),
+                diagnostics: vec![d],
+            },
         },
     };
     print_report(report, cli.output_format)

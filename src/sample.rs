@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, Date32Builder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -48,11 +49,69 @@ pub struct SampleSummary {
 
 const SEGMENTS: &[(&str, f64)] = &[("enterprise", 0.15), ("mid_market", 0.35), ("smb", 0.5)];
 const REGIONS: &[&str] = &["amer", "emea", "apac"];
-const CSMS: &[&str] = &["ana.lopez", "ben.okafor", "chen.wei", "dana.kim", "eli.novak", "fatima.haddad", "gus.moreau", "hana.sato"];
-const NAME_A: &[&str] = &["Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Tyrell", "Cyberdyne", "Soylent", "Hooli", "Vandelay", "Wonka", "Gringotts", "Oceanic", "Aperture"];
-const NAME_B: &[&str] = &["Logistics", "Foods", "Retail", "Health", "Freight", "Pharma", "Textiles", "Motors", "Energy", "Labs", "Supply", "Outfitters"];
-const FEATURES: &[&str] = &["dashboards", "alerts", "forecasting", "routing", "inventory", "billing", "api", "sso", "exports", "workflows", "mobile", "audit"];
-const EVENT_TYPES: &[(&str, f64)] = &[("login", 0.35), ("feature_use", 0.4), ("report_created", 0.05), ("export", 0.1), ("admin", 0.1)];
+const CSMS: &[&str] = &[
+    "ana.lopez",
+    "ben.okafor",
+    "chen.wei",
+    "dana.kim",
+    "eli.novak",
+    "fatima.haddad",
+    "gus.moreau",
+    "hana.sato",
+];
+const NAME_A: &[&str] = &[
+    "Acme",
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Hooli",
+    "Vandelay",
+    "Wonka",
+    "Gringotts",
+    "Oceanic",
+    "Aperture",
+];
+const NAME_B: &[&str] = &[
+    "Logistics",
+    "Foods",
+    "Retail",
+    "Health",
+    "Freight",
+    "Pharma",
+    "Textiles",
+    "Motors",
+    "Energy",
+    "Labs",
+    "Supply",
+    "Outfitters",
+];
+const FEATURES: &[&str] = &[
+    "dashboards",
+    "alerts",
+    "forecasting",
+    "routing",
+    "inventory",
+    "billing",
+    "api",
+    "sso",
+    "exports",
+    "workflows",
+    "mobile",
+    "audit",
+];
+const EVENT_TYPES: &[(&str, f64)] = &[
+    ("login", 0.35),
+    ("feature_use", 0.4),
+    ("report_created", 0.05),
+    ("export", 0.1),
+    ("admin", 0.1),
+];
 
 /// How an account behaves over time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,6 +150,10 @@ fn rng_for(seed: u64, account: usize, stream: u64) -> ChaCha8Rng {
 
 fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]
+}
+
+fn pick_str(rng: &mut ChaCha8Rng, items: &[&'static str]) -> &'static str {
+    items[rng.random_range(0..items.len())]
 }
 
 fn pick_weighted(rng: &mut ChaCha8Rng, items: &[(&'static str, f64)]) -> &'static str {
@@ -135,16 +198,33 @@ fn account(options: &SampleOptions, index: usize) -> Account {
         "mid_market" => 700.0,
         _ => 500.0,
     };
-    let signed_at = random_time(&mut rng, end - Duration::days(3 * 365), end - Duration::days(10));
+    let signed_at = random_time(
+        &mut rng,
+        end - Duration::days(3 * 365),
+        end - Duration::days(10),
+    );
     let stalled = rng.random_bool(0.04) && (end - signed_at).num_days() < 120;
-    let provisioned_at = (!stalled).then(|| signed_at + Duration::hours(rng.random_range(12..24 * 20)));
+    let provisioned_at =
+        (!stalled).then(|| signed_at + Duration::hours(rng.random_range(12..24 * 20)));
     let go_live_at = provisioned_at.map(|p| p + Duration::hours(rng.random_range(24..24 * 60)));
-    let mut renewal = NaiveDate::from_ymd_opt(options.end.year(), signed_at.month(), signed_at.day().min(28)).unwrap_or(options.end);
+    let mut renewal = NaiveDate::from_ymd_opt(
+        options.end.year(),
+        signed_at.month(),
+        signed_at.day().min(28),
+    )
+    .unwrap_or(options.end);
     while renewal < options.end {
-        renewal = renewal.with_year(renewal.year() + 1).unwrap_or(renewal + Duration::days(365));
+        renewal = renewal
+            .with_year(renewal.year() + 1)
+            .unwrap_or(renewal + Duration::days(365));
     }
-    let churned_at = (rng.random_bool(0.08) && (end - signed_at).num_days() > 200)
-        .then(|| random_time(&mut rng, signed_at + Duration::days(180), end - Duration::days(1)));
+    let churned_at = (rng.random_bool(0.08) && (end - signed_at).num_days() > 200).then(|| {
+        random_time(
+            &mut rng,
+            signed_at + Duration::days(180),
+            end - Duration::days(1),
+        )
+    });
     let profile = match rng.random_range(0..100) {
         0..55 => Profile::Healthy,
         55..75 => Profile::Growing,
@@ -154,10 +234,15 @@ fn account(options: &SampleOptions, index: usize) -> Account {
     let has_orders = segment != "smb" || rng.random_bool(0.3);
     Account {
         id: format!("A{:05}", index + 1),
-        name: format!("{} {} {}", pick(&mut rng, NAME_A), pick(&mut rng, NAME_B), index + 1),
+        name: format!(
+            "{} {} {}",
+            pick(&mut rng, NAME_A),
+            pick(&mut rng, NAME_B),
+            index + 1
+        ),
         segment,
-        region: *pick(&mut rng, REGIONS),
-        csm: *pick(&mut rng, CSMS),
+        region: pick_str(&mut rng, REGIONS),
+        csm: pick_str(&mut rng, CSMS),
         seats,
         arr: (seats as f64 * price * rng.random_range(0.8..1.2)).round(),
         signed_at,
@@ -176,7 +261,12 @@ fn ts() -> DataType {
 }
 
 fn schema(fields: Vec<(&str, DataType, bool)>) -> SchemaRef {
-    Arc::new(Schema::new(fields.into_iter().map(|(n, t, null)| Field::new(n, t, null)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        fields
+            .into_iter()
+            .map(|(n, t, null)| Field::new(n, t, null))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn writer(path: &Path, schema: &SchemaRef) -> Result<ArrowWriter<File>, Diagnostic> {
@@ -186,21 +276,36 @@ fn writer(path: &Path, schema: &SchemaRef) -> Result<ArrowWriter<File>, Diagnost
         .set_max_row_group_row_count(Some(1 << 20))
         .set_created_by("vane sample-data".to_string())
         .build();
-    ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| io_error(path, &e.to_string()))
+    ArrowWriter::try_new(file, schema.clone(), Some(properties))
+        .map_err(|e| io_error(path, &e.to_string()))
 }
 
 fn io_error(path: &Path, message: &str) -> Diagnostic {
-    Diagnostic::error(Code::OutputFailed, format!("cannot write {}: {message}", path.display()))
-        .help("check that the output folder is writable and the disk has room")
+    Diagnostic::error(
+        Code::OutputFailed,
+        format!("cannot write {}: {message}", path.display()),
+    )
+    .help("check that the output folder is writable and the disk has room")
 }
 
-fn write_batch(writer: &mut ArrowWriter<File>, path: &Path, schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<(), Diagnostic> {
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| io_error(path, &e.to_string()))?;
-    writer.write(&batch).map_err(|e| io_error(path, &e.to_string()))
+fn write_batch(
+    writer: &mut ArrowWriter<File>,
+    path: &Path,
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+) -> Result<(), Diagnostic> {
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| io_error(path, &e.to_string()))?;
+    writer
+        .write(&batch)
+        .map_err(|e| io_error(path, &e.to_string()))
 }
 
 fn finish(writer: ArrowWriter<File>, path: &Path) -> Result<(), Diagnostic> {
-    writer.close().map(|_| ()).map_err(|e| io_error(path, &e.to_string()))
+    writer
+        .close()
+        .map(|_| ())
+        .map_err(|e| io_error(path, &e.to_string()))
 }
 
 fn write_accounts(options: &SampleOptions, accounts: &[Account]) -> Result<usize, Diagnostic> {
@@ -274,12 +379,20 @@ fn activity(a: &Account, at: NaiveDateTime, end: NaiveDateTime) -> f64 {
         Profile::Growing => 1.0 + (60.0 - days_left.min(60.0)) / 60.0,
         Profile::Declining => (0.25 + days_left.min(60.0) / 80.0).min(1.0),
         Profile::Idle => {
-            if days_left < 45.0 { 0.0 } else { 1.0 }
+            if days_left < 45.0 {
+                0.0
+            } else {
+                1.0
+            }
         }
     }
 }
 
-fn live_span(a: &Account, start: NaiveDateTime, end: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime)> {
+fn live_span(
+    a: &Account,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> Option<(NaiveDateTime, NaiveDateTime)> {
     let from = a.go_live_at?.max(start);
     let to = a.churned_at.unwrap_or(end).min(end);
     (from < to).then_some((from, to))
@@ -333,7 +446,8 @@ fn write_events(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
     let start = end - Duration::days(options.days);
     let per_day = options.events_per_account as f64 / options.days as f64;
     let mut total = 0;
-    let mut month_start = midnight(NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or(options.end));
+    let mut month_start =
+        midnight(NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or(options.end));
     while month_start < end {
         let next = if month_start.month() == 12 {
             NaiveDate::from_ymd_opt(month_start.year() + 1, 1, 1)
@@ -346,28 +460,39 @@ fn write_events(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
         let mut w = writer(&path, &schema)?;
         let mut cols = EventColumns::new();
         for (index, a) in accounts.iter().enumerate() {
-            let Some((from, to)) = live_span(a, start.max(month_start), end.min(next)) else { continue };
-            let mut rng = rng_for(options.seed, index, 1000 + month_start.month() as u64 + 12 * month_start.year() as u64);
+            let Some((from, to)) = live_span(a, start.max(month_start), end.min(next)) else {
+                continue;
+            };
+            let mut rng = rng_for(
+                options.seed,
+                index,
+                1000 + month_start.month() as u64 + 12 * month_start.year() as u64,
+            );
             let users = ((a.seats as f64) * rng.random_range(0.3..0.95)).max(1.0) as usize;
             let mut day = from;
             while day < to {
                 let day_end = (day + Duration::days(1)).min(to);
-                let rate = per_day * activity(a, day, end) * (day_end - day).num_seconds() as f64 / 86_400.0;
+                let rate = per_day * activity(a, day, end) * (day_end - day).num_seconds() as f64
+                    / 86_400.0;
                 let n = poisson(&mut rng, rate);
                 for _ in 0..n {
                     let kind = pick_weighted(&mut rng, EVENT_TYPES);
                     // Active users concentrate on a core that shrinks for declining accounts.
-                    let pool = ((users as f64) * activity(a, day, end).clamp(0.2, 1.0)).max(1.0) as usize;
+                    let pool =
+                        ((users as f64) * activity(a, day, end).clamp(0.2, 1.0)).max(1.0) as usize;
                     cols.account.append_value(&a.id);
-                    cols.user.append_value(format!("{}-u{:04}", a.id, rng.random_range(0..pool)));
-                    cols.time.append_value(micros(random_time(&mut rng, day, day_end)));
+                    cols.user
+                        .append_value(format!("{}-u{:04}", a.id, rng.random_range(0..pool)));
+                    cols.time
+                        .append_value(micros(random_time(&mut rng, day, day_end)));
                     cols.kind.append_value(kind);
                     if kind == "feature_use" {
                         let breadth = match a.profile {
                             Profile::Growing | Profile::Healthy => FEATURES.len(),
                             _ => 4,
                         };
-                        cols.feature.append_value(FEATURES[rng.random_range(0..breadth)]);
+                        cols.feature
+                            .append_value(FEATURES[rng.random_range(0..breadth)]);
                     } else {
                         cols.feature.append_null();
                     }
@@ -410,6 +535,9 @@ fn poisson(rng: &mut ChaCha8Rng, rate: f64) -> usize {
     n
 }
 
+/// Writes one table and returns its row count.
+type TableWriter = fn(&SampleOptions, &[Account]) -> Result<usize, Diagnostic>;
+
 /// A table written in one go from rows, for the small tables.
 struct Table {
     name: &'static str,
@@ -427,7 +555,12 @@ fn write_subscriptions(options: &SampleOptions, accounts: &[Account]) -> Result<
         ]),
     };
     let end = midnight(options.end);
-    let (mut id, mut time, mut kind, mut amount) = (StringBuilder::new(), TimestampMicrosecondBuilder::new(), StringBuilder::new(), Float64Builder::new());
+    let (mut id, mut time, mut kind, mut amount) = (
+        StringBuilder::new(),
+        TimestampMicrosecondBuilder::new(),
+        StringBuilder::new(),
+        Float64Builder::new(),
+    );
     let mut rows = 0;
     for (index, a) in accounts.iter().enumerate() {
         let mut rng = rng_for(options.seed, index, 2);
@@ -443,7 +576,11 @@ fn write_subscriptions(options: &SampleOptions, accounts: &[Account]) -> Result<
         }
         let changes = rng.random_range(0..3);
         for _ in 0..changes {
-            let at = random_time(&mut rng, a.signed_at, stop.max(a.signed_at + Duration::days(1)));
+            let at = random_time(
+                &mut rng,
+                a.signed_at,
+                stop.max(a.signed_at + Duration::days(1)),
+            );
             let (k, share) = match a.profile {
                 Profile::Growing | Profile::Healthy => ("expansion", rng.random_range(0.05..0.3)),
                 _ => ("contraction", rng.random_range(0.05..0.25)),
@@ -462,12 +599,21 @@ fn write_subscriptions(options: &SampleOptions, accounts: &[Account]) -> Result<
             rows += 1;
         }
     }
-    let columns: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(time.finish()), Arc::new(kind.finish()), Arc::new(amount.finish())];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(time.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(amount.finish()),
+    ];
     write_table(options, &table, columns)?;
     Ok(rows)
 }
 
-fn write_table(options: &SampleOptions, table: &Table, columns: Vec<ArrayRef>) -> Result<(), Diagnostic> {
+fn write_table(
+    options: &SampleOptions,
+    table: &Table,
+    columns: Vec<ArrayRef>,
+) -> Result<(), Diagnostic> {
     let path = options.out.join(table.name);
     let mut w = writer(&path, &table.schema)?;
     write_batch(&mut w, &path, &table.schema, columns)?;
@@ -487,13 +633,24 @@ fn write_tickets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
     };
     let end = midnight(options.end);
     let start = end - Duration::days(options.days);
-    let (mut tid, mut id, mut opened, mut closed, mut priority) =
-        (StringBuilder::new(), StringBuilder::new(), TimestampMicrosecondBuilder::new(), TimestampMicrosecondBuilder::new(), StringBuilder::new());
+    let (mut tid, mut id, mut opened, mut closed, mut priority) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        TimestampMicrosecondBuilder::new(),
+        TimestampMicrosecondBuilder::new(),
+        StringBuilder::new(),
+    );
     let mut rows = 0;
     for (index, a) in accounts.iter().enumerate() {
-        let Some((from, to)) = live_span(a, start, end) else { continue };
+        let Some((from, to)) = live_span(a, start, end) else {
+            continue;
+        };
         let mut rng = rng_for(options.seed, index, 3);
-        let trouble = if a.profile == Profile::Declining { 3.0 } else { 1.0 };
+        let trouble = if a.profile == Profile::Declining {
+            3.0
+        } else {
+            1.0
+        };
         let n = poisson(&mut rng, trouble * (to - from).num_days() as f64 / 45.0);
         for k in 0..n {
             let at = random_time(&mut rng, from, to);
@@ -502,7 +659,9 @@ fn write_tickets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
                 6..28 => "p2",
                 _ => "p3",
             };
-            let resolution = Duration::minutes((rng.random::<f64>().max(1e-9).ln() * -60.0 * 24.0 * 3.0 * trouble) as i64 + 30);
+            let resolution = Duration::minutes(
+                (rng.random::<f64>().max(1e-9).ln() * -60.0 * 24.0 * 3.0 * trouble) as i64 + 30,
+            );
             let close = at + resolution;
             tid.append_value(format!("{}-T{k:04}", a.id));
             id.append_value(&a.id);
@@ -512,7 +671,13 @@ fn write_tickets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
             rows += 1;
         }
     }
-    let columns: Vec<ArrayRef> = vec![Arc::new(tid.finish()), Arc::new(id.finish()), Arc::new(opened.finish()), Arc::new(closed.finish()), Arc::new(priority.finish())];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(tid.finish()),
+        Arc::new(id.finish()),
+        Arc::new(opened.finish()),
+        Arc::new(closed.finish()),
+        Arc::new(priority.finish()),
+    ];
     write_table(options, &table, columns)?;
     Ok(rows)
 }
@@ -529,10 +694,17 @@ fn write_nps(options: &SampleOptions, accounts: &[Account]) -> Result<usize, Dia
     };
     let end = midnight(options.end);
     let start = end - Duration::days(options.days);
-    let (mut id, mut who, mut at, mut score) = (StringBuilder::new(), StringBuilder::new(), TimestampMicrosecondBuilder::new(), Int64Builder::new());
+    let (mut id, mut who, mut at, mut score) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        TimestampMicrosecondBuilder::new(),
+        Int64Builder::new(),
+    );
     let mut rows = 0;
     for (index, a) in accounts.iter().enumerate() {
-        let Some((from, to)) = live_span(a, start, end) else { continue };
+        let Some((from, to)) = live_span(a, start, end) else {
+            continue;
+        };
         let mut rng = rng_for(options.seed, index, 4);
         let n = poisson(&mut rng, (to - from).num_days() as f64 / 30.0);
         let mean = match a.profile {
@@ -542,7 +714,9 @@ fn write_nps(options: &SampleOptions, accounts: &[Account]) -> Result<usize, Dia
             Profile::Idle => 4.5,
         };
         for _ in 0..n {
-            let s = (mean + rng.random_range(-3.0..3.0f64)).round().clamp(0.0, 10.0) as i64;
+            let s = (mean + rng.random_range(-3.0..3.0f64))
+                .round()
+                .clamp(0.0, 10.0) as i64;
             id.append_value(&a.id);
             who.append_value(format!("{}-u{:04}", a.id, rng.random_range(0..a.seats)));
             at.append_value(micros(random_time(&mut rng, from, to)));
@@ -550,7 +724,12 @@ fn write_nps(options: &SampleOptions, accounts: &[Account]) -> Result<usize, Dia
             rows += 1;
         }
     }
-    let columns: Vec<ArrayRef> = vec![Arc::new(id.finish()), Arc::new(who.finish()), Arc::new(at.finish()), Arc::new(score.finish())];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(who.finish()),
+        Arc::new(at.finish()),
+        Arc::new(score.finish()),
+    ];
     write_table(options, &table, columns)?;
     Ok(rows)
 }
@@ -584,7 +763,9 @@ fn write_orders(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
         if !a.has_orders {
             continue;
         }
-        let Some((from, to)) = live_span(a, start, end) else { continue };
+        let Some((from, to)) = live_span(a, start, end) else {
+            continue;
+        };
         let mut rng = rng_for(options.seed, index, 5);
         let reliability = rng.random_range(0.75..0.99);
         let n = poisson(&mut rng, (to - from).num_days() as f64 * 0.6);
@@ -592,16 +773,27 @@ fn write_orders(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
             let at = random_time(&mut rng, from, to);
             let promise = at + Duration::days(rng.random_range(2..10));
             let late = !rng.random_bool(reliability);
-            let delivery = promise + Duration::hours(if late { rng.random_range(1..120) } else { -rng.random_range(0..72) });
+            let delivery = promise
+                + Duration::hours(if late {
+                    rng.random_range(1..120)
+                } else {
+                    -rng.random_range(0..72)
+                });
             let qty = rng.random_range(1..500);
             let short = rng.random_bool(0.04);
             oid.append_value(format!("{}-O{k:05}", a.id));
             id.append_value(&a.id);
             ordered.append_value(micros(at));
             promised.append_value(micros(promise));
-            delivered.append_option((delivery < end && rng.random_bool(0.985)).then(|| micros(delivery)));
+            delivered.append_option(
+                (delivery < end && rng.random_bool(0.985)).then(|| micros(delivery)),
+            );
             oqty.append_value(qty);
-            dqty.append_value(if short { qty - rng.random_range(1..=qty.max(1)) } else { qty });
+            dqty.append_value(if short {
+                qty - rng.random_range(1..=qty.max(1))
+            } else {
+                qty
+            });
             rows += 1;
         }
     }
@@ -630,8 +822,14 @@ fn write_targets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
             ("effective_to", DataType::Date32, true),
         ]),
     };
-    let (mut id, mut kpi, mut target, mut direction, mut from, mut to) =
-        (StringBuilder::new(), StringBuilder::new(), Float64Builder::new(), StringBuilder::new(), Date32Builder::new(), Date32Builder::new());
+    let (mut id, mut kpi, mut target, mut direction, mut from, mut to) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Float64Builder::new(),
+        StringBuilder::new(),
+        Date32Builder::new(),
+        Date32Builder::new(),
+    );
     let mut rows = 0;
     for (index, a) in accounts.iter().enumerate() {
         if !a.has_orders {
@@ -639,8 +837,11 @@ fn write_targets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
         }
         let mut rng = rng_for(options.seed, index, 6);
         let signed = a.signed_at.date();
-        for (name, dir, low, high) in [("difot", "higher", 0.85, 0.98), ("cycle_time_days", "lower", 4.0, 9.0)] {
-            let first = ((rng.random_range(low..high) * 100.0) as f64).round() / 100.0;
+        for (name, dir, low, high) in [
+            ("difot", "higher", 0.85, 0.98),
+            ("cycle_time_days", "lower", 4.0, 9.0),
+        ] {
+            let first = (rng.random_range(low..high) * 100.0f64).round() / 100.0;
             let revised = rng.random_bool(0.3);
             let change = options.end - Duration::days(rng.random_range(5..120));
             let change = change.max(signed + Duration::days(1));
@@ -654,7 +855,7 @@ fn write_targets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
             if revised {
                 id.append_value(&a.id);
                 kpi.append_value(name);
-                target.append_value(((rng.random_range(low..high) * 100.0) as f64).round() / 100.0);
+                target.append_value((rng.random_range(low..high) * 100.0f64).round() / 100.0);
                 direction.append_value(dir);
                 from.append_value(days(change));
                 to.append_null();
@@ -675,17 +876,26 @@ fn write_targets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
 }
 
 /// Write the whole sample book of business under `options.out`.
-pub fn generate(options: &SampleOptions, progress: &dyn Fn(&str)) -> Result<SampleSummary, Diagnostic> {
+pub fn generate(
+    options: &SampleOptions,
+    progress: &dyn Fn(&str),
+) -> Result<SampleSummary, Diagnostic> {
     if options.accounts == 0 {
-        return Err(Diagnostic::error(Code::InvalidArgument, "--accounts must be at least 1").help("try --accounts 200"));
+        return Err(
+            Diagnostic::error(Code::InvalidArgument, "--accounts must be at least 1")
+                .help("try --accounts 200"),
+        );
     }
     if options.days < 31 {
-        return Err(Diagnostic::error(Code::InvalidArgument, "--days must be at least 31").help("the example pipelines look back up to a year; try --days 400"));
+        return Err(
+            Diagnostic::error(Code::InvalidArgument, "--days must be at least 31")
+                .help("the example pipelines look back up to a year; try --days 400"),
+        );
     }
     std::fs::create_dir_all(&options.out).map_err(|e| io_error(&options.out, &e.to_string()))?;
     let accounts: Vec<Account> = (0..options.accounts).map(|i| account(options, i)).collect();
     let mut summary = SampleSummary::default();
-    let steps: [(&str, fn(&SampleOptions, &[Account]) -> Result<usize, Diagnostic>); 7] = [
+    let steps: [(&str, TableWriter); 7] = [
         ("accounts", write_accounts),
         ("subscription_events", write_subscriptions),
         ("tickets", write_tickets),

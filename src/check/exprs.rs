@@ -144,8 +144,11 @@ pub fn function_names() -> impl Iterator<Item = &'static str> + Clone {
 
 impl ExprChecker<'_> {
     fn error(&mut self, code: Code, span: Span, message: String, label: &str, help: String) {
-        self.diagnostics
-            .push(Diagnostic::error(code, message).at(self.file, span, label).help(help));
+        self.diagnostics.push(
+            Diagnostic::error(code, message)
+                .at(self.file, span, label)
+                .help(help),
+        );
     }
 
     fn mismatch(&mut self, span: Span, message: String, help: impl Into<String>) {
@@ -153,14 +156,26 @@ impl ExprChecker<'_> {
     }
 
     /// Check `expr` in `scope`, expecting `expected` (use `Type::Unknown` for "anything").
-    pub fn check_as(&mut self, expr: &Expr, scope: Scope<'_>, expected: Type, what: &str) -> TypedExpr {
+    pub fn check_as(
+        &mut self,
+        expr: &Expr,
+        scope: Scope<'_>,
+        expected: Type,
+        what: &str,
+    ) -> TypedExpr {
         let typed = self.check(expr, scope);
         if !typed.ty.fits(expected) {
             self.mismatch(
                 expr.span,
-                format!("{what} must be {}, but this is {}", a(expected), a(typed.ty)),
+                format!(
+                    "{what} must be {}, but this is {}",
+                    a(expected),
+                    a(typed.ty)
+                ),
                 match expected {
-                    Type::Boolean => "write a condition such as `x > 0` or `segment = 'smb'`".to_string(),
+                    Type::Boolean => {
+                        "write a condition such as `x > 0` or `segment = 'smb'`".to_string()
+                    }
                     Type::Number | Type::Integer => "write an arithmetic expression".to_string(),
                     _ => format!("give a {expected} value"),
                 },
@@ -181,16 +196,28 @@ impl ExprChecker<'_> {
                 match op {
                     UnaryOp::Neg => {
                         if !(inner.ty.is_numeric() || inner.ty == Type::Duration) {
-                            self.mismatch(span, format!("cannot negate {}", a(inner.ty)), "`-` applies to numbers and durations");
+                            self.mismatch(
+                                span,
+                                format!("cannot negate {}", a(inner.ty)),
+                                "`-` applies to numbers and durations",
+                            );
                         }
                         let ty = inner.ty;
                         typed(TypedKind::Unary(Unary::Neg, Box::new(inner)), ty, span)
                     }
                     UnaryOp::Not => {
                         if !inner.ty.fits(Type::Boolean) {
-                            self.mismatch(span, format!("`not` needs a boolean, but this is {}", a(inner.ty)), "`not` applies to conditions");
+                            self.mismatch(
+                                span,
+                                format!("`not` needs a boolean, but this is {}", a(inner.ty)),
+                                "`not` applies to conditions",
+                            );
                         }
-                        typed(TypedKind::Unary(Unary::Not, Box::new(inner)), Type::Boolean, span)
+                        typed(
+                            TypedKind::Unary(Unary::Not, Box::new(inner)),
+                            Type::Boolean,
+                            span,
+                        )
                     }
                 }
             }
@@ -202,30 +229,62 @@ impl ExprChecker<'_> {
             }
             ExprKind::IsNull { operand, negated } => {
                 let inner = self.check(operand, scope);
-                typed(TypedKind::IsNull(Box::new(inner), *negated), Type::Boolean, span)
+                typed(
+                    TypedKind::IsNull(Box::new(inner), *negated),
+                    Type::Boolean,
+                    span,
+                )
             }
-            ExprKind::InList { operand, list, negated } => {
+            ExprKind::InList {
+                operand,
+                list,
+                negated,
+            } => {
                 let inner = self.check(operand, scope);
                 let items: Vec<TypedExpr> = list.iter().map(|e| self.check(e, scope)).collect();
                 for item in &items {
                     if inner.ty.unify(item.ty).is_none() {
-                        self.mismatch(item.span, format!("cannot compare {} with {}", a(inner.ty), a(item.ty)), "list items must have the tested value's type");
+                        self.mismatch(
+                            item.span,
+                            format!("cannot compare {} with {}", a(inner.ty), a(item.ty)),
+                            "list items must have the tested value's type",
+                        );
                     }
                 }
-                typed(TypedKind::InList(Box::new(inner), items, *negated), Type::Boolean, span)
+                typed(
+                    TypedKind::InList(Box::new(inner), items, *negated),
+                    Type::Boolean,
+                    span,
+                )
             }
-            ExprKind::Between { operand, low, high, negated } => {
+            ExprKind::Between {
+                operand,
+                low,
+                high,
+                negated,
+            } => {
                 let inner = self.check(operand, scope);
                 let lo = self.check(low, scope);
                 let hi = self.check(high, scope);
                 for bound in [&lo, &hi] {
                     if !comparable(inner.ty, bound.ty) {
-                        self.mismatch(bound.span, format!("cannot compare {} with {}", a(inner.ty), a(bound.ty)), "bounds must have the tested value's type");
+                        self.mismatch(
+                            bound.span,
+                            format!("cannot compare {} with {}", a(inner.ty), a(bound.ty)),
+                            "bounds must have the tested value's type",
+                        );
                     }
                 }
-                typed(TypedKind::Between(Box::new(inner), Box::new(lo), Box::new(hi), *negated), Type::Boolean, span)
+                typed(
+                    TypedKind::Between(Box::new(inner), Box::new(lo), Box::new(hi), *negated),
+                    Type::Boolean,
+                    span,
+                )
             }
-            ExprKind::Case { branches, otherwise } => {
+            ExprKind::Case {
+                branches,
+                otherwise,
+            } => {
                 let mut ty = Type::Null;
                 let mut typed_branches = Vec::new();
                 for (condition, value) in branches {
@@ -260,7 +319,15 @@ impl ExprChecker<'_> {
         match so_far.unify(value.ty) {
             Some(t) => t,
             None => {
-                self.mismatch(value.span, format!("this is {}, but earlier branches give {}", a(value.ty), a(so_far)), "every branch must give the same type");
+                self.mismatch(
+                    value.span,
+                    format!(
+                        "this is {}, but earlier branches give {}",
+                        a(value.ty),
+                        a(so_far)
+                    ),
+                    "every branch must give the same type",
+                );
                 so_far
             }
         }
@@ -274,14 +341,22 @@ impl ExprChecker<'_> {
             Literal::String(s) => (Constant::String(s.clone()), Type::String),
             Literal::Boolean(b) => (Constant::Boolean(*b), Type::Boolean),
             Literal::Null => (Constant::Null, Type::Null),
-            Literal::Duration(n, unit) => (Constant::Duration(n.saturating_mul(unit.seconds())), Type::Duration),
+            Literal::Duration(n, unit) => (
+                Constant::Duration(n.saturating_mul(unit.seconds())),
+                Type::Duration,
+            ),
             Literal::Date(d) => (Constant::Date(*d), Type::Date),
             Literal::Timestamp(t) => (Constant::Timestamp(*t), Type::Timestamp),
         };
         typed(TypedKind::Constant(constant), ty, span)
     }
 
-    fn column(&mut self, ident: &Ident, source: &str, schema: Option<&SourceSchema>) -> Option<TypedExpr> {
+    fn column(
+        &mut self,
+        ident: &Ident,
+        source: &str,
+        schema: Option<&SourceSchema>,
+    ) -> Option<TypedExpr> {
         let name = &ident.name;
         match schema {
             Some(schema) => match schema.column(name) {
@@ -295,11 +370,19 @@ impl ExprChecker<'_> {
                             "convert the column to a number, string, boolean, date or timestamp in the data".into(),
                         );
                     }
-                    Some(typed(TypedKind::Column(name.clone()), column_type(column), ident.span))
+                    Some(typed(
+                        TypedKind::Column(name.clone()),
+                        column_type(column),
+                        ident.span,
+                    ))
                 }
                 None => None,
             },
-            None => Some(typed(TypedKind::Column(name.clone()), Type::Unknown, ident.span)),
+            None => Some(typed(
+                TypedKind::Column(name.clone()),
+                Type::Unknown,
+                ident.span,
+            )),
         }
     }
 
@@ -314,11 +397,23 @@ impl ExprChecker<'_> {
                 if let Some(column) = self.column(ident, source, schema) {
                     return column;
                 }
-                let mut help = suggestion(name, "column", schema.map(|s| s.names()).into_iter().flatten());
+                let mut help = suggestion(
+                    name,
+                    "column",
+                    schema.map(|s| s.names()).into_iter().flatten(),
+                );
                 if self.env.metrics.contains_key(name) {
-                    help = format!("`{name}` is a metric; row conditions can only read columns of `{source}`");
+                    help = format!(
+                        "`{name}` is a metric; row conditions can only read columns of `{source}`"
+                    );
                 }
-                self.error(Code::UnknownName, span, format!("source `{source}` has no column `{name}`"), "unknown column", help);
+                self.error(
+                    Code::UnknownName,
+                    span,
+                    format!("source `{source}` has no column `{name}`"),
+                    "unknown column",
+                    help,
+                );
                 unknown(span)
             }
             Scope::Aggregate { source, schema } => {
@@ -342,15 +437,37 @@ impl ExprChecker<'_> {
                         format!("a metric's value is one number per entity: wrap the column in an aggregate, e.g. `sum({name})` or `max({name})`"),
                     );
                 } else {
-                    let help = suggestion(name, "column", schema.map(|s| s.names()).into_iter().flatten());
-                    self.error(Code::UnknownName, span, format!("source `{source}` has no column `{name}`"), "unknown column", help);
+                    let help = suggestion(
+                        name,
+                        "column",
+                        schema.map(|s| s.names()).into_iter().flatten(),
+                    );
+                    self.error(
+                        Code::UnknownName,
+                        span,
+                        format!("source `{source}` has no column `{name}`"),
+                        "unknown column",
+                        help,
+                    );
                 }
                 unknown(span)
             }
-            Scope::Entity { value_metric, playbook } => {
-                if name == "value" && let Some(metric) = value_metric {
+            Scope::Entity {
+                value_metric,
+                playbook,
+            } => {
+                if name == "value"
+                    && let Some(metric) = value_metric
+                {
                     let ty = self.env.metrics.get(metric).map_or(Type::Unknown, |m| m.ty);
-                    return typed(TypedKind::Metric { name: metric.to_string(), shift: 0 }, ty, span);
+                    return typed(
+                        TypedKind::Metric {
+                            name: metric.to_string(),
+                            shift: 0,
+                        },
+                        ty,
+                        span,
+                    );
                 }
                 if playbook && name == "health" {
                     return typed(TypedKind::Health, Type::Number, span);
@@ -359,16 +476,37 @@ impl ExprChecker<'_> {
                     return typed(TypedKind::Band, Type::String, span);
                 }
                 if let Some(info) = self.env.metrics.get(name) {
-                    return typed(TypedKind::Metric { name: name.to_string(), shift: 0 }, info.ty, span);
+                    return typed(
+                        TypedKind::Metric {
+                            name: name.to_string(),
+                            shift: 0,
+                        },
+                        info.ty,
+                        span,
+                    );
                 }
-                let specials: &[&str] = if playbook { &["health", "band", "as_of"] } else { &["as_of"] };
-                let candidates = self.env.metrics.keys().map(String::as_str).chain(specials.iter().copied());
+                let specials: &[&str] = if playbook {
+                    &["health", "band", "as_of"]
+                } else {
+                    &["as_of"]
+                };
+                let candidates = self
+                    .env
+                    .metrics
+                    .keys()
+                    .map(String::as_str)
+                    .chain(specials.iter().copied());
                 let mut help = match crate::diagnostics::closest(name, candidates) {
                     Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("no metric is called `{name}`; a source's columns are read by metrics with `from:`"),
+                    None => format!(
+                        "no metric is called `{name}`; a source's columns are read by metrics with `from:`"
+                    ),
                 };
                 if self.env.attributes.contains_key(name) || name == self.env.entity_key {
-                    help = format!("entity attributes are written `{}.{name}`", self.env.entity_name);
+                    help = format!(
+                        "entity attributes are written `{}.{name}`",
+                        self.env.entity_name
+                    );
                 } else if let Some(source) = self.env.all_columns.get(name) {
                     help = format!(
                         "`{name}` is a column of `{source}`; columns are read by metrics with `from: {source}`, then used here by the metric's name"
@@ -376,7 +514,13 @@ impl ExprChecker<'_> {
                 } else if playbook && self.env.indicators.iter().any(|i| i == name) {
                     help = format!("an indicator's score is written `score({name})`");
                 }
-                self.error(Code::UnknownName, span, format!("unknown metric `{name}`"), "not defined", help);
+                self.error(
+                    Code::UnknownName,
+                    span,
+                    format!("unknown metric `{name}`"),
+                    "not defined",
+                    help,
+                );
                 unknown(span)
             }
         }
@@ -390,7 +534,13 @@ impl ExprChecker<'_> {
             } else {
                 format!("the entity is called `{}`", self.env.entity_name)
             };
-            self.error(Code::UnknownName, entity.span, format!("unknown entity `{}`", entity.name), "not the entity", help);
+            self.error(
+                Code::UnknownName,
+                entity.span,
+                format!("unknown entity `{}`", entity.name),
+                "not the entity",
+                help,
+            );
             return unknown(span);
         }
         if let Scope::Row { .. } | Scope::Aggregate { .. } = scope {
@@ -416,11 +566,19 @@ impl ExprChecker<'_> {
         if let Some(ty) = self.env.attributes.get(name) {
             return typed(TypedKind::Attribute(name.to_string()), *ty, span);
         }
-        let in_table = self.env.entity_schema.as_ref().is_some_and(|s| s.column(name).is_some());
+        let in_table = self
+            .env
+            .entity_schema
+            .as_ref()
+            .is_some_and(|s| s.column(name).is_some());
         let help = if in_table {
             format!("`{name}` is a column of the entity table; add it to `entity.attributes`")
         } else {
-            suggestion(name, "attribute", self.env.attributes.keys().map(String::as_str))
+            suggestion(
+                name,
+                "attribute",
+                self.env.attributes.keys().map(String::as_str),
+            )
         };
         self.error(
             Code::UnknownName,
@@ -440,14 +598,26 @@ impl ExprChecker<'_> {
             BinaryOp::And | BinaryOp::Or => {
                 for side in [l, r] {
                     if !side.ty.fits(Boolean) {
-                        self.mismatch(side.span, format!("`{}` needs conditions, but this is {}", op.symbol(), a(side.ty)), "compare values first, e.g. `x > 0`");
+                        self.mismatch(
+                            side.span,
+                            format!(
+                                "`{}` needs conditions, but this is {}",
+                                op.symbol(),
+                                a(side.ty)
+                            ),
+                            "compare values first, e.g. `x > 0`",
+                        );
                     }
                 }
                 Boolean
             }
             _ if op.is_comparison() => {
                 if !comparable(ta, tb) {
-                    self.mismatch(span, format!("cannot compare {} with {}", a(ta), a(tb)), comparison_hint(ta, tb));
+                    self.mismatch(
+                        span,
+                        format!("cannot compare {} with {}", a(ta), a(tb)),
+                        comparison_hint(ta, tb),
+                    );
                 }
                 Boolean
             }
@@ -456,7 +626,11 @@ impl ExprChecker<'_> {
                     _ if ta.is_numeric() && tb.is_numeric() => {}
                     (Duration, Duration) => {}
                     _ if flexible && (ta == Duration || tb == Duration) => {}
-                    _ => self.mismatch(span, format!("cannot divide {} by {}", a(ta), a(tb)), arithmetic_hint(ta, tb)),
+                    _ => self.mismatch(
+                        span,
+                        format!("cannot divide {} by {}", a(ta), a(tb)),
+                        arithmetic_hint(ta, tb),
+                    ),
                 }
                 Number
             }
@@ -464,10 +638,18 @@ impl ExprChecker<'_> {
                 (Integer, Integer) => Integer,
                 (Duration, x) | (x, Duration) if x.is_numeric() => Duration,
                 _ if ta.is_numeric() && tb.is_numeric() => {
-                    if flexible { Unknown } else { Number }
+                    if flexible {
+                        Unknown
+                    } else {
+                        Number
+                    }
                 }
                 _ => {
-                    self.mismatch(span, format!("cannot multiply {} by {}", a(ta), a(tb)), arithmetic_hint(ta, tb));
+                    self.mismatch(
+                        span,
+                        format!("cannot multiply {} by {}", a(ta), a(tb)),
+                        arithmetic_hint(ta, tb),
+                    );
                     Unknown
                 }
             },
@@ -478,9 +660,15 @@ impl ExprChecker<'_> {
                 (Timestamp | Date, Timestamp | Date) if op == BinaryOp::Sub => Duration,
                 (Duration, Duration) => Duration,
                 _ if flexible => {
-                    if ta.is_temporal() && tb.is_temporal() && !(ta.is_flexible() && tb.is_flexible()) && op == BinaryOp::Sub {
+                    if ta.is_temporal()
+                        && tb.is_temporal()
+                        && !(ta.is_flexible() && tb.is_flexible())
+                        && op == BinaryOp::Sub
+                    {
                         Duration
-                    } else if (ta == Duration || tb == Duration) && (ta.is_temporal() || tb.is_temporal()) {
+                    } else if (ta == Duration || tb == Duration)
+                        && (ta.is_temporal() || tb.is_temporal())
+                    {
                         Timestamp
                     } else if ta == Duration || tb == Duration {
                         Duration
@@ -492,7 +680,20 @@ impl ExprChecker<'_> {
                 }
                 _ if ta.is_numeric() && tb.is_numeric() => Number,
                 _ => {
-                    self.mismatch(span, format!("cannot {} {} and {}", if op == BinaryOp::Add { "add" } else { "subtract" }, a(ta), a(tb)), arithmetic_hint(ta, tb));
+                    self.mismatch(
+                        span,
+                        format!(
+                            "cannot {} {} and {}",
+                            if op == BinaryOp::Add {
+                                "add"
+                            } else {
+                                "subtract"
+                            },
+                            a(ta),
+                            a(tb)
+                        ),
+                        arithmetic_hint(ta, tb),
+                    );
                     Unknown
                 }
             },
@@ -500,7 +701,14 @@ impl ExprChecker<'_> {
         }
     }
 
-    fn arity(&mut self, function: &Ident, args: &[Expr], min: usize, max: usize, usage: &str) -> bool {
+    fn arity(
+        &mut self,
+        function: &Ident,
+        args: &[Expr],
+        min: usize,
+        max: usize,
+        usage: &str,
+    ) -> bool {
         let n = args.len();
         if n < min || n > max {
             let expected = if min == max {
@@ -513,7 +721,12 @@ impl ExprChecker<'_> {
             self.error(
                 Code::WrongArity,
                 function.span,
-                format!("`{}` takes {expected} argument{}, but {n} {} given", function.name, if expected == "1" { "" } else { "s" }, if n == 1 { "was" } else { "were" }),
+                format!(
+                    "`{}` takes {expected} argument{}, but {n} {} given",
+                    function.name,
+                    if expected == "1" { "" } else { "s" },
+                    if n == 1 { "was" } else { "were" }
+                ),
                 "this call",
                 format!("usage: {usage}"),
             );
@@ -524,7 +737,14 @@ impl ExprChecker<'_> {
 
     fn expect_arg(&mut self, arg: &TypedExpr, ok: bool, function: &str, wanted: &str) {
         if !ok {
-            self.mismatch(arg.span, format!("`{function}` needs {wanted} here, but this is {}", a(arg.ty)), format!("see `{function}` in docs/language.md"));
+            self.mismatch(
+                arg.span,
+                format!(
+                    "`{function}` needs {wanted} here, but this is {}",
+                    a(arg.ty)
+                ),
+                format!("see `{function}` in docs/language.md"),
+            );
         }
     }
 
@@ -532,9 +752,15 @@ impl ExprChecker<'_> {
         match &arg.kind {
             TypedKind::Constant(Constant::Integer(i)) => Some(*i as f64),
             TypedKind::Constant(Constant::Number(n)) => Some(*n),
-            TypedKind::Unary(Unary::Neg, inner) => self.constant_number(inner, function).map(|v| -v),
+            TypedKind::Unary(Unary::Neg, inner) => {
+                self.constant_number(inner, function).map(|v| -v)
+            }
             _ => {
-                self.mismatch(arg.span, format!("`{function}` needs a constant number here"), "write a literal such as `0.9` or `90%`");
+                self.mismatch(
+                    arg.span,
+                    format!("`{function}` needs a constant number here"),
+                    "write a literal such as `0.9` or `90%`",
+                );
                 None
             }
         }
@@ -572,9 +798,23 @@ impl ExprChecker<'_> {
                 if !self.arity(function, args, 1, 2, "round(x) or round(x, digits)") {
                     return unknown(span);
                 }
-                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), "round", "a number");
-                if n == 2 && !matches!(typed_args[1].kind, TypedKind::Constant(Constant::Integer(0..=15))) {
-                    self.mismatch(typed_args[1].span, "`round` needs a whole number of digits from 0 to 15".into(), "write e.g. `round(x, 1)`");
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.is_numeric(),
+                    "round",
+                    "a number",
+                );
+                if n == 2
+                    && !matches!(
+                        typed_args[1].kind,
+                        TypedKind::Constant(Constant::Integer(0..=15))
+                    )
+                {
+                    self.mismatch(
+                        typed_args[1].span,
+                        "`round` needs a whole number of digits from 0 to 15".into(),
+                        "write e.g. `round(x, 1)`",
+                    );
                 }
                 (Function::Round, Type::Number)
             }
@@ -582,9 +822,21 @@ impl ExprChecker<'_> {
                 if !self.arity(function, args, 1, 1, &format!("{name}(x)")) {
                     return unknown(span);
                 }
-                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), &name, "a number");
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.is_numeric(),
+                    &name,
+                    "a number",
+                );
                 match name.as_str() {
-                    "abs" => (Function::Abs, if typed_args[0].ty == Type::Integer { Type::Integer } else { Type::Number }),
+                    "abs" => (
+                        Function::Abs,
+                        if typed_args[0].ty == Type::Integer {
+                            Type::Integer
+                        } else {
+                            Type::Number
+                        },
+                    ),
                     "floor" => (Function::Floor, Type::Number),
                     "ceil" => (Function::Ceil, Type::Number),
                     "sqrt" => (Function::Sqrt, Type::Number),
@@ -592,7 +844,13 @@ impl ExprChecker<'_> {
                 }
             }
             "least" | "greatest" | "coalesce" => {
-                if !self.arity(function, args, if name == "coalesce" { 1 } else { 2 }, usize::MAX, &format!("{name}(a, b, …)")) {
+                if !self.arity(
+                    function,
+                    args,
+                    if name == "coalesce" { 1 } else { 2 },
+                    usize::MAX,
+                    &format!("{name}(a, b, …)"),
+                ) {
                     return unknown(span);
                 }
                 let mut ty = Type::Null;
@@ -607,23 +865,49 @@ impl ExprChecker<'_> {
                 (func, ty)
             }
             "clamp" | "ramp" => {
-                let usage = if name == "clamp" { "clamp(x, low, high)" } else { "ramp(x, zero_at, full_at)" };
+                let usage = if name == "clamp" {
+                    "clamp(x, low, high)"
+                } else {
+                    "ramp(x, zero_at, full_at)"
+                };
                 if !self.arity(function, args, 3, 3, usage) {
                     return unknown(span);
                 }
                 for arg in &typed_args {
                     self.expect_arg(arg, arg.ty.is_numeric(), &name, "a number");
                 }
-                if name == "ramp" && let (Some(a), Some(b)) = (constant_value(&typed_args[1]), constant_value(&typed_args[2])) && a == b {
-                    self.mismatch(typed_args[2].span, "`ramp` needs two different points".into(), "the score goes from 0 at the first point to 100 at the second");
+                if name == "ramp"
+                    && let (Some(a), Some(b)) = (
+                        constant_value(&typed_args[1]),
+                        constant_value(&typed_args[2]),
+                    )
+                    && a == b
+                {
+                    self.mismatch(
+                        typed_args[2].span,
+                        "`ramp` needs two different points".into(),
+                        "the score goes from 0 at the first point to 100 at the second",
+                    );
                 }
-                (if name == "clamp" { Function::Clamp } else { Function::Ramp }, Type::Number)
+                (
+                    if name == "clamp" {
+                        Function::Clamp
+                    } else {
+                        Function::Ramp
+                    },
+                    Type::Number,
+                )
             }
             "if" => {
                 if !self.arity(function, args, 3, 3, "if(condition, then, else)") {
                     return unknown(span);
                 }
-                self.expect_arg(&typed_args[0], typed_args[0].ty.fits(Type::Boolean), "if", "a condition");
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.fits(Type::Boolean),
+                    "if",
+                    "a condition",
+                );
                 let ty = self.unify_or_report(typed_args[1].ty, &typed_args[2]);
                 (Function::If, ty)
             }
@@ -632,7 +916,12 @@ impl ExprChecker<'_> {
                     return unknown(span);
                 }
                 for arg in &typed_args {
-                    self.expect_arg(arg, arg.ty.is_temporal(), "days_between", "a date or timestamp");
+                    self.expect_arg(
+                        arg,
+                        arg.ty.is_temporal(),
+                        "days_between",
+                        "a date or timestamp",
+                    );
                 }
                 (Function::DaysBetween, Type::Number)
             }
@@ -640,28 +929,57 @@ impl ExprChecker<'_> {
                 if !self.arity(function, args, 1, 1, "days(duration)") {
                     return unknown(span);
                 }
-                self.expect_arg(&typed_args[0], typed_args[0].ty.fits(Type::Duration), "days", "a duration");
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.fits(Type::Duration),
+                    "days",
+                    "a duration",
+                );
                 (Function::Days, Type::Number)
             }
             "date" => {
                 if !self.arity(function, args, 1, 1, "date(timestamp)") {
                     return unknown(span);
                 }
-                self.expect_arg(&typed_args[0], typed_args[0].ty.is_temporal(), "date", "a timestamp");
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.is_temporal(),
+                    "date",
+                    "a timestamp",
+                );
                 (Function::Date, Type::Date)
             }
             _ => {
                 if !self.arity(function, args, 1, 1, &format!("{name}(text)")) {
                     return unknown(span);
                 }
-                self.expect_arg(&typed_args[0], typed_args[0].ty.fits(Type::String), &name, "text");
-                (if name == "lower" { Function::Lower } else { Function::Upper }, Type::String)
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.fits(Type::String),
+                    &name,
+                    "text",
+                );
+                (
+                    if name == "lower" {
+                        Function::Lower
+                    } else {
+                        Function::Upper
+                    },
+                    Type::String,
+                )
             }
         };
         typed(TypedKind::Call(func, typed_args), ty, span)
     }
 
-    fn aggregate(&mut self, function: &Ident, name: &str, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+    fn aggregate(
+        &mut self,
+        function: &Ident,
+        name: &str,
+        args: &[Expr],
+        scope: Scope<'_>,
+        span: Span,
+    ) -> TypedExpr {
         let (source, schema) = match scope {
             Scope::Aggregate { source, schema } => (source, schema),
             Scope::Row { .. } => {
@@ -704,7 +1022,8 @@ impl ExprChecker<'_> {
         } else {
             (args, None)
         };
-        let mut typed_args: Vec<TypedExpr> = value_args.iter().map(|a| self.check(a, row)).collect();
+        let mut typed_args: Vec<TypedExpr> =
+            value_args.iter().map(|a| self.check(a, row)).collect();
         let function_kind = match base {
             "count" => Aggregate::Count,
             "count_distinct" => Aggregate::CountDistinct,
@@ -720,35 +1039,79 @@ impl ExprChecker<'_> {
             Aggregate::Sum => {
                 let t = typed_args.first().map_or(Type::Unknown, |a| a.ty);
                 self.expect_arg(&typed_args[0], t.is_numeric(), base, "a number");
-                if t == Type::Integer { Type::Integer } else if t == Type::Unknown { Type::Unknown } else { Type::Number }
+                if t == Type::Integer {
+                    Type::Integer
+                } else if t == Type::Unknown {
+                    Type::Unknown
+                } else {
+                    Type::Number
+                }
             }
             Aggregate::Avg | Aggregate::Median => {
-                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), base, "a number");
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.is_numeric(),
+                    base,
+                    "a number",
+                );
                 Type::Number
             }
             Aggregate::Min | Aggregate::Max => {
                 let t = typed_args[0].ty;
                 let ok = t.is_numeric() || t.is_temporal() || t == Type::String;
-                self.expect_arg(&typed_args[0], ok, base, "a number, date, timestamp or text");
+                self.expect_arg(
+                    &typed_args[0],
+                    ok,
+                    base,
+                    "a number, date, timestamp or text",
+                );
                 t
             }
             Aggregate::Percentile => {
-                self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), base, "a number");
+                self.expect_arg(
+                    &typed_args[0],
+                    typed_args[0].ty.is_numeric(),
+                    base,
+                    "a number",
+                );
                 if let Some(p) = self.constant_number(&typed_args[1], "percentile")
                     && !(0.0..=1.0).contains(&p)
                 {
-                    self.mismatch(typed_args[1].span, format!("percentile {p} is outside 0–1"), "write e.g. `0.9` or `90%`");
+                    self.mismatch(
+                        typed_args[1].span,
+                        format!("percentile {p} is outside 0–1"),
+                        "write e.g. `0.9` or `90%`",
+                    );
                 }
                 if let Some(p) = constant_value(&typed_args[1]) {
-                    typed_args[1] = typed(TypedKind::Constant(Constant::Number(p)), Type::Number, typed_args[1].span);
+                    typed_args[1] = typed(
+                        TypedKind::Constant(Constant::Number(p)),
+                        Type::Number,
+                        typed_args[1].span,
+                    );
                 }
                 Type::Number
             }
         };
-        typed(TypedKind::Aggregate { function: function_kind, args: typed_args, filter }, ty, span)
+        typed(
+            TypedKind::Aggregate {
+                function: function_kind,
+                args: typed_args,
+                filter,
+            },
+            ty,
+            span,
+        )
     }
 
-    fn time_shift(&mut self, function: &Ident, name: &str, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+    fn time_shift(
+        &mut self,
+        function: &Ident,
+        name: &str,
+        args: &[Expr],
+        scope: Scope<'_>,
+        span: Span,
+    ) -> TypedExpr {
         let usage = format!("{name}(metric) or {name}(metric, 30d)");
         if !self.arity(function, args, 1, 2, &usage) {
             return unknown(span);
@@ -764,9 +1127,17 @@ impl ExprChecker<'_> {
             return unknown(span);
         }
         let metric = self.check(&args[0], scope);
-        let TypedKind::Metric { name: metric_name, shift } = &metric.kind else {
+        let TypedKind::Metric {
+            name: metric_name,
+            shift,
+        } = &metric.kind
+        else {
             if metric.ty != Type::Unknown {
-                self.mismatch(args[0].span, format!("`{name}` needs a metric's name here"), format!("write e.g. `{name}(active_users)`"));
+                self.mismatch(
+                    args[0].span,
+                    format!("`{name}` needs a metric's name here"),
+                    format!("write e.g. `{name}(active_users)`"),
+                );
             }
             return unknown(span);
         };
@@ -776,7 +1147,11 @@ impl ExprChecker<'_> {
             match period.kind {
                 TypedKind::Constant(Constant::Duration(seconds)) if seconds > 0 => Some(seconds),
                 _ => {
-                    self.mismatch(args[1].span, format!("`{name}` needs a positive duration literal here"), "write e.g. `30d`");
+                    self.mismatch(
+                        args[1].span,
+                        format!("`{name}` needs a positive duration literal here"),
+                        "write e.g. `30d`",
+                    );
                     return unknown(span);
                 }
             }
@@ -787,24 +1162,50 @@ impl ExprChecker<'_> {
             self.error(
                 Code::TypeMismatch,
                 args[0].span,
-                format!("`{metric_name}` has no window, so `{name}` cannot tell how far back to look"),
+                format!(
+                    "`{metric_name}` has no window, so `{name}` cannot tell how far back to look"
+                ),
                 "no window",
                 format!("give the period: `{name}({metric_name}, 30d)`"),
             );
             return unknown(span);
         };
         let ty = metric.ty;
-        let earlier = typed(TypedKind::Metric { name: metric_name.clone(), shift: shift + period }, ty, metric.span);
+        let earlier = typed(
+            TypedKind::Metric {
+                name: metric_name.clone(),
+                shift: shift + period,
+            },
+            ty,
+            metric.span,
+        );
         if name == "previous" {
             return typed(earlier.kind, ty, span);
         }
         if !ty.is_numeric() {
-            self.mismatch(args[0].span, format!("`change` needs a numeric metric, but `{metric_name}` is {}", a(ty)), "compare numbers");
+            self.mismatch(
+                args[0].span,
+                format!(
+                    "`change` needs a numeric metric, but `{metric_name}` is {}",
+                    a(ty)
+                ),
+                "compare numbers",
+            );
         }
-        typed(TypedKind::Call(Function::Change, vec![metric, earlier]), Type::Number, span)
+        typed(
+            TypedKind::Call(Function::Change, vec![metric, earlier]),
+            Type::Number,
+            span,
+        )
     }
 
-    fn score_ref(&mut self, function: &Ident, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+    fn score_ref(
+        &mut self,
+        function: &Ident,
+        args: &[Expr],
+        scope: Scope<'_>,
+        span: Span,
+    ) -> TypedExpr {
         if !self.arity(function, args, 1, 1, "score(indicator)") {
             return unknown(span);
         }
@@ -813,42 +1214,102 @@ impl ExprChecker<'_> {
             return unknown(span);
         }
         let ExprKind::Name(ident) = &args[0].kind else {
-            self.mismatch(args[0].span, "`score` needs an indicator's name".into(), "write e.g. `score(seat_utilization)`");
+            self.mismatch(
+                args[0].span,
+                "`score` needs an indicator's name".into(),
+                "write e.g. `score(seat_utilization)`",
+            );
             return unknown(span);
         };
         if !self.env.indicators.contains(&ident.name) {
-            let help = suggestion(&ident.name, "indicator", self.env.indicators.iter().map(String::as_str));
-            self.error(Code::UnknownName, ident.span, format!("unknown indicator `{}`", ident.name), "not an indicator", help);
+            let help = suggestion(
+                &ident.name,
+                "indicator",
+                self.env.indicators.iter().map(String::as_str),
+            );
+            self.error(
+                Code::UnknownName,
+                ident.span,
+                format!("unknown indicator `{}`", ident.name),
+                "not an indicator",
+                help,
+            );
             return unknown(span);
         }
-        typed(TypedKind::IndicatorScore(ident.name.clone()), Type::Number, span)
+        typed(
+            TypedKind::IndicatorScore(ident.name.clone()),
+            Type::Number,
+            span,
+        )
     }
 
-    fn target_call(&mut self, function: &Ident, name: &str, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
-        let (count, usage) = if name == "target" { (1, "target('kpi')") } else { (2, "attainment(value, 'kpi')") };
+    fn target_call(
+        &mut self,
+        function: &Ident,
+        name: &str,
+        args: &[Expr],
+        scope: Scope<'_>,
+        span: Span,
+    ) -> TypedExpr {
+        let (count, usage) = if name == "target" {
+            (1, "target('kpi')")
+        } else {
+            (2, "attainment(value, 'kpi')")
+        };
         if !self.arity(function, args, count, count, usage) {
             return unknown(span);
         }
         let typed_args: Vec<TypedExpr> = args.iter().map(|a| self.check(a, scope)).collect();
         if !matches!(scope, Scope::Entity { .. }) {
-            self.error(Code::AggregateContext, function.span, format!("`{name}` reads per-entity targets and cannot be used on rows"), "here", "use it in a derived metric, a score or a playbook".into());
+            self.error(
+                Code::AggregateContext,
+                function.span,
+                format!("`{name}` reads per-entity targets and cannot be used on rows"),
+                "here",
+                "use it in a derived metric, a score or a playbook".into(),
+            );
             return unknown(span);
         }
         if !self.env.has_targets {
-            self.error(Code::UnknownName, function.span, format!("`{name}` needs a `targets:` section"), "no targets", "add `targets:` naming the source of per-entity KPI targets".into());
+            self.error(
+                Code::UnknownName,
+                function.span,
+                format!("`{name}` needs a `targets:` section"),
+                "no targets",
+                "add `targets:` naming the source of per-entity KPI targets".into(),
+            );
         }
         let kpi = &typed_args[typed_args.len() - 1];
         if !matches!(kpi.kind, TypedKind::Constant(Constant::String(_))) {
-            self.mismatch(kpi.span, format!("`{name}` needs the KPI's name as a quoted string"), format!("write e.g. `{usage}`"));
+            self.mismatch(
+                kpi.span,
+                format!("`{name}` needs the KPI's name as a quoted string"),
+                format!("write e.g. `{usage}`"),
+            );
         }
         if name == "attainment" {
-            self.expect_arg(&typed_args[0], typed_args[0].ty.is_numeric(), name, "a number");
+            self.expect_arg(
+                &typed_args[0],
+                typed_args[0].ty.is_numeric(),
+                name,
+                "a number",
+            );
         }
-        let func = if name == "target" { Function::Target } else { Function::Attainment };
+        let func = if name == "target" {
+            Function::Target
+        } else {
+            Function::Attainment
+        };
         typed(TypedKind::Call(func, typed_args), Type::Number, span)
     }
 
-    fn bands(&mut self, function: &Ident, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
+    fn bands(
+        &mut self,
+        function: &Ident,
+        args: &[Expr],
+        scope: Scope<'_>,
+        span: Span,
+    ) -> TypedExpr {
         let usage = "bands(x, [t1, t2], [s0, s1, s2])";
         if !self.arity(function, args, 3, 3, usage) {
             return unknown(span);
@@ -858,14 +1319,22 @@ impl ExprChecker<'_> {
         let mut lists = Vec::new();
         for arg in &args[1..] {
             let ExprKind::List(items) = &arg.kind else {
-                self.mismatch(arg.span, "`bands` needs a list of numbers here".into(), format!("usage: {usage}"));
+                self.mismatch(
+                    arg.span,
+                    "`bands` needs a list of numbers here".into(),
+                    format!("usage: {usage}"),
+                );
                 return unknown(span);
             };
             let mut numbers = Vec::new();
             for item in items {
                 let t = self.check(item, scope);
                 if let Some(v) = self.constant_number(&t, "bands") {
-                    numbers.push(typed(TypedKind::Constant(Constant::Number(v)), Type::Number, t.span));
+                    numbers.push(typed(
+                        TypedKind::Constant(Constant::Number(v)),
+                        Type::Number,
+                        t.span,
+                    ));
                 }
             }
             if numbers.len() != items.len() {
@@ -876,15 +1345,32 @@ impl ExprChecker<'_> {
         let (thresholds_span, thresholds) = &lists[0];
         let (scores_span, scores) = &lists[1];
         if scores.len() != thresholds.len() + 1 {
-            self.mismatch(*scores_span, format!("`bands` with {} thresholds needs {} scores, but has {}", thresholds.len(), thresholds.len() + 1, scores.len()), "one score below the first threshold, then one per threshold");
+            self.mismatch(
+                *scores_span,
+                format!(
+                    "`bands` with {} thresholds needs {} scores, but has {}",
+                    thresholds.len(),
+                    thresholds.len() + 1,
+                    scores.len()
+                ),
+                "one score below the first threshold, then one per threshold",
+            );
         }
         let values: Vec<f64> = thresholds.iter().filter_map(constant_value).collect();
         if values.windows(2).any(|w| w[0] >= w[1]) {
-            self.mismatch(*thresholds_span, "`bands` thresholds must increase".into(), "list thresholds from lowest to highest");
+            self.mismatch(
+                *thresholds_span,
+                "`bands` thresholds must increase".into(),
+                "list thresholds from lowest to highest",
+            );
         }
         let args = vec![
             value,
-            typed(TypedKind::List(thresholds.clone()), Type::Number, *thresholds_span),
+            typed(
+                TypedKind::List(thresholds.clone()),
+                Type::Number,
+                *thresholds_span,
+            ),
             typed(TypedKind::List(scores.clone()), Type::Number, *scores_span),
         ];
         typed(TypedKind::Call(Function::Bands, args), Type::Number, span)
@@ -931,7 +1417,8 @@ fn arithmetic_hint(a: Type, b: Type) -> String {
     } else if a == Type::String || b == Type::String {
         "arithmetic needs numbers; text cannot be added or multiplied".into()
     } else if a.is_temporal() || b.is_temporal() {
-        "a date plus a duration (`30d`) is a date; dates cannot be multiplied or added together".into()
+        "a date plus a duration (`30d`) is a date; dates cannot be multiplied or added together"
+            .into()
     } else {
         "arithmetic needs numbers".into()
     }

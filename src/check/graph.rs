@@ -33,7 +33,11 @@ fn mentions(def: &MetricDef, env: &Env) -> Vec<(String, Span)> {
 /// Order metric definitions so each comes after what it reads. Metrics on a
 /// cycle are reported (with the whole cycle path) and left out.
 pub(super) fn metric_order(checker: &mut Checker<'_>, defs: &[MetricDef], env: &Env) -> Vec<usize> {
-    let index: BTreeMap<&str, usize> = defs.iter().enumerate().map(|(i, d)| (d.name.value.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = defs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.value.as_str(), i))
+        .collect();
     let deps: Vec<Vec<(usize, Span)>> = defs
         .iter()
         .map(|d| {
@@ -97,10 +101,16 @@ pub(super) fn metric_order(checker: &mut Checker<'_>, defs: &[MetricDef], env: &
     order
 }
 
-fn report_cycle(checker: &mut Checker<'_>, defs: &[MetricDef], deps: &[Vec<(usize, Span)>], cycle: &[usize]) {
+fn report_cycle(
+    checker: &mut Checker<'_>,
+    defs: &[MetricDef],
+    deps: &[Vec<(usize, Span)>],
+    cycle: &[usize],
+) {
     let mut path: Vec<&str> = cycle.iter().map(|&i| defs[i].name.value.as_str()).collect();
     path.push(&defs[cycle[0]].name.value);
-    let edge_span = |from: usize, to: usize| deps[from].iter().find(|(d, _)| *d == to).map(|(_, s)| *s);
+    let edge_span =
+        |from: usize, to: usize| deps[from].iter().find(|(d, _)| *d == to).map(|(_, s)| *s);
     let first = cycle[0];
     let second = cycle.get(1).copied().unwrap_or(first);
     let primary = edge_span(first, second).unwrap_or(defs[first].name.span);
@@ -110,7 +120,13 @@ fn report_cycle(checker: &mut Checker<'_>, defs: &[MetricDef], deps: &[Vec<(usiz
     for (k, &from) in cycle.iter().enumerate().skip(1) {
         let to = cycle[(k + 1) % cycle.len()];
         if let Some(span) = edge_span(from, to) {
-            d = d.also(span, format!("`{}` reads `{}`", defs[from].name.value, defs[to].name.value));
+            d = d.also(
+                span,
+                format!(
+                    "`{}` reads `{}`",
+                    defs[from].name.value, defs[to].name.value
+                ),
+            );
         }
     }
     checker.push(d);
@@ -127,7 +143,12 @@ pub(super) fn evaluations(model: &Model) -> Vec<(String, i64)> {
             continue;
         }
         if let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) {
-            stack.extend(value.metric_refs().into_iter().map(|(dep, s)| (dep, s + shift)));
+            stack.extend(
+                value
+                    .metric_refs()
+                    .into_iter()
+                    .map(|(dep, s)| (dep, s + shift)),
+            );
         }
     }
     needed.into_iter().collect()
@@ -172,7 +193,10 @@ fn each_expression<'a>(model: &'a Model, visit: &mut dyn FnMut(Node, &'a TypedEx
     for p in &model.playbooks {
         let node = Node::Playbook(p.name.clone());
         visit(node.clone(), &p.when);
-        for t in [Some(&p.message), p.assignee.as_ref(), p.dedup_key.as_ref()].into_iter().flatten() {
+        for t in [Some(&p.message), p.assignee.as_ref(), p.dedup_key.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             for e in template_exprs(t) {
                 visit(node.clone(), e);
             }
@@ -208,9 +232,15 @@ pub(super) fn edges(model: &Model) -> Vec<(Node, Node)> {
         }
     });
     for i in &model.indicators {
-        edges.insert((Node::Metric(i.metric.clone()), Node::Indicator(i.name.clone())));
+        edges.insert((
+            Node::Metric(i.metric.clone()),
+            Node::Indicator(i.name.clone()),
+        ));
         if model.health.is_some() {
-            edges.insert((Node::Indicator(i.name.clone()), Node::Group(i.group.clone())));
+            edges.insert((
+                Node::Indicator(i.name.clone()),
+                Node::Group(i.group.clone()),
+            ));
         }
     }
     if let Some(h) = &model.health {
@@ -224,7 +254,10 @@ pub(super) fn edges(model: &Model) -> Vec<(Node, Node)> {
         }
     }
     for a in &model.entity.attributes {
-        edges.insert((Node::Source(model.entity.source.clone()), Node::Attribute(a.clone())));
+        edges.insert((
+            Node::Source(model.entity.source.clone()),
+            Node::Attribute(a.clone()),
+        ));
     }
     edges.into_iter().collect()
 }

@@ -33,9 +33,12 @@ pub(super) fn check_health(
     if !def.groups.is_empty() && groups.iter().all(|g| g.weight <= 0.0) {
         ok = false;
         error(
-            Diagnostic::error(Code::InvalidHealth, "every group weight is 0, so health cannot be computed")
-                .at(file, def.span, "health")
-                .help("give at least one group a positive weight"),
+            Diagnostic::error(
+                Code::InvalidHealth,
+                "every group weight is 0, so health cannot be computed",
+            )
+            .at(file, def.span, "health")
+            .help("give at least one group a positive weight"),
         );
     }
     for indicator in indicators {
@@ -44,16 +47,25 @@ pub(super) fn check_health(
         {
             ok = false;
             error(
-                Diagnostic::error(Code::UnknownName, format!("unknown health group `{}`", group.value))
-                    .at(file, group.span, "not a group")
-                    .help(suggestion(&group.value, "group", group_names.iter().copied())),
+                Diagnostic::error(
+                    Code::UnknownName,
+                    format!("unknown health group `{}`", group.value),
+                )
+                .at(file, group.span, "not a group")
+                .help(suggestion(
+                    &group.value,
+                    "group",
+                    group_names.iter().copied(),
+                )),
             );
         }
     }
     for group in &def.groups {
-        let used = indicators
-            .iter()
-            .any(|i| i.group.as_ref().is_some_and(|g| g.value == group.name.value));
+        let used = indicators.iter().any(|i| {
+            i.group
+                .as_ref()
+                .is_some_and(|g| g.value == group.name.value)
+        });
         if !used {
             error(
                 Diagnostic::warning(Code::InvalidHealth, format!("health group `{}` has no indicators", group.name.value))
@@ -83,24 +95,39 @@ pub(super) fn check_health(
             if band.from >= band.to {
                 ok = false;
                 error(
-                    Diagnostic::error(Code::InvalidHealth, format!("band `{}` is empty: from {} is not below to {}", band.name, band.from, band.to))
-                        .at(file, *span, "empty band")
-                        .help("a band covers [from, to)"),
+                    Diagnostic::error(
+                        Code::InvalidHealth,
+                        format!(
+                            "band `{}` is empty: from {} is not below to {}",
+                            band.name, band.from, band.to
+                        ),
+                    )
+                    .at(file, *span, "empty band")
+                    .help("a band covers [from, to)"),
                 );
             }
             if band.from > expected_from {
                 ok = false;
                 error(
-                    Diagnostic::error(Code::InvalidHealth, format!("bands leave a gap from {expected_from} to {}", band.from))
-                        .at(file, *span, "starts too high")
-                        .help(format!("start band `{}` at {expected_from}", band.name)),
+                    Diagnostic::error(
+                        Code::InvalidHealth,
+                        format!("bands leave a gap from {expected_from} to {}", band.from),
+                    )
+                    .at(file, *span, "starts too high")
+                    .help(format!("start band `{}` at {expected_from}", band.name)),
                 );
             } else if band.from < expected_from {
                 ok = false;
                 error(
-                    Diagnostic::error(Code::InvalidHealth, format!("band `{}` overlaps the band before it ({} < {expected_from})", band.name, band.from))
-                        .at(file, *span, "overlaps")
-                        .help(format!("start band `{}` at {expected_from}", band.name)),
+                    Diagnostic::error(
+                        Code::InvalidHealth,
+                        format!(
+                            "band `{}` overlaps the band before it ({} < {expected_from})",
+                            band.name, band.from
+                        ),
+                    )
+                    .at(file, *span, "overlaps")
+                    .help(format!("start band `{}` at {expected_from}", band.name)),
                 );
             }
             expected_from = band.to;
@@ -109,17 +136,23 @@ pub(super) fn check_health(
             ok = false;
             let span = bands.last().map(|(_, s)| *s).unwrap_or(def.span);
             error(
-                Diagnostic::error(Code::InvalidHealth, format!("bands stop at {expected_from}, leaving up to 100 uncovered"))
-                    .at(file, span, "ends too low")
-                    .help("the last band must end at 100"),
+                Diagnostic::error(
+                    Code::InvalidHealth,
+                    format!("bands stop at {expected_from}, leaving up to 100 uncovered"),
+                )
+                .at(file, span, "ends too low")
+                .help("the last band must end at 100"),
             );
         } else if expected_from > 100.0 {
             ok = false;
             let span = bands.last().map(|(_, s)| *s).unwrap_or(def.span);
             error(
-                Diagnostic::error(Code::InvalidHealth, format!("bands end at {expected_from}, beyond 100"))
-                    .at(file, span, "ends too high")
-                    .help("health is 0–100; end the last band at 100"),
+                Diagnostic::error(
+                    Code::InvalidHealth,
+                    format!("bands end at {expected_from}, beyond 100"),
+                )
+                .at(file, span, "ends too high")
+                .help("health is 0–100; end the last band at 100"),
             );
         }
     }
@@ -129,9 +162,16 @@ pub(super) fn check_health(
             if !group_names.contains(&name.value.as_str()) {
                 ok = false;
                 error(
-                    Diagnostic::error(Code::UnknownName, format!("unknown health group `{}`", name.value))
-                        .at(file, name.span, "not a group")
-                        .help(suggestion(&name.value, "group", group_names.iter().copied())),
+                    Diagnostic::error(
+                        Code::UnknownName,
+                        format!("unknown health group `{}`", name.value),
+                    )
+                    .at(file, name.span, "not a group")
+                    .help(suggestion(
+                        &name.value,
+                        "group",
+                        group_names.iter().copied(),
+                    )),
                 );
             }
         }
@@ -139,9 +179,16 @@ pub(super) fn check_health(
             if !indicator_names.contains(&name.value.as_str()) {
                 ok = false;
                 error(
-                    Diagnostic::error(Code::UnknownName, format!("unknown indicator `{}`", name.value))
-                        .at(file, name.span, "not an indicator")
-                        .help(suggestion(&name.value, "indicator", indicator_names.iter().copied())),
+                    Diagnostic::error(
+                        Code::UnknownName,
+                        format!("unknown indicator `{}`", name.value),
+                    )
+                    .at(file, name.span, "not an indicator")
+                    .help(suggestion(
+                        &name.value,
+                        "indicator",
+                        indicator_names.iter().copied(),
+                    )),
                 );
             }
         }

@@ -20,8 +20,8 @@ use crate::syntax::ast::{self, Pipeline, Text};
 use crate::syntax::expr::{ExprKind, Literal};
 use crate::syntax::print::{print, print_template};
 use crate::syntax::{SourceFile, Span};
-pub use exprs::{Env, MetricInfo, Scope, constant_value, function_names};
 use exprs::ExprChecker;
+pub use exprs::{Env, MetricInfo, Scope, constant_value, function_names};
 use model::*;
 use types::{ColumnType, Schemas, SourceSchema, Type};
 
@@ -52,6 +52,31 @@ fn text(t: &Option<Text>) -> Option<String> {
     t.as_ref().map(|t| t.value.clone())
 }
 
+/// `dir/../x` → `x`: resolve `.` and `..` lexically, so paths in messages
+/// and manifests read the way a person would write them.
+pub fn clean_path(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let can_pop = matches!(out.components().next_back(), Some(Component::Normal(_)));
+                if can_pop {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 /// Guess a file format from a path's extension.
 pub fn format_from_path(path: &str) -> Option<FileFormat> {
     let lower = path.to_ascii_lowercase();
@@ -72,7 +97,9 @@ impl Checker<'_> {
     }
 
     fn error(&mut self, code: Code, span: Span, message: String, label: &str, help: String) {
-        let d = Diagnostic::error(code, message).at(&self.file, span, label).help(help);
+        let d = Diagnostic::error(code, message)
+            .at(&self.file, span, label)
+            .help(help);
         self.push(d);
     }
 
@@ -169,7 +196,13 @@ impl Checker<'_> {
             let schema = self.schemas.get(&def.name.value);
             if let Some(schema) = schema {
                 if let Some(time) = &def.time {
-                    self.expect_column(schema, &def.name.value, time, &[Type::Timestamp, Type::Date], "a timestamp or date");
+                    self.expect_column(
+                        schema,
+                        &def.name.value,
+                        time,
+                        &[Type::Timestamp, Type::Date],
+                        "a timestamp or date",
+                    );
                 }
                 if let Some(k) = &def.key {
                     self.expect_column(schema, &def.name.value, k, &[], "");
@@ -179,7 +212,7 @@ impl Checker<'_> {
                 name: def.name.value.clone(),
                 about: def.about.clone(),
                 path: path.value.clone(),
-                resolved_path: dir.join(&path.value),
+                resolved_path: clean_path(&dir.join(&path.value)),
                 format,
                 time: text(&def.time),
                 key,
@@ -191,24 +224,39 @@ impl Checker<'_> {
     }
 
     /// Check that a column named in the file exists in the data (and has one of `types`, when given).
-    fn expect_column(&mut self, schema: &SourceSchema, source: &str, column: &Text, types: &[Type], wanted: &str) -> bool {
+    fn expect_column(
+        &mut self,
+        schema: &SourceSchema,
+        source: &str,
+        column: &Text,
+        types: &[Type],
+        wanted: &str,
+    ) -> bool {
         match schema.column(&column.value) {
             None => {
                 let help = suggestion(&column.value, "column", schema.names());
                 self.error(
                     Code::SchemaMismatch,
                     column.span,
-                    format!("source `{source}` has no column `{}` (read from {})", column.value, schema.origin),
+                    format!(
+                        "source `{source}` has no column `{}` (read from {})",
+                        column.value, schema.origin
+                    ),
                     "not in the data",
                     help,
                 );
                 false
             }
-            Some(ColumnType::Known(t)) if !types.is_empty() && !types.contains(t) => {
+            Some(ColumnType::Known(t))
+                if !types.is_empty() && !types.iter().any(|wanted| t.fits(*wanted)) =>
+            {
                 self.error(
                     Code::SchemaMismatch,
                     column.span,
-                    format!("column `{}` of `{source}` is a {t}, but {wanted} is needed", column.value),
+                    format!(
+                        "column `{}` of `{source}` is a {t}, but {wanted} is needed",
+                        column.value
+                    ),
                     "wrong type",
                     format!("store `{}` as {wanted} in {}", column.value, schema.origin),
                 );
@@ -220,9 +268,25 @@ impl Checker<'_> {
 
     fn source_ref(&mut self, sources: &[Source], name: &Text) -> Option<usize> {
         let found = sources.iter().position(|s| s.name == name.value);
-        if found.is_none() && !self.pipeline.sources.iter().any(|s| s.name.value == name.value) {
-            let help = suggestion(&name.value, "source", self.pipeline.sources.iter().map(|s| s.name.value.as_str()));
-            self.error(Code::UnknownName, name.span, format!("unknown source `{}`", name.value), "not a source", help);
+        if found.is_none()
+            && !self
+                .pipeline
+                .sources
+                .iter()
+                .any(|s| s.name.value == name.value)
+        {
+            let help = suggestion(
+                &name.value,
+                "source",
+                self.pipeline.sources.iter().map(|s| s.name.value.as_str()),
+            );
+            self.error(
+                Code::UnknownName,
+                name.span,
+                format!("unknown source `{}`", name.value),
+                "not a source",
+                help,
+            );
         }
         found
     }
@@ -232,7 +296,9 @@ impl Checker<'_> {
         let name = def.name.as_ref()?;
         let source_name = def.source.as_ref()?;
         let key = def.key.as_ref()?;
-        let source = self.source_ref(sources, source_name).map(|i| sources[i].name.clone());
+        let source = self
+            .source_ref(sources, source_name)
+            .map(|i| sources[i].name.clone());
         let schema = self.schemas.get(&source_name.value);
         if let Some(schema) = schema {
             self.expect_column(schema, &source_name.value, key, &[], "");
@@ -243,17 +309,27 @@ impl Checker<'_> {
         let mut seen = BTreeMap::new();
         for attribute in &def.attributes {
             if let Some(first) = seen.insert(attribute.value.clone(), attribute.span) {
-                let d = Diagnostic::error(Code::DuplicateName, format!("attribute `{}` is listed twice", attribute.value))
-                    .at(&self.file, attribute.span, "second time")
-                    .also(first, "first time")
-                    .help("remove one of them");
+                let d = Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("attribute `{}` is listed twice", attribute.value),
+                )
+                .at(&self.file, attribute.span, "second time")
+                .also(first, "first time")
+                .help("remove one of them");
                 self.push(d);
             }
         }
         let population = def.population.as_ref().map(|p| {
             let env = Env::default();
-            let mut checker = ExprChecker { env: &env, file: &self.file, diagnostics: &mut self.diagnostics };
-            let scope = Scope::Row { source: &source_name.value, schema };
+            let mut checker = ExprChecker {
+                env: &env,
+                file: &self.file,
+                diagnostics: &mut self.diagnostics,
+            };
+            let scope = Scope::Row {
+                source: &source_name.value,
+                schema,
+            };
             checker.check_as(p, scope, Type::Boolean, "the population filter")
         });
         Some(Entity {
@@ -283,7 +359,9 @@ impl Checker<'_> {
         for source in sources {
             if let Some(schema) = self.schemas.get(&source.name) {
                 for (column, _) in &schema.columns {
-                    all_columns.entry(column.clone()).or_insert_with(|| source.name.clone());
+                    all_columns
+                        .entry(column.clone())
+                        .or_insert_with(|| source.name.clone());
                 }
             }
         }
@@ -293,7 +371,12 @@ impl Checker<'_> {
             entity_key: entity.key.clone(),
             attributes,
             entity_schema,
-            indicators: self.pipeline.indicators.iter().map(|i| i.name.value.clone()).collect(),
+            indicators: self
+                .pipeline
+                .indicators
+                .iter()
+                .map(|i| i.name.value.clone())
+                .collect(),
             has_targets: self.pipeline.targets.is_some(),
             all_columns,
         }
@@ -321,7 +404,11 @@ impl Checker<'_> {
         for def in defs {
             env.metrics.insert(
                 def.name.value.clone(),
-                MetricInfo { ty: Type::Unknown, window: None, is_aggregate: def.from.is_some() },
+                MetricInfo {
+                    ty: Type::Unknown,
+                    window: None,
+                    is_aggregate: def.from.is_some(),
+                },
             );
         }
         for def in defs {
@@ -357,13 +444,19 @@ impl Checker<'_> {
                     self.error(
                         Code::MissingKey,
                         span,
-                        format!("source `{}` has no `time` column, so a window cannot apply", source.name),
+                        format!(
+                            "source `{}` has no `time` column, so a window cannot apply",
+                            source.name
+                        ),
                         "window",
                         format!("add `time: <column>` to source `{}`", source.name),
                     );
                 }
                 if let Some(schema) = schema {
-                    let key = Text { value: source.key.clone(), span: from.span };
+                    let key = Text {
+                        value: source.key.clone(),
+                        span: from.span,
+                    };
                     if schema.column(&source.key).is_none() {
                         let help = format!(
                             "set `key:` on source `{}` to the column holding the {} key",
@@ -372,17 +465,38 @@ impl Checker<'_> {
                         self.error(
                             Code::SchemaMismatch,
                             key.span,
-                            format!("source `{}` has no key column `{}` (read from {})", source.name, source.key, schema.origin),
+                            format!(
+                                "source `{}` has no key column `{}` (read from {})",
+                                source.name, source.key, schema.origin
+                            ),
                             "no key column",
                             help,
                         );
                     }
                 }
-                let mut checker = ExprChecker { env, file: &self.file, diagnostics: &mut self.diagnostics };
+                let mut checker = ExprChecker {
+                    env,
+                    file: &self.file,
+                    diagnostics: &mut self.diagnostics,
+                };
                 let filter = def.filter.as_ref().map(|f| {
-                    checker.check_as(f, Scope::Row { source: &source.name, schema }, Type::Boolean, "`where`")
+                    checker.check_as(
+                        f,
+                        Scope::Row {
+                            source: &source.name,
+                            schema,
+                        },
+                        Type::Boolean,
+                        "`where`",
+                    )
                 });
-                let typed = checker.check(value, Scope::Aggregate { source: &source.name, schema });
+                let typed = checker.check(
+                    value,
+                    Scope::Aggregate {
+                        source: &source.name,
+                        schema,
+                    },
+                );
                 let mut has_aggregate = false;
                 typed.walk(&mut |e| has_aggregate |= matches!(e.kind, TypedKind::Aggregate { .. }));
                 if !has_aggregate && typed.ty != Type::Unknown {
@@ -395,17 +509,48 @@ impl Checker<'_> {
                     );
                 }
                 let ty = typed.ty;
-                (MetricKind::Aggregate { source: source.name.clone(), window, filter, value: typed }, ty)
+                (
+                    MetricKind::Aggregate {
+                        source: source.name.clone(),
+                        window,
+                        filter,
+                        value: typed,
+                    },
+                    ty,
+                )
             }
             None => {
                 if let Some(w) = &def.window {
-                    self.error(Code::InvalidValue, w.span, "a derived metric has no window".into(), "window without `from`", "windows apply to the rows of a source: add `from:` or remove `window:`".into());
+                    self.error(
+                        Code::InvalidValue,
+                        w.span,
+                        "a derived metric has no window".into(),
+                        "window without `from`",
+                        "windows apply to the rows of a source: add `from:` or remove `window:`"
+                            .into(),
+                    );
                 }
                 if let Some(f) = &def.filter {
-                    self.error(Code::InvalidValue, f.span, "a derived metric has no row filter".into(), "`where` without `from`", "row filters apply to a source: add `from:` or remove `where:`".into());
+                    self.error(
+                        Code::InvalidValue,
+                        f.span,
+                        "a derived metric has no row filter".into(),
+                        "`where` without `from`",
+                        "row filters apply to a source: add `from:` or remove `where:`".into(),
+                    );
                 }
-                let mut checker = ExprChecker { env, file: &self.file, diagnostics: &mut self.diagnostics };
-                let typed = checker.check(value, Scope::Entity { value_metric: None, playbook: false });
+                let mut checker = ExprChecker {
+                    env,
+                    file: &self.file,
+                    diagnostics: &mut self.diagnostics,
+                };
+                let typed = checker.check(
+                    value,
+                    Scope::Entity {
+                        value_metric: None,
+                        playbook: false,
+                    },
+                );
                 let ty = typed.ty;
                 (MetricKind::Derived { value: typed }, ty)
             }
@@ -427,7 +572,9 @@ impl Checker<'_> {
         let def = self.pipeline.targets.as_ref()?;
         let source_name = def.source.as_ref()?;
         self.source_ref(sources, source_name)?;
-        let column = |t: &Option<Text>, default: &str| t.as_ref().map_or(default.to_string(), |t| t.value.clone());
+        let column = |t: &Option<Text>, default: &str| {
+            t.as_ref().map_or(default.to_string(), |t| t.value.clone())
+        };
         let targets = Targets {
             about: def.about.clone(),
             source: source_name.value.clone(),
@@ -444,15 +591,44 @@ impl Checker<'_> {
             let checks = [
                 (targets.key.clone(), at(&def.key), vec![]),
                 (targets.kpi.clone(), at(&def.kpi), vec![Type::String]),
-                (targets.value.clone(), at(&def.value), vec![Type::Number, Type::Integer]),
-                (targets.direction.clone(), at(&def.direction), vec![Type::String]),
+                (
+                    targets.value.clone(),
+                    at(&def.value),
+                    vec![Type::Number, Type::Integer],
+                ),
+                (
+                    targets.direction.clone(),
+                    at(&def.direction),
+                    vec![Type::String],
+                ),
             ];
             for (name, span, types) in checks {
-                let wanted = if types.is_empty() { "" } else if types[0] == Type::String { "text" } else { "a number" };
-                self.expect_column(schema, &source_name.value, &Text { value: name, span }, &types, wanted);
+                let wanted = if types.is_empty() {
+                    ""
+                } else if types[0] == Type::String {
+                    "text"
+                } else {
+                    "a number"
+                };
+                self.expect_column(
+                    schema,
+                    &source_name.value,
+                    &Text { value: name, span },
+                    &types,
+                    wanted,
+                );
             }
-            for t in [&def.effective_from, &def.effective_to].into_iter().flatten() {
-                self.expect_column(schema, &source_name.value, t, &[Type::Date, Type::Timestamp], "a date");
+            for t in [&def.effective_from, &def.effective_to]
+                .into_iter()
+                .flatten()
+            {
+                self.expect_column(
+                    schema,
+                    &source_name.value,
+                    t,
+                    &[Type::Date, Type::Timestamp],
+                    "a date",
+                );
             }
         }
         Some(targets)
@@ -461,23 +637,49 @@ impl Checker<'_> {
     fn indicators(&mut self, env: &Env, metrics: &[Metric]) -> Vec<Indicator> {
         let mut out = Vec::new();
         for def in &self.pipeline.indicators {
-            let (Some(metric), Some(score), Some(group), Some(kind)) = (&def.metric, &def.score, &def.group, &def.kind) else {
+            let (Some(metric), Some(score), Some(group), Some(kind)) =
+                (&def.metric, &def.score, &def.group, &def.kind)
+            else {
                 continue;
             };
             if !env.metrics.contains_key(&metric.value) {
-                let help = suggestion(&metric.value, "metric", env.metrics.keys().map(String::as_str));
-                self.error(Code::UnknownName, metric.span, format!("unknown metric `{}`", metric.value), "not a metric", help);
+                let help = suggestion(
+                    &metric.value,
+                    "metric",
+                    env.metrics.keys().map(String::as_str),
+                );
+                self.error(
+                    Code::UnknownName,
+                    metric.span,
+                    format!("unknown metric `{}`", metric.value),
+                    "not a metric",
+                    help,
+                );
                 continue;
             }
-            let metric_ty = metrics.iter().find(|m| m.name == metric.value).map_or(Type::Unknown, |m| m.ty);
-            let mut checker = ExprChecker { env, file: &self.file, diagnostics: &mut self.diagnostics };
-            let scope = Scope::Entity { value_metric: Some(&metric.value), playbook: false };
+            let metric_ty = metrics
+                .iter()
+                .find(|m| m.name == metric.value)
+                .map_or(Type::Unknown, |m| m.ty);
+            let mut checker = ExprChecker {
+                env,
+                file: &self.file,
+                diagnostics: &mut self.diagnostics,
+            };
+            let scope = Scope::Entity {
+                value_metric: Some(&metric.value),
+                playbook: false,
+            };
             let typed = checker.check_as(score, scope, Type::Number, "a score");
             let _ = metric_ty;
             out.push(Indicator {
                 name: def.name.value.clone(),
                 about: def.about.clone(),
-                kind: if kind.value == "lagging" { IndicatorKind::Lagging } else { IndicatorKind::Leading },
+                kind: if kind.value == "lagging" {
+                    IndicatorKind::Lagging
+                } else {
+                    IndicatorKind::Leading
+                },
                 metric: metric.value.clone(),
                 score: typed,
                 score_text: print(score),
@@ -491,58 +693,110 @@ impl Checker<'_> {
 
     fn health(&mut self, env: &Env, indicators: &[Indicator]) -> Option<Health> {
         let def = self.pipeline.health.as_ref()?;
-        let mut checked = health::check_health(&self.file, def, &self.pipeline.indicators, &mut self.diagnostics)?;
+        let mut checked = health::check_health(
+            &self.file,
+            def,
+            &self.pipeline.indicators,
+            &mut self.diagnostics,
+        )?;
         let mut models = Vec::new();
         for model_def in &def.models {
-            let Some(when) = &model_def.when else { continue };
-            let mut checker = ExprChecker { env, file: &self.file, diagnostics: &mut self.diagnostics };
-            let scope = Scope::Entity { value_metric: None, playbook: false };
+            let Some(when) = &model_def.when else {
+                continue;
+            };
+            let mut checker = ExprChecker {
+                env,
+                file: &self.file,
+                diagnostics: &mut self.diagnostics,
+            };
+            let scope = Scope::Entity {
+                value_metric: None,
+                playbook: false,
+            };
             let typed = checker.check_as(when, scope, Type::Boolean, "a model's `when`");
             models.push(HealthModel {
                 name: model_def.name.value.clone(),
                 about: model_def.about.clone(),
                 when: typed,
                 when_text: print(when),
-                group_weights: model_def.groups.iter().map(|(n, w)| (n.value.clone(), w.value)).collect(),
-                indicator_weights: model_def.indicators.iter().map(|(n, w)| (n.value.clone(), w.value)).collect(),
+                group_weights: model_def
+                    .groups
+                    .iter()
+                    .map(|(n, w)| (n.value.clone(), w.value))
+                    .collect(),
+                indicator_weights: model_def
+                    .indicators
+                    .iter()
+                    .map(|(n, w)| (n.value.clone(), w.value))
+                    .collect(),
             });
         }
         checked.models = models;
         for group in &mut checked.groups {
-            group.indicators = indicators.iter().filter(|i| i.group == group.name).map(|i| i.name.clone()).collect();
+            group.indicators = indicators
+                .iter()
+                .filter(|i| i.group == group.name)
+                .map(|i| i.name.clone())
+                .collect();
         }
         Some(checked)
     }
 
     fn template(&mut self, env: &Env, template: &crate::syntax::expr::Template) -> TypedTemplate {
-        let scope = Scope::Entity { value_metric: None, playbook: true };
+        let scope = Scope::Entity {
+            value_metric: None,
+            playbook: true,
+        };
         let parts = template
             .parts
             .iter()
             .map(|part| match part {
                 crate::syntax::expr::TemplatePart::Text(t) => TypedPart::Text(t.clone()),
                 crate::syntax::expr::TemplatePart::Hole(e) => {
-                    let mut checker = ExprChecker { env, file: &self.file, diagnostics: &mut self.diagnostics };
+                    let mut checker = ExprChecker {
+                        env,
+                        file: &self.file,
+                        diagnostics: &mut self.diagnostics,
+                    };
                     TypedPart::Hole(checker.check(e, scope))
                 }
             })
             .collect();
-        TypedTemplate { parts, text: print_template(template) }
+        TypedTemplate {
+            parts,
+            text: print_template(template),
+        }
     }
 
     fn playbooks(&mut self, env: &Env) -> Vec<Playbook> {
         let mut out = Vec::new();
         for def in &self.pipeline.playbooks {
-            let (Some(when), Some(action), Some(message)) = (&def.when, &def.action, &def.message) else {
+            let (Some(when), Some(action), Some(message)) = (&def.when, &def.action, &def.message)
+            else {
                 continue;
             };
-            let mut checker = ExprChecker { env, file: &self.file, diagnostics: &mut self.diagnostics };
-            let scope = Scope::Entity { value_metric: None, playbook: true };
+            let mut checker = ExprChecker {
+                env,
+                file: &self.file,
+                diagnostics: &mut self.diagnostics,
+            };
+            let scope = Scope::Entity {
+                value_metric: None,
+                playbook: true,
+            };
             let typed = checker.check_as(when, scope, Type::Boolean, "a playbook condition");
             let cooldown = def.cooldown.as_ref().and_then(|c| match &c.kind {
-                ExprKind::Literal(Literal::Duration(n, unit)) if *n >= 0 => Some(n * unit.seconds()),
+                ExprKind::Literal(Literal::Duration(n, unit)) if *n >= 0 => {
+                    Some(n * unit.seconds())
+                }
                 _ => {
-                    self.error(Code::TypeMismatch, c.span, "a cooldown must be a duration such as `14d`".into(), "not a duration", "units: w, d, h, min, s".into());
+                    self.error(
+                        Code::TypeMismatch,
+                        c.span,
+                        "a cooldown must be a duration such as `14d`".into(),
+                        "not a duration",
+                        "units: w, d, h, min, s".into(),
+                    );
                     None
                 }
             });
@@ -575,7 +829,7 @@ impl Checker<'_> {
         let def = self.pipeline.outputs.as_ref();
         let dir = def
             .and_then(|o| o.dir.as_ref())
-            .map(|d| self.file.dir().join(&d.value))
+            .map(|d| clean_path(&self.file.dir().join(&d.value)))
             .unwrap_or_else(|| PathBuf::from("out").join(name));
         let format = def
             .and_then(|o| o.format.as_ref())
@@ -589,7 +843,13 @@ impl Checker<'_> {
             if let Some(as_of) = &test.as_of
                 && chrono::NaiveDate::parse_from_str(&as_of.value, "%Y-%m-%d").is_err()
             {
-                self.error(Code::InvalidValue, as_of.span, format!("`{}` is not a date", as_of.value), "not YYYY-MM-DD", "write the as-of date as `2026-11-01`".into());
+                self.error(
+                    Code::InvalidValue,
+                    as_of.span,
+                    format!("`{}` is not a date", as_of.value),
+                    "not YYYY-MM-DD",
+                    "write the as-of date as `2026-11-01`".into(),
+                );
             }
             for (source, _) in &test.given {
                 self.source_ref(sources, source);
@@ -602,15 +862,23 @@ impl Checker<'_> {
             .edges
             .iter()
             .filter_map(|(from, to)| match (from, to) {
-                (Node::Metric(m), to) if !matches!(to, Node::Metric(n) if n == m) => Some(m.as_str()),
+                (Node::Metric(m), to) if !matches!(to, Node::Metric(n) if n == m) => {
+                    Some(m.as_str())
+                }
                 _ => None,
             })
             .collect();
         for metric in &model.metrics {
             if !metric.unused && !used.contains(metric.name.as_str()) {
-                let d = Diagnostic::warning(Code::Unused, format!("metric `{}` is not used by any indicator, playbook or other metric", metric.name))
-                    .at(&self.file, metric.span, "unused")
-                    .help("use it, remove it, or mark it `unused: true` if it is kept for reporting");
+                let d = Diagnostic::warning(
+                    Code::Unused,
+                    format!(
+                        "metric `{}` is not used by any indicator, playbook or other metric",
+                        metric.name
+                    ),
+                )
+                .at(&self.file, metric.span, "unused")
+                .help("use it, remove it, or mark it `unused: true` if it is kept for reporting");
                 self.push(d);
             }
         }

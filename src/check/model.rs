@@ -59,7 +59,10 @@ pub enum Aggregate {
 impl Aggregate {
     /// Aggregates that give 0, not null, for an entity with no rows.
     pub fn zero_when_empty(self) -> bool {
-        matches!(self, Aggregate::Count | Aggregate::CountDistinct | Aggregate::Sum)
+        matches!(
+            self,
+            Aggregate::Count | Aggregate::CountDistinct | Aggregate::Sum
+        )
     }
 
     /// The function's name in the language.
@@ -265,7 +268,8 @@ impl TypedExpr {
         let mut out = Vec::new();
         self.walk(&mut |e| {
             if let TypedKind::Call(Function::Attainment | Function::Target, args) = &e.kind
-                && let Some(TypedKind::Constant(Constant::String(kpi))) = args.last().map(|a| &a.kind)
+                && let Some(TypedKind::Constant(Constant::String(kpi))) =
+                    args.last().map(|a| &a.kind)
             {
                 out.push(kpi.clone());
             }
@@ -666,12 +670,20 @@ impl Model {
 
     /// What `node` reads directly.
     pub fn inputs_of(&self, node: &Node) -> Vec<&Node> {
-        self.edges.iter().filter(|(_, to)| to == node).map(|(from, _)| from).collect()
+        self.edges
+            .iter()
+            .filter(|(_, to)| to == node)
+            .map(|(from, _)| from)
+            .collect()
     }
 
     /// What reads `node` directly.
     pub fn users_of(&self, node: &Node) -> Vec<&Node> {
-        self.edges.iter().filter(|(from, _)| from == node).map(|(_, to)| to).collect()
+        self.edges
+            .iter()
+            .filter(|(from, _)| from == node)
+            .map(|(_, to)| to)
+            .collect()
     }
 
     /// Everything downstream of `node`, transitively, sorted.

@@ -30,12 +30,18 @@ pub enum Type {
 impl Type {
     /// Integer or number.
     pub fn is_numeric(self) -> bool {
-        matches!(self, Type::Number | Type::Integer | Type::Null | Type::Unknown)
+        matches!(
+            self,
+            Type::Number | Type::Integer | Type::Null | Type::Unknown
+        )
     }
 
     /// Timestamp or date.
     pub fn is_temporal(self) -> bool {
-        matches!(self, Type::Timestamp | Type::Date | Type::Null | Type::Unknown)
+        matches!(
+            self,
+            Type::Timestamp | Type::Date | Type::Null | Type::Unknown
+        )
     }
 
     /// Null or unknown: fits any expected type.

@@ -21,15 +21,33 @@ use crate::run::execute;
 /// The model's metrics in dependency order with their definitions (`vane plan --stage model`).
 pub fn model_text(model: &Model) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "pipeline {} — entity `{}` keyed by `{}`", model.name, model.entity.name, model.entity.key);
+    let _ = writeln!(
+        out,
+        "pipeline {} — entity `{}` keyed by `{}`",
+        model.name, model.entity.name, model.entity.key
+    );
     for metric in &model.metrics {
-        let _ = writeln!(out, "metric {} : {} = {}", metric.name, metric.ty, describe_metric(model, &metric.name));
+        let _ = writeln!(
+            out,
+            "metric {} : {} = {}",
+            metric.name,
+            metric.ty,
+            describe_metric(model, &metric.name)
+        );
     }
     for (name, shift) in model.evaluations.iter().filter(|(_, s)| *s > 0) {
         let _ = writeln!(out, "evaluated {} days back: {name}", shift / 86_400);
     }
     for i in &model.indicators {
-        let _ = writeln!(out, "indicator {} ({}) : group {} weight {} score {}", i.name, i.kind.name(), i.group, i.weight, i.score_text);
+        let _ = writeln!(
+            out,
+            "indicator {} ({}) : group {} weight {} score {}",
+            i.name,
+            i.kind.name(),
+            i.group,
+            i.weight,
+            i.score_text
+        );
     }
     for p in &model.playbooks {
         let _ = writeln!(out, "playbook {} : when {}", p.name, p.when_text);
@@ -48,7 +66,9 @@ fn window_text(seconds: i64) -> String {
 }
 
 fn describe_metric(model: &Model, name: &str) -> String {
-    let Some(metric) = model.metric(name) else { return String::new() };
+    let Some(metric) = model.metric(name) else {
+        return String::new();
+    };
     match &metric.kind {
         MetricKind::Aggregate { source, window, .. } => {
             let mut text = format!("{} from {source}", metric.value_text);
@@ -69,7 +89,9 @@ fn describe_metric(model: &Model, name: &str) -> String {
 
 /// Display a cell: floats to at most 4 decimals, null as `null`.
 fn cell(batch: &RecordBatch, column: &str, row: usize) -> String {
-    let Some(array) = batch.column_by_name(column) else { return "n/a".into() };
+    let Some(array) = batch.column_by_name(column) else {
+        return "n/a".into();
+    };
     if array.is_null(row) {
         return "null".into();
     }
@@ -77,7 +99,10 @@ fn cell(batch: &RecordBatch, column: &str, row: usize) -> String {
     match text.parse::<f64>() {
         Ok(v) if text.contains('.') || text.contains('e') => {
             let rounded = format!("{v:.4}");
-            rounded.trim_end_matches('0').trim_end_matches('.').to_string()
+            rounded
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
         }
         _ => text,
     }
@@ -102,9 +127,15 @@ impl Tree<'_> {
 
     fn metric(&mut self, depth: usize, name: &str, shift: i64, seen: &mut Vec<String>) {
         let column = names::metric(name, shift);
-        let label = if shift == 0 { name.to_string() } else { format!("{name} ({} days back)", shift / 86_400) };
+        let label = if shift == 0 {
+            name.to_string()
+        } else {
+            format!("{name} ({} days back)", shift / 86_400)
+        };
         let value = self.value(&column);
-        let Some(metric) = self.model.metric(name) else { return };
+        let Some(metric) = self.model.metric(name) else {
+            return;
+        };
         match &metric.kind {
             MetricKind::Aggregate { source, window, .. } => {
                 let end = self.as_of - chrono::Duration::seconds(shift);
@@ -112,16 +143,33 @@ impl Tree<'_> {
                     Some(w) => format!("[{}, {})", end - chrono::Duration::seconds(*w), end),
                     None => format!("before {end}"),
                 };
-                let filter = metric.filter_text.as_ref().map(|f| format!(" where {f}")).unwrap_or_default();
-                self.line(depth, format!("{label} = {value}   {} from {source} {range}{filter}", metric.value_text));
+                let filter = metric
+                    .filter_text
+                    .as_ref()
+                    .map(|f| format!(" where {f}"))
+                    .unwrap_or_default();
+                self.line(
+                    depth,
+                    format!(
+                        "{label} = {value}   {} from {source} {range}{filter}",
+                        metric.value_text
+                    ),
+                );
             }
             MetricKind::Derived { value: expr } => {
-                self.line(depth, format!("{label} = {value}   = {}", metric.value_text));
+                self.line(
+                    depth,
+                    format!("{label} = {value}   = {}", metric.value_text),
+                );
                 if seen.contains(&column) {
                     return;
                 }
                 seen.push(column);
-                let mut inputs: Vec<(String, i64)> = expr.metric_refs().into_iter().map(|(n, s)| (n, s + shift)).collect();
+                let mut inputs: Vec<(String, i64)> = expr
+                    .metric_refs()
+                    .into_iter()
+                    .map(|(n, s)| (n, s + shift))
+                    .collect();
                 inputs.sort();
                 inputs.dedup();
                 for (dep, dep_shift) in inputs {
@@ -139,11 +187,17 @@ impl Tree<'_> {
     }
 
     fn indicator(&mut self, depth: usize, name: &str, weight: f64) {
-        let Some(indicator) = self.model.indicators.iter().find(|i| i.name == name) else { return };
+        let Some(indicator) = self.model.indicators.iter().find(|i| i.name == name) else {
+            return;
+        };
         let score = self.value(&names::score(name));
         self.line(
             depth,
-            format!("{name} ({}) score {score} × weight {weight}   score: {}", indicator.kind.name(), indicator.score_text),
+            format!(
+                "{name} ({}) score {score} × weight {weight}   score: {}",
+                indicator.kind.name(),
+                indicator.score_text
+            ),
         );
         let mut seen = Vec::new();
         self.metric(depth + 1, &indicator.metric.clone(), 0, &mut seen);
@@ -153,30 +207,61 @@ impl Tree<'_> {
         for kpi in kpis {
             let target = self.value(&names::target(&kpi));
             let direction = self.value(&names::direction(&kpi));
-            self.line(depth + 1, format!("target for {kpi} = {target} ({direction} is better)"));
+            self.line(
+                depth + 1,
+                format!("target for {kpi} = {target} ({direction} is better)"),
+            );
         }
     }
 }
 
-fn weight_in(model: &Model, batch: &RecordBatch, row: usize, group: &str, indicator: Option<&str>) -> f64 {
+fn weight_in(
+    model: &Model,
+    batch: &RecordBatch,
+    row: usize,
+    group: &str,
+    indicator: Option<&str>,
+) -> f64 {
     let chosen = cell(batch, names::HEALTH_MODEL, row);
     let health = model.health.as_ref();
     let model_def = health.and_then(|h| h.models.iter().find(|m| m.name == chosen));
     match indicator {
         Some(i) => model_def
             .and_then(|m| m.indicator_weights.get(i).copied())
-            .or_else(|| model.indicators.iter().find(|x| x.name == i).map(|x| x.weight))
+            .or_else(|| {
+                model
+                    .indicators
+                    .iter()
+                    .find(|x| x.name == i)
+                    .map(|x| x.weight)
+            })
             .unwrap_or(1.0),
         None => model_def
             .and_then(|m| m.group_weights.get(group).copied())
-            .or_else(|| health.and_then(|h| h.groups.iter().find(|g| g.name == group)).map(|g| g.weight))
+            .or_else(|| {
+                health
+                    .and_then(|h| h.groups.iter().find(|g| g.name == group))
+                    .map(|g| g.weight)
+            })
             .unwrap_or(0.0),
     }
 }
 
 /// Render the explanation of one row of the working scorecard.
-pub fn explain_row(model: &Model, batch: &RecordBatch, row: usize, as_of: chrono::NaiveDate, fired: &[(String, String)]) -> String {
-    let mut tree = Tree { model, batch, row, as_of, out: String::new() };
+pub fn explain_row(
+    model: &Model,
+    batch: &RecordBatch,
+    row: usize,
+    as_of: chrono::NaiveDate,
+    fired: &[(String, String)],
+) -> String {
+    let mut tree = Tree {
+        model,
+        batch,
+        row,
+        as_of,
+        out: String::new(),
+    };
     let key = cell(batch, &model.entity.key, row);
     let mut header = format!("{} {key}", model.entity.name);
     for attribute in model.entity.attributes.iter().take(4) {
@@ -199,8 +284,15 @@ pub fn explain_row(model: &Model, batch: &RecordBatch, row: usize, as_of: chrono
         for group in &health.groups {
             let weight = weight_in(model, batch, row, &group.name, None);
             let score = cell(batch, &names::group(&group.name), row);
-            let note = if score == "null" { "   (no data: drops out, other weights renormalized)" } else { "" };
-            tree.line(1, format!("group {} score {score} × weight {weight}{note}", group.name));
+            let note = if score == "null" {
+                "   (no data: drops out, other weights renormalized)"
+            } else {
+                ""
+            };
+            tree.line(
+                1,
+                format!("group {} score {score} × weight {weight}{note}", group.name),
+            );
             for indicator in &group.indicators {
                 let w = weight_in(model, batch, row, &group.name, Some(indicator));
                 tree.indicator(2, indicator, w);
@@ -212,7 +304,12 @@ pub fn explain_row(model: &Model, batch: &RecordBatch, row: usize, as_of: chrono
         }
     }
     let used: Vec<String> = model.indicators.iter().map(|i| i.metric.clone()).collect();
-    let others: Vec<&str> = model.metrics.iter().map(|m| m.name.as_str()).filter(|m| !used.iter().any(|u| u == m)).collect();
+    let others: Vec<&str> = model
+        .metrics
+        .iter()
+        .map(|m| m.name.as_str())
+        .filter(|m| !used.iter().any(|u| u == m))
+        .collect();
     if !others.is_empty() {
         tree.line(0, "other metrics".to_string());
         for m in others {
@@ -245,7 +342,9 @@ fn find_row(batches: &[RecordBatch], key: &str, id: &str) -> Option<(usize, usiz
 /// `vane explain PIPELINE --entity ID`.
 pub fn explain(pipeline: &Path, entity: &str, options: &RunOptions) -> Report {
     let (model, diagnostics) = load_and_check(pipeline, true);
-    let Some(model) = model else { return failed_report(diagnostics) };
+    let Some(model) = model else {
+        return failed_report(diagnostics);
+    };
     let result = block_on(async {
         let prepared = execute::prepare(&model, options).await?;
         let computed = execute::compute(&model, &prepared, &|_| {}).await?;
@@ -263,8 +362,15 @@ pub fn explain(pipeline: &Path, entity: &str, options: &RunOptions) -> Report {
             .iter()
             .flat_map(|batch| (0..batch.num_rows()).map(move |r| cell(batch, key, r)))
             .collect();
-        let d = Diagnostic::error(Code::InvalidArgument, format!("no {} `{entity}` in the population", model.entity.name))
-            .help(suggestion(entity, model.entity.name.as_str(), keys.iter().map(String::as_str)));
+        let d = Diagnostic::error(
+            Code::InvalidArgument,
+            format!("no {} `{entity}` in the population", model.entity.name),
+        )
+        .help(suggestion(
+            entity,
+            model.entity.name.as_str(),
+            keys.iter().map(String::as_str),
+        ));
         return failed_report(vec![d]);
     };
     let mut fired = Vec::new();
@@ -277,5 +383,9 @@ pub fn explain(pipeline: &Path, entity: &str, options: &RunOptions) -> Report {
         }
     }
     fired.extend(by_playbook);
-    Report { exit: Exit::Ok, output: explain_row(&model, &computed.working[b], row, as_of, &fired), diagnostics: Vec::new() }
+    Report {
+        exit: Exit::Ok,
+        output: explain_row(&model, &computed.working[b], row, as_of, &fired),
+        diagnostics: Vec::new(),
+    }
 }

@@ -10,7 +10,10 @@ use crate::syntax::{self, fmt::format_text};
 /// The canonical text of a file, or its diagnostics when it cannot be loaded.
 pub fn formatted(path: &std::path::Path) -> Result<(String, String), Vec<Diagnostic>> {
     let (loaded, diagnostics) = syntax::load_path(path);
-    let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+    let errors: Vec<Diagnostic> = diagnostics
+        .into_iter()
+        .filter(Diagnostic::is_error)
+        .collect();
     match loaded {
         Some(loaded) if errors.is_empty() => {
             let text = &loaded.pipeline.file.text;
@@ -71,8 +74,14 @@ pub fn fmt(paths: &[PathBuf], check: bool) -> Report {
 /// Replace a file's contents via a temporary file and a rename, so a crash
 /// never leaves a half-written pipeline.
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{name}.vane-fmt.tmp"));
     std::fs::write(&temp, text)?;
     if let Ok(meta) = std::fs::metadata(path) {

@@ -6,8 +6,8 @@ pub mod fmt;
 mod run;
 mod validate;
 
-pub use fmt::fmt;
 pub use explain::{explain, explain_row, model_text};
+pub use fmt::fmt;
 pub use run::{Stage, failed_report, parse_as_of, plan, run, sample_data, summary_text};
 pub use validate::{load_and_check, validate};
 

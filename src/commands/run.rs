@@ -17,14 +17,21 @@ use crate::sample::{SampleOptions, generate};
 /// Parse an `--as-of` value (`YYYY-MM-DD`).
 pub fn parse_as_of(text: &str) -> Result<NaiveDate, Diagnostic> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        Diagnostic::error(Code::InvalidArgument, format!("--as-of `{text}` is not a date"))
-            .help("write the date as YYYY-MM-DD, e.g. --as-of 2026-11-01")
+        Diagnostic::error(
+            Code::InvalidArgument,
+            format!("--as-of `{text}` is not a date"),
+        )
+        .help("write the date as YYYY-MM-DD, e.g. --as-of 2026-11-01")
     })
 }
 
 /// A report for a command that failed with these errors.
 pub fn failed_report(diagnostics: Vec<Diagnostic>) -> Report {
-    Report { exit: Exit::Error, output: String::new(), diagnostics }
+    Report {
+        exit: Exit::Error,
+        output: String::new(),
+        diagnostics,
+    }
 }
 
 /// The summary a person sees after a run.
@@ -43,7 +50,12 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
     } else {
         let _ = writeln!(out, "  {} {entity}{plural}: {bands}", summary.entities);
     }
-    let fired: Vec<String> = summary.actions.iter().filter(|(_, n)| *n > 0).map(|(p, n)| format!("{p} {n}")).collect();
+    let fired: Vec<String> = summary
+        .actions
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
     let total: usize = summary.actions.iter().map(|(_, n)| n).sum();
     if summary.actions.is_empty() {
         let _ = writeln!(out, "  no playbooks defined");
@@ -53,7 +65,11 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
         let _ = writeln!(out, "  {total} actions: {}", fired.join(", "));
     }
     if summary.suppressed > 0 {
-        let _ = writeln!(out, "  {} repeat actions held back by cooldowns", summary.suppressed);
+        let _ = writeln!(
+            out,
+            "  {} repeat actions held back by cooldowns",
+            summary.suppressed
+        );
     }
     if let Some((_, ms)) = summary.timings.iter().find(|(s, _)| s == "total") {
         let _ = writeln!(out, "  took {:.2} s", ms / 1000.0);
@@ -65,10 +81,16 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
 pub fn run(pipeline: &Path, options: &RunOptions, progress: &dyn Fn(&str)) -> Report {
     progress("checking the pipeline");
     let (model, mut diagnostics) = load_and_check(pipeline, true);
-    let Some(model) = model else { return failed_report(diagnostics) };
+    let Some(model) = model else {
+        return failed_report(diagnostics);
+    };
     diagnostics.retain(|d| d.is_error());
     match block_on(execute::run(&model, options, progress)) {
-        Ok(Ok(summary)) => Report { exit: Exit::Ok, output: summary_text(&summary, &model.entity.name), diagnostics },
+        Ok(Ok(summary)) => Report {
+            exit: Exit::Ok,
+            output: summary_text(&summary, &model.entity.name),
+            diagnostics,
+        },
         Ok(Err(errors)) => failed_report(errors),
         Err(d) => failed_report(vec![d]),
     }
@@ -89,10 +111,17 @@ pub enum Stage {
     All,
 }
 
-async fn describe(prepared: &Prepared, name: &str, plan: datafusion::logical_expr::LogicalPlan, stage: Stage, out: &mut String) -> Result<(), Diagnostic> {
+async fn describe(
+    prepared: &Prepared,
+    name: &str,
+    plan: datafusion::logical_expr::LogicalPlan,
+    stage: Stage,
+    out: &mut String,
+) -> Result<(), Diagnostic> {
     let state = prepared.ctx.state();
     let internal = |e: datafusion::error::DataFusionError| {
-        Diagnostic::error(Code::Internal, format!("cannot plan {name}: {e}")).help("this is a bug in Vane; please report it")
+        Diagnostic::error(Code::Internal, format!("cannot plan {name}: {e}"))
+            .help("this is a bug in Vane; please report it")
     };
     if stage == Stage::Logical {
         let _ = writeln!(out, "== {name}: logical plan ==\n{}", plan.display_indent());
@@ -100,11 +129,22 @@ async fn describe(prepared: &Prepared, name: &str, plan: datafusion::logical_exp
     }
     let optimized = state.optimize(&plan).map_err(internal)?;
     if matches!(stage, Stage::Optimized | Stage::All) {
-        let _ = writeln!(out, "== {name}: optimized logical plan ==\n{}", optimized.display_indent());
+        let _ = writeln!(
+            out,
+            "== {name}: optimized logical plan ==\n{}",
+            optimized.display_indent()
+        );
     }
     if matches!(stage, Stage::Physical | Stage::All) {
-        let physical = state.create_physical_plan(&optimized).await.map_err(internal)?;
-        let _ = writeln!(out, "== {name}: physical plan ==\n{}", displayable(physical.as_ref()).indent(true));
+        let physical = state
+            .create_physical_plan(&optimized)
+            .await
+            .map_err(internal)?;
+        let _ = writeln!(
+            out,
+            "== {name}: physical plan ==\n{}",
+            displayable(physical.as_ref()).indent(true)
+        );
     }
     Ok(())
 }
@@ -112,26 +152,52 @@ async fn describe(prepared: &Prepared, name: &str, plan: datafusion::logical_exp
 /// `vane plan PIPELINE`: print the plans a run would execute.
 pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
     let (model, diagnostics) = load_and_check(pipeline, true);
-    let Some(model) = model else { return failed_report(diagnostics) };
+    let Some(model) = model else {
+        return failed_report(diagnostics);
+    };
     if stage == Stage::Model {
-        return Report { exit: Exit::Ok, output: super::explain::model_text(&model), diagnostics: Vec::new() };
+        return Report {
+            exit: Exit::Ok,
+            output: super::explain::model_text(&model),
+            diagnostics: Vec::new(),
+        };
     }
     let result = block_on(async {
         let prepared = execute::prepare(&model, options).await?;
         let scorecard = execute::scorecard_plan(&model, &prepared).map_err(|d| vec![d])?;
         let mut out = String::new();
         let working_schema = Arc::new(scorecard.schema().as_arrow().clone());
-        describe(&prepared, "scorecard", scorecard, stage, &mut out).await.map_err(|d| vec![d])?;
-        let scan = execute::memory_scan(&prepared.ctx, "__working_scorecard", working_schema, Vec::new()).await.map_err(|d| vec![d])?;
-        if let Some(actions) = crate::plan::actions_plan(&model, &scan, prepared.as_of_micros).map_err(|e| {
-            vec![Diagnostic::error(Code::Internal, format!("cannot plan actions: {e}")).help("this is a bug in Vane; please report it")]
-        })? {
-            describe(&prepared, "actions", actions, stage, &mut out).await.map_err(|d| vec![d])?;
+        describe(&prepared, "scorecard", scorecard, stage, &mut out)
+            .await
+            .map_err(|d| vec![d])?;
+        let scan = execute::memory_scan(
+            &prepared.ctx,
+            "__working_scorecard",
+            working_schema,
+            Vec::new(),
+        )
+        .await
+        .map_err(|d| vec![d])?;
+        if let Some(actions) = crate::plan::actions_plan(&model, &scan, prepared.as_of_micros)
+            .map_err(|e| {
+                vec![
+                    Diagnostic::error(Code::Internal, format!("cannot plan actions: {e}"))
+                        .help("this is a bug in Vane; please report it"),
+                ]
+            })?
+        {
+            describe(&prepared, "actions", actions, stage, &mut out)
+                .await
+                .map_err(|d| vec![d])?;
         }
         Ok::<String, Vec<Diagnostic>>(out)
     });
     match result {
-        Ok(Ok(output)) => Report { exit: Exit::Ok, output, diagnostics: Vec::new() },
+        Ok(Ok(output)) => Report {
+            exit: Exit::Ok,
+            output,
+            diagnostics: Vec::new(),
+        },
         Ok(Err(errors)) => failed_report(errors),
         Err(d) => failed_report(vec![d]),
     }
@@ -145,8 +211,16 @@ pub fn sample_data(options: &SampleOptions, progress: &dyn Fn(&str)) -> Report {
             for (table, rows) in &summary.tables {
                 let _ = writeln!(output, "  {table}: {rows} rows");
             }
-            let _ = writeln!(output, "  data ends {} (exclusive): run with --as-of {}", options.end, options.end);
-            Report { exit: Exit::Ok, output, diagnostics: Vec::new() }
+            let _ = writeln!(
+                output,
+                "  data ends {} (exclusive): run with --as-of {}",
+                options.end, options.end
+            );
+            Report {
+                exit: Exit::Ok,
+                output,
+                diagnostics: Vec::new(),
+            }
         }
         Err(d) => failed_report(vec![d]),
     }

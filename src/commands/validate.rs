@@ -47,8 +47,11 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, D
         .build()
         .map(|runtime| runtime.block_on(future))
         .map_err(|e| {
-            Diagnostic::error(Code::Internal, format!("cannot start the async runtime: {e}"))
-                .help("this is a bug or a broken environment; please report it")
+            Diagnostic::error(
+                Code::Internal,
+                format!("cannot start the async runtime: {e}"),
+            )
+            .help("this is a bug or a broken environment; please report it")
         })
 }
 
@@ -68,7 +71,11 @@ pub fn validate(paths: &[PathBuf], with_data: bool) -> Report {
                 model.metrics.len(),
                 model.indicators.len(),
                 model.playbooks.len(),
-                if with_data { ", columns checked against the data" } else { "" },
+                if with_data {
+                    ", columns checked against the data"
+                } else {
+                    ""
+                },
                 match warnings {
                     0 => String::new(),
                     1 => ", 1 warning".to_string(),

@@ -15,7 +15,16 @@ use super::names;
 use crate::check::model::{Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate};
 
 /// Columns of the actions output, in order.
-pub const ACTION_COLUMNS: &[&str] = &["entity", "playbook", "action", "priority", "owner", "message", "dedup_key", "reason"];
+pub const ACTION_COLUMNS: &[&str] = &[
+    "entity",
+    "playbook",
+    "action",
+    "priority",
+    "owner",
+    "message",
+    "dedup_key",
+    "reason",
+];
 
 fn as_text(e: Expr) -> Expr {
     core_fn::coalesce().call(vec![cast(e, DataType::Utf8), lit("null")])
@@ -38,7 +47,10 @@ fn reason(condition: &TypedExpr, entity: &str) -> Expr {
     condition.walk(&mut |e| {
         let item = match &e.kind {
             TypedKind::Metric { name, shift: 0 } => Some((name.clone(), names::metric(name, 0))),
-            TypedKind::Metric { name, shift } => Some((format!("{name}[-{}d]", shift / 86_400), names::metric(name, *shift))),
+            TypedKind::Metric { name, shift } => Some((
+                format!("{name}[-{}d]", shift / 86_400),
+                names::metric(name, *shift),
+            )),
             TypedKind::Attribute(a) => Some((format!("{entity}.{a}"), a.clone())),
             TypedKind::IndicatorScore(i) => Some((format!("score({i})"), names::score(i))),
             TypedKind::Health => Some((names::HEALTH.to_string(), names::HEALTH.to_string())),
@@ -58,7 +70,12 @@ fn reason(condition: &TypedExpr, entity: &str) -> Expr {
     string::concat().call(parts)
 }
 
-fn playbook_plan(model: &Model, playbook: &Playbook, scorecard: &LogicalPlan, lowering: &Lowering<'_>) -> LowerResult<LogicalPlan> {
+fn playbook_plan(
+    model: &Model,
+    playbook: &Playbook,
+    scorecard: &LogicalPlan,
+    lowering: &Lowering<'_>,
+) -> LowerResult<LogicalPlan> {
     let key = ident(&model.entity.key);
     let owner = match &playbook.assignee {
         Some(t) => render(t, lowering)?,
@@ -66,7 +83,10 @@ fn playbook_plan(model: &Model, playbook: &Playbook, scorecard: &LogicalPlan, lo
     };
     let dedup = match &playbook.dedup_key {
         Some(t) => render(t, lowering)?,
-        None => string::concat().call(vec![as_text(key.clone()), lit(format!(":{}", playbook.name))]),
+        None => string::concat().call(vec![
+            as_text(key.clone()),
+            lit(format!(":{}", playbook.name)),
+        ]),
     };
     let condition = core_fn::coalesce().call(vec![lowering.lower(&playbook.when)?, lit(false)]);
     let projection = vec![
@@ -88,10 +108,23 @@ fn playbook_plan(model: &Model, playbook: &Playbook, scorecard: &LogicalPlan, lo
 
 /// All fired playbooks over the working scorecard, sorted by priority, playbook and entity.
 /// `None` when the pipeline has no playbooks.
-pub fn actions_plan(model: &Model, scorecard: &LogicalPlan, as_of_micros: i64) -> LowerResult<Option<LogicalPlan>> {
-    let lowering = Lowering { as_of_micros, shift: 0, key: &model.entity.key };
-    let mut plans = model.playbooks.iter().map(|p| playbook_plan(model, p, scorecard, &lowering));
-    let Some(first) = plans.next() else { return Ok(None) };
+pub fn actions_plan(
+    model: &Model,
+    scorecard: &LogicalPlan,
+    as_of_micros: i64,
+) -> LowerResult<Option<LogicalPlan>> {
+    let lowering = Lowering {
+        as_of_micros,
+        shift: 0,
+        key: &model.entity.key,
+    };
+    let mut plans = model
+        .playbooks
+        .iter()
+        .map(|p| playbook_plan(model, p, scorecard, &lowering));
+    let Some(first) = plans.next() else {
+        return Ok(None);
+    };
     let mut builder = LogicalPlanBuilder::from(first?);
     for plan in plans {
         builder = builder.union(plan?).map_err(|e| e.to_string())?;
@@ -101,7 +134,11 @@ pub fn actions_plan(model: &Model, scorecard: &LogicalPlan, as_of_micros: i64) -
         .otherwise(lit(2i64))
         .map_err(|e| e.to_string())?;
     builder
-        .sort(vec![rank.sort(true, false), ident("playbook").sort(true, false), ident("entity").sort(true, false)])
+        .sort(vec![
+            rank.sort(true, false),
+            ident("playbook").sort(true, false),
+            ident("entity").sort(true, false),
+        ])
         .and_then(|b| b.build())
         .map(Some)
         .map_err(|e| e.to_string())

@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
-use datafusion::functions_aggregate::expr_fn::{avg, count, count_distinct, max, median, min, percentile_cont, sum};
 use datafusion::functions::core as core_fn;
+use datafusion::functions_aggregate::expr_fn::{
+    avg, count, count_distinct, max, median, min, percentile_cont, sum,
+};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
 use super::exprs::{LowerResult, Lowering, safe_div};
-use crate::check::types::Type;
 use super::names;
 use crate::check::model::{Aggregate, MetricKind, Model, Source, TypedExpr, TypedKind};
+use crate::check::types::Type;
 
 /// The aggregation of one source, and how to compute its metrics from it.
 pub struct SourceAggregate {
@@ -43,7 +45,9 @@ pub fn time_literal(data_type: &DataType, micros: i64) -> Expr {
                 TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(value), tz.clone()),
             }
         }
-        DataType::Date32 => ScalarValue::Date32(i32::try_from(micros.div_euclid(86_400_000_000)).ok()),
+        DataType::Date32 => {
+            ScalarValue::Date32(i32::try_from(micros.div_euclid(86_400_000_000)).ok())
+        }
         DataType::Date64 => ScalarValue::Date64(Some(micros.div_euclid(1_000))),
         _ => ScalarValue::TimestampMicrosecond(Some(micros), None),
     };
@@ -75,7 +79,9 @@ pub fn source_aggregate(
         .filter_map(|(name, shift)| {
             let metric = model.metric(name)?;
             match &metric.kind {
-                MetricKind::Aggregate { source: s, .. } if s == &source.name => Some((metric, *shift)),
+                MetricKind::Aggregate { source: s, .. } if s == &source.name => {
+                    Some((metric, *shift))
+                }
                 _ => None,
             }
         })
@@ -87,7 +93,9 @@ pub fn source_aggregate(
         let mut latest = i64::MIN;
         let mut earliest = Some(i64::MAX);
         for (metric, shift) in &evaluations {
-            let MetricKind::Aggregate { window, .. } = &metric.kind else { continue };
+            let MetricKind::Aggregate { window, .. } = &metric.kind else {
+                continue;
+            };
             let (lo, hi) = bounds(as_of_micros, *window, *shift);
             latest = latest.max(hi);
             earliest = earliest.zip(lo).map(|(a, b)| a.min(b));
@@ -105,9 +113,21 @@ pub fn source_aggregate(
     let mut by_text: BTreeMap<String, String> = BTreeMap::new();
     let mut metrics = Vec::new();
     for (metric, shift) in &evaluations {
-        let MetricKind::Aggregate { window, filter, value, .. } = &metric.kind else { continue };
+        let MetricKind::Aggregate {
+            window,
+            filter,
+            value,
+            ..
+        } = &metric.kind
+        else {
+            continue;
+        };
         let (lo, hi) = bounds(as_of_micros, *window, *shift);
-        let lowering = Lowering { as_of_micros: hi, shift: 0, key: &source.key };
+        let lowering = Lowering {
+            as_of_micros: hi,
+            shift: 0,
+            key: &source.key,
+        };
         let mut conditions = Vec::new();
         if let Some((column, data_type)) = time {
             conditions.push(ident(column).lt(time_literal(data_type, hi)));
@@ -119,10 +139,18 @@ pub fn source_aggregate(
             conditions.push(lowering.lower(f)?);
         }
         let mut on_aggregate = |node: &TypedExpr| -> LowerResult<Expr> {
-            let TypedKind::Aggregate { function, args, filter } = &node.kind else {
+            let TypedKind::Aggregate {
+                function,
+                args,
+                filter,
+            } = &node.kind
+            else {
                 return Err("not an aggregate".into());
             };
-            let lowered_args = args.iter().map(|a| lowering.lower(a)).collect::<LowerResult<Vec<_>>>()?;
+            let lowered_args = args
+                .iter()
+                .map(|a| lowering.lower(a))
+                .collect::<LowerResult<Vec<_>>>()?;
             let mut all = conditions.clone();
             if let Some(f) = filter {
                 all.push(lowering.lower(f)?);
@@ -152,13 +180,21 @@ pub fn source_aggregate(
                 }
                 (Aggregate::Avg, _) => {
                     let x = first(lowered_args)?;
-                    let total = register(sum(if exact_float { exact(x.clone()) } else { x.clone() }))?;
+                    let total = register(sum(if exact_float {
+                        exact(x.clone())
+                    } else {
+                        x.clone()
+                    }))?;
                     let n = register(count(x))?;
                     safe_div(ident(total), ident(n))
                 }
                 _ => {
                     let alias = register(aggregate_call(*function, lowered_args)?)?;
-                    if function.zero_when_empty() { zero_filled(&alias) } else { ident(alias) }
+                    if function.zero_when_empty() {
+                        zero_filled(&alias)
+                    } else {
+                        ident(alias)
+                    }
                 }
             })
         };
@@ -167,8 +203,13 @@ pub fn source_aggregate(
     }
 
     let key_column = ident(&source.key);
-    let mut projection = vec![cast(key_column.clone(), key_type.clone()).alias(names::side_key(&source.name))];
-    projection.extend(aggregates.iter().map(|a| ident(a.schema_name().to_string())));
+    let mut projection =
+        vec![cast(key_column.clone(), key_type.clone()).alias(names::side_key(&source.name))];
+    projection.extend(
+        aggregates
+            .iter()
+            .map(|a| ident(a.schema_name().to_string())),
+    );
     let plan = builder
         .aggregate(vec![key_column], aggregates.clone())
         .and_then(|b| b.project(projection))
@@ -195,13 +236,23 @@ fn exact(x: Expr) -> Expr {
 }
 
 fn first(mut args: Vec<Expr>) -> LowerResult<Expr> {
-    if args.is_empty() { Err("aggregate without argument".to_string()) } else { Ok(args.remove(0)) }
+    if args.is_empty() {
+        Err("aggregate without argument".to_string())
+    } else {
+        Ok(args.remove(0))
+    }
 }
 
 fn aggregate_call(function: Aggregate, mut args: Vec<Expr>) -> LowerResult<Expr> {
     let float = |e: Expr| cast(e, DataType::Float64);
     let no_args = args.is_empty();
-    let mut first = || if args.is_empty() { Err("aggregate without argument".to_string()) } else { Ok(args.remove(0)) };
+    let mut first = || {
+        if args.is_empty() {
+            Err("aggregate without argument".to_string())
+        } else {
+            Ok(args.remove(0))
+        }
+    };
     Ok(match function {
         Aggregate::Count => {
             if no_args {

@@ -40,7 +40,10 @@ pub fn timestamp_micros(micros: i64) -> Expr {
 
 /// Microseconds since the epoch of a timestamp or date expression, as Int64.
 pub fn epoch_micros(e: Expr) -> Expr {
-    cast(cast(e, DataType::Timestamp(TimeUnit::Microsecond, None)), DataType::Int64)
+    cast(
+        cast(e, DataType::Timestamp(TimeUnit::Microsecond, None)),
+        DataType::Int64,
+    )
 }
 
 fn float(e: Expr) -> Expr {
@@ -60,7 +63,10 @@ fn null_if_null(x: &Expr, then: Expr) -> Expr {
 
 /// `clamp(x, lo, hi)`, keeping null as null.
 pub fn clamp(x: Expr, lo: Expr, hi: Expr) -> Expr {
-    let inner = core_fn::least().call(vec![core_fn::greatest().call(vec![float(x.clone()), float(lo)]), float(hi)]);
+    let inner = core_fn::least().call(vec![
+        core_fn::greatest().call(vec![float(x.clone()), float(lo)]),
+        float(hi),
+    ]);
     null_if_null(&x, inner)
 }
 
@@ -73,7 +79,9 @@ pub fn constant(c: &Constant) -> Expr {
         Constant::Number(n) => lit(*n),
         Constant::String(s) => lit(s.clone()),
         Constant::Duration(seconds) => lit(seconds.saturating_mul(1_000_000)),
-        Constant::Date(d) => lit(ScalarValue::Date32(i32::try_from(days_since_epoch(*d)).ok())),
+        Constant::Date(d) => lit(ScalarValue::Date32(
+            i32::try_from(days_since_epoch(*d)).ok(),
+        )),
         Constant::Timestamp(t) => timestamp_micros(t.and_utc().timestamp_micros()),
     }
 }
@@ -101,7 +109,9 @@ impl Lowering<'_> {
     /// Lower a typed expression. Aggregates are handled by the caller
     /// (`aggregate::lower_value`); here they are a bug.
     pub fn lower(&self, e: &TypedExpr) -> LowerResult<Expr> {
-        self.lower_with(e, &mut |_| Err("aggregate outside an aggregate metric".to_string()))
+        self.lower_with(e, &mut |_| {
+            Err("aggregate outside an aggregate metric".to_string())
+        })
     }
 
     /// Lower, letting `on_aggregate` replace each aggregate node.
@@ -130,7 +140,11 @@ impl Lowering<'_> {
             }
             TypedKind::IsNull(x, negated) => {
                 let x = go(x)?;
-                if *negated { x.is_not_null() } else { x.is_null() }
+                if *negated {
+                    x.is_not_null()
+                } else {
+                    x.is_null()
+                }
             }
             TypedKind::InList(x, list, negated) => {
                 let x = go(x)?;
@@ -138,8 +152,16 @@ impl Lowering<'_> {
                 in_list(x, list, *negated)
             }
             TypedKind::Between(x, lo, hi, negated) => {
-                let (x, lo, hi) = (self.comparable(go(x)?, x.ty), self.comparable(go(lo)?, lo.ty), self.comparable(go(hi)?, hi.ty));
-                if *negated { x.not_between(lo, hi) } else { x.between(lo, hi) }
+                let (x, lo, hi) = (
+                    self.comparable(go(x)?, x.ty),
+                    self.comparable(go(lo)?, lo.ty),
+                    self.comparable(go(hi)?, hi.ty),
+                );
+                if *negated {
+                    x.not_between(lo, hi)
+                } else {
+                    x.between(lo, hi)
+                }
             }
             TypedKind::Case(branches, otherwise) => {
                 let mut iter = branches.iter();
@@ -160,7 +182,13 @@ impl Lowering<'_> {
                 // List arguments (of `bands`) are read as constants by `call`.
                 let lowered = args
                     .iter()
-                    .map(|a| if matches!(a.kind, TypedKind::List(_)) { Ok(lit(ScalarValue::Null)) } else { go(a) })
+                    .map(|a| {
+                        if matches!(a.kind, TypedKind::List(_)) {
+                            Ok(lit(ScalarValue::Null))
+                        } else {
+                            go(a)
+                        }
+                    })
                     .collect::<LowerResult<Vec<_>>>()?;
                 self.call(*function, args, lowered)?
             }
@@ -172,7 +200,11 @@ impl Lowering<'_> {
     /// Timestamps and dates compare through microseconds, so dates,
     /// timestamps of any unit and time zone compare correctly.
     fn comparable(&self, e: Expr, ty: Type) -> Expr {
-        if matches!(ty, Type::Timestamp | Type::Date) { epoch_micros(e) } else { e }
+        if matches!(ty, Type::Timestamp | Type::Date) {
+            epoch_micros(e)
+        } else {
+            e
+        }
     }
 
     fn binary(&self, op: BinaryOp, a: Expr, ta: Type, b: Expr, tb: Type, result: Type) -> Expr {
@@ -192,10 +224,21 @@ impl Lowering<'_> {
         }
     }
 
-    fn call(&self, function: Function, typed: &[TypedExpr], mut args: Vec<Expr>) -> LowerResult<Expr> {
-        let arg = |i: usize| typed.get(i).ok_or_else(|| format!("{function:?} is missing argument {i}"));
+    fn call(
+        &self,
+        function: Function,
+        typed: &[TypedExpr],
+        mut args: Vec<Expr>,
+    ) -> LowerResult<Expr> {
+        let arg = |i: usize| {
+            typed
+                .get(i)
+                .ok_or_else(|| format!("{function:?} is missing argument {i}"))
+        };
         let mut take = |i: usize| -> LowerResult<Expr> {
-            args.get_mut(i).map(|a| std::mem::replace(a, lit(ScalarValue::Null))).ok_or_else(|| format!("{function:?} is missing argument {i}"))
+            args.get_mut(i)
+                .map(|a| std::mem::replace(a, lit(ScalarValue::Null)))
+                .ok_or_else(|| format!("{function:?} is missing argument {i}"))
         };
         Ok(match function {
             Function::Round => {
@@ -222,7 +265,9 @@ impl Lowering<'_> {
             Function::Greatest => core_fn::greatest().call(args),
             Function::Coalesce => core_fn::coalesce().call(args),
             Function::Clamp => clamp(take(0)?, take(1)?, take(2)?),
-            Function::If => when(take(0)?, take(1)?).otherwise(take(2)?).map_err(|e| e.to_string())?,
+            Function::If => when(take(0)?, take(1)?)
+                .otherwise(take(2)?)
+                .map_err(|e| e.to_string())?,
             Function::DaysBetween => {
                 let (start, end) = (take(0)?, take(1)?);
                 float(epoch_micros(end) - epoch_micros(start)) / lit(MICROS_PER_DAY)
@@ -240,7 +285,10 @@ impl Lowering<'_> {
                 let x = float(take(0)?);
                 let list = |i: usize| -> LowerResult<Vec<f64>> {
                     match &arg(i)?.kind {
-                        TypedKind::List(items) => Ok(items.iter().filter_map(crate::check::constant_value).collect()),
+                        TypedKind::List(items) => Ok(items
+                            .iter()
+                            .filter_map(crate::check::constant_value)
+                            .collect()),
                         _ => Err("bands without lists".into()),
                     }
                 };
@@ -249,7 +297,9 @@ impl Lowering<'_> {
                 for (t, s) in thresholds.iter().zip(&scores) {
                     builder = builder.when(x.clone().lt(lit(*t)), lit(*s));
                 }
-                builder.otherwise(lit(scores.last().copied().unwrap_or(0.0))).map_err(|e| e.to_string())?
+                builder
+                    .otherwise(lit(scores.last().copied().unwrap_or(0.0)))
+                    .map_err(|e| e.to_string())?
             }
             Function::Target => ident(names::target(&kpi_name(arg(0)?)?)),
             Function::Attainment => {
@@ -269,7 +319,10 @@ impl Lowering<'_> {
             }
             Function::Change => {
                 let (now, before) = (take(0)?, take(1)?);
-                safe_div(float(now) - float(before.clone()), math::abs().call(vec![float(before)]))
+                safe_div(
+                    float(now) - float(before.clone()),
+                    math::abs().call(vec![float(before)]),
+                )
             }
         })
     }
@@ -277,7 +330,10 @@ impl Lowering<'_> {
 
 /// Clamp a score into 0–100, keeping null as null (DataFusion's `greatest` skips nulls).
 fn clamp_0_100(value: Expr) -> Expr {
-    let inner = core_fn::least().call(vec![core_fn::greatest().call(vec![value.clone(), lit(0.0)]), lit(100.0)]);
+    let inner = core_fn::least().call(vec![
+        core_fn::greatest().call(vec![value.clone(), lit(0.0)]),
+        lit(100.0),
+    ]);
     null_if_null(&value, inner)
 }
 

@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, ScalarValue};
-use datafusion::functions_aggregate::expr_fn::{last_value, max};
 use datafusion::functions::core as core_fn;
 use datafusion::functions::string;
-use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when};
+use datafusion::functions_aggregate::expr_fn::{last_value, max};
+use datafusion::logical_expr::{
+    Expr, JoinType, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when,
+};
 
 use super::aggregate::{source_aggregate, with_filter};
 use super::exprs::{LowerResult, Lowering, epoch_micros, safe_div};
@@ -50,27 +52,51 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
         .get(&entity.source)
         .cloned()
         .ok_or_else(|| format!("no scan for entity source `{}`", entity.source))?;
-    let key_type = column_type(&entity_scan, key).ok_or_else(|| format!("entity table has no column `{key}`"))?;
-    let lowering = Lowering { as_of_micros: inputs.as_of_micros, shift: 0, key };
+    let key_type = column_type(&entity_scan, key)
+        .ok_or_else(|| format!("entity table has no column `{key}`"))?;
+    let lowering = Lowering {
+        as_of_micros: inputs.as_of_micros,
+        shift: 0,
+        key,
+    };
 
     let mut builder = LogicalPlanBuilder::from(entity_scan);
     if let Some(population) = &entity.population {
         builder = builder.filter(lowering.lower(population)?).map_err(err)?;
     }
     let mut columns: Vec<String> = vec![key.to_string()];
-    columns.extend(entity.attributes.iter().filter(|a| a.as_str() != key).cloned());
+    columns.extend(
+        entity
+            .attributes
+            .iter()
+            .filter(|a| a.as_str() != key)
+            .cloned(),
+    );
     builder = builder.project(columns.iter().map(ident)).map_err(err)?;
 
     let mut side_keys = Vec::new();
     let mut source_metrics: Vec<(String, Expr)> = Vec::new();
     for source in &model.sources {
-        let used = model.metrics.iter().any(|m| matches!(&m.kind, MetricKind::Aggregate { source: s, .. } if s == &source.name));
+        let used = model.metrics.iter().any(
+            |m| matches!(&m.kind, MetricKind::Aggregate { source: s, .. } if s == &source.name),
+        );
         if !used {
             continue;
         }
-        let scan = inputs.scans.get(&source.name).cloned().ok_or_else(|| format!("no scan for source `{}`", source.name))?;
+        let scan = inputs
+            .scans
+            .get(&source.name)
+            .cloned()
+            .ok_or_else(|| format!("no scan for source `{}`", source.name))?;
         let time_type = source.time.as_deref().and_then(|t| column_type(&scan, t));
-        let aggregate = source_aggregate(model, source, scan, time_type.as_ref(), &key_type, inputs.as_of_micros)?;
+        let aggregate = source_aggregate(
+            model,
+            source,
+            scan,
+            time_type.as_ref(),
+            &key_type,
+            inputs.as_of_micros,
+        )?;
         builder = join(builder, aggregate.plan, key, &source.name)?;
         side_keys.push(names::side_key(&source.name));
         source_metrics.extend(aggregate.metrics);
@@ -107,7 +133,9 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
     for level in derived_levels(model) {
         let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
         for (name, shift) in level {
-            let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) else { continue };
+            let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) else {
+                continue;
+            };
             let shifted = Lowering {
                 as_of_micros: inputs.as_of_micros - shift * 1_000_000,
                 shift,
@@ -144,22 +172,46 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
 pub fn output_columns(model: &Model) -> Vec<String> {
     let key = &model.entity.key;
     let mut out = vec![key.clone()];
-    out.extend(model.entity.attributes.iter().filter(|a| *a != key).cloned());
+    out.extend(
+        model
+            .entity
+            .attributes
+            .iter()
+            .filter(|a| *a != key)
+            .cloned(),
+    );
     out.extend(model.metrics.iter().map(|m| m.name.clone()));
     out.extend(model.indicators.iter().map(|i| names::score(&i.name)));
     if let Some(health) = &model.health {
         out.extend(health.groups.iter().map(|g| names::group(&g.name)));
-        out.extend([names::HEALTH, names::BAND, names::HEALTH_MODEL, names::PREVIOUS_HEALTH, names::TREND].map(String::from));
+        out.extend(
+            [
+                names::HEALTH,
+                names::BAND,
+                names::HEALTH_MODEL,
+                names::PREVIOUS_HEALTH,
+                names::TREND,
+            ]
+            .map(String::from),
+        );
     }
     out
 }
 
-fn join(builder: LogicalPlanBuilder, side: LogicalPlan, key: &str, name: &str) -> LowerResult<LogicalPlanBuilder> {
+fn join(
+    builder: LogicalPlanBuilder,
+    side: LogicalPlan,
+    key: &str,
+    name: &str,
+) -> LowerResult<LogicalPlanBuilder> {
     builder
         .join(
             side,
             JoinType::Left,
-            (vec![Column::from_name(key)], vec![Column::from_name(names::side_key(name))]),
+            (
+                vec![Column::from_name(key)],
+                vec![Column::from_name(names::side_key(name))],
+            ),
             None,
         )
         .map_err(err)
@@ -168,7 +220,12 @@ fn join(builder: LogicalPlanBuilder, side: LogicalPlan, key: &str, name: &str) -
 /// Derived `(metric, shift)` evaluations grouped by dependency level.
 fn derived_levels(model: &Model) -> Vec<Vec<(String, i64)>> {
     let mut level: BTreeMap<(String, i64), usize> = BTreeMap::new();
-    fn level_of(model: &Model, name: &str, shift: i64, memo: &mut BTreeMap<(String, i64), usize>) -> usize {
+    fn level_of(
+        model: &Model,
+        name: &str,
+        shift: i64,
+        memo: &mut BTreeMap<(String, i64), usize>,
+    ) -> usize {
         if let Some(l) = memo.get(&(name.to_string(), shift)) {
             return *l;
         }
@@ -191,27 +248,50 @@ fn derived_levels(model: &Model) -> Vec<Vec<(String, i64)>> {
     }
     let depth = level.values().copied().max().unwrap_or(0);
     (1..=depth)
-        .map(|d| level.iter().filter(|(_, l)| **l == d).map(|(k, _)| k.clone()).collect())
+        .map(|d| {
+            level
+                .iter()
+                .filter(|(_, l)| **l == d)
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
         .collect()
 }
 
 /// The effective target per (entity, KPI): among rows effective at as-of,
 /// the one that started last.
-fn targets_plan(model: &Model, inputs: &Inputs<'_>, key_type: &DataType) -> LowerResult<Option<LogicalPlan>> {
-    let Some(targets) = &model.targets else { return Ok(None) };
+fn targets_plan(
+    model: &Model,
+    inputs: &Inputs<'_>,
+    key_type: &DataType,
+) -> LowerResult<Option<LogicalPlan>> {
+    let Some(targets) = &model.targets else {
+        return Ok(None);
+    };
     if targets.kpis.is_empty() {
         return Ok(None);
     }
-    let scan = inputs.scans.get(&targets.source).cloned().ok_or_else(|| format!("no scan for `{}`", targets.source))?;
+    let scan = inputs
+        .scans
+        .get(&targets.source)
+        .cloned()
+        .ok_or_else(|| format!("no scan for `{}`", targets.source))?;
     let as_of = lit(inputs.as_of_micros);
-    let mut filter = in_list(ident(&targets.kpi), targets.kpis.iter().map(|k| lit(k.clone())).collect(), false);
+    let mut filter = in_list(
+        ident(&targets.kpi),
+        targets.kpis.iter().map(|k| lit(k.clone())).collect(),
+        false,
+    );
     if let Some(from) = &targets.effective_from {
         filter = filter.and(epoch_micros(ident(from)).lt_eq(as_of.clone()));
     }
     if let Some(to) = &targets.effective_to {
         filter = filter.and(ident(to).is_null().or(epoch_micros(ident(to)).gt(as_of)));
     }
-    let order = targets.effective_from.as_ref().map(|f| vec![ident(f).sort(true, false)]);
+    let order = targets
+        .effective_from
+        .as_ref()
+        .map(|f| vec![ident(f).sort(true, false)]);
     let pick = |value: Expr, kpi: &str| -> LowerResult<Expr> {
         let base = match &order {
             Some(order) => last_value(value, order.clone()),
@@ -220,10 +300,13 @@ fn targets_plan(model: &Model, inputs: &Inputs<'_>, key_type: &DataType) -> Lowe
         with_filter(base, ident(&targets.kpi).eq(lit(kpi.to_string())))
     };
     let mut aggregates = Vec::new();
-    let mut projection = vec![cast(ident(&targets.key), key_type.clone()).alias(names::side_key("targets"))];
+    let mut projection =
+        vec![cast(ident(&targets.key), key_type.clone()).alias(names::side_key("targets"))];
     for kpi in &targets.kpis {
         let value = cast(ident(&targets.value), DataType::Float64);
-        let direction = string::lower().call(vec![string::btrim().call(vec![cast(ident(&targets.direction), DataType::Utf8)])]);
+        let direction = string::lower().call(vec![
+            string::btrim().call(vec![cast(ident(&targets.direction), DataType::Utf8)]),
+        ]);
         aggregates.push(pick(value, kpi)?.alias(names::target(kpi)));
         aggregates.push(pick(direction, kpi)?.alias(names::direction(kpi)));
         projection.push(ident(names::target(kpi)));
@@ -245,7 +328,11 @@ fn weighted_mean(parts: Vec<(Expr, Expr)>) -> Expr {
     let mut numerator = zero();
     let mut denominator = zero();
     for (score, weight) in parts {
-        numerator = numerator + core_fn::coalesce().call(vec![cast(score.clone(), DataType::Float64) * weight.clone(), zero()]);
+        numerator = numerator
+            + core_fn::coalesce().call(vec![
+                cast(score.clone(), DataType::Float64) * weight.clone(),
+                zero(),
+            ]);
         denominator = denominator
             + when(score.is_null(), zero())
                 .otherwise(weight)
@@ -264,7 +351,9 @@ fn weight(default: f64, overrides: &[(Expr, f64)]) -> Expr {
             for (condition, w) in iter {
                 builder = builder.when(condition.clone(), lit(*w));
             }
-            builder.otherwise(lit(default)).unwrap_or_else(|_| lit(default))
+            builder
+                .otherwise(lit(default))
+                .unwrap_or_else(|_| lit(default))
         }
     }
 }
@@ -291,14 +380,15 @@ fn health_projections(
         });
         conditions.push((m.name.clone(), applies));
     }
-    let overrides = |pick: &dyn Fn(&crate::check::model::HealthModel) -> Option<f64>| -> Vec<(Expr, f64)> {
-        health
-            .models
-            .iter()
-            .zip(&conditions)
-            .filter_map(|(m, (_, c))| pick(m).map(|w| (c.clone(), w)))
-            .collect()
-    };
+    let overrides =
+        |pick: &dyn Fn(&crate::check::model::HealthModel) -> Option<f64>| -> Vec<(Expr, f64)> {
+            health
+                .models
+                .iter()
+                .zip(&conditions)
+                .filter_map(|(m, (_, c))| pick(m).map(|w| (c.clone(), w)))
+                .collect()
+        };
 
     let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
     for group in &health.groups {
@@ -307,11 +397,18 @@ fn health_projections(
             .iter()
             .filter(|i| i.group == group.name)
             .map(|i| {
-                let w = weight(i.weight, &overrides(&|m| m.indicator_weights.get(&i.name).copied()));
+                let w = weight(
+                    i.weight,
+                    &overrides(&|m| m.indicator_weights.get(&i.name).copied()),
+                );
                 (ident(names::score(&i.name)), w)
             })
             .collect::<Vec<_>>();
-        let score = if parts.is_empty() { lit(ScalarValue::Float64(None)) } else { weighted_mean(parts) };
+        let score = if parts.is_empty() {
+            lit(ScalarValue::Float64(None))
+        } else {
+            weighted_mean(parts)
+        };
         let column = names::group(&group.name);
         exprs.push(score.alias(&column));
         columns.push(column);
@@ -336,7 +433,10 @@ fn health_projections(
         .groups
         .iter()
         .map(|g| {
-            let w = weight(g.weight, &overrides(&|m| m.group_weights.get(&g.name).copied()));
+            let w = weight(
+                g.weight,
+                &overrides(&|m| m.group_weights.get(&g.name).copied()),
+            );
             (ident(names::group(&g.name)), w)
         })
         .collect();
@@ -352,7 +452,11 @@ fn health_projections(
             band = band.when(ident(names::HEALTH).lt(lit(b.to)), lit(b.name.clone()));
         }
     }
-    let top = health.bands.last().map(|b| b.name.clone()).unwrap_or_default();
+    let top = health
+        .bands
+        .last()
+        .map(|b| b.name.clone())
+        .unwrap_or_default();
     let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
     exprs.push(band.otherwise(lit(top)).map_err(err)?.alias(names::BAND));
     columns.push(names::BAND.to_string());

@@ -76,12 +76,16 @@ pub struct RunSummary {
 }
 
 fn run_failed(message: impl Into<String>) -> Diagnostic {
-    Diagnostic::error(Code::RunFailed, message).help("see the message; if it names a file or column, check the data")
+    Diagnostic::error(Code::RunFailed, message)
+        .help("see the message; if it names a file or column, check the data")
 }
 
 fn internal(message: impl std::fmt::Display) -> Diagnostic {
-    Diagnostic::error(Code::Internal, format!("could not build the plan: {message}"))
-        .help("this is a bug in Vane; please report it with the pipeline file")
+    Diagnostic::error(
+        Code::Internal,
+        format!("could not build the plan: {message}"),
+    )
+    .help("this is a bug in Vane; please report it with the pipeline file")
 }
 
 /// A DataFusion error from executing a plan, in the user's words.
@@ -89,11 +93,25 @@ pub fn execution_error(error: &datafusion::error::DataFusionError) -> Diagnostic
     let text = sources::simplify(&error.to_string());
     let first = text.lines().next().unwrap_or("").to_string();
     if first.contains("Resources exhausted") || first.contains("memory") {
-        Diagnostic::error(Code::RunFailed, format!("the run ran out of memory: {first}"))
-            .help("raise --memory-limit, or lower --threads so fewer operators run at once")
-    } else if first.contains("Parquet") || first.contains("parquet") || first.contains("CSV") || first.contains("Json") || first.contains("No such file") {
-        Diagnostic::error(Code::DataUnreadable, format!("a data file could not be read: {first}"))
-            .help("check that the source files are complete and in the format the pipeline says")
+        Diagnostic::error(
+            Code::RunFailed,
+            format!("the run ran out of memory: {first}"),
+        )
+        .help("raise --memory-limit, or lower --threads so fewer operators run at once")
+    } else if first.contains("Parser error") || first.contains("Error parsing") {
+        Diagnostic::error(Code::DataUnreadable, format!("a value in a data file does not match its column's type: {first}"))
+            .help("CSV and JSON types are inferred from the first rows; fix the value, or convert the source to Parquet with explicit types")
+    } else if first.contains("Parquet")
+        || first.contains("parquet")
+        || first.contains("CSV")
+        || first.contains("Json")
+        || first.contains("No such file")
+    {
+        Diagnostic::error(
+            Code::DataUnreadable,
+            format!("a data file could not be read: {first}"),
+        )
+        .help("check that the source files are complete and in the format the pipeline says")
     } else if first.contains("Cast") || first.contains("cast") {
         Diagnostic::error(Code::SchemaMismatch, format!("a value could not be converted: {first}"))
             .help("a column holds values of another type than the pipeline expects; check the source's schema with `vane validate --data`")
@@ -105,7 +123,9 @@ pub fn execution_error(error: &datafusion::error::DataFusionError) -> Diagnostic
 /// Parse `512MB`, `2GB`, `1.5GiB`, `800000` (bytes).
 pub fn parse_size(text: &str) -> Option<usize> {
     let t = text.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let value: f64 = number.parse().ok()?;
     let factor = match unit.trim() {
@@ -125,24 +145,31 @@ fn session(options: &RunOptions) -> Result<SessionContext, Diagnostic> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-    let config = SessionConfig::new().with_target_partitions(threads).with_information_schema(false);
+    let config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .with_information_schema(false);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
     }
-    let runtime = runtime.build_arc().map_err(|e| run_failed(format!("cannot set up the query engine: {e}")))?;
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| run_failed(format!("cannot set up the query engine: {e}")))?;
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 /// Micros since the epoch of midnight UTC on `date`.
 pub fn midnight_micros(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_micros())
+    date.and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp_micros())
 }
 
 /// Register every source and find the previous scorecard.
 pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Vec<Diagnostic>> {
     let ctx = session(options).map_err(|d| vec![d])?;
-    let as_of = options.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let as_of = options
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let mut scans = BTreeMap::new();
     let mut errors = Vec::new();
     let mut locations = Vec::new();
@@ -157,20 +184,34 @@ pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Ve
         match sources::listing_table(&ctx, &location).await {
             Ok(table) => {
                 if let Err(e) = ctx.register_table(source.name.as_str(), table) {
-                    errors.push(run_failed(format!("cannot register source `{}`: {e}", source.name)));
+                    errors.push(run_failed(format!(
+                        "cannot register source `{}`: {e}",
+                        source.name
+                    )));
                     continue;
                 }
                 match ctx.table(source.name.as_str()).await {
                     Ok(df) => {
                         scans.insert(source.name.clone(), df.into_unoptimized_plan());
                     }
-                    Err(e) => errors.push(run_failed(format!("cannot scan source `{}`: {e}", source.name))),
+                    Err(e) => errors.push(run_failed(format!(
+                        "cannot scan source `{}`: {e}",
+                        source.name
+                    ))),
                 }
             }
             Err(e) => {
-                let d = Diagnostic::error(Code::DataUnreadable, format!("source `{}`: cannot read {}: {}", source.name, sources::display(&location.path), sources::simplify(&e.to_string())))
-                    .at(&model.file, source.span, "this source")
-                    .help("check `path:` (relative to the pipeline file) and `format:`");
+                let d = Diagnostic::error(
+                    Code::DataUnreadable,
+                    format!(
+                        "source `{}`: cannot read {}: {}",
+                        source.name,
+                        sources::display(&location.path),
+                        sources::simplify(&e.to_string())
+                    ),
+                )
+                .at(&model.file, source.span, "this source")
+                .help("check `path:` (relative to the pipeline file) and `format:`");
                 errors.push(d);
             }
         }
@@ -179,9 +220,16 @@ pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Ve
     if !errors.is_empty() {
         return Err(errors);
     }
-    let out = options.out.clone().unwrap_or_else(|| model.outputs.dir.clone());
+    let out = options
+        .out
+        .clone()
+        .unwrap_or_else(|| model.outputs.dir.clone());
     let format = options.format.unwrap_or(model.outputs.format);
-    let previous = if model.health.is_some() { previous_scorecard(&ctx, &out, as_of, format).await } else { None };
+    let previous = if model.health.is_some() {
+        previous_scorecard(&ctx, &out, as_of, format).await
+    } else {
+        None
+    };
     Ok(Prepared {
         ctx,
         scans,
@@ -195,7 +243,12 @@ pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Ve
 }
 
 /// The newest earlier scorecard in `out`, as a scan, if it has health.
-async fn previous_scorecard(ctx: &SessionContext, out: &Path, as_of: NaiveDate, format: FileFormat) -> Option<(NaiveDate, LogicalPlan)> {
+async fn previous_scorecard(
+    ctx: &SessionContext,
+    out: &Path,
+    as_of: NaiveDate,
+    format: FileFormat,
+) -> Option<(NaiveDate, LogicalPlan)> {
     for (date, dir) in outputs::earlier_partitions(out, as_of) {
         let path = dir.join(outputs::file_name("scorecard", format));
         if !path.is_file() {
@@ -231,17 +284,32 @@ pub fn scorecard_plan(model: &Model, prepared: &Prepared) -> Result<LogicalPlan,
 }
 
 /// Execute a plan to batches.
-pub async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> Result<Vec<RecordBatch>, Diagnostic> {
-    let df = ctx.execute_logical_plan(plan).await.map_err(|e| execution_error(&e))?;
+pub async fn collect(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+) -> Result<Vec<RecordBatch>, Diagnostic> {
+    let df = ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(|e| execution_error(&e))?;
     df.collect().await.map_err(|e| execution_error(&e))
 }
 
 /// Register batches as an in-memory table and return a scan of it.
-pub async fn memory_scan(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<LogicalPlan, Diagnostic> {
+pub async fn memory_scan(
+    ctx: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<LogicalPlan, Diagnostic> {
     let table = MemTable::try_new(schema, vec![batches]).map_err(internal)?;
     let _ = ctx.deregister_table(name);
-    ctx.register_table(name, Arc::new(table)).map_err(internal)?;
-    ctx.table(name).await.map(|df| df.into_unoptimized_plan()).map_err(internal)
+    ctx.register_table(name, Arc::new(table))
+        .map_err(internal)?;
+    ctx.table(name)
+        .await
+        .map(|df| df.into_unoptimized_plan())
+        .map_err(internal)
 }
 
 fn strings(batch: &RecordBatch, column: &str) -> Option<StringArray> {
@@ -264,18 +332,31 @@ fn duplicate_keys(batches: &[RecordBatch], key: &str) -> Vec<(String, usize)> {
 }
 
 /// Select the output columns of the working scorecard.
-pub fn project_columns(batches: &[RecordBatch], schema: &SchemaRef, columns: &[String]) -> Result<(SchemaRef, Vec<RecordBatch>), Diagnostic> {
+pub fn project_columns(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    columns: &[String],
+) -> Result<(SchemaRef, Vec<RecordBatch>), Diagnostic> {
     let indices: Vec<usize> = columns
         .iter()
         .map(|c| schema.index_of(c).map_err(internal))
         .collect::<Result<_, _>>()?;
     let projected = Arc::new(schema.project(&indices).map_err(internal)?);
-    let batches = batches.iter().map(|b| b.project(&indices).map_err(internal)).collect::<Result<Vec<_>, _>>()?;
+    let batches = batches
+        .iter()
+        .map(|b| b.project(&indices).map_err(internal))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((projected, batches))
 }
 
 /// `(as_of, playbook, dedup_key)` of actions fired on nights within `window_days` before `as_of`.
-async fn recent_firings(ctx: &SessionContext, out: &Path, as_of: NaiveDate, window_days: i64, format: FileFormat) -> Vec<(NaiveDate, String, String)> {
+async fn recent_firings(
+    ctx: &SessionContext,
+    out: &Path,
+    as_of: NaiveDate,
+    window_days: i64,
+    format: FileFormat,
+) -> Vec<(NaiveDate, String, String)> {
     let mut fired = Vec::new();
     for (date, dir) in outputs::earlier_partitions(out, as_of) {
         if (as_of - date).num_days() > window_days {
@@ -285,12 +366,26 @@ async fn recent_firings(ctx: &SessionContext, out: &Path, as_of: NaiveDate, wind
         if !path.is_file() {
             continue;
         }
-        let location = SourceLocation { name: "previous_actions".into(), path, format, partitions: Vec::new(), span: Default::default() };
-        let Ok(table) = sources::listing_table(ctx, &location).await else { continue };
-        let Ok(df) = ctx.read_table(table) else { continue };
-        let Ok(batches) = df.collect().await else { continue };
+        let location = SourceLocation {
+            name: "previous_actions".into(),
+            path,
+            format,
+            partitions: Vec::new(),
+            span: Default::default(),
+        };
+        let Ok(table) = sources::listing_table(ctx, &location).await else {
+            continue;
+        };
+        let Ok(df) = ctx.read_table(table) else {
+            continue;
+        };
+        let Ok(batches) = df.collect().await else {
+            continue;
+        };
         for batch in &batches {
-            if let (Some(playbooks), Some(keys)) = (strings(batch, "playbook"), strings(batch, "dedup_key")) {
+            if let (Some(playbooks), Some(keys)) =
+                (strings(batch, "playbook"), strings(batch, "dedup_key"))
+            {
                 for (p, k) in playbooks.iter().zip(keys.iter()) {
                     if let (Some(p), Some(k)) = (p, k) {
                         fired.push((date, p.to_string(), k.to_string()));
@@ -303,19 +398,32 @@ async fn recent_firings(ctx: &SessionContext, out: &Path, as_of: NaiveDate, wind
 }
 
 /// Drop actions still within the cooldown of an earlier identical firing.
-fn apply_cooldowns(model: &Model, batches: Vec<RecordBatch>, fired: &[(NaiveDate, String, String)], as_of: NaiveDate) -> (Vec<RecordBatch>, usize) {
-    let cooldowns: BTreeMap<&str, i64> = model.playbooks.iter().filter_map(|p| Some((p.name.as_str(), p.cooldown?))).collect();
+fn apply_cooldowns(
+    model: &Model,
+    batches: Vec<RecordBatch>,
+    fired: &[(NaiveDate, String, String)],
+    as_of: NaiveDate,
+) -> (Vec<RecordBatch>, usize) {
+    let cooldowns: BTreeMap<&str, i64> = model
+        .playbooks
+        .iter()
+        .filter_map(|p| Some((p.name.as_str(), p.cooldown?)))
+        .collect();
     let quiet: HashSet<(&str, &str)> = fired
         .iter()
         .filter(|(date, playbook, _)| {
-            cooldowns.get(playbook.as_str()).is_some_and(|seconds| (as_of - *date).num_seconds() < *seconds)
+            cooldowns
+                .get(playbook.as_str())
+                .is_some_and(|seconds| (as_of - *date).num_seconds() < *seconds)
         })
         .map(|(_, p, k)| (p.as_str(), k.as_str()))
         .collect();
     let mut suppressed = 0;
     let mut kept = Vec::new();
     for batch in batches {
-        let (Some(playbooks), Some(keys)) = (strings(&batch, "playbook"), strings(&batch, "dedup_key")) else {
+        let (Some(playbooks), Some(keys)) =
+            (strings(&batch, "playbook"), strings(&batch, "dedup_key"))
+        else {
             kept.push(batch);
             continue;
         };
@@ -373,7 +481,11 @@ pub struct Computed {
 }
 
 /// Execute the scorecard and actions plans.
-pub async fn compute(model: &Model, prepared: &Prepared, progress: &dyn Fn(&str)) -> Result<Computed, Vec<Diagnostic>> {
+pub async fn compute(
+    model: &Model,
+    prepared: &Prepared,
+    progress: &dyn Fn(&str),
+) -> Result<Computed, Vec<Diagnostic>> {
     let mut timings = Vec::new();
     let started = Instant::now();
     let plan = scorecard_plan(model, prepared).map_err(|d| vec![d])?;
@@ -382,47 +494,103 @@ pub async fn compute(model: &Model, prepared: &Prepared, progress: &dyn Fn(&str)
     let started = Instant::now();
     let working_schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
     let working = collect(&prepared.ctx, plan).await.map_err(|d| vec![d])?;
-    timings.push(("scorecard".to_string(), started.elapsed().as_secs_f64() * 1e3));
+    timings.push((
+        "scorecard".to_string(),
+        started.elapsed().as_secs_f64() * 1e3,
+    ));
     let duplicates = duplicate_keys(&working, &model.entity.key);
     if !duplicates.is_empty() {
-        let examples = duplicates.iter().take(5).map(|(k, n)| format!("`{k}` ({n} rows)")).collect::<Vec<_>>().join(", ");
+        let examples = duplicates
+            .iter()
+            .take(5)
+            .map(|(k, n)| format!("`{k}` ({n} rows)"))
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(vec![Diagnostic::error(
             Code::SchemaMismatch,
             format!("the entity table `{}` has {} duplicate keys in `{}`: {examples}", model.entity.source, duplicates.len(), model.entity.key),
         )
         .help("the entity table must have one row per entity; deduplicate it or filter it with `population:`")]);
     }
-    let working_schema = working.first().map(|b| b.schema()).unwrap_or(working_schema);
-    let (scorecard_schema, scorecard) = project_columns(&working, &working_schema, &plan::output_columns(model)).map_err(|d| vec![d])?;
+    let working_schema = working
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or(working_schema);
+    let (scorecard_schema, scorecard) =
+        project_columns(&working, &working_schema, &plan::output_columns(model))
+            .map_err(|d| vec![d])?;
 
     progress("firing playbooks");
     let started = Instant::now();
-    let scan = memory_scan(&prepared.ctx, "__working_scorecard", working_schema.clone(), working.clone()).await.map_err(|d| vec![d])?;
-    let (actions_schema, actions) = match plan::actions_plan(model, &scan, prepared.as_of_micros).map_err(|e| vec![internal(e)])? {
+    let scan = memory_scan(
+        &prepared.ctx,
+        "__working_scorecard",
+        working_schema.clone(),
+        working.clone(),
+    )
+    .await
+    .map_err(|d| vec![d])?;
+    let (actions_schema, actions) = match plan::actions_plan(model, &scan, prepared.as_of_micros)
+        .map_err(|e| vec![internal(e)])?
+    {
         Some(actions_plan) => {
             let schema: SchemaRef = Arc::new(actions_plan.schema().as_arrow().clone());
-            let batches = collect(&prepared.ctx, actions_plan).await.map_err(|d| vec![d])?;
-            (batches.first().map(|b| b.schema()).unwrap_or(schema), batches)
+            let batches = collect(&prepared.ctx, actions_plan)
+                .await
+                .map_err(|d| vec![d])?;
+            (
+                batches.first().map(|b| b.schema()).unwrap_or(schema),
+                batches,
+            )
         }
         None => (empty_actions_schema(), Vec::new()),
     };
     timings.push(("actions".to_string(), started.elapsed().as_secs_f64() * 1e3));
-    Ok(Computed { scorecard_schema, scorecard, working, working_schema, actions_schema, actions, timings })
+    Ok(Computed {
+        scorecard_schema,
+        scorecard,
+        working,
+        working_schema,
+        actions_schema,
+        actions,
+        timings,
+    })
 }
 
 /// Run a checked pipeline: compute, apply cooldowns, write the partition atomically.
-pub async fn run(model: &Model, options: &RunOptions, progress: &dyn Fn(&str)) -> Result<RunSummary, Vec<Diagnostic>> {
+pub async fn run(
+    model: &Model,
+    options: &RunOptions,
+    progress: &dyn Fn(&str),
+) -> Result<RunSummary, Vec<Diagnostic>> {
     let total = Instant::now();
     progress("reading sources");
     let started = Instant::now();
     let prepared = prepare(model, options).await?;
-    let mut timings = vec![("register sources".to_string(), started.elapsed().as_secs_f64() * 1e3)];
+    let mut timings = vec![(
+        "register sources".to_string(),
+        started.elapsed().as_secs_f64() * 1e3,
+    )];
     let computed = compute(model, &prepared, progress).await?;
     timings.extend(computed.timings.iter().cloned());
 
-    let max_cooldown_days = (model.playbooks.iter().filter_map(|p| p.cooldown).max().unwrap_or(0) + 86_399) / 86_400;
+    let max_cooldown_days = (model
+        .playbooks
+        .iter()
+        .filter_map(|p| p.cooldown)
+        .max()
+        .unwrap_or(0)
+        + 86_399)
+        / 86_400;
     let fired = if max_cooldown_days > 0 {
-        recent_firings(&prepared.ctx, &prepared.out, prepared.as_of, max_cooldown_days, prepared.format).await
+        recent_firings(
+            &prepared.ctx,
+            &prepared.out,
+            prepared.as_of,
+            max_cooldown_days,
+            prepared.format,
+        )
+        .await
     } else {
         Vec::new()
     };
@@ -435,13 +603,24 @@ pub async fn run(model: &Model, options: &RunOptions, progress: &dyn Fn(&str)) -
         vec![Diagnostic::error(Code::OutputFailed, format!("cannot write {what} under {}: {e}", prepared.out.display()))
             .help("check that the output folder is writable and the disk has room; earlier outputs are untouched")]
     };
-    let staged = Staged::new(&prepared.out, &partition_name).map_err(|e| write_error("the output folder", e.to_string()))?;
+    let staged = Staged::new(&prepared.out, &partition_name)
+        .map_err(|e| write_error("the output folder", e.to_string()))?;
     let scorecard_file = outputs::file_name("scorecard", prepared.format);
-    outputs::write_table(&staged.dir.join(&scorecard_file), &computed.scorecard_schema, &computed.scorecard, prepared.format)
-        .map_err(|e| write_error("the scorecard", e))?;
+    outputs::write_table(
+        &staged.dir.join(&scorecard_file),
+        &computed.scorecard_schema,
+        &computed.scorecard,
+        prepared.format,
+    )
+    .map_err(|e| write_error("the scorecard", e))?;
     let actions_file = outputs::file_name("actions", prepared.format);
-    outputs::write_table(&staged.dir.join(&actions_file), &computed.actions_schema, &actions, prepared.format)
-        .map_err(|e| write_error("the actions", e))?;
+    outputs::write_table(
+        &staged.dir.join(&actions_file),
+        &computed.actions_schema,
+        &actions,
+        prepared.format,
+    )
+    .map_err(|e| write_error("the actions", e))?;
     let entities: usize = computed.scorecard.iter().map(|b| b.num_rows()).sum();
     let action_rows: usize = actions.iter().map(|b| b.num_rows()).sum();
     timings.push(("write".to_string(), started.elapsed().as_secs_f64() * 1e3));
@@ -450,20 +629,29 @@ pub async fn run(model: &Model, options: &RunOptions, progress: &dyn Fn(&str)) -
     let manifest = super::manifest::manifest(&super::manifest::ManifestInput {
         model,
         prepared: &prepared,
-        files: [("scorecard", scorecard_file.as_str(), entities), ("actions", actions_file.as_str(), action_rows)],
+        files: [
+            ("scorecard", scorecard_file.as_str(), entities),
+            ("actions", actions_file.as_str(), action_rows),
+        ],
         suppressed,
         timings: &timings,
         options,
     })
     .await;
-    std::fs::write(staged.dir.join("manifest.json"), manifest).map_err(|e| write_error("the manifest", e.to_string()))?;
-    let partition = staged.commit().map_err(|e| write_error("the partition", e.to_string()))?;
+    std::fs::write(staged.dir.join("manifest.json"), manifest)
+        .map_err(|e| write_error("the manifest", e.to_string()))?;
+    let partition = staged
+        .commit()
+        .map_err(|e| write_error("the partition", e.to_string()))?;
 
     let band_counts = count_by(&computed.scorecard, names::BAND);
     let mut bands: Vec<(String, usize)> = Vec::new();
     if let Some(health) = &model.health {
         for band in &health.bands {
-            bands.push((band.name.clone(), band_counts.get(&band.name).copied().unwrap_or(0)));
+            bands.push((
+                band.name.clone(),
+                band_counts.get(&band.name).copied().unwrap_or(0),
+            ));
         }
         if let Some(n) = band_counts.get("(none)") {
             bands.push(("(no health)".to_string(), *n));
@@ -473,9 +661,21 @@ pub async fn run(model: &Model, options: &RunOptions, progress: &dyn Fn(&str)) -
     let actions_summary = model
         .playbooks
         .iter()
-        .map(|p| (p.name.clone(), fired_counts.get(&p.name).copied().unwrap_or(0)))
+        .map(|p| {
+            (
+                p.name.clone(),
+                fired_counts.get(&p.name).copied().unwrap_or(0),
+            )
+        })
         .collect();
-    Ok(RunSummary { partition, entities, bands, actions: actions_summary, suppressed, timings })
+    Ok(RunSummary {
+        partition,
+        entities,
+        bands,
+        actions: actions_summary,
+        suppressed,
+        timings,
+    })
 }
 
 /// A column of batches as text values, for reports.
@@ -484,7 +684,10 @@ pub fn column_text(batches: &[RecordBatch], column: &str) -> Vec<Option<String>>
     for batch in batches {
         if let Some(values) = batch.column_by_name(column) {
             let formatted: Option<ArrayRef> = cast(values, &DataType::Utf8).ok();
-            if let Some(strings) = formatted.as_ref().and_then(|a| a.as_any().downcast_ref::<StringArray>()) {
+            if let Some(strings) = formatted
+                .as_ref()
+                .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+            {
                 out.extend(strings.iter().map(|s| s.map(str::to_string)));
             }
         }

@@ -38,7 +38,7 @@ pub fn earlier_partitions(out: &Path, before: NaiveDate) -> Vec<(NaiveDate, Path
             (date < before && entry.path().is_dir()).then(|| (date, entry.path()))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(date, _)| std::cmp::Reverse(*date));
     found
 }
 
@@ -48,7 +48,12 @@ pub fn file_name(table: &str, format: FileFormat) -> String {
 }
 
 /// Write batches to `path` in `format`. Deterministic: same batches, same bytes.
-pub fn write_table(path: &Path, schema: &SchemaRef, batches: &[RecordBatch], format: FileFormat) -> Result<(), String> {
+pub fn write_table(
+    path: &Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    format: FileFormat,
+) -> Result<(), String> {
     let file = File::create(path).map_err(|e| e.to_string())?;
     match format {
         FileFormat::Parquet | FileFormat::Arrow => {
@@ -56,16 +61,24 @@ pub fn write_table(path: &Path, schema: &SchemaRef, batches: &[RecordBatch], for
                 .set_compression(Compression::SNAPPY)
                 .set_created_by(format!("vane {}", env!("CARGO_PKG_VERSION")))
                 .build();
-            let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| e.to_string())?;
+            let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+                .map_err(|e| e.to_string())?;
             for batch in batches {
                 writer.write(batch).map_err(|e| e.to_string())?;
             }
             writer.close().map_err(|e| e.to_string())?;
         }
         FileFormat::Csv => {
-            let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file);
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(file);
             if batches.is_empty() {
-                let header = schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",");
+                let header = schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
                 let mut file = writer.into_inner();
                 writeln!(file, "{header}").map_err(|e| e.to_string())?;
             } else {
@@ -115,7 +128,10 @@ impl Staged {
     pub fn commit(mut self) -> std::io::Result<PathBuf> {
         let old = self.target.with_file_name(format!(
             ".{}.old-{}",
-            self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            self.target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         let replaced = self.target.exists();

@@ -150,7 +150,7 @@ pub fn locations(pipeline: &Pipeline) -> Vec<SourceLocation> {
             };
             Some(SourceLocation {
                 name: s.name.value.clone(),
-                path: dir.join(&path.value),
+                path: crate::check::clean_path(&dir.join(&path.value)),
                 format,
                 partitions: s.partitions.iter().map(|p| p.value.clone()).collect(),
                 span: path.span,
@@ -170,18 +170,38 @@ pub fn unreadable(
     let missing = !location.path.exists() && !has_glob(&location.path.to_string_lossy());
     let (text, help) = if missing {
         (
-            format!("source `{}`: {} does not exist", location.name, display(&location.path)),
+            format!(
+                "source `{}`: {} does not exist",
+                location.name,
+                display(&location.path)
+            ),
             "check `path:`; it is relative to the pipeline file".to_string(),
         )
     } else if first_line.contains("No files found") {
         (
-            format!("source `{}`: no {} files at {}", location.name, location.format.name(), display(&location.path)),
-            format!("check `path:`, or set `format:` if the files are not {}", location.format.name()),
+            format!(
+                "source `{}`: no {} files at {}",
+                location.name,
+                location.format.name(),
+                display(&location.path)
+            ),
+            format!(
+                "check `path:`, or set `format:` if the files are not {}",
+                location.format.name()
+            ),
         )
     } else {
         (
-            format!("source `{}`: cannot read {}: {}", location.name, display(&location.path), simplify(&first_line)),
-            format!("check that the files are valid {} files", location.format.name()),
+            format!(
+                "source `{}`: cannot read {}: {}",
+                location.name,
+                display(&location.path),
+                simplify(&first_line)
+            ),
+            format!(
+                "check that the files are valid {} files",
+                location.format.name()
+            ),
         )
     };
     Diagnostic::error(Code::DataUnreadable, text)
@@ -224,7 +244,10 @@ pub async fn read_schemas(pipeline: &Pipeline) -> (Schemas, Vec<Diagnostic>) {
             Ok(table) => {
                 use datafusion::datasource::TableProvider;
                 let schema = table.schema();
-                schemas.insert(location.name.clone(), source_schema(&schema, display(&location.path)));
+                schemas.insert(
+                    location.name.clone(),
+                    source_schema(&schema, display(&location.path)),
+                );
             }
             Err(e) => diagnostics.push(unreadable(pipeline, &location, &e)),
         }

@@ -254,6 +254,9 @@ pub struct OutputsDef {
     pub format: Option<Text>,
 }
 
+/// A fixture row or a set of expectations: `(name, value)` pairs as written.
+pub type Row = Vec<(Text, Node)>;
+
 /// A metric test: fixture rows, an as-of and expectations.
 #[derive(Debug, Clone)]
 pub struct TestDef {
@@ -263,8 +266,8 @@ pub struct TestDef {
     pub about: About,
     /// The as-of date.
     pub as_of: Option<Text>,
-    /// Fixture rows per source: `(source, rows)`, each row `(column, value)`.
-    pub given: Vec<(Text, Vec<Vec<(Text, Node)>>)>,
+    /// Fixture rows per source.
+    pub given: Vec<(Text, Vec<Row>)>,
     /// Expectations per entity key: `(entity key, [(name, expected value)])`.
-    pub expect: Vec<(Text, Vec<(Text, Node)>)>,
+    pub expect: Vec<(Text, Row)>,
 }

@@ -370,7 +370,9 @@ impl Expr {
                 function: ident(function),
                 args: args.iter().map(Expr::without_spans).collect(),
             },
-            ExprKind::List(items) => ExprKind::List(items.iter().map(Expr::without_spans).collect()),
+            ExprKind::List(items) => {
+                ExprKind::List(items.iter().map(Expr::without_spans).collect())
+            }
         };
         Expr { kind, span: zero }
     }

@@ -70,7 +70,9 @@ pub fn format_text(text: &str, sites: &[ExpressionSite]) -> String {
         let end = match site.style {
             // A block scalar's span runs on to the next key's indentation;
             // replace only its content lines.
-            ScalarStyle::Block => raw.rfind('\n').map_or(site.span.end, |i| site.span.start + i + 1),
+            ScalarStyle::Block => raw
+                .rfind('\n')
+                .map_or(site.span.end, |i| site.span.start + i + 1),
             _ => site.span.end,
         };
         out.push_str(&text[cursor..site.span.start]);

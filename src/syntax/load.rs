@@ -110,7 +110,8 @@ impl Loader {
     fn fields<'n>(&mut self, node: &'n Node, section: &Section, owner: Span) -> Option<Fields<'n>> {
         let NodeKind::Map(entries) = &node.kind else {
             let named = self.file.slice(owner);
-            let context = if named.is_empty() || named == section.name || section.name == "pipeline" {
+            let context = if named.is_empty() || named == section.name || section.name == "pipeline"
+            {
                 format!("the {}", section.name)
             } else {
                 format!("{} `{named}`", section.name)
@@ -132,17 +133,23 @@ impl Loader {
                 } else {
                     format!("in {} `{}`", article(section.name), section.name)
                 };
-                let d = Diagnostic::error(Code::UnknownKey, format!("unknown key `{name}` {place}"))
-                .at(&self.file, key.span, "unknown key")
-                .help(suggestion(name, "key", section.fields.iter().map(|f| f.key)));
+                let d =
+                    Diagnostic::error(Code::UnknownKey, format!("unknown key `{name}` {place}"))
+                        .at(&self.file, key.span, "unknown key")
+                        .help(suggestion(
+                            name,
+                            "key",
+                            section.fields.iter().map(|f| f.key),
+                        ));
                 self.push(d);
                 continue;
             }
             if let Some((first, _)) = fields.entries.get(name.as_str()) {
-                let d = Diagnostic::error(Code::DuplicateKey, format!("key `{name}` appears twice"))
-                    .at(&self.file, key.span, "second time")
-                    .also(first.span, "first time")
-                    .help("remove one of them");
+                let d =
+                    Diagnostic::error(Code::DuplicateKey, format!("key `{name}` appears twice"))
+                        .at(&self.file, key.span, "second time")
+                        .also(first.span, "first time")
+                        .help("remove one of them");
                 self.push(d);
                 continue;
             }
@@ -155,7 +162,11 @@ impl Loader {
                     format!("the {} is missing `{}`", section.name, field.key),
                 )
                 .at(&self.file, owner, format!("no `{}` here", field.key))
-                .help(format!("add `{}:` — {}", field.key, lowercase_first(field.doc)));
+                .help(format!(
+                    "add `{}:` — {}",
+                    field.key,
+                    lowercase_first(field.doc)
+                ));
                 self.push(d);
             }
         }
@@ -169,9 +180,10 @@ impl Loader {
                 Some(self.file.slice(node.span).to_string())
             }
             NodeKind::Null => {
-                let d = Diagnostic::error(Code::WrongShape, format!("`{}` has no value", field.key))
-                    .at(&self.file, node_span(node), "empty")
-                    .help(format!("`{}`: {}", field.key, lowercase_first(field.doc)));
+                let d =
+                    Diagnostic::error(Code::WrongShape, format!("`{}` has no value", field.key))
+                        .at(&self.file, node_span(node), "empty")
+                        .help(format!("`{}`: {}", field.key, lowercase_first(field.doc)));
                 self.push(d);
                 None
             }
@@ -221,9 +233,12 @@ impl Loader {
             }
         };
         if !value.is_finite() || value < 0.0 {
-            let d = Diagnostic::error(Code::InvalidValue, format!("{what} must be a number of at least 0"))
-                .at(&self.file, node.span, "out of range")
-                .help("weights and bounds are non-negative numbers");
+            let d = Diagnostic::error(
+                Code::InvalidValue,
+                format!("{what} must be a number of at least 0"),
+            )
+            .at(&self.file, node.span, "out of range")
+            .help("weights and bounds are non-negative numbers");
             self.push(d);
             return None;
         }
@@ -340,7 +355,12 @@ impl Loader {
 
     /// A mapping of user-chosen names to values. Names must be identifiers
     /// when `identifiers` is set, because expressions refer to them.
-    fn named<'n>(&mut self, node: &'n Node, what: &str, identifiers: bool) -> Vec<(Text, &'n Node)> {
+    fn named<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        identifiers: bool,
+    ) -> Vec<(Text, &'n Node)> {
         let NodeKind::Map(entries) = &node.kind else {
             if node.kind != NodeKind::Null {
                 self.wrong_shape(node, "a mapping", &format!("the {what}s"));
@@ -360,7 +380,9 @@ impl Loader {
                     continue;
                 }
             };
-            if identifiers && (!is_identifier(&name) || super::print::KEYWORDS.contains(&name.as_str())) {
+            if identifiers
+                && (!is_identifier(&name) || super::print::KEYWORDS.contains(&name.as_str()))
+            {
                 let d = Diagnostic::error(
                     Code::InvalidValue,
                     format!("`{name}` is not a valid {what} name"),
@@ -374,10 +396,13 @@ impl Loader {
                 continue;
             }
             if let Some(first) = seen.get(&name) {
-                let d = Diagnostic::error(Code::DuplicateName, format!("{what} `{name}` is defined twice"))
-                    .at(&self.file, key.span, "second definition")
-                    .also(*first, "first definition")
-                    .help("rename or remove one of them");
+                let d = Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("{what} `{name}` is defined twice"),
+                )
+                .at(&self.file, key.span, "second definition")
+                .also(*first, "first definition")
+                .help("rename or remove one of them");
                 self.push(d);
                 continue;
             }
@@ -532,9 +557,15 @@ impl Loader {
         if let Some(n) = &name
             && !is_identifier(&n.value)
         {
-            let d = Diagnostic::error(Code::InvalidValue, format!("`{}` is not a valid entity name", n.value))
-                .at(&self.file, n.span, "not a name")
-                .help(format!("expressions write `name.attribute`; try `{}`", snake_case(&n.value)));
+            let d = Diagnostic::error(
+                Code::InvalidValue,
+                format!("`{}` is not a valid entity name", n.value),
+            )
+            .at(&self.file, n.span, "not a name")
+            .help(format!(
+                "expressions write `name.attribute`; try `{}`",
+                snake_case(&n.value)
+            ));
             self.push(d);
         }
         Some(EntityDef {

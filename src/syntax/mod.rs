@@ -47,7 +47,11 @@ pub fn load_path(path: &Path) -> (Option<Loaded>, Vec<Diagnostic>) {
         Err(e) => {
             let d = Diagnostic::error(
                 Code::FileUnreadable,
-                format!("cannot read {}: {}", path.display(), e.to_string().to_lowercase()),
+                format!(
+                    "cannot read {}: {}",
+                    path.display(),
+                    e.to_string().to_lowercase()
+                ),
             )
             .help("check the path and its permissions");
             return (None, vec![d]);

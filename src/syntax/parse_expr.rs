@@ -64,9 +64,11 @@ impl Converter<'_> {
     }
 
     fn error(&self, code: Code, span: Span, message: String, label: &str, help: &str) {
-        self.errors
-            .borrow_mut()
-            .push(Diagnostic::error(code, message).at(self.file, span, label).help(help));
+        self.errors.borrow_mut().push(
+            Diagnostic::error(code, message)
+                .at(self.file, span, label)
+                .help(help),
+        );
     }
 
     fn expr(&self, pairs: Pairs<'_, Rule>) -> Expr {
@@ -166,7 +168,9 @@ impl Converter<'_> {
                 let text = &pair.as_str()[1..];
                 match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
                     Ok(d) => ExprKind::Literal(Literal::Date(d)),
-                    Err(_) => self.bad_literal(span, format!("`{}` is not a valid date", pair.as_str())),
+                    Err(_) => {
+                        self.bad_literal(span, format!("`{}` is not a valid date", pair.as_str()))
+                    }
                 }
             }
             Rule::timestamp => {
@@ -175,9 +179,10 @@ impl Converter<'_> {
                     .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"));
                 match parsed {
                     Ok(t) => ExprKind::Literal(Literal::Timestamp(t)),
-                    Err(_) => {
-                        self.bad_literal(span, format!("`{}` is not a valid timestamp", pair.as_str()))
-                    }
+                    Err(_) => self.bad_literal(
+                        span,
+                        format!("`{}` is not a valid timestamp", pair.as_str()),
+                    ),
                 }
             }
             Rule::string => {
@@ -211,7 +216,11 @@ impl Converter<'_> {
                     args: inner.map(|p| self.expr(p.into_inner())).collect(),
                 }
             }
-            Rule::list => ExprKind::List(pair.into_inner().map(|p| self.expr(p.into_inner())).collect()),
+            Rule::list => ExprKind::List(
+                pair.into_inner()
+                    .map(|p| self.expr(p.into_inner()))
+                    .collect(),
+            ),
             Rule::case_expr => {
                 let mut branches = Vec::new();
                 let mut otherwise = None;
@@ -262,17 +271,18 @@ impl Converter<'_> {
         } else {
             match text.parse::<i64>() {
                 Ok(v) => ExprKind::Literal(Literal::Integer(v)),
-                Err(_) => self.bad_literal(
-                    span,
-                    format!("`{text}` does not fit in a 64-bit integer"),
-                ),
+                Err(_) => {
+                    self.bad_literal(span, format!("`{text}` does not fit in a 64-bit integer"))
+                }
             }
         }
     }
 
     fn duration(&self, pair: &Pair<'_, Rule>, span: Span) -> ExprKind {
         let text = pair.as_str();
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (digits, suffix) = text.split_at(split);
         let unit = match suffix {
             "w" => DurationUnit::Weeks,
@@ -362,16 +372,26 @@ fn check_complexity(text: &str) -> Result<(), (usize, String)> {
             i += 1;
         }
         if depth > MAX_NESTING {
-            return Err((i, format!("expression is nested more than {MAX_NESTING} levels deep")));
+            return Err((
+                i,
+                format!("expression is nested more than {MAX_NESTING} levels deep"),
+            ));
         }
         if prefix_run > MAX_PREFIX_RUN {
-            return Err((i, format!("more than {MAX_PREFIX_RUN} `-` or `not` in a row")));
+            return Err((
+                i,
+                format!("more than {MAX_PREFIX_RUN} `-` or `not` in a row"),
+            ));
         }
     }
     Ok(())
 }
 
-fn syntax_error(file: &Arc<SourceFile>, scalar: &ScalarText, error: pest::error::Error<Rule>) -> Diagnostic {
+fn syntax_error(
+    file: &Arc<SourceFile>,
+    scalar: &ScalarText,
+    error: pest::error::Error<Rule>,
+) -> Diagnostic {
     let (start, end) = match error.location {
         InputLocation::Pos(p) => (p, p + 1),
         InputLocation::Span((s, e)) => (s, e.max(s + 1)),
@@ -398,13 +418,24 @@ fn syntax_error(file: &Arc<SourceFile>, scalar: &ScalarText, error: pest::error:
     } else {
         scalar.file_span(scalar.value.trim_end().len(), scalar.value.trim_end().len())
     };
-    let help = if scalar.value.contains('"') {
+    let open = scalar.value.matches('(').count() > scalar.value.matches(')').count();
+    let in_flow = scalar.style == super::scalar::ScalarStyle::Plain
+        && file
+            .text
+            .get(scalar.span.end..)
+            .is_some_and(|rest| rest.trim_start().starts_with(','));
+    let help = if open && in_flow {
+        "inside `{ … }` or `[ … ]` a comma ends the YAML value: quote the expression".to_string()
+    } else if scalar.value.contains('"') {
         "strings in expressions use single quotes: 'gold'".to_string()
     } else if found.as_deref().is_some_and(|t| t.starts_with("=="))
         || (start > 0 && scalar.value.get(start - 1..=start) == Some("=="))
     {
         "equality is a single `=`".to_string()
-    } else if found.as_deref().is_some_and(|t| t.starts_with("&&") || t.starts_with("||")) {
+    } else if found
+        .as_deref()
+        .is_some_and(|t| t.starts_with("&&") || t.starts_with("||"))
+    {
         "use `and` / `or`".to_string()
     } else {
         format!("expected {expected}")
@@ -453,7 +484,12 @@ fn describe_expected(rules: &[Rule]) -> String {
     }
 }
 
-fn too_complex(file: &Arc<SourceFile>, scalar: &ScalarText, at: usize, message: String) -> Diagnostic {
+fn too_complex(
+    file: &Arc<SourceFile>,
+    scalar: &ScalarText,
+    at: usize,
+    message: String,
+) -> Diagnostic {
     Diagnostic::error(Code::ExprTooComplex, message)
         .at(file, scalar.file_span(at.saturating_sub(1), at), "here")
         .help("split the expression into smaller metrics")
@@ -477,7 +513,10 @@ fn reject_prefix_runs(pairs: &Pairs<'_, Rule>) -> bool {
 
 /// Parse one expression from a YAML scalar. On failure the diagnostics say
 /// exactly where, in file coordinates.
-pub fn parse_expression(file: &Arc<SourceFile>, scalar: &ScalarText) -> Result<Expr, Vec<Diagnostic>> {
+pub fn parse_expression(
+    file: &Arc<SourceFile>,
+    scalar: &ScalarText,
+) -> Result<Expr, Vec<Diagnostic>> {
     if let Err((at, message)) = check_complexity(&scalar.value) {
         return Err(vec![too_complex(file, scalar, at, message)]);
     }
@@ -513,13 +552,17 @@ pub fn parse_expression(file: &Arc<SourceFile>, scalar: &ScalarText) -> Result<E
 }
 
 /// Parse a message template (`"{account.name} fell {round(x, 1)} points"`).
-pub fn parse_template(file: &Arc<SourceFile>, scalar: &ScalarText) -> Result<Template, Vec<Diagnostic>> {
+pub fn parse_template(
+    file: &Arc<SourceFile>,
+    scalar: &ScalarText,
+) -> Result<Template, Vec<Diagnostic>> {
     if let Err((at, message)) = check_complexity(&scalar.value) {
         return Err(vec![too_complex(file, scalar, at, message)]);
     }
     let pairs = ExprGrammar::parse(Rule::template, &scalar.value).map_err(|e| {
         let mut d = syntax_error(file, scalar, e);
-        d.help = Some("holes are written `{expression}`; write `{{` or `}}` for a literal brace".into());
+        d.help =
+            Some("holes are written `{expression}`; write `{{` or `}}` for a literal brace".into());
         vec![d]
     })?;
     if reject_prefix_runs(&pairs) {
@@ -536,7 +579,12 @@ pub fn parse_template(file: &Arc<SourceFile>, scalar: &ScalarText) -> Result<Tem
         errors: Default::default(),
     };
     let mut parts = Vec::new();
-    for pair in pairs.into_iter().next().into_iter().flat_map(|p| p.into_inner()) {
+    for pair in pairs
+        .into_iter()
+        .next()
+        .into_iter()
+        .flat_map(|p| p.into_inner())
+    {
         match pair.as_rule() {
             Rule::template_text => parts.push(TemplatePart::Text(pair.as_str().to_string())),
             Rule::template_escape => parts.push(TemplatePart::Text(pair.as_str()[..1].to_string())),
@@ -582,21 +630,35 @@ mod tests {
     use super::*;
 
     fn kind(text: &str) -> ExprKind {
-        parse_str(text).map(|e| e.without_spans().kind).unwrap_or_else(|e| panic!("{text}: {}", e[0]))
+        parse_str(text)
+            .map(|e| e.without_spans().kind)
+            .unwrap_or_else(|e| panic!("{text}: {}", e[0]))
     }
 
     #[test]
     fn precedence_follows_sql() {
-        let ExprKind::Binary { op, .. } = kind("a or b and c") else { panic!() };
+        let ExprKind::Binary { op, .. } = kind("a or b and c") else {
+            panic!()
+        };
         assert_eq!(op, BinaryOp::Or);
-        let ExprKind::Unary { op, operand } = kind("not a = b") else { panic!() };
+        let ExprKind::Unary { op, operand } = kind("not a = b") else {
+            panic!()
+        };
         assert_eq!(op, UnaryOp::Not);
-        assert!(matches!(operand.kind, ExprKind::Binary { op: BinaryOp::Eq, .. }));
+        assert!(matches!(
+            operand.kind,
+            ExprKind::Binary {
+                op: BinaryOp::Eq,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn between_bounds_do_not_swallow_and() {
-        let ExprKind::Binary { op, left, .. } = kind("x between 1 and 10 and y") else { panic!() };
+        let ExprKind::Binary { op, left, .. } = kind("x between 1 and 10 and y") else {
+            panic!()
+        };
         assert_eq!(op, BinaryOp::And);
         assert!(matches!(left.kind, ExprKind::Between { .. }));
     }
@@ -604,9 +666,18 @@ mod tests {
     #[test]
     fn literals() {
         assert_eq!(kind("95%"), ExprKind::Literal(Literal::Percent(95.0)));
-        assert_eq!(kind("30d"), ExprKind::Literal(Literal::Duration(30, DurationUnit::Days)));
-        assert_eq!(kind("'it''s'"), ExprKind::Literal(Literal::String("it's".into())));
-        assert!(matches!(kind("@2026-02-28"), ExprKind::Literal(Literal::Date(_))));
+        assert_eq!(
+            kind("30d"),
+            ExprKind::Literal(Literal::Duration(30, DurationUnit::Days))
+        );
+        assert_eq!(
+            kind("'it''s'"),
+            ExprKind::Literal(Literal::String("it's".into()))
+        );
+        assert!(matches!(
+            kind("@2026-02-28"),
+            ExprKind::Literal(Literal::Date(_))
+        ));
     }
 
     #[test]

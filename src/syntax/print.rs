@@ -170,7 +170,11 @@ fn write_expr(out: &mut String, expr: &Expr) {
             negated,
         } => {
             write_operand(out, operand, PREC_COMPARE + 1);
-            out.push_str(if *negated { " not between " } else { " between " });
+            out.push_str(if *negated {
+                " not between "
+            } else {
+                " between "
+            });
             write_operand(out, low, PREC_COMPARE + 1);
             out.push_str(" and ");
             write_operand(out, high, PREC_COMPARE + 1);
@@ -234,7 +238,10 @@ mod tests {
         assert_eq!(canonical("x <> 1"), "x != 1");
         assert_eq!(canonical("- (-x)"), "-(-x)");
         assert_eq!(canonical("x BETWEEN 1+1 AND 3"), "x between 1 + 1 and 3");
-        assert_eq!(canonical("CASE WHEN a THEN 1 ELSE 2 END"), "case when a then 1 else 2 end");
+        assert_eq!(
+            canonical("CASE WHEN a THEN 1 ELSE 2 END"),
+            "case when a then 1 else 2 end"
+        );
         assert_eq!(canonical("`order`.`my col`"), "order.`my col`");
         assert_eq!(canonical("`end`.x"), "`end`.x");
         assert_eq!(canonical("1.50"), "1.5");

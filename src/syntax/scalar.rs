@@ -6,8 +6,8 @@
 //! with the raw text of the scalar (the value is, up to escapes and folding, a
 //! subsequence of the raw text) and keep the file offset of every value byte.
 
-use super::{SourceFile, Span};
 use super::yaml::Node;
+use super::{SourceFile, Span};
 
 /// How far ahead in the raw text a value character is looked for before
 /// the alignment gives up on it (an escape such as `\n` has no raw twin).
@@ -106,9 +106,7 @@ pub fn style_of(file: &SourceFile, span: Span) -> ScalarStyle {
     let previous = before
         .trim_end_matches([' ', '\t', '\n', '\r'])
         .trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
-    let header_has_newline = before
-        .trim_end_matches([' ', '\t'])
-        .ends_with('\n');
+    let header_has_newline = before.trim_end_matches([' ', '\t']).ends_with('\n');
     if header_has_newline && (previous.ends_with('|') || previous.ends_with('>')) {
         ScalarStyle::Block
     } else {

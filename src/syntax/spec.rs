@@ -82,9 +82,17 @@ const fn required(key: &'static str, shape: Shape, doc: &'static str) -> Field {
 }
 
 /// `description:` — allowed on every definition.
-pub const DESCRIPTION: Field = field("description", Shape::Text, "What this is and why it matters.");
+pub const DESCRIPTION: Field = field(
+    "description",
+    Shape::Text,
+    "What this is and why it matters.",
+);
 /// `owner:` — allowed on every definition.
-pub const OWNER: Field = field("owner", Shape::Text, "Who maintains this definition (a person or team).");
+pub const OWNER: Field = field(
+    "owner",
+    Shape::Text,
+    "Who maintains this definition (a person or team).",
+);
 
 /// Source formats Vane reads.
 pub const SOURCE_FORMATS: &[&str] = &["parquet", "csv", "jsonl", "arrow"];
@@ -102,11 +110,31 @@ pub static SOURCE: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("path", Shape::Text, "File, folder or glob, relative to the pipeline file (`data/events/*.parquet`)."),
-        field("format", Shape::Choice(SOURCE_FORMATS), "File format; guessed from the extension when absent."),
-        field("time", Shape::Text, "The event-time column that metric windows apply to."),
-        field("key", Shape::Text, "The column holding the entity key; defaults to the entity's key name."),
-        field("partitions", Shape::TextList, "Hive partition columns encoded in folder names (`region=eu/`)."),
+        required(
+            "path",
+            Shape::Text,
+            "File, folder or glob, relative to the pipeline file (`data/events/*.parquet`).",
+        ),
+        field(
+            "format",
+            Shape::Choice(SOURCE_FORMATS),
+            "File format; guessed from the extension when absent.",
+        ),
+        field(
+            "time",
+            Shape::Text,
+            "The event-time column that metric windows apply to.",
+        ),
+        field(
+            "key",
+            Shape::Text,
+            "The column holding the entity key; defaults to the entity's key name.",
+        ),
+        field(
+            "partitions",
+            Shape::TextList,
+            "Hive partition columns encoded in folder names (`region=eu/`).",
+        ),
     ],
 };
 
@@ -117,11 +145,27 @@ pub static ENTITY: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("name", Shape::Text, "The entity's name, used in expressions as `name.attribute` (`account.seats`)."),
-        required("source", Shape::Text, "The source holding one row per entity."),
+        required(
+            "name",
+            Shape::Text,
+            "The entity's name, used in expressions as `name.attribute` (`account.seats`).",
+        ),
+        required(
+            "source",
+            Shape::Text,
+            "The source holding one row per entity.",
+        ),
         required("key", Shape::Text, "The key column of the entity table."),
-        field("attributes", Shape::TextList, "Columns of the entity table usable in expressions and carried into the scorecard."),
-        field("population", Shape::Expression, "Which entities get a row: a condition over the entity table's columns."),
+        field(
+            "attributes",
+            Shape::TextList,
+            "Columns of the entity table usable in expressions and carried into the scorecard.",
+        ),
+        field(
+            "population",
+            Shape::Expression,
+            "Which entities get a row: a condition over the entity table's columns.",
+        ),
     ],
 };
 
@@ -132,12 +176,36 @@ pub static METRIC: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        field("from", Shape::Text, "The source to aggregate; absent for derived metrics."),
-        field("window", Shape::Duration, "How far back from as-of to look (`30d`): rows with as_of - window <= time < as_of."),
-        field("where", Shape::Expression, "A row condition applied before aggregating."),
-        required("value", Shape::Expression, "An aggregate (`count()`, `avg(x)`, …) or an expression over metrics and entity attributes."),
-        field("unit", Shape::Text, "Unit for display (`days`, `percent`, `usd`)."),
-        field("unused", Shape::Bool, "Set to true for a metric kept on purpose without an indicator or playbook using it."),
+        field(
+            "from",
+            Shape::Text,
+            "The source to aggregate; absent for derived metrics.",
+        ),
+        field(
+            "window",
+            Shape::Duration,
+            "How far back from as-of to look (`30d`): rows with as_of - window <= time < as_of.",
+        ),
+        field(
+            "where",
+            Shape::Expression,
+            "A row condition applied before aggregating.",
+        ),
+        required(
+            "value",
+            Shape::Expression,
+            "An aggregate (`count()`, `avg(x)`, …) or an expression over metrics and entity attributes.",
+        ),
+        field(
+            "unit",
+            Shape::Text,
+            "Unit for display (`days`, `percent`, `usd`).",
+        ),
+        field(
+            "unused",
+            Shape::Bool,
+            "Set to true for a metric kept on purpose without an indicator or playbook using it.",
+        ),
     ],
 };
 
@@ -148,13 +216,37 @@ pub static TARGETS: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("source", Shape::Text, "The source holding one row per (entity, KPI, effective period)."),
-        field("key", Shape::Text, "Column with the entity key; defaults to the entity's key name."),
+        required(
+            "source",
+            Shape::Text,
+            "The source holding one row per (entity, KPI, effective period).",
+        ),
+        field(
+            "key",
+            Shape::Text,
+            "Column with the entity key; defaults to the entity's key name.",
+        ),
         field("kpi", Shape::Text, "Column naming the KPI (default `kpi`)."),
-        field("value", Shape::Text, "Column with the target value (default `target`)."),
-        field("direction", Shape::Text, "Column with `higher` or `lower`: which way is better (default `direction`)."),
-        field("effective_from", Shape::Text, "Column with the first date the target applies (inclusive)."),
-        field("effective_to", Shape::Text, "Column with the date the target stops applying (exclusive; empty = open)."),
+        field(
+            "value",
+            Shape::Text,
+            "Column with the target value (default `target`).",
+        ),
+        field(
+            "direction",
+            Shape::Text,
+            "Column with `higher` or `lower`: which way is better (default `direction`).",
+        ),
+        field(
+            "effective_from",
+            Shape::Text,
+            "Column with the first date the target applies (inclusive).",
+        ),
+        field(
+            "effective_to",
+            Shape::Text,
+            "Column with the date the target stops applying (exclusive; empty = open).",
+        ),
     ],
 };
 
@@ -165,10 +257,22 @@ pub static INDICATOR: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("kind", Shape::Choice(INDICATOR_KINDS), "`leading` (predicts outcomes) or `lagging` (is an outcome)."),
+        required(
+            "kind",
+            Shape::Choice(INDICATOR_KINDS),
+            "`leading` (predicts outcomes) or `lagging` (is an outcome).",
+        ),
         required("metric", Shape::Text, "The metric it scores."),
-        required("score", Shape::Expression, "Scoring expression; `value` is the metric's value (`ramp(value, 20%, 80%)`)."),
-        field("weight", Shape::Number, "Weight within its group (default 1)."),
+        required(
+            "score",
+            Shape::Expression,
+            "Scoring expression; `value` is the metric's value (`ramp(value, 20%, 80%)`).",
+        ),
+        field(
+            "weight",
+            Shape::Number,
+            "Weight within its group (default 1).",
+        ),
         required("group", Shape::Text, "The health group it belongs to."),
     ],
 };
@@ -180,7 +284,11 @@ pub static GROUP: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("weight", Shape::Number, "Weight of the group in the health score."),
+        required(
+            "weight",
+            Shape::Number,
+            "Weight of the group in the health score.",
+        ),
     ],
 };
 
@@ -190,7 +298,11 @@ pub static BAND: Section = Section {
     doc: "A colour band: health in [from, to); the top band includes 100.",
     fields: &[
         required("from", Shape::Number, "Lower bound, inclusive."),
-        required("to", Shape::Number, "Upper bound, exclusive (inclusive when it is 100)."),
+        required(
+            "to",
+            Shape::Number,
+            "Upper bound, exclusive (inclusive when it is 100).",
+        ),
     ],
 };
 
@@ -201,9 +313,21 @@ pub static MODEL: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("when", Shape::Expression, "Which entities it applies to, over entity attributes (`account.segment = 'enterprise'`)."),
-        field("groups", Shape::NamedNumbers, "Group weights that replace the defaults."),
-        field("indicators", Shape::NamedNumbers, "Indicator weights that replace the defaults."),
+        required(
+            "when",
+            Shape::Expression,
+            "Which entities it applies to, over entity attributes (`account.segment = 'enterprise'`).",
+        ),
+        field(
+            "groups",
+            Shape::NamedNumbers,
+            "Group weights that replace the defaults.",
+        ),
+        field(
+            "indicators",
+            Shape::NamedNumbers,
+            "Indicator weights that replace the defaults.",
+        ),
     ],
 };
 
@@ -214,9 +338,21 @@ pub static HEALTH: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("groups", Shape::Named(&GROUP), "The groups and their weights."),
-        required("bands", Shape::Named(&BAND), "Colour bands covering 0–100 without gaps or overlaps."),
-        field("models", Shape::Named(&MODEL), "Segment-specific weightings, tried in order."),
+        required(
+            "groups",
+            Shape::Named(&GROUP),
+            "The groups and their weights.",
+        ),
+        required(
+            "bands",
+            Shape::Named(&BAND),
+            "Colour bands covering 0–100 without gaps or overlaps.",
+        ),
+        field(
+            "models",
+            Shape::Named(&MODEL),
+            "Segment-specific weightings, tried in order.",
+        ),
     ],
 };
 
@@ -226,13 +362,41 @@ pub static PLAYBOOK: Section = Section {
     doc: "A rule: when the condition holds for an entity, an action is due.",
     fields: &[
         DESCRIPTION,
-        required("when", Shape::Expression, "The condition, over metrics, entity attributes, `health` and `band`."),
-        required("action", Shape::Text, "What to do (`call`, `email`, `qbr`, …)."),
-        field("priority", Shape::Choice(PRIORITIES), "`high`, `medium` (default) or `low`."),
-        field("owner", Shape::Template, "Who does it, a template such as `{account.csm}`."),
-        required("message", Shape::Template, "The message, with `{expression}` holes."),
-        field("dedup_key", Shape::Template, "What makes two firings the same for the cooldown (default: entity key and playbook)."),
-        field("cooldown", Shape::Duration, "How long after firing the same action stays quiet (`14d`)."),
+        required(
+            "when",
+            Shape::Expression,
+            "The condition, over metrics, entity attributes, `health` and `band`.",
+        ),
+        required(
+            "action",
+            Shape::Text,
+            "What to do (`call`, `email`, `qbr`, …).",
+        ),
+        field(
+            "priority",
+            Shape::Choice(PRIORITIES),
+            "`high`, `medium` (default) or `low`.",
+        ),
+        field(
+            "owner",
+            Shape::Template,
+            "Who does it, a template such as `{account.csm}`.",
+        ),
+        required(
+            "message",
+            Shape::Template,
+            "The message, with `{expression}` holes.",
+        ),
+        field(
+            "dedup_key",
+            Shape::Template,
+            "What makes two firings the same for the cooldown (default: entity key and playbook).",
+        ),
+        field(
+            "cooldown",
+            Shape::Duration,
+            "How long after firing the same action stays quiet (`14d`).",
+        ),
     ],
 };
 
@@ -241,8 +405,16 @@ pub static OUTPUTS: Section = Section {
     name: "outputs",
     doc: "Where and how results are written.",
     fields: &[
-        field("dir", Shape::Text, "Output folder, relative to the pipeline file (default `out/<pipeline name>`)."),
-        field("format", Shape::Choice(OUTPUT_FORMATS), "`parquet` (default), `csv` or `jsonl`."),
+        field(
+            "dir",
+            Shape::Text,
+            "Output folder, relative to the pipeline file (default `out/<pipeline name>`).",
+        ),
+        field(
+            "format",
+            Shape::Choice(OUTPUT_FORMATS),
+            "`parquet` (default), `csv` or `jsonl`.",
+        ),
     ],
 };
 
@@ -253,9 +425,21 @@ pub static TEST: Section = Section {
     fields: &[
         DESCRIPTION,
         OWNER,
-        required("as_of", Shape::Text, "The as-of date of the test run (`2026-11-01`)."),
-        required("given", Shape::Fixtures, "Fixture rows per source (sources not given are empty)."),
-        required("expect", Shape::Expectations, "Expected metric values, scores, `health`, `band` and `playbooks` per entity key."),
+        required(
+            "as_of",
+            Shape::Text,
+            "The as-of date of the test run (`2026-11-01`).",
+        ),
+        required(
+            "given",
+            Shape::Fixtures,
+            "Fixture rows per source (sources not given are empty).",
+        ),
+        required(
+            "expect",
+            Shape::Expectations,
+            "Expected metric values, scores, `health`, `band` and `playbooks` per entity key.",
+        ),
     ],
 };
 
@@ -264,20 +448,56 @@ pub static PIPELINE: Section = Section {
     name: "pipeline",
     doc: "A Vane pipeline: sources, the entity, metrics, targets, indicators, health, playbooks, outputs and tests.",
     fields: &[
-        required("vane", Shape::Integer, "The file-format version; this Vane reads version 1."),
-        field("name", Shape::Text, "The pipeline's name (default: the file name)."),
+        required(
+            "vane",
+            Shape::Integer,
+            "The file-format version; this Vane reads version 1.",
+        ),
+        field(
+            "name",
+            Shape::Text,
+            "The pipeline's name (default: the file name).",
+        ),
         DESCRIPTION,
         OWNER,
-        field("timezone", Shape::Text, "Time zone for dates and windows; only `UTC` for now."),
-        required("sources", Shape::Named(&SOURCE), "Where the data comes from."),
-        required("entity", Shape::Section(&ENTITY), "Who gets a scorecard row."),
+        field(
+            "timezone",
+            Shape::Text,
+            "Time zone for dates and windows; only `UTC` for now.",
+        ),
+        required(
+            "sources",
+            Shape::Named(&SOURCE),
+            "Where the data comes from.",
+        ),
+        required(
+            "entity",
+            Shape::Section(&ENTITY),
+            "Who gets a scorecard row.",
+        ),
         field("metrics", Shape::Named(&METRIC), "What is measured."),
-        field("targets", Shape::Section(&TARGETS), "Per-entity KPI targets."),
+        field(
+            "targets",
+            Shape::Section(&TARGETS),
+            "Per-entity KPI targets.",
+        ),
         field("indicators", Shape::Named(&INDICATOR), "Scored metrics."),
         field("health", Shape::Section(&HEALTH), "The health roll-up."),
-        field("playbooks", Shape::Named(&PLAYBOOK), "Rules that turn signals into actions."),
-        field("outputs", Shape::Section(&OUTPUTS), "Where results are written."),
-        field("tests", Shape::Named(&TEST), "Metric tests on inline fixtures."),
+        field(
+            "playbooks",
+            Shape::Named(&PLAYBOOK),
+            "Rules that turn signals into actions.",
+        ),
+        field(
+            "outputs",
+            Shape::Section(&OUTPUTS),
+            "Where results are written.",
+        ),
+        field(
+            "tests",
+            Shape::Named(&TEST),
+            "Metric tests on inline fixtures.",
+        ),
     ],
 };
 

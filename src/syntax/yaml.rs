@@ -62,7 +62,9 @@ impl Node {
     pub fn scalar_text<'a>(&'a self, file: &'a SourceFile) -> Option<&'a str> {
         match &self.kind {
             NodeKind::Str(s) => Some(s),
-            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => Some(file.slice(self.span)),
+            NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
+                Some(file.slice(self.span))
+            }
             _ => None,
         }
     }
@@ -122,7 +124,9 @@ impl<'de> Visitor<'de> for RawVisitor {
         Ok(RawNode(NodeKind::Str(v)))
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<RawNode, E> {
-        Ok(RawNode(NodeKind::Str(String::from_utf8_lossy(v).into_owned())))
+        Ok(RawNode(NodeKind::Str(
+            String::from_utf8_lossy(v).into_owned(),
+        )))
     }
     fn visit_unit<E>(self) -> Result<RawNode, E> {
         Ok(RawNode(NodeKind::Null))
@@ -201,9 +205,11 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Err(Diagnostic::error(Code::EmptyFile, "the pipeline file is empty")
-            .at(file, Span::new(0, 0), "nothing here")
-            .help("start from `vane: 1` and a `sources:` section; see docs/language.md"));
+        return Err(
+            Diagnostic::error(Code::EmptyFile, "the pipeline file is empty")
+                .at(file, Span::new(0, 0), "nothing here")
+                .help("start from `vane: 1` and a `sources:` section; see docs/language.md"),
+        );
     }
     match serde_saphyr::from_str_with_options::<Spanned<RawNode>>(&file.text, options()) {
         Ok(root) => Ok(spanned_to_node(root)),
@@ -214,16 +220,19 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
                 .unwrap_or(0);
             let message = error.without_snippet().to_string();
             let mut message = first_line(&message);
-            let mut help = "fix the YAML syntax at this place; strings holding `: ` or ` #` need quotes";
+            let mut help =
+                "fix the YAML syntax at this place; strings holding `: ` or ` #` need quotes";
             if message.contains("budget breached") {
                 message = "the document expands to too many values (nested aliases?)".to_string();
                 help = "pipeline files do not need large alias expansions; remove the repeated `*alias` references";
             } else if message.to_lowercase().contains("tab") {
                 help = "YAML does not allow tabs for indentation; indent with spaces";
             }
-            Err(Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {message}"))
-                .at(file, Span::new(offset, offset + 1), "here")
-                .help(help))
+            Err(
+                Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {message}"))
+                    .at(file, Span::new(offset, offset + 1), "here")
+                    .help(help),
+            )
         }
     }
 }

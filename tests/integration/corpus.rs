@@ -10,7 +10,9 @@ use vane::diagnostics::{render_human, render_json};
 
 fn relative(path: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Run validate the way the CLI does and render what a user would see.
@@ -37,7 +39,12 @@ fn every_error_has_a_code_a_message_and_a_help_line() {
         let report = commands::validate(&[relative(path)], false);
         for d in &report.diagnostics {
             assert!(!d.message.is_empty());
-            assert!(d.help.is_some(), "{}: `{}` has no help", path.display(), d.message);
+            assert!(
+                d.help.is_some(),
+                "{}: `{}` has no help",
+                path.display(),
+                d.message
+            );
             assert!(
                 d.message.chars().next().is_some_and(|c| !c.is_uppercase()),
                 "messages are lowercase phrases: {}",
@@ -51,7 +58,11 @@ fn good_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     for dir in ["pipelines", "tests/corpus/good"] {
-        for entry in std::fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(root.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "yaml") {
                 files.push(path);
@@ -76,15 +87,27 @@ fn formatting_is_idempotent_and_keeps_meaning() {
     for path in good_files() {
         let (original, once) = commands::fmt::formatted(&path).expect("good files load");
         let (loaded, diagnostics) = vane::syntax::load_text(&path, once.clone());
-        assert!(diagnostics.iter().all(|d| !d.is_error()), "{}: formatting broke the file", path.display());
+        assert!(
+            diagnostics.iter().all(|d| !d.is_error()),
+            "{}: formatting broke the file",
+            path.display()
+        );
         let loaded = loaded.expect("formatted file loads");
         let twice = vane::syntax::fmt::format_text(&once, &loaded.sites);
         assert_eq!(once, twice, "{}: fmt is not idempotent", path.display());
         let (before, _) = vane::syntax::load_text(&path, original);
         let canonical = |l: &vane::syntax::load::Loaded| {
-            l.sites.iter().map(|s| s.canonical.clone()).collect::<Vec<_>>()
+            l.sites
+                .iter()
+                .map(|s| s.canonical.clone())
+                .collect::<Vec<_>>()
         };
-        assert_eq!(canonical(&before.expect("loads")), canonical(&loaded), "{}: fmt changed meaning", path.display());
+        assert_eq!(
+            canonical(&before.expect("loads")),
+            canonical(&loaded),
+            "{}: fmt changed meaning",
+            path.display()
+        );
     }
 }
 
@@ -119,7 +142,12 @@ fn fmt_writes_in_place() {
     let report = commands::fmt(std::slice::from_ref(&path), false);
     assert_eq!(report.exit, Exit::Ok);
     let text = std::fs::read_to_string(&path).expect("read");
-    assert!(text.contains("population: k = 1") || text.contains("population: \"K = 1\"") || text.contains("K = 1"), "{text}");
+    assert!(
+        text.contains("population: k = 1")
+            || text.contains("population: \"K = 1\"")
+            || text.contains("K = 1"),
+        "{text}"
+    );
     assert!(text.contains("# keep"));
 }
 
@@ -127,7 +155,8 @@ fn fmt_writes_in_place() {
 fn json_diagnostics_have_positions() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad/unknown_names.yaml");
     let report = commands::validate(&[relative(&path)], false);
-    let json: serde_json::Value = serde_json::from_str(&render_json(&report.diagnostics)).expect("valid JSON");
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json(&report.diagnostics)).expect("valid JSON");
     let first = &json[0];
     assert_eq!(first["code"], "V300");
     assert!(first["line"].as_u64().is_some_and(|l| l > 1));
@@ -138,7 +167,9 @@ fn json_diagnostics_have_positions() {
 #[test]
 fn deep_nesting_in_a_file_is_a_diagnostic() {
     let deep = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
-    let text = format!("vane: 1\nsources:\n  a: {{ path: a.csv }}\nentity: {{ name: e, source: a, key: k }}\nmetrics:\n  m:\n    value: \"{deep}\"\n");
+    let text = format!(
+        "vane: 1\nsources:\n  a: {{ path: a.csv }}\nentity: {{ name: e, source: a, key: k }}\nmetrics:\n  m:\n    value: \"{deep}\"\n"
+    );
     let (_, diagnostics) = vane::syntax::load_text("deep.yaml", text);
     assert_eq!(diagnostics[0].code, vane::diagnostics::Code::ExprTooComplex);
     let yaml_deep = format!("vane: 1\nx: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
@@ -151,12 +182,27 @@ fn json_schema_lists_every_key_the_loader_accepts() {
     let schema = vane::syntax::json_schema::pipeline_schema();
     let properties = schema["properties"].as_object().expect("object");
     for field in vane::syntax::spec::PIPELINE.fields {
-        assert!(properties.contains_key(field.key), "schema lacks {}", field.key);
+        assert!(
+            properties.contains_key(field.key),
+            "schema lacks {}",
+            field.key
+        );
     }
     let metric = &properties["metrics"]["additionalProperties"]["properties"];
     for field in vane::syntax::spec::METRIC.fields {
-        assert!(metric.get(field.key).is_some(), "metric schema lacks {}", field.key);
+        assert!(
+            metric.get(field.key).is_some(),
+            "metric schema lacks {}",
+            field.key
+        );
     }
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/vane.schema.json")).expect("docs/vane.schema.json exists");
-    assert_eq!(committed, vane::syntax::json_schema::pipeline_schema_text(), "docs/vane.schema.json is stale: run `vane schema > docs/vane.schema.json`");
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/vane.schema.json"),
+    )
+    .expect("docs/vane.schema.json exists");
+    assert_eq!(
+        committed,
+        vane::syntax::json_schema::pipeline_schema_text(),
+        "docs/vane.schema.json is stale: run `vane schema > docs/vane.schema.json`"
+    );
 }

@@ -3,13 +3,16 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use proptest::prelude::*;
+use vane::syntax::Span;
 use vane::syntax::expr::{BinaryOp, DurationUnit, Expr, ExprKind, Ident, Literal, UnaryOp};
 use vane::syntax::parse_expr::parse_str;
 use vane::syntax::print::print;
-use vane::syntax::Span;
 
 fn node(kind: ExprKind) -> Expr {
-    Expr { kind, span: Span::default() }
+    Expr {
+        kind,
+        span: Span::default(),
+    }
 }
 
 fn ident() -> impl Strategy<Value = Ident> {
@@ -19,11 +22,15 @@ fn ident() -> impl Strategy<Value = Ident> {
         Just("End".to_string()),
         "[A-Za-z][A-Za-z0-9 ]{0,6}[a-z]",
     ]
-    .prop_map(|name| Ident { name, span: Span::default() })
+    .prop_map(|name| Ident {
+        name,
+        span: Span::default(),
+    })
 }
 
 fn literal() -> impl Strategy<Value = Literal> {
-    let date = (1000i32..9999, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default());
+    let date = (1000i32..9999, 1u32..=12, 1u32..=28)
+        .prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default());
     prop_oneof![
         (0i64..=i64::MAX).prop_map(Literal::Integer),
         (0.0f64..1e300).prop_map(Literal::Decimal),
@@ -31,20 +38,41 @@ fn literal() -> impl Strategy<Value = Literal> {
         ".*".prop_map(Literal::String),
         any::<bool>().prop_map(Literal::Boolean),
         Just(Literal::Null),
-        (0i64..1_000_000, prop_oneof![Just(DurationUnit::Weeks), Just(DurationUnit::Days), Just(DurationUnit::Hours), Just(DurationUnit::Minutes), Just(DurationUnit::Seconds)])
+        (
+            0i64..1_000_000,
+            prop_oneof![
+                Just(DurationUnit::Weeks),
+                Just(DurationUnit::Days),
+                Just(DurationUnit::Hours),
+                Just(DurationUnit::Minutes),
+                Just(DurationUnit::Seconds)
+            ]
+        )
             .prop_map(|(n, u)| Literal::Duration(n, u)),
         date.clone().prop_map(Literal::Date),
         (date, 0u32..24, 0u32..60, 0u32..60).prop_map(|(d, h, m, s)| {
-            Literal::Timestamp(NaiveDateTime::new(d, NaiveTime::from_hms_opt(h, m, s).unwrap_or_default()))
+            Literal::Timestamp(NaiveDateTime::new(
+                d,
+                NaiveTime::from_hms_opt(h, m, s).unwrap_or_default(),
+            ))
         }),
     ]
 }
 
 fn binary_op() -> impl Strategy<Value = BinaryOp> {
     prop_oneof![
-        Just(BinaryOp::Add), Just(BinaryOp::Sub), Just(BinaryOp::Mul), Just(BinaryOp::Div),
-        Just(BinaryOp::Eq), Just(BinaryOp::Ne), Just(BinaryOp::Lt), Just(BinaryOp::Le),
-        Just(BinaryOp::Gt), Just(BinaryOp::Ge), Just(BinaryOp::And), Just(BinaryOp::Or),
+        Just(BinaryOp::Add),
+        Just(BinaryOp::Sub),
+        Just(BinaryOp::Mul),
+        Just(BinaryOp::Div),
+        Just(BinaryOp::Eq),
+        Just(BinaryOp::Ne),
+        Just(BinaryOp::Lt),
+        Just(BinaryOp::Le),
+        Just(BinaryOp::Gt),
+        Just(BinaryOp::Ge),
+        Just(BinaryOp::And),
+        Just(BinaryOp::Or),
     ]
 }
 
@@ -52,22 +80,60 @@ fn expr() -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![
         literal().prop_map(|l| node(ExprKind::Literal(l))),
         ident().prop_map(|i| node(ExprKind::Name(i))),
-        (ident(), ident()).prop_map(|(entity, attribute)| node(ExprKind::Attribute { entity, attribute })),
+        (ident(), ident())
+            .prop_map(|(entity, attribute)| node(ExprKind::Attribute { entity, attribute })),
     ];
     leaf.prop_recursive(6, 48, 4, |inner| {
         prop_oneof![
-            (prop_oneof![Just(UnaryOp::Neg), Just(UnaryOp::Not)], inner.clone())
-                .prop_map(|(op, e)| node(ExprKind::Unary { op, operand: Box::new(e) })),
-            (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, l, r)| node(ExprKind::Binary { op, left: Box::new(l), right: Box::new(r) })),
-            (inner.clone(), any::<bool>()).prop_map(|(e, negated)| node(ExprKind::IsNull { operand: Box::new(e), negated })),
-            (inner.clone(), prop::collection::vec(inner.clone(), 0..3), any::<bool>())
-                .prop_map(|(e, list, negated)| node(ExprKind::InList { operand: Box::new(e), list, negated })),
-            (inner.clone(), inner.clone(), inner.clone(), any::<bool>()).prop_map(|(e, low, high, negated)| {
-                node(ExprKind::Between { operand: Box::new(e), low: Box::new(low), high: Box::new(high), negated })
-            }),
-            (prop::collection::vec((inner.clone(), inner.clone()), 1..3), prop::option::of(inner.clone()))
-                .prop_map(|(branches, otherwise)| node(ExprKind::Case { branches, otherwise: otherwise.map(Box::new) })),
-            (ident(), prop::collection::vec(inner.clone(), 0..3)).prop_map(|(function, args)| node(ExprKind::Call { function, args })),
+            (
+                prop_oneof![Just(UnaryOp::Neg), Just(UnaryOp::Not)],
+                inner.clone()
+            )
+                .prop_map(|(op, e)| node(ExprKind::Unary {
+                    op,
+                    operand: Box::new(e)
+                })),
+            (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, l, r)| node(
+                ExprKind::Binary {
+                    op,
+                    left: Box::new(l),
+                    right: Box::new(r)
+                }
+            )),
+            (inner.clone(), any::<bool>()).prop_map(|(e, negated)| node(ExprKind::IsNull {
+                operand: Box::new(e),
+                negated
+            })),
+            (
+                inner.clone(),
+                prop::collection::vec(inner.clone(), 0..3),
+                any::<bool>()
+            )
+                .prop_map(|(e, list, negated)| node(ExprKind::InList {
+                    operand: Box::new(e),
+                    list,
+                    negated
+                })),
+            (inner.clone(), inner.clone(), inner.clone(), any::<bool>()).prop_map(
+                |(e, low, high, negated)| {
+                    node(ExprKind::Between {
+                        operand: Box::new(e),
+                        low: Box::new(low),
+                        high: Box::new(high),
+                        negated,
+                    })
+                }
+            ),
+            (
+                prop::collection::vec((inner.clone(), inner.clone()), 1..3),
+                prop::option::of(inner.clone())
+            )
+                .prop_map(|(branches, otherwise)| node(ExprKind::Case {
+                    branches,
+                    otherwise: otherwise.map(Box::new)
+                })),
+            (ident(), prop::collection::vec(inner.clone(), 0..3))
+                .prop_map(|(function, args)| node(ExprKind::Call { function, args })),
             prop::collection::vec(inner, 0..3).prop_map(|items| node(ExprKind::List(items))),
         ]
     })

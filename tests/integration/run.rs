@@ -1,0 +1,621 @@
+//! `vane run` end to end on tiny fixtures: window edges, empty entities,
+//! nulls, targets, cooldowns, reproducibility, atomic partitions and bad data.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
+use vane::commands::{self, Exit};
+use vane::diagnostics::Code;
+use vane::run::RunOptions;
+use vane::run::execute;
+
+/// A folder with fixture files and a pipeline.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(path, text).expect("write fixture");
+        }
+        Fixture { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn options(&self, as_of: &str) -> RunOptions {
+        RunOptions {
+            as_of: Some(date(as_of)),
+            out: Some(self.path("out")),
+            threads: Some(2),
+            ..RunOptions::default()
+        }
+    }
+
+    /// The working scorecard for `as_of`, without writing anything.
+    fn compute(&self, as_of: &str) -> Vec<RecordBatch> {
+        let (model, diagnostics) = commands::load_and_check(&self.path("p.yaml"), true);
+        let model = model
+            .unwrap_or_else(|| panic!("{}", vane::diagnostics::render_human(&diagnostics, false)));
+        let options = self.options(as_of);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let prepared = execute::prepare(&model, &options).await.expect("prepare");
+            execute::compute(&model, &prepared, &|_| {})
+                .await
+                .expect("compute")
+                .working
+        })
+    }
+
+    fn run(&self, as_of: &str) -> commands::Report {
+        commands::run(&self.path("p.yaml"), &self.options(as_of), &|_| {})
+    }
+}
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+}
+
+/// The value of `column` for the row whose first column is `key`, as text ("null" for null).
+fn value(batches: &[RecordBatch], key: &str, column: &str) -> String {
+    for batch in batches {
+        let keys = batch.column(0);
+        for row in 0..batch.num_rows() {
+            if array_value_to_string(keys, row).ok().as_deref() == Some(key) {
+                let array = batch
+                    .column_by_name(column)
+                    .unwrap_or_else(|| panic!("no column {column}"));
+                if array.is_null(row) {
+                    return "null".into();
+                }
+                return array_value_to_string(array, row).expect("display");
+            }
+        }
+    }
+    panic!("no row {key}")
+}
+
+const ACCOUNTS: &str = "account_id,seats,segment\na1,10,smb\na2,0,ent\na3,5,ent\n";
+
+#[test]
+fn windows_are_half_open_and_rows_after_as_of_are_ignored() {
+    let events = "account_id,event_time,amount\n\
+        a1,2026-10-01T23:59:59,1\n\
+        a1,2026-10-02T00:00:00,2\n\
+        a1,2026-10-31T23:59:59,4\n\
+        a1,2026-11-01T00:00:00,8\n\
+        a1,2026-12-25T10:00:00,16\n";
+    let pipeline = "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events: { path: events.csv, time: event_time }
+entity: { name: account, source: accounts, key: account_id, attributes: [seats] }
+metrics:
+  in_window: { from: events, window: 30d, value: sum(amount), unused: true }
+  all_history: { from: events, value: sum(amount), unused: true }
+  per_seat: { value: in_window / account.seats, unused: true }
+";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", pipeline),
+    ]);
+    let card = f.compute("2026-11-01");
+    assert_eq!(
+        value(&card, "a1", "in_window"),
+        "6",
+        "[Oct 2 00:00, Nov 1 00:00) holds 2 + 4"
+    );
+    assert_eq!(
+        value(&card, "a1", "all_history"),
+        "7",
+        "everything before as-of"
+    );
+    assert_eq!(value(&card, "a2", "in_window"), "0", "no rows: sums are 0");
+    assert_eq!(
+        value(&card, "a2", "per_seat"),
+        "null",
+        "division by zero is null"
+    );
+    // Backfill: the same data as of an earlier night sees only what existed then.
+    let earlier = f.compute("2026-10-02");
+    assert_eq!(value(&earlier, "a1", "all_history"), "1");
+}
+
+#[test]
+fn empty_entities_get_zero_counts_and_null_averages() {
+    let events = "account_id,event_time,amount,user_id\na1,2026-10-20T10:00:00,5,u1\na1,2026-10-21T10:00:00,,u2\n";
+    let pipeline = "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events: { path: events.csv, time: event_time }
+entity: { name: account, source: accounts, key: account_id }
+metrics:
+  n: { from: events, window: 30d, value: count(), unused: true }
+  non_null: { from: events, window: 30d, value: count(amount), unused: true }
+  users: { from: events, window: 30d, value: count_distinct(user_id), unused: true }
+  mean: { from: events, window: 30d, value: avg(amount), unused: true }
+  biggest: { from: events, window: 30d, value: max(amount), unused: true }
+  with_fallback: { value: \"coalesce(mean, 0)\", unused: true }
+";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", pipeline),
+    ]);
+    let card = f.compute("2026-11-01");
+    assert_eq!(value(&card, "a1", "n"), "2");
+    assert_eq!(value(&card, "a1", "non_null"), "1", "count(x) skips nulls");
+    assert_eq!(value(&card, "a1", "users"), "2");
+    assert_eq!(
+        value(&card, "a1", "mean"),
+        "5.0",
+        "null inputs are skipped by avg"
+    );
+    for column in ["n", "non_null", "users"] {
+        assert_eq!(
+            value(&card, "a3", column),
+            "0",
+            "{column} of an entity without rows"
+        );
+    }
+    assert_eq!(value(&card, "a3", "mean"), "null");
+    assert_eq!(value(&card, "a3", "biggest"), "null");
+    assert_eq!(value(&card, "a3", "with_fallback"), "0.0");
+}
+
+const TARGETS_PIPELINE: &str = "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  orders: { path: orders.csv, time: promised_at }
+  targets: { path: targets.csv }
+entity: { name: account, source: accounts, key: account_id, attributes: [segment] }
+targets: { source: targets, effective_from: effective_from, effective_to: effective_to }
+metrics:
+  on_time: { from: orders, window: 90d, value: count_if(on_time) / count() }
+  late_days: { from: orders, window: 90d, value: avg(late) }
+indicators:
+  on_time:
+    kind: lagging
+    metric: on_time
+    score: attainment(value, 'on_time')
+    group: outcomes
+  lateness:
+    kind: lagging
+    metric: late_days
+    score: attainment(value, 'late_days')
+    group: outcomes
+  volume:
+    kind: leading
+    metric: on_time
+    score: ramp(value, 0, 1)
+    group: adoption
+health:
+  groups: { outcomes: 3, adoption: 1 }
+  bands:
+    red: { from: 0, to: 50 }
+    green: { from: 50, to: 100 }
+  models:
+    enterprise: { when: account.segment = 'ent', groups: { outcomes: 1 } }
+";
+
+#[test]
+fn targets_honour_direction_and_effective_dates_and_missing_ones_drop_out() {
+    let orders = "account_id,promised_at,on_time,late\n\
+        a1,2026-10-10T00:00:00,true,0\n\
+        a1,2026-10-11T00:00:00,false,4\n\
+        a3,2026-10-10T00:00:00,true,2\n";
+    let targets = "account_id,kpi,target,direction,effective_from,effective_to\n\
+        a1,on_time,0.9,higher,2026-01-01,2026-10-15\n\
+        a1,on_time,0.5,higher,2026-10-15,\n\
+        a1,late_days,1,lower,2026-01-01,\n\
+        a3,on_time,0.8,higher,2026-12-01,\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("orders.csv", orders),
+        ("targets.csv", targets),
+        ("p.yaml", TARGETS_PIPELINE),
+    ]);
+    let card = f.compute("2026-11-01");
+    assert_eq!(
+        value(&card, "a1", "__target__on_time"),
+        "0.5",
+        "the target effective since Oct 15 applies"
+    );
+    assert_eq!(
+        value(&card, "a1", "score__on_time"),
+        "100.0",
+        "0.5 on time against a 0.5 target"
+    );
+    assert_eq!(
+        value(&card, "a1", "score__lateness"),
+        "50.0",
+        "2 days late against a 1-day target, lower is better"
+    );
+    let earlier = f.compute("2026-10-12");
+    assert_eq!(
+        value(&earlier, "a1", "__target__on_time"),
+        "0.9",
+        "before Oct 15 the first target applies"
+    );
+    // a3's only target starts in December: no target, the indicator drops out,
+    // and the group is the other indicators' weighted mean.
+    assert_eq!(value(&card, "a3", "score__on_time"), "null");
+    assert_eq!(
+        value(&card, "a3", "group__outcomes"),
+        "null",
+        "lateness has no target either"
+    );
+    assert_eq!(
+        value(&card, "a3", "health"),
+        "100.0",
+        "outcomes drops out; adoption alone decides"
+    );
+    // The enterprise model weighs outcomes 1 instead of 3.
+    assert_eq!(value(&card, "a3", "health_model"), "enterprise");
+    assert_eq!(value(&card, "a1", "health_model"), "default");
+    let a1_health: f64 = value(&card, "a1", "health").parse().expect("number");
+    assert!(
+        (a1_health - (3.0 * 75.0 + 50.0) / 4.0).abs() < 1e-9,
+        "{a1_health}"
+    );
+    assert_eq!(value(&card, "a1", "band"), "green");
+    assert_eq!(
+        value(&card, "a2", "health"),
+        "null",
+        "no data at all: no health, no band"
+    );
+    assert_eq!(value(&card, "a2", "band"), "null");
+}
+
+const PLAYBOOK_PIPELINE: &str = "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events: { path: events.csv, time: event_time }
+entity: { name: account, source: accounts, key: account_id, attributes: [seats] }
+metrics:
+  logins: { from: events, window: 7d, value: count() }
+playbooks:
+  quiet:
+    when: logins < 1
+    action: call
+    priority: high
+    owner: csm-team
+    message: \"{account.account_id} has {logins} logins and {account.seats} seats\"
+    cooldown: 2d
+";
+
+#[test]
+fn cooldowns_hold_back_repeats_across_nights_and_re_runs_are_byte_identical() {
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    let first = f.run("2026-11-01");
+    assert_eq!(first.exit, Exit::Ok, "{:?}", first.diagnostics);
+    assert!(
+        first.output.contains("2 actions: quiet 2"),
+        "{}",
+        first.output
+    );
+    let second = f.run("2026-11-02");
+    assert!(
+        second.output.contains("no playbooks fired"),
+        "within the 2-day cooldown: {}",
+        second.output
+    );
+    assert!(
+        second.output.contains("2 repeat actions held back"),
+        "{}",
+        second.output
+    );
+    let third = f.run("2026-11-03");
+    assert!(
+        third.output.contains("quiet 2"),
+        "two days later the cooldown is over: {}",
+        third.output
+    );
+
+    let scorecard = f.path("out/as_of=2026-11-03/scorecard.parquet");
+    let actions = f.path("out/as_of=2026-11-03/actions.parquet");
+    let before = (
+        std::fs::read(&scorecard).expect("scorecard"),
+        std::fs::read(&actions).expect("actions"),
+    );
+    let again = f.run("2026-11-03");
+    assert_eq!(again.exit, Exit::Ok);
+    let after = (
+        std::fs::read(&scorecard).expect("scorecard"),
+        std::fs::read(&actions).expect("actions"),
+    );
+    assert!(
+        before == after,
+        "the same inputs and as-of give byte-identical outputs"
+    );
+    let manifest =
+        std::fs::read_to_string(f.path("out/as_of=2026-11-03/manifest.json")).expect("manifest");
+    assert!(manifest.contains("\"sha256\""), "{manifest}");
+    assert!(manifest.contains("events.csv"), "{manifest}");
+}
+
+#[test]
+fn messages_render_values_and_reasons() {
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    let (model, _) = commands::load_and_check(&f.path("p.yaml"), true);
+    let model = model.expect("valid");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let actions = runtime.block_on(async {
+        let prepared = execute::prepare(&model, &f.options("2026-11-01"))
+            .await
+            .expect("prepare");
+        execute::compute(&model, &prepared, &|_| {})
+            .await
+            .expect("compute")
+            .actions
+    });
+    let entity = |row: usize| {
+        actions
+            .iter()
+            .flat_map(|b| (0..b.num_rows()).map(move |r| (b, r)))
+            .nth(row)
+            .expect("row")
+    };
+    let (batch, row) = entity(0);
+    let text = |c: &str| {
+        array_value_to_string(batch.column_by_name(c).expect("column"), row).expect("text")
+    };
+    assert_eq!(text("entity"), "a2");
+    assert_eq!(text("message"), "a2 has 0 logins and 0 seats");
+    assert_eq!(text("reason"), "logins=0");
+    assert_eq!(text("dedup_key"), "a2:quiet");
+    assert_eq!(text("owner"), "csm-team");
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_night_intact() {
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    assert_eq!(f.run("2026-11-01").exit, Exit::Ok);
+    let night = f.path("out/as_of=2026-11-01");
+    let before: Vec<Vec<u8>> = ["scorecard.parquet", "actions.parquet"]
+        .iter()
+        .map(|n| std::fs::read(night.join(n)).expect("read"))
+        .collect();
+    // The events file goes bad far below the rows schema inference reads, so
+    // the run fails while executing; the same night must keep what was there.
+    let mut bad = String::from("account_id,event_time\n");
+    for _ in 0..3000 {
+        bad.push_str("a1,2026-10-30T10:00:00\n");
+    }
+    bad.push_str("a1,not a time\n");
+    std::fs::write(f.path("events.csv"), bad).expect("write");
+    let failed = f.run("2026-11-01");
+    assert_eq!(failed.exit, Exit::Error, "{}", failed.output);
+    let (code, message) = first_error(&failed);
+    assert!(
+        matches!(
+            code,
+            Code::DataUnreadable | Code::SchemaMismatch | Code::RunFailed
+        ),
+        "{code:?}: {message}"
+    );
+    let after: Vec<Vec<u8>> = ["scorecard.parquet", "actions.parquet"]
+        .iter()
+        .map(|n| std::fs::read(night.join(n)).expect("read"))
+        .collect();
+    assert!(before == after, "the earlier partition is untouched");
+    let leftovers: Vec<String> = std::fs::read_dir(f.path("out"))
+        .expect("out")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary folders left: {leftovers:?}"
+    );
+}
+
+fn first_error(report: &commands::Report) -> (Code, String) {
+    let d = report
+        .diagnostics
+        .iter()
+        .find(|d| d.is_error())
+        .expect("an error");
+    (d.code, d.message.clone())
+}
+
+#[test]
+fn bad_data_gets_diagnostics_naming_the_file_or_column() {
+    let good_events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    // A missing data file.
+    let f = Fixture::new(&[("accounts.csv", ACCOUNTS), ("p.yaml", PLAYBOOK_PIPELINE)]);
+    let report = f.run("2026-11-01");
+    let (code, message) = first_error(&report);
+    assert_eq!((report.exit, code), (Exit::Error, Code::DataUnreadable));
+    assert!(message.contains("events.csv"), "{message}");
+
+    // A corrupt Parquet file.
+    let corrupt = PLAYBOOK_PIPELINE.replace("events.csv", "events.parquet");
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.parquet", "PAR1 this is not parquet"),
+        ("p.yaml", &corrupt),
+    ]);
+    let report = f.run("2026-11-01");
+    let (code, message) = first_error(&report);
+    assert_eq!(code, Code::DataUnreadable, "{message}");
+    assert!(message.contains("events.parquet"), "{message}");
+
+    // A column whose type does not fit: seats is text here.
+    let accounts = "account_id,seats\na1,many\n";
+    let typed = PLAYBOOK_PIPELINE.replace("{account.seats} seats", "{account.seats * 2} seats");
+    let f = Fixture::new(&[
+        ("accounts.csv", accounts),
+        ("events.csv", good_events),
+        ("p.yaml", &typed),
+    ]);
+    let report = f.run("2026-11-01");
+    let (code, message) = first_error(&report);
+    assert_eq!(code, Code::TypeMismatch, "{message}");
+
+    // A column the pipeline names that the data lacks.
+    let f = Fixture::new(&[
+        ("accounts.csv", "account_id\na1\n"),
+        ("events.csv", good_events),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    let report = f.run("2026-11-01");
+    let (code, message) = first_error(&report);
+    assert_eq!(code, Code::SchemaMismatch, "{message}");
+    assert!(message.contains("seats"), "{message}");
+
+    // An empty source (header only) is fine: every entity gets a row with zero counts.
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", "account_id,event_time\n"),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    let report = f.run("2026-11-01");
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(report.output.contains("quiet 3"), "{}", report.output);
+}
+
+#[test]
+fn bad_arguments_and_unwritable_outputs_are_errors() {
+    let (code, message) = match commands::parse_as_of("2026-13-01") {
+        Err(d) => (d.code, d.message),
+        Ok(_) => panic!("not a date"),
+    };
+    assert_eq!(code, Code::InvalidArgument);
+    assert!(message.contains("2026-13-01"));
+    assert_eq!(vane::run::parse_size("2GB"), Some(2 * 1024 * 1024 * 1024));
+    assert_eq!(vane::run::parse_size("lots"), None);
+
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+        ("blocker", "a file where the output folder should be"),
+    ]);
+    let mut options = f.options("2026-11-01");
+    options.out = Some(f.path("blocker/out"));
+    let report = commands::run(&f.path("p.yaml"), &options, &|_| {});
+    let (code, _) = first_error(&report);
+    assert_eq!((report.exit, code), (Exit::Error, Code::OutputFailed));
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[test]
+fn the_example_scorecard_matches_an_independent_duckdb_query() {
+    let python = repo(".venv/bin/python");
+    let has_duckdb = std::process::Command::new(&python)
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_duckdb {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install duckdb into .venv (see .ci/run)"
+        );
+        eprintln!(
+            "skipping: no .venv with duckdb (run .ci/run once, or python3 -m venv .venv && .venv/bin/pip install duckdb)"
+        );
+        return;
+    }
+    let out = tempfile::tempdir().expect("temp dir");
+    let options = RunOptions {
+        as_of: Some(date("2026-11-01")),
+        out: Some(out.path().to_path_buf()),
+        ..RunOptions::default()
+    };
+    let report = commands::run(&repo("pipelines/customer_health.yaml"), &options, &|_| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let scorecard = out.path().join("as_of=2026-11-01/scorecard.parquet");
+    let result = std::process::Command::new(&python)
+        .arg(repo("tests/differential/customer_health.py"))
+        .arg(repo("examples/data"))
+        .arg(&scorecard)
+        .arg("2026-11-01")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+}
+
+#[test]
+fn sample_data_is_deterministic_and_the_bundled_examples_are_current() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let options = vane::sample::SampleOptions {
+        out: out.path().to_path_buf(),
+        accounts: 200,
+        events_per_account: 400,
+        seed: 42,
+        end: date("2026-11-01"),
+        days: 180,
+    };
+    let summary = vane::sample::generate(&options, &|_| {}).expect("generate");
+    assert!(
+        summary
+            .tables
+            .iter()
+            .any(|(t, n)| t == "events" && *n > 10_000)
+    );
+    let mut compared = 0;
+    for entry in walk(out.path()) {
+        let relative = entry.strip_prefix(out.path()).expect("inside");
+        let bundled = repo("examples/data").join(relative);
+        assert!(
+            std::fs::read(&entry).ok() == std::fs::read(&bundled).ok(),
+            "{} differs from the generator's output: regenerate with `vane sample-data --out examples/data`",
+            bundled.display()
+        );
+        compared += 1;
+    }
+    assert!(compared >= 7);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
