@@ -382,6 +382,34 @@ impl Checker<'_> {
         }
     }
 
+    /// Metric names become scorecard columns beside the key and attributes,
+    /// so they must not clash with them or with the columns Vane adds.
+    fn output_collisions(&mut self, defs: &[ast::MetricDef], env: &Env) {
+        for def in defs {
+            let name = def.name.value.as_str();
+            let clash = if name == env.entity_key || env.attributes.contains_key(name) {
+                Some(format!("the entity attribute `{name}` in the scorecard"))
+            } else if crate::plan::names::RESERVED.contains(&name)
+                || name.starts_with("score__")
+                || name.starts_with("group__")
+                || name.starts_with("__")
+            {
+                Some(format!("the `{name}` column Vane adds to the scorecard"))
+            } else {
+                None
+            };
+            if let Some(clash) = clash {
+                self.error(
+                    Code::DuplicateName,
+                    def.name.span,
+                    format!("metric `{name}` would clash with {clash}"),
+                    "clashing name",
+                    format!("rename the metric, e.g. `{name}_value`"),
+                );
+            }
+        }
+    }
+
     fn window(&mut self, def: &ast::MetricDef) -> Option<i64> {
         let window = def.window.as_ref()?;
         match &window.kind {
@@ -417,6 +445,7 @@ impl Checker<'_> {
                 info.window = window;
             }
         }
+        self.output_collisions(defs, env);
         let order = graph::metric_order(self, defs, env);
         let mut out = Vec::new();
         for index in order {

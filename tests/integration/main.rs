@@ -2,5 +2,6 @@
 //! one binary links once). Each module covers one stage or command.
 
 mod corpus;
+mod plans;
 mod properties;
 mod run;
