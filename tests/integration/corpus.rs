@@ -206,3 +206,21 @@ fn json_schema_lists_every_key_the_loader_accepts() {
         "docs/vane.schema.json is stale: run `vane schema > docs/vane.schema.json`"
     );
 }
+
+#[test]
+fn every_diagnostic_code_is_documented() {
+    let errors =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md"))
+            .expect("docs/errors.md exists");
+    for code in vane::diagnostics::Code::ALL {
+        assert!(
+            errors.contains(code.as_str()),
+            "docs/errors.md does not document {code}"
+        );
+        assert!(
+            errors.contains(code.slug()),
+            "docs/errors.md does not name {}",
+            code.slug()
+        );
+    }
+}

@@ -619,3 +619,103 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+#[test]
+fn hive_partitions_globs_json_lines_and_csv_outputs_work_and_trend_reads_the_previous_night() {
+    let pipeline = "vane: 1
+sources:
+  accounts: { path: accounts.jsonl }
+  events:
+    path: events
+    format: csv
+    time: event_time
+    partitions: [region]
+  extra: { path: \"extra/*.csv\", time: at }
+entity: { name: account, source: accounts, key: account_id, attributes: [seats] }
+metrics:
+  eu_events: { from: events, window: 30d, where: region = 'eu', value: count() }
+  extra_rows: { from: extra, window: 30d, value: count() }
+indicators:
+  activity:
+    kind: leading
+    metric: eu_events
+    score: ramp(value, 0, 4)
+    group: usage
+health:
+  groups: { usage: 1 }
+  bands:
+    low: { from: 0, to: 50 }
+    high: { from: 50, to: 100 }
+outputs: { format: csv }
+";
+    let f = Fixture::new(&[
+        (
+            "accounts.jsonl",
+            "{\"account_id\": \"a1\", \"seats\": 3}\n{\"account_id\": \"a2\", \"seats\": 5}\n",
+        ),
+        (
+            "events/region=eu/part-1.csv",
+            "account_id,event_time\na1,2026-10-20T10:00:00\na1,2026-10-31T10:00:00\n",
+        ),
+        (
+            "events/region=us/part-1.csv",
+            "account_id,event_time\na1,2026-10-21T10:00:00\na2,2026-10-22T10:00:00\n",
+        ),
+        ("extra/one.csv", "account_id,at\na2,2026-10-25T00:00:00\n"),
+        ("extra/two.csv", "account_id,at\na2,2026-10-26T00:00:00\n"),
+        ("p.yaml", pipeline),
+    ]);
+    let card = f.compute("2026-11-01");
+    assert_eq!(
+        value(&card, "a1", "eu_events"),
+        "2",
+        "the region partition is a column"
+    );
+    assert_eq!(value(&card, "a2", "eu_events"), "0");
+    assert_eq!(
+        value(&card, "a2", "extra_rows"),
+        "2",
+        "the glob reads both files"
+    );
+
+    assert_eq!(f.run("2026-10-31").exit, Exit::Ok);
+    let report = f.run("2026-11-01");
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let scorecard = std::fs::read_to_string(f.path("out/as_of=2026-11-01/scorecard.csv"))
+        .expect("csv scorecard");
+    let header: Vec<&str> = scorecard
+        .lines()
+        .next()
+        .expect("header")
+        .split(',')
+        .collect();
+    let a1: Vec<&str> = scorecard.lines().nth(1).expect("a1").split(',').collect();
+    let column = |name: &str| {
+        a1[header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"))]
+    };
+    assert_eq!(column("health"), "50.0", "2 EU events of 4");
+    assert_eq!(
+        column("previous_health"),
+        "25.0",
+        "one EU event before Oct 31"
+    );
+    assert_eq!(column("trend"), "25.0");
+    assert!(f.path("out/as_of=2026-11-01/actions.csv").is_file());
+
+    let mut options = f.options("2026-11-02");
+    options.format = Some(vane::check::model::FileFormat::JsonLines);
+    let report = commands::run(&f.path("p.yaml"), &options, &|_| {});
+    assert_eq!(report.exit, Exit::Ok);
+    let jsonl = std::fs::read_to_string(f.path("out/as_of=2026-11-02/scorecard.jsonl"))
+        .expect("jsonl scorecard");
+    assert!(
+        jsonl
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("{\"account_id\":\"a1\"")),
+        "{jsonl}"
+    );
+}
