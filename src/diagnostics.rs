@@ -74,6 +74,8 @@ pub enum Code {
     TestFailed,
     /// A definition is never used.
     Unused,
+    /// Two playbooks fire on the same condition.
+    DuplicateCondition,
     /// A bug in Vane.
     Internal,
 }
@@ -110,6 +112,7 @@ impl Code {
         Code::InvalidArgument,
         Code::TestFailed,
         Code::Unused,
+        Code::DuplicateCondition,
         Code::Internal,
     ];
 
@@ -145,6 +148,7 @@ impl Code {
             Code::InvalidArgument => "V602",
             Code::TestFailed => "V700",
             Code::Unused => "V701",
+            Code::DuplicateCondition => "V702",
             Code::Internal => "V999",
         }
     }
@@ -181,6 +185,7 @@ impl Code {
             Code::InvalidArgument => "invalid-argument",
             Code::TestFailed => "test-failed",
             Code::Unused => "unused",
+            Code::DuplicateCondition => "duplicate-condition",
             Code::Internal => "internal",
         }
     }

@@ -33,3 +33,4 @@ pub mod plan;
 pub mod run;
 pub mod sample;
 pub mod syntax;
+pub mod test;

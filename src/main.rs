@@ -63,6 +63,11 @@ enum Command {
     },
     /// Print the JSON Schema of the pipeline file format, for editor completion.
     Schema,
+    /// Run the metric tests in pipeline files and the built-in checks (exit 1 on failures).
+    Test {
+        /// Pipeline files (default: pipelines/*.yaml).
+        files: Vec<PathBuf>,
+    },
     /// Compute one night's scorecard, actions and manifest, written atomically under `as_of=DATE/`.
     Run {
         /// The pipeline file.
@@ -175,6 +180,7 @@ fn main() -> ExitCode {
         Command::Validate { files, data } => commands::validate(&files, data),
         Command::Fmt { files, check } => commands::fmt(&files, check),
         Command::Schema => commands::schema(),
+        Command::Test { files } => commands::test(&files),
         Command::Run {
             pipeline,
             data,

@@ -4,11 +4,13 @@
 mod explain;
 pub mod fmt;
 mod run;
+mod test;
 mod validate;
 
 pub use explain::{explain, explain_row, model_text};
 pub use fmt::fmt;
 pub use run::{Stage, failed_report, parse_as_of, plan, run, sample_data, summary_text};
+pub use test::test;
 pub use validate::{load_and_check, validate};
 
 use crate::diagnostics::Diagnostic;

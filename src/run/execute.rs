@@ -90,8 +90,14 @@ fn internal(message: impl std::fmt::Display) -> Diagnostic {
 
 /// A DataFusion error from executing a plan, in the user's words.
 pub fn execution_error(error: &datafusion::error::DataFusionError) -> Diagnostic {
-    let text = sources::simplify(&error.to_string());
-    let first = text.lines().next().unwrap_or("").to_string();
+    let text = error.to_string();
+    let first = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "caused by")
+        .map(sources::simplify)
+        .collect::<Vec<_>>()
+        .join(": ");
     if first.contains("Resources exhausted") || first.contains("memory") {
         Diagnostic::error(
             Code::RunFailed,
