@@ -29,6 +29,7 @@
 pub mod check;
 pub mod commands;
 pub mod diagnostics;
+pub mod diff;
 pub mod plan;
 pub mod run;
 pub mod sample;

@@ -88,6 +88,24 @@ enum Command {
         #[arg(long, value_enum, default_value = "all")]
         stage: Stage,
     },
+    /// What a pipeline change means: definitions, lineage and which entities it moves (exit 1 on changes).
+    Diff {
+        /// The base pipeline (or, with --git, the pipeline to compare with its past).
+        base: PathBuf,
+        /// The head pipeline (omit with --git).
+        head: Option<PathBuf>,
+        /// Take the base from this git revision of the pipeline file.
+        #[arg(long, value_name = "REV")]
+        git: Option<String>,
+        /// Compare definitions only; do not run on data.
+        #[arg(long)]
+        no_data: bool,
+        /// Markdown (for a pull-request comment) or JSON.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: commands::DiffFormat,
+        #[command(flatten)]
+        data: DataFlags,
+    },
     /// Explain one entity's health: groups, indicators, metrics, windows and targets.
     Explain {
         /// The pipeline file.
@@ -197,6 +215,45 @@ fn main() -> ExitCode {
             Ok(options) => commands::plan(&pipeline, &options, stage),
             Err(report) => report,
         },
+        Command::Diff {
+            base,
+            head,
+            git,
+            no_data,
+            format,
+            data,
+        } => {
+            let target = match (&git, head) {
+                (Some(rev), None) => Ok((commands::Base::Git(rev.clone()), base)),
+                (None, Some(head)) => Ok((commands::Base::File(base), head)),
+                (Some(_), Some(_)) => {
+                    Err("with --git, name only the pipeline: vane diff --git REV PIPELINE")
+                }
+                (None, None) => {
+                    Err("name two pipelines: vane diff BASE HEAD (or vane diff --git REV PIPELINE)")
+                }
+            };
+            match (target, run_options(data, None)) {
+                (Ok((base, head)), Ok(run)) => commands::diff(
+                    &base,
+                    &head,
+                    &commands::DiffOptions {
+                        data: !no_data,
+                        run,
+                        format,
+                    },
+                ),
+                (Err(message), _) => Report {
+                    exit: Exit::Error,
+                    output: String::new(),
+                    diagnostics: vec![
+                        diagnostics::Diagnostic::error(diagnostics::Code::InvalidArgument, message)
+                            .help("see vane diff --help"),
+                    ],
+                },
+                (_, Err(report)) => report,
+            }
+        }
         Command::Explain {
             pipeline,
             entity,

@@ -1,17 +1,19 @@
 //! Every CLI command as a library function returning a [`Report`], so the
 //! commands are tested without spawning the binary. Only `main.rs` prints.
 
+mod diff;
 mod explain;
 pub mod fmt;
 mod run;
 mod test;
 mod validate;
 
+pub use diff::{Base, DiffFormat, DiffOptions, diff};
 pub use explain::{explain, explain_row, model_text};
 pub use fmt::fmt;
 pub use run::{Stage, failed_report, parse_as_of, plan, run, sample_data, summary_text};
 pub use test::test;
-pub use validate::{load_and_check, validate};
+pub use validate::{check_file, load_and_check, validate};
 
 use crate::diagnostics::Diagnostic;
 

@@ -13,7 +13,24 @@ use crate::syntax;
 /// Load, read schemas (when `with_data`), and check one pipeline file.
 /// Returns the model when there were no errors, and every diagnostic.
 pub fn load_and_check(path: &Path, with_data: bool) -> (Option<Model>, Vec<Diagnostic>) {
-    let (loaded, mut diagnostics) = syntax::load_path(path);
+    let (loaded, diagnostics) = syntax::load_path(path);
+    check_loaded(loaded, diagnostics, with_data)
+}
+
+/// [`load_and_check`] for a pipeline already in memory (a git revision, say).
+pub fn check_file(
+    file: &std::sync::Arc<crate::syntax::SourceFile>,
+    with_data: bool,
+) -> (Option<Model>, Vec<Diagnostic>) {
+    let (loaded, diagnostics) = syntax::load_file(file);
+    check_loaded(loaded, diagnostics, with_data)
+}
+
+fn check_loaded(
+    loaded: Option<syntax::load::Loaded>,
+    mut diagnostics: Vec<Diagnostic>,
+    with_data: bool,
+) -> (Option<Model>, Vec<Diagnostic>) {
     let Some(loaded) = loaded else {
         return (None, diagnostics);
     };

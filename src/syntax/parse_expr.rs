@@ -204,8 +204,13 @@ impl Converter<'_> {
             }
             Rule::call => {
                 let mut inner = pair.into_inner();
+                // Function names are case-insensitive; the AST keeps them lowercase.
                 let function = match inner.next() {
-                    Some(p) => self.ident(p),
+                    Some(p) => {
+                        let mut ident = self.ident(p);
+                        ident.name = ident.name.to_lowercase();
+                        ident
+                    }
                     None => Ident {
                         name: String::new(),
                         span,

@@ -48,3 +48,184 @@ fn failing_tests_show_expected_and_actual_at_the_expectation() {
     rendered.push_str(&render_human(&report.diagnostics, false));
     insta::assert_snapshot!(rendered);
 }
+
+/// The example pipeline with its data paths made absolute, so copies run anywhere.
+fn example_pipeline() -> String {
+    let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml")).expect("example");
+    text.replace(
+        "../examples/data",
+        &repo("examples/data").display().to_string(),
+    )
+}
+
+/// Diff the example against an edited copy and return the Markdown, with the temp path hidden.
+fn diff_markdown(edit: impl Fn(&str) -> String, data: bool) -> (Exit, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = dir.path().join("base.yaml");
+    let head = dir.path().join("head.yaml");
+    let text = example_pipeline();
+    std::fs::write(&base, &text).expect("write");
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit must change the file");
+    std::fs::write(&head, edited).expect("write");
+    let options = commands::DiffOptions {
+        data,
+        run: vane::run::RunOptions {
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 1),
+            threads: Some(2),
+            ..Default::default()
+        },
+        format: commands::DiffFormat::Markdown,
+    };
+    let report = commands::diff(&commands::Base::File(base), &head, &options);
+    assert!(
+        report.diagnostics.is_empty(),
+        "{}",
+        render_human(&report.diagnostics, false)
+    );
+    (
+        report.exit,
+        report
+            .output
+            .replace(&dir.path().display().to_string(), "<tmp>"),
+    )
+}
+
+#[test]
+fn a_reformat_or_reordering_is_no_change() {
+    let (exit, markdown) = diff_markdown(
+        |t| {
+            t.replace(
+                "value: count_distinct(user_id)",
+                "value: \"COUNT_DISTINCT( user_id )\"",
+            )
+            .replace(
+                "    kind: leading\n    metric: seat_utilization\n",
+                "    metric: seat_utilization\n    kind: leading\n",
+            )
+            .replace("# Onboarding\n", "# Onboarding, reworded\n")
+        },
+        true,
+    );
+    assert_eq!(exit, Exit::Ok, "{markdown}");
+    assert!(markdown.contains("No changes"), "{markdown}");
+}
+
+#[test]
+fn a_weight_change_moves_health_but_no_metric() {
+    let (exit, markdown) = diff_markdown(
+        |t| {
+            t.replace(
+                "    score: ramp(value, 20%, 85%)\n    weight: 2",
+                "    score: ramp(value, 20%, 85%)\n    weight: 4",
+            )
+        },
+        true,
+    );
+    assert_eq!(exit, Exit::Findings);
+    assert!(
+        !markdown.contains("#### Metric values"),
+        "weights move scores, not metrics: {markdown}"
+    );
+    insta::assert_snapshot!(markdown);
+}
+
+#[test]
+fn a_changed_window_shows_lineage_and_moved_customers() {
+    let (exit, markdown) = diff_markdown(
+        |t| {
+            t.replace(
+                "    window: 30d\n    value: count_distinct(user_id)",
+                "    window: 14d\n    value: count_distinct(user_id)",
+            )
+        },
+        true,
+    );
+    assert_eq!(exit, Exit::Findings);
+    assert!(markdown.contains("window: `30d` → `14d`"), "{markdown}");
+    assert!(
+        markdown.contains("indicator `seat_utilization`"),
+        "downstream of the metric: {markdown}"
+    );
+    insta::assert_snapshot!(markdown);
+}
+
+#[test]
+fn a_new_metric_and_a_rename_are_named_as_such() {
+    let (exit, markdown) = diff_markdown(
+        |t| {
+            t.replace("nps_responses_90d", "nps_answers_90d").replace(
+                "metrics:\n",
+                "metrics:\n  exports_30d:\n    from: events\n    window: 30d\n    where: event_type = 'export'\n    value: count()\n    unused: true\n",
+            )
+        },
+        true,
+    );
+    assert_eq!(exit, Exit::Findings);
+    assert!(
+        markdown.contains("renamed from `nps_responses_90d`"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("metric `exports_30d` | added"),
+        "{markdown}"
+    );
+    assert!(
+        !markdown.contains("Health changes"),
+        "neither change moves health: {markdown}"
+    );
+    insta::assert_snapshot!(markdown);
+}
+
+#[test]
+fn diff_against_a_git_revision_and_as_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            status.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, example_pipeline()).expect("write");
+    git(&["add", "p.yaml"]);
+    git(&[
+        "-c",
+        "user.email=ci@example.com",
+        "-c",
+        "user.name=ci",
+        "commit",
+        "-qm",
+        "base",
+    ]);
+    std::fs::write(
+        &path,
+        example_pipeline().replace("    cooldown: 14d", "    cooldown: 7d"),
+    )
+    .expect("write");
+    let options = commands::DiffOptions {
+        data: false,
+        run: Default::default(),
+        format: commands::DiffFormat::Json,
+    };
+    let report = commands::diff(&commands::Base::Git("HEAD".into()), &path, &options);
+    assert_eq!(report.exit, Exit::Findings, "{:?}", report.diagnostics);
+    let json: serde_json::Value = serde_json::from_str(&report.output).expect("json");
+    assert_eq!(
+        json["definitions"][0]["definition"]["name"],
+        "login_plateau_call"
+    );
+    assert_eq!(json["definitions"][0]["fields"][0]["old"], "14d");
+    assert_eq!(json["definitions"][0]["fields"][0]["new"], "7d");
+    assert!(json["data_impact"].is_null());
+    let bad = commands::diff(&commands::Base::Git("no-such-rev".into()), &path, &options);
+    assert_eq!(bad.exit, Exit::Error);
+}

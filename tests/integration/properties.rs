@@ -132,8 +132,12 @@ fn expr() -> impl Strategy<Value = Expr> {
                     branches,
                     otherwise: otherwise.map(Box::new)
                 })),
-            (ident(), prop::collection::vec(inner.clone(), 0..3))
-                .prop_map(|(function, args)| node(ExprKind::Call { function, args })),
+            (ident(), prop::collection::vec(inner.clone(), 0..3)).prop_map(
+                |(mut function, args)| {
+                    function.name = function.name.to_lowercase();
+                    node(ExprKind::Call { function, args })
+                }
+            ),
             prop::collection::vec(inner, 0..3).prop_map(|items| node(ExprKind::List(items))),
         ]
     })

@@ -1,0 +1,162 @@
+//! `vane diff BASE HEAD` and `vane diff --git REV PIPELINE`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::validate::{block_on, check_file, load_and_check};
+use super::{Exit, Report};
+use crate::check::model::Model;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::diff::{self, DiffReport};
+use crate::run::RunOptions;
+use crate::run::execute::{self, Computed};
+use crate::syntax::SourceFile;
+
+/// Where the base pipeline comes from.
+#[derive(Debug, Clone)]
+pub enum Base {
+    /// Another file.
+    File(PathBuf),
+    /// The head file as it was at a git revision.
+    Git(String),
+}
+
+/// Output formats of `vane diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Markdown for a pull-request comment.
+    Markdown,
+    /// JSON for tools.
+    Json,
+}
+
+/// How to diff.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// Compute the data impact (run base and head on the same data).
+    pub data: bool,
+    /// As-of and engine settings for the data impact.
+    pub run: RunOptions,
+    /// Output format.
+    pub format: DiffFormat,
+}
+
+fn git_base(head: &Path, rev: &str) -> Result<Arc<SourceFile>, Diagnostic> {
+    let dir = head
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = head
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("show")
+        .arg(format!("{rev}:./{name}"))
+        .output()
+        .map_err(|e| {
+            Diagnostic::error(Code::InvalidArgument, format!("cannot run git: {e}"))
+                .help("install git, or diff two files: vane diff BASE HEAD")
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Diagnostic::error(
+            Code::InvalidArgument,
+            format!(
+                "git cannot show {} at `{rev}`: {}",
+                head.display(),
+                stderr.trim()
+            ),
+        )
+        .help("check the revision, and that the file existed then"));
+    }
+    let file = crate::syntax::yaml::read_source(head, output.stdout)?;
+    let mut file = file;
+    file.name = format!("{}@{rev}", head.display());
+    Ok(Arc::new(file))
+}
+
+async fn compute(model: &Model, options: &RunOptions) -> Result<Computed, Vec<Diagnostic>> {
+    let prepared = execute::prepare(model, options).await?;
+    execute::compute(model, &prepared, &|_| {}).await
+}
+
+/// `vane diff`: exit 0 without changes, 1 with changes, 2 on errors.
+pub fn diff(base: &Base, head: &Path, options: &DiffOptions) -> Report {
+    let fail = |diagnostics: Vec<Diagnostic>| Report {
+        exit: Exit::Error,
+        output: String::new(),
+        diagnostics,
+    };
+    let (head_model, mut diagnostics) = load_and_check(head, options.data);
+    let (base_model, base_diagnostics) = match base {
+        Base::File(path) => load_and_check(path, options.data),
+        Base::Git(rev) => match git_base(head, rev) {
+            Ok(file) => check_file(&file, options.data),
+            Err(d) => (None, vec![d]),
+        },
+    };
+    diagnostics.extend(base_diagnostics);
+    diagnostics.retain(Diagnostic::is_error);
+    let (Some(base_model), Some(head_model)) = (base_model, head_model) else {
+        return fail(diagnostics);
+    };
+    let mut report = DiffReport {
+        pipeline: head.display().to_string(),
+        entity: head_model.entity.name.clone(),
+        changes: diff::changes(&base_model, &head_model),
+        impact: None,
+        skipped: (!options.data).then(|| "--no-data was given".to_string()),
+        as_of: None,
+        band_order: diff::band_order(&base_model, &head_model),
+    };
+    if options.data {
+        let as_of = options
+            .run
+            .as_of
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let run = RunOptions {
+            as_of: Some(as_of),
+            ..options.run.clone()
+        };
+        let computed = block_on(async {
+            let base = compute(&base_model, &run).await?;
+            let head = compute(&head_model, &run).await?;
+            Ok::<_, Vec<Diagnostic>>((base, head))
+        });
+        match computed {
+            Ok(Ok((b, h))) => {
+                let renamed = diff::renames(&report.changes);
+                report.impact = Some(diff::impact(&diff::Sides {
+                    base: &base_model,
+                    base_working: &b.working,
+                    base_actions: &b.actions,
+                    head: &head_model,
+                    head_working: &h.working,
+                    head_actions: &h.actions,
+                    renamed: &renamed,
+                }));
+                report.as_of = Some(as_of);
+            }
+            Ok(Err(errors)) => return fail(errors),
+            Err(d) => return fail(vec![d]),
+        }
+    }
+    let output = match options.format {
+        DiffFormat::Markdown => diff::markdown(&report),
+        DiffFormat::Json => {
+            serde_json::to_string_pretty(&diff::to_json(&report)).unwrap_or_default() + "\n"
+        }
+    };
+    Report {
+        exit: if report.has_changes() {
+            Exit::Findings
+        } else {
+            Exit::Ok
+        },
+        output,
+        diagnostics: Vec::new(),
+    }
+}
