@@ -30,6 +30,7 @@ pub mod check;
 pub mod commands;
 pub mod diagnostics;
 pub mod diff;
+pub mod docs;
 pub mod plan;
 pub mod run;
 pub mod sample;

@@ -106,6 +106,15 @@ enum Command {
         #[command(flatten)]
         data: DataFlags,
     },
+    /// Write the metric catalog (Markdown and HTML, with a Mermaid lineage graph).
+    Docs {
+        /// Pipeline files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "out/docs")]
+        out: PathBuf,
+    },
     /// Explain one entity's health: groups, indicators, metrics, windows and targets.
     Explain {
         /// The pipeline file.
@@ -254,6 +263,7 @@ fn main() -> ExitCode {
                 (_, Err(report)) => report,
             }
         }
+        Command::Docs { files, out } => commands::docs(&files, &out),
         Command::Explain {
             pipeline,
             entity,

@@ -2,6 +2,7 @@
 //! commands are tested without spawning the binary. Only `main.rs` prints.
 
 mod diff;
+mod docs;
 mod explain;
 pub mod fmt;
 mod run;
@@ -9,6 +10,7 @@ mod test;
 mod validate;
 
 pub use diff::{Base, DiffFormat, DiffOptions, diff};
+pub use docs::docs;
 pub use explain::{explain, explain_row, model_text};
 pub use fmt::fmt;
 pub use run::{Stage, failed_report, parse_as_of, plan, run, sample_data, summary_text};

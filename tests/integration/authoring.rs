@@ -229,3 +229,26 @@ fn diff_against_a_git_revision_and_as_json() {
     let bad = commands::diff(&commands::Base::Git("no-such-rev".into()), &path, &options);
     assert_eq!(bad.exit, Exit::Error);
 }
+
+#[test]
+fn the_catalog_lists_every_definition_with_lineage() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let report = commands::docs(
+        &[
+            PathBuf::from("pipelines/supply_chain.yaml"),
+            PathBuf::from("pipelines/customer_health.yaml"),
+        ],
+        out.path(),
+    );
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let markdown = std::fs::read_to_string(out.path().join("supply_chain.md")).expect("markdown");
+    let page = std::fs::read_to_string(out.path().join("customer_health.html")).expect("html");
+    assert!(
+        page.contains("<pre class=\"mermaid\">flowchart LR"),
+        "the HTML page draws the lineage"
+    );
+    assert!(page.contains("<code>count_distinct(user_id)</code>"));
+    let index = std::fs::read_to_string(out.path().join("index.md")).expect("index");
+    assert!(index.contains("[customer_health](customer_health.md)"));
+    insta::assert_snapshot!(markdown);
+}

@@ -1,0 +1,442 @@
+//! `vane docs`: a metric catalog per pipeline — every source, metric,
+//! target, indicator, health group and playbook with its description, owner,
+//! kind, canonical definition, inputs and users — and a lineage graph
+//! (Mermaid) from sources to health and playbooks. Written as Markdown and
+//! as a static HTML page from one document model.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use crate::check::model::{MetricKind, Model, Node};
+use crate::diff::{node_kind, node_name};
+use crate::syntax::ast::About;
+
+/// A block of the catalog, rendered to Markdown or HTML.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    /// A heading (level 1–3).
+    Heading(u8, String),
+    /// A paragraph; `` `code` `` spans are kept.
+    Text(String),
+    /// A table.
+    Table(Vec<String>, Vec<Vec<String>>),
+    /// A code block.
+    Code(String),
+    /// A Mermaid diagram.
+    Mermaid(String),
+}
+
+fn mermaid_id(node: &Node) -> String {
+    let prefix = match node {
+        Node::Source(_) => "src",
+        Node::Attribute(_) => "attr",
+        Node::Target(_) => "tgt",
+        Node::Metric(_) => "m",
+        Node::Indicator(_) => "ind",
+        Node::Group(_) => "grp",
+        Node::Health => "health",
+        Node::Playbook(_) => "pb",
+    };
+    let name: String = node_name(node)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{prefix}_{name}")
+}
+
+fn mermaid_node(node: &Node) -> String {
+    let id = mermaid_id(node);
+    let name = node_name(node).replace('"', "'");
+    match node {
+        Node::Source(_) => format!("{id}[(\"{name}\")]"),
+        Node::Attribute(_) => format!("{id}[/\"{name}\"/]"),
+        Node::Target(_) => format!("{id}{{{{\"target: {name}\"}}}}"),
+        Node::Metric(_) => format!("{id}[\"{name}\"]"),
+        Node::Indicator(_) => format!("{id}([\"{name}\"])"),
+        Node::Group(_) => format!("{id}[[\"{name}\"]]"),
+        Node::Health => format!("{id}{{\"health\"}}"),
+        Node::Playbook(_) => format!("{id}>\"{name}\"]"),
+    }
+}
+
+/// The lineage graph as Mermaid `flowchart LR` text.
+pub fn lineage(model: &Model) -> String {
+    let mut out = String::from("flowchart LR\n");
+    let nodes: BTreeSet<&Node> = model.edges.iter().flat_map(|(a, b)| [a, b]).collect();
+    for node in &nodes {
+        let _ = writeln!(out, "  {}", mermaid_node(node));
+    }
+    for (from, to) in &model.edges {
+        let _ = writeln!(out, "  {} --> {}", mermaid_id(from), mermaid_id(to));
+    }
+    out
+}
+
+fn about_lines(about: &About) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(d) = &about.description {
+        lines.push(d.value.clone());
+    }
+    if let Some(o) = &about.owner {
+        lines.push(format!("Owner: {}.", o.value));
+    }
+    lines
+}
+
+fn list(nodes: &[&Node]) -> String {
+    if nodes.is_empty() {
+        return "—".into();
+    }
+    nodes
+        .iter()
+        .map(|n| match n {
+            Node::Health => "health".to_string(),
+            other => format!("{} `{}`", node_kind(other), node_name(other)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn cooldown(seconds: i64) -> String {
+    if seconds % 86_400 == 0 {
+        format!("{}d", seconds / 86_400)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// The catalog of one pipeline.
+pub fn catalog(model: &Model) -> Vec<Block> {
+    let mut blocks = vec![Block::Heading(
+        1,
+        format!("{} — metric catalog", model.name),
+    )];
+    for line in about_lines(&model.about) {
+        blocks.push(Block::Text(line));
+    }
+    blocks.push(Block::Text(format!(
+        "Source file `{}`. One scorecard row per `{}` (key `{}`); {} metrics, {} indicators, {} playbooks.",
+        model.file.name,
+        model.entity.name,
+        model.entity.key,
+        model.metrics.len(),
+        model.indicators.len(),
+        model.playbooks.len()
+    )));
+    blocks.push(Block::Heading(2, "Lineage".into()));
+    blocks.push(Block::Mermaid(lineage(model)));
+
+    blocks.push(Block::Heading(2, "Sources".into()));
+    let rows = model
+        .sources
+        .iter()
+        .map(|s| {
+            vec![
+                format!("`{}`", s.name),
+                format!("`{}` ({})", s.path, s.format.name()),
+                s.time.as_ref().map_or("—".into(), |t| format!("`{t}`")),
+                about_lines(&s.about).join(" "),
+                list(&model.users_of(&Node::Source(s.name.clone()))),
+            ]
+        })
+        .collect();
+    blocks.push(Block::Table(
+        vec![
+            "source".into(),
+            "path".into(),
+            "time".into(),
+            "about".into(),
+            "used by".into(),
+        ],
+        rows,
+    ));
+
+    blocks.push(Block::Heading(2, format!("Entity `{}`", model.entity.name)));
+    blocks.extend(
+        about_lines(&model.entity.about)
+            .into_iter()
+            .map(Block::Text),
+    );
+    let mut entity = format!(
+        "From `{}`, keyed by `{}`",
+        model.entity.source, model.entity.key
+    );
+    if !model.entity.attributes.is_empty() {
+        let _ = write!(
+            entity,
+            "; attributes {}",
+            model
+                .entity
+                .attributes
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    entity.push('.');
+    blocks.push(Block::Text(entity));
+
+    blocks.push(Block::Heading(2, "Metrics".into()));
+    for m in &model.metrics {
+        blocks.push(Block::Heading(3, format!("`{}`", m.name)));
+        blocks.extend(about_lines(&m.about).into_iter().map(Block::Text));
+        let kind = match &m.kind {
+            MetricKind::Aggregate { source, window, .. } => format!(
+                "Aggregate over `{source}`, {}{}.",
+                window.map_or("all history before as-of".into(), |w| format!(
+                    "window {} before as-of",
+                    cooldown(w)
+                )),
+                m.filter_text
+                    .as_ref()
+                    .map(|f| format!(", rows where `{f}`"))
+                    .unwrap_or_default()
+            ),
+            MetricKind::Derived { .. } => "Derived from other metrics and attributes.".into(),
+        };
+        let unit = m
+            .unit
+            .as_ref()
+            .map(|u| format!(" Unit: {u}."))
+            .unwrap_or_default();
+        blocks.push(Block::Text(format!("{kind} Type: {}.{unit}", m.ty)));
+        blocks.push(Block::Code(m.value_text.clone()));
+        let node = Node::Metric(m.name.clone());
+        blocks.push(Block::Text(format!(
+            "Reads: {}. Used by: {}.",
+            list(&model.inputs_of(&node)),
+            list(&model.users_of(&node))
+        )));
+    }
+
+    if let Some(t) = &model.targets {
+        blocks.push(Block::Heading(2, "KPI targets".into()));
+        blocks.extend(about_lines(&t.about).into_iter().map(Block::Text));
+        let effective = match (&t.effective_from, &t.effective_to) {
+            (Some(f), Some(e)) => {
+                format!(", effective from `{f}` (inclusive) to `{e}` (exclusive)")
+            }
+            (Some(f), None) => format!(", effective from `{f}`"),
+            _ => String::new(),
+        };
+        blocks.push(Block::Text(format!(
+            "From `{}`: entity `{}`, KPI `{}`, target `{}`, direction `{}`{effective}. KPIs read: {}.",
+            t.source,
+            t.key,
+            t.kpi,
+            t.value,
+            t.direction,
+            t.kpis.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+
+    blocks.push(Block::Heading(2, "Indicators".into()));
+    let rows = model
+        .indicators
+        .iter()
+        .map(|i| {
+            vec![
+                format!("`{}`", i.name),
+                i.kind.name().into(),
+                format!("`{}`", i.metric),
+                format!("`{}`", i.score_text),
+                format!("{}", i.weight),
+                format!("`{}`", i.group),
+                about_lines(&i.about).join(" "),
+            ]
+        })
+        .collect();
+    blocks.push(Block::Table(
+        [
+            "indicator",
+            "kind",
+            "metric",
+            "score",
+            "weight",
+            "group",
+            "about",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    ));
+
+    if let Some(h) = &model.health {
+        blocks.push(Block::Heading(2, "Health".into()));
+        blocks.extend(about_lines(&h.about).into_iter().map(Block::Text));
+        blocks.push(Block::Text("A group's score is the weighted mean of its indicators' scores; health is the weighted mean of the group scores. A null score drops out and the remaining weights are renormalized.".into()));
+        let rows = h
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    format!("`{}`", g.name),
+                    format!("{}", g.weight),
+                    g.indicators
+                        .iter()
+                        .map(|i| format!("`{i}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            })
+            .collect();
+        blocks.push(Block::Table(
+            vec!["group".into(), "weight".into(), "indicators".into()],
+            rows,
+        ));
+        let bands = h
+            .bands
+            .iter()
+            .map(|b| vec![format!("`{}`", b.name), format!("[{}, {})", b.from, b.to)])
+            .collect();
+        blocks.push(Block::Table(vec!["band".into(), "health".into()], bands));
+        for m in &h.models {
+            let weights = m
+                .group_weights
+                .iter()
+                .map(|(g, w)| format!("group `{g}` {w}"))
+                .chain(
+                    m.indicator_weights
+                        .iter()
+                        .map(|(i, w)| format!("indicator `{i}` {w}")),
+                )
+                .collect::<Vec<_>>()
+                .join(", ");
+            blocks.push(Block::Text(format!(
+                "Model `{}`: when `{}`, weights {weights}. {}",
+                m.name,
+                m.when_text,
+                about_lines(&m.about).join(" ")
+            )));
+        }
+    }
+
+    if !model.playbooks.is_empty() {
+        blocks.push(Block::Heading(2, "Playbooks".into()));
+        for p in &model.playbooks {
+            blocks.push(Block::Heading(3, format!("`{}`", p.name)));
+            blocks.extend(about_lines(&p.about).into_iter().map(Block::Text));
+            let mut facts = vec![
+                format!("When `{}`", p.when_text),
+                format!("action `{}`", p.action),
+                format!("priority {}", p.priority.name()),
+            ];
+            if let Some(a) = &p.assignee {
+                facts.push(format!("owner `{}`", a.text));
+            }
+            if let Some(c) = p.cooldown {
+                facts.push(format!("cooldown {}", cooldown(c)));
+            }
+            blocks.push(Block::Text(facts.join(", ") + "."));
+            blocks.push(Block::Code(p.message.text.clone()));
+            let node = Node::Playbook(p.name.clone());
+            blocks.push(Block::Text(format!(
+                "Reads: {}.",
+                list(&model.inputs_of(&node))
+            )));
+        }
+    }
+    blocks
+}
+
+fn md_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Render blocks as Markdown.
+pub fn markdown(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for block in blocks {
+        match block {
+            Block::Heading(level, text) => {
+                let _ = writeln!(out, "{} {text}\n", "#".repeat(usize::from(*level)));
+            }
+            Block::Text(text) => {
+                let _ = writeln!(out, "{text}\n");
+            }
+            Block::Table(headers, rows) => {
+                let _ = writeln!(out, "| {} |", headers.join(" | "));
+                let _ = writeln!(out, "|{}", "---|".repeat(headers.len()));
+                for row in rows {
+                    let _ = writeln!(
+                        out,
+                        "| {} |",
+                        row.iter()
+                            .map(|c| md_cell(c))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
+                }
+                out.push('\n');
+            }
+            Block::Code(text) => {
+                let _ = writeln!(out, "```text\n{text}\n```\n");
+            }
+            Block::Mermaid(text) => {
+                let _ = writeln!(out, "```mermaid\n{text}```\n");
+            }
+        }
+    }
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Escape text and turn `` `code` `` spans into `<code>`.
+fn inline(text: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in escape(text).split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Render blocks as one static HTML page.
+pub fn html(title: &str, blocks: &[Block]) -> String {
+    let mut body = String::new();
+    for block in blocks {
+        match block {
+            Block::Heading(level, text) => {
+                let _ = writeln!(body, "<h{level}>{}</h{level}>", inline(text));
+            }
+            Block::Text(text) => {
+                let _ = writeln!(body, "<p>{}</p>", inline(text));
+            }
+            Block::Table(headers, rows) => {
+                body.push_str("<table><thead><tr>");
+                for h in headers {
+                    let _ = write!(body, "<th>{}</th>", inline(h));
+                }
+                body.push_str("</tr></thead><tbody>\n");
+                for row in rows {
+                    body.push_str("<tr>");
+                    for cell in row {
+                        let _ = write!(body, "<td>{}</td>", inline(cell));
+                    }
+                    body.push_str("</tr>\n");
+                }
+                body.push_str("</tbody></table>\n");
+            }
+            Block::Code(text) => {
+                let _ = writeln!(body, "<pre><code>{}</code></pre>", escape(text));
+            }
+            Block::Mermaid(text) => {
+                let _ = writeln!(body, "<pre class=\"mermaid\">{}</pre>", escape(text));
+            }
+        }
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\nbody{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}}\ntable{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;vertical-align:top;text-align:left}}\ncode,pre{{background:#f5f5f5;border-radius:3px}}pre{{padding:.6rem;overflow-x:auto}}code{{padding:0 .2rem}}\n</style></head>\n<body>\n{body}<script type=\"module\">import mermaid from 'https://cdn.jsdelivr.net/npm/mermaid@11/dist/mermaid.esm.min.mjs'; mermaid.initialize({{ startOnLoad: true }});</script>\n</body></html>\n",
+        escape(title)
+    )
+}
