@@ -31,6 +31,8 @@ pub struct Env {
     pub entity_name: String,
     /// The entity's key column.
     pub entity_key: String,
+    /// The entity table's source.
+    pub entity_source: String,
     /// Declared entity attributes with their types.
     pub attributes: BTreeMap<String, Type>,
     /// The entity table's schema, when known.
@@ -39,6 +41,8 @@ pub struct Env {
     pub indicators: Vec<String>,
     /// Whether a `targets:` section exists.
     pub has_targets: bool,
+    /// Whether a `health:` section exists (playbooks may read `health` and `band`).
+    pub has_health: bool,
     /// Column names of every source, for hints.
     pub all_columns: BTreeMap<String, String>,
 }
@@ -469,11 +473,23 @@ impl ExprChecker<'_> {
                         span,
                     );
                 }
-                if playbook && name == "health" {
-                    return typed(TypedKind::Health, Type::Number, span);
-                }
-                if playbook && name == "band" {
-                    return typed(TypedKind::Band, Type::String, span);
+                if playbook && (name == "health" || name == "band") {
+                    if !self.env.has_health {
+                        self.error(
+                            Code::UnknownName,
+                            span,
+                            format!("`{name}` needs a `health:` section"),
+                            "no health here",
+                            "define `health:` with groups and bands, or remove this condition"
+                                .into(),
+                        );
+                        return unknown(span);
+                    }
+                    return if name == "health" {
+                        typed(TypedKind::Health, Type::Number, span)
+                    } else {
+                        typed(TypedKind::Band, Type::String, span)
+                    };
                 }
                 if let Some(info) = self.env.metrics.get(name) {
                     return typed(
@@ -543,13 +559,24 @@ impl ExprChecker<'_> {
             );
             return unknown(span);
         }
-        if let Scope::Row { .. } | Scope::Aggregate { .. } = scope {
+        if let Scope::Row { source, .. } | Scope::Aggregate { source, .. } = scope {
+            let help = if self.env.entity_source == source {
+                format!(
+                    "the population filter reads the entity table's columns by name: write `{}`",
+                    attribute.name
+                )
+            } else {
+                "row filters and aggregates read the source's own columns; combine metrics with attributes in a derived metric".to_string()
+            };
             self.error(
                 Code::AggregateContext,
                 span,
-                format!("entity attribute `{}.{}` is read in a row expression", entity.name, attribute.name),
+                format!(
+                    "entity attribute `{}.{}` is read in a row expression",
+                    entity.name, attribute.name
+                ),
                 "entity attribute",
-                "row filters and aggregates read the source's own columns; combine metrics with attributes in a derived metric".into(),
+                help,
             );
             return unknown(span);
         }
@@ -1132,11 +1159,14 @@ impl ExprChecker<'_> {
             shift,
         } = &metric.kind
         else {
-            if metric.ty != Type::Unknown {
+            // An unknown name was reported already; anything else is not a metric.
+            let already_reported = metric.ty == Type::Unknown
+                && matches!(metric.kind, TypedKind::Constant(Constant::Null));
+            if !already_reported {
                 self.mismatch(
                     args[0].span,
                     format!("`{name}` needs a metric's name here"),
-                    format!("write e.g. `{name}(active_users)`"),
+                    format!("write e.g. `{name}(active_users)`; attributes and expressions have no history"),
                 );
             }
             return unknown(span);

@@ -306,6 +306,21 @@ impl Checker<'_> {
                 self.expect_column(schema, &source_name.value, attribute, &[], "");
             }
         }
+        for attribute in &def.attributes {
+            let reserved = crate::plan::names::RESERVED.contains(&attribute.value.as_str())
+                || attribute.value.starts_with("score__")
+                || attribute.value.starts_with("group__")
+                || attribute.value.starts_with("__");
+            if reserved {
+                self.error(
+                    Code::DuplicateName,
+                    attribute.span,
+                    format!("attribute `{}` would clash with the `{}` column Vane adds to the scorecard", attribute.value, attribute.value),
+                    "clashing name",
+                    "rename the column in the entity table, or leave it out of `attributes`".into(),
+                );
+            }
+        }
         let mut seen = BTreeMap::new();
         for attribute in &def.attributes {
             if let Some(first) = seen.insert(attribute.value.clone(), attribute.span) {
@@ -320,7 +335,12 @@ impl Checker<'_> {
             }
         }
         let population = def.population.as_ref().map(|p| {
-            let env = Env::default();
+            let env = Env {
+                entity_name: name.value.clone(),
+                entity_source: source_name.value.clone(),
+                entity_key: key.value.clone(),
+                ..Env::default()
+            };
             let mut checker = ExprChecker {
                 env: &env,
                 file: &self.file,
@@ -369,6 +389,7 @@ impl Checker<'_> {
             metrics: BTreeMap::new(),
             entity_name: entity.name.clone(),
             entity_key: entity.key.clone(),
+            entity_source: entity.source.clone(),
             attributes,
             entity_schema,
             indicators: self
@@ -378,6 +399,7 @@ impl Checker<'_> {
                 .map(|i| i.name.value.clone())
                 .collect(),
             has_targets: self.pipeline.targets.is_some(),
+            has_health: self.pipeline.health.is_some(),
             all_columns,
         }
     }

@@ -230,9 +230,10 @@ pub fn with_filter(aggregate: Expr, filter: Expr) -> LowerResult<Expr> {
     }
 }
 
-/// Decimal wide enough for sums of money and durations, exact to 1e-18.
+/// A decimal exact to 1e-18 and wide enough (58 integer digits) that no
+/// realistic sum overflows: float sums add exactly, in any order.
 fn exact(x: Expr) -> Expr {
-    cast(x, DataType::Decimal128(38, 18))
+    cast(x, DataType::Decimal256(76, 18))
 }
 
 fn first(mut args: Vec<Expr>) -> LowerResult<Expr> {

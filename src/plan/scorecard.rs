@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::functions::core as core_fn;
 use datafusion::functions::string;
-use datafusion::functions_aggregate::expr_fn::{last_value, max};
+use datafusion::functions_aggregate::expr_fn::last_value;
 use datafusion::logical_expr::{
     Expr, JoinType, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when,
 };
@@ -180,7 +180,9 @@ pub fn output_columns(model: &Model) -> Vec<String> {
             .filter(|a| *a != key)
             .cloned(),
     );
-    out.extend(model.metrics.iter().map(|m| m.name.clone()));
+    let mut metrics: Vec<&crate::check::model::Metric> = model.metrics.iter().collect();
+    metrics.sort_by_key(|m| m.span.start);
+    out.extend(metrics.iter().map(|m| m.name.clone()));
     out.extend(model.indicators.iter().map(|i| names::score(&i.name)));
     if let Some(health) = &model.health {
         out.extend(health.groups.iter().map(|g| names::group(&g.name)));
@@ -288,27 +290,32 @@ fn targets_plan(
     if let Some(to) = &targets.effective_to {
         filter = filter.and(ident(to).is_null().or(epoch_micros(ident(to)).gt(as_of)));
     }
-    let order = targets
+    // The latest effective row wins; ties (and tables without dates) are
+    // broken by value and direction, so value and direction come from one
+    // row and the choice never depends on file order.
+    let direction_text = string::lower().call(vec![
+        string::btrim().call(vec![cast(ident(&targets.direction), DataType::Utf8)]),
+    ]);
+    let mut order: Vec<_> = targets
         .effective_from
-        .as_ref()
-        .map(|f| vec![ident(f).sort(true, false)]);
+        .iter()
+        .map(|f| ident(f).sort(true, false))
+        .collect();
+    order.push(cast(ident(&targets.value), DataType::Float64).sort(true, false));
+    order.push(direction_text.clone().sort(true, false));
     let pick = |value: Expr, kpi: &str| -> LowerResult<Expr> {
-        let base = match &order {
-            Some(order) => last_value(value, order.clone()),
-            None => max(value),
-        };
-        with_filter(base, ident(&targets.kpi).eq(lit(kpi.to_string())))
+        with_filter(
+            last_value(value, order.clone()),
+            ident(&targets.kpi).eq(lit(kpi.to_string())),
+        )
     };
     let mut aggregates = Vec::new();
     let mut projection =
         vec![cast(ident(&targets.key), key_type.clone()).alias(names::side_key("targets"))];
     for kpi in &targets.kpis {
         let value = cast(ident(&targets.value), DataType::Float64);
-        let direction = string::lower().call(vec![
-            string::btrim().call(vec![cast(ident(&targets.direction), DataType::Utf8)]),
-        ]);
         aggregates.push(pick(value, kpi)?.alias(names::target(kpi)));
-        aggregates.push(pick(direction, kpi)?.alias(names::direction(kpi)));
+        aggregates.push(pick(direction_text.clone(), kpi)?.alias(names::direction(kpi)));
         projection.push(ident(names::target(kpi)));
         projection.push(ident(names::direction(kpi)));
     }

@@ -267,14 +267,19 @@ async fn previous_scorecard(
             partitions: Vec::new(),
             span: Default::default(),
         };
-        let table = sources::listing_table(ctx, &location).await.ok()?;
+        let Ok(table) = sources::listing_table(ctx, &location).await else {
+            continue;
+        };
         if table.schema().field_with_name(names::HEALTH).is_err() {
-            return None;
+            continue;
         }
         let name = format!("previous_scorecard_{}", date.format("%Y%m%d"));
-        ctx.register_table(name.as_str(), table).ok()?;
-        let plan = ctx.table(name.as_str()).await.ok()?.into_unoptimized_plan();
-        return Some((date, plan));
+        if ctx.register_table(name.as_str(), table).is_err() {
+            continue;
+        }
+        if let Ok(df) = ctx.table(name.as_str()).await {
+            return Some((date, df.into_unoptimized_plan()));
+        }
     }
     None
 }
@@ -403,7 +408,8 @@ async fn recent_firings(
     fired
 }
 
-/// Drop actions still within the cooldown of an earlier identical firing.
+/// Drop actions still within the cooldown of an earlier identical firing,
+/// and repeats of the same dedup key within the night.
 fn apply_cooldowns(
     model: &Model,
     batches: Vec<RecordBatch>,
@@ -426,6 +432,8 @@ fn apply_cooldowns(
         .collect();
     let mut suppressed = 0;
     let mut kept = Vec::new();
+    // One action per (playbook, dedup key) and night: the first in output order.
+    let mut tonight: HashSet<(String, String)> = HashSet::new();
     for batch in batches {
         let (Some(playbooks), Some(keys)) =
             (strings(&batch, "playbook"), strings(&batch, "dedup_key"))
@@ -436,7 +444,10 @@ fn apply_cooldowns(
         let mask: BooleanArray = playbooks
             .iter()
             .zip(keys.iter())
-            .map(|(p, k)| Some(!quiet.contains(&(p.unwrap_or(""), k.unwrap_or("")))))
+            .map(|(p, k)| {
+                let (p, k) = (p.unwrap_or(""), k.unwrap_or(""));
+                Some(!quiet.contains(&(p, k)) && tonight.insert((p.to_string(), k.to_string())))
+            })
             .collect();
         suppressed += mask.iter().filter(|m| *m == Some(false)).count();
         match filter_record_batch(&batch, &mask) {

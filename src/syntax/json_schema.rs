@@ -36,11 +36,18 @@ fn shape_schema(shape: &Shape, doc: &str) -> Value {
             } else {
                 section_schema(section)
             };
-            json!({
-                "type": "object",
-                "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
-                "additionalProperties": item
-            })
+            // Bands and tests may have any names; everything else is referenced in expressions.
+            let free_names =
+                std::ptr::eq(*section, &spec::BAND) || std::ptr::eq(*section, &spec::TEST);
+            if free_names {
+                json!({ "type": "object", "additionalProperties": item })
+            } else {
+                json!({
+                    "type": "object",
+                    "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+                    "additionalProperties": item
+                })
+            }
         }
         Shape::NamedNumbers => json!({
             "type": "object",

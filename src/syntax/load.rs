@@ -61,9 +61,15 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+fn is_keyword(name: &str) -> bool {
+    super::print::KEYWORDS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(name))
+}
+
 fn suggested_name(name: &str) -> String {
     let snake = snake_case(name);
-    if super::print::KEYWORDS.contains(&snake.as_str()) || snake.is_empty() {
+    if is_keyword(&snake) || snake.is_empty() {
         format!("{snake}_value")
     } else {
         snake
@@ -380,16 +386,14 @@ impl Loader {
                     continue;
                 }
             };
-            if identifiers
-                && (!is_identifier(&name) || super::print::KEYWORDS.contains(&name.as_str()))
-            {
+            if identifiers && (!is_identifier(&name) || is_keyword(&name)) {
                 let d = Diagnostic::error(
                     Code::InvalidValue,
                     format!("`{name}` is not a valid {what} name"),
                 )
                 .at(&self.file, key.span, "not a name")
                 .help(format!(
-                    "names are letters, digits and `_`, starting with a letter, and not a keyword; try `{}`",
+                    "names are letters, digits and `_`, not starting with a digit, and not a keyword; try `{}`",
                     suggested_name(&name)
                 ));
                 self.push(d);
@@ -555,7 +559,7 @@ impl Loader {
         let fields = self.fields(node, section, span)?;
         let name = self.text(&fields, section, "name");
         if let Some(n) = &name
-            && !is_identifier(&n.value)
+            && (!is_identifier(&n.value) || is_keyword(&n.value))
         {
             let d = Diagnostic::error(
                 Code::InvalidValue,

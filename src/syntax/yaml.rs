@@ -164,6 +164,11 @@ fn options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    // Room for any pipeline up to MAX_FILE_BYTES; alias bombs still hit the limits.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 2_000_000;
+    budget.max_events = 4_000_000;
+    options.budget = Some(budget);
     options
 }
 
@@ -223,8 +228,10 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
             let mut help =
                 "fix the YAML syntax at this place; strings holding `: ` or ` #` need quotes";
             if message.contains("budget breached") {
-                message = "the document expands to too many values (nested aliases?)".to_string();
-                help = "pipeline files do not need large alias expansions; remove the repeated `*alias` references";
+                message =
+                    "the document has too many values, or expands nested aliases into too many"
+                        .to_string();
+                help = "pipeline files do not need large alias expansions; remove repeated `*alias` references or split the file";
             } else if message.to_lowercase().contains("tab") {
                 help = "YAML does not allow tabs for indentation; indent with spaces";
             }

@@ -719,3 +719,23 @@ outputs: { format: csv }
         "{jsonl}"
     );
 }
+
+#[test]
+fn one_action_per_dedup_key_and_night() {
+    let pipeline = PLAYBOOK_PIPELINE.replace(
+        "    cooldown: 2d\n",
+        "    dedup_key: \"team-call\"\n    cooldown: 2d\n",
+    );
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", &pipeline),
+    ]);
+    let report = f.run("2026-11-01");
+    assert!(
+        report.output.contains("1 actions: quiet 1"),
+        "a2 and a3 share the dedup key: {}",
+        report.output
+    );
+}
