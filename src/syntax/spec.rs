@@ -408,7 +408,7 @@ pub static OUTPUTS: Section = Section {
         field(
             "dir",
             Shape::Text,
-            "Output folder, relative to the pipeline file (default `out/<pipeline name>`).",
+            "Output folder, relative to the pipeline file (default: `out/<pipeline name>` in the current folder).",
         ),
         field(
             "format",
