@@ -70,15 +70,17 @@ def dataset(scale):
 
 def timed(args):
     """Run a command under /usr/bin/time; return (wall seconds, peak RSS MiB, stdout)."""
-    result = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + args, text=True, capture_output=True)
+    started = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M"] + args, text=True, capture_output=True)
+    wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"failed: {' '.join(args)}\n{result.stdout}\n{result.stderr}")
-    wall, rss_kb = result.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(rss_kb) / 1024, result.stdout
+    rss_kb = result.stderr.strip().splitlines()[-1]
+    return wall, int(rss_kb) / 1024, result.stdout
 
 
 def events_in(folder):
-    out = sh([PYTHON, "-c", f"import duckdb; print(duckdb.sql(\"SELECT count(*) FROM '{folder}/events/*.parquet'\").fetchone()[0])"])
+    out = sh([PYTHON, "-c", f"import duckdb; print(duckdb.connect().execute(\"SELECT count(*) FROM '{folder}/events/*.parquet'\").fetchone()[0])"])
     return int(out.stdout.strip())
 
 
