@@ -109,6 +109,9 @@ pub enum Stage {
     Physical,
     /// Optimized logical and physical plans (the default).
     All,
+    /// Execute the scorecard plan and show the physical plan with each
+    /// operator's metrics (rows, time, memory): where a run spends its time.
+    Analyze,
 }
 
 async fn describe(
@@ -128,6 +131,25 @@ async fn describe(
         return Ok(());
     }
     let optimized = state.optimize(&plan).map_err(internal)?;
+    if stage == Stage::Analyze {
+        let physical = state
+            .create_physical_plan(&optimized)
+            .await
+            .map_err(internal)?;
+        let task = prepared.ctx.task_ctx();
+        datafusion::physical_plan::collect(physical.clone(), task)
+            .await
+            .map_err(|e| crate::run::execute::execution_error(&e))?;
+        let _ = writeln!(
+            out,
+            "== {name}: executed physical plan with metrics ==\n{}",
+            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+                physical.as_ref()
+            )
+            .indent(true)
+        );
+        return Ok(());
+    }
     if matches!(stage, Stage::Optimized | Stage::All) {
         let _ = writeln!(
             out,

@@ -1,8 +1,11 @@
-//! One scan and one aggregation per source: every metric that reads the
-//! source, at every shift it is needed, becomes aggregates with FILTER
+//! One scan and one aggregation per source for every metric that reads it:
+//! each metric, at every shift it is needed, becomes aggregates with FILTER
 //! clauses (window ∧ `where` ∧ per-aggregate condition) in a single
-//! `Aggregate` node. The window bounds of all of them are pushed down to the
-//! scan as one range predicate, so Parquet row groups outside it are pruned.
+//! `Aggregate` node, and the window bounds of all of them are pushed down to
+//! the scan as one range predicate, so Parquet row groups outside it are
+//! pruned. Distinct counts are the exception: each counted value gets its
+//! own two-level aggregation over its own (usually much narrower) window —
+//! measured 3–10× cheaper than a set of values per key (docs/benchmarks.md).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::functions::core as core_fn;
 use datafusion::functions_aggregate::expr_fn::{
-    avg, count, count_distinct, max, median, min, percentile_cont, sum,
+    avg, bool_or, count, max, median, min, percentile_cont, sum,
 };
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
@@ -19,11 +22,12 @@ use super::names;
 use crate::check::model::{Aggregate, MetricKind, Model, Source, TypedExpr, TypedKind};
 use crate::check::types::Type;
 
-/// The aggregation of one source, and how to compute its metrics from it.
+/// The aggregations of one source, and how to compute its metrics from them.
 pub struct SourceAggregate {
-    /// key (as `__key__<source>`) + one column per distinct aggregate.
-    pub plan: LogicalPlan,
-    /// `(metric column, expression over the aggregate columns)`, to evaluate after the join.
+    /// `(side name, plan)`: each plan has the key as `__key__<side>` and
+    /// one column per aggregate; the scorecard left-joins every side.
+    pub sides: Vec<(String, LogicalPlan)>,
+    /// `(metric column, expression over the aggregate columns)`, to evaluate after the joins.
     pub metrics: Vec<(String, Expr)>,
 }
 
@@ -64,7 +68,133 @@ fn and_all(parts: Vec<Expr>) -> Option<Expr> {
     parts.into_iter().reduce(Expr::and)
 }
 
-/// Build the aggregation of `source` for every evaluation the model needs.
+/// The time range `[lo, hi)` rows must fall in for some aggregates; `lo`
+/// is `None` when some aggregate looks at all history.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    lo: Option<i64>,
+    hi: i64,
+}
+
+impl Range {
+    fn new() -> Range {
+        Range {
+            lo: Some(i64::MAX),
+            hi: i64::MIN,
+        }
+    }
+
+    fn include(&mut self, lo: Option<i64>, hi: i64) {
+        self.hi = self.hi.max(hi);
+        self.lo = self.lo.zip(lo).map(|(a, b)| a.min(b));
+    }
+
+    /// The range as a predicate on the time column, for row-group pruning.
+    fn predicate(&self, column: &str, data_type: &DataType) -> Expr {
+        let upper = ident(column).lt(time_literal(data_type, self.hi));
+        match self.lo {
+            Some(lo) => upper.and(ident(column).gt_eq(time_literal(data_type, lo))),
+            None => upper,
+        }
+    }
+}
+
+/// A distinct count, computed as its own two-level aggregation: first one
+/// row per (key, value) with a flag per condition, then a count per key.
+/// One hash table of (key, value) pairs is far cheaper than a set of values
+/// per key, and the branch reads only its own window, so Parquet row groups
+/// outside it are pruned.
+struct DistinctBranch {
+    /// The counted value (row context).
+    value: Expr,
+    /// `(condition, count column)` per distinct aggregate on this value.
+    counts: Vec<(Option<Expr>, String)>,
+    /// The rows the branch reads.
+    range: Range,
+}
+
+/// Aggregates of one source being collected.
+struct Collector<'a> {
+    source: &'a Source,
+    aggregates: Vec<Expr>,
+    by_text: BTreeMap<String, String>,
+    range: Range,
+    distinct: Vec<DistinctBranch>,
+}
+
+impl Collector<'_> {
+    /// Add an aggregate (with its condition) to the main aggregation; returns its column.
+    fn register(
+        &mut self,
+        base: Expr,
+        predicate: &Option<Expr>,
+        lo: Option<i64>,
+        hi: i64,
+    ) -> LowerResult<String> {
+        self.range.include(lo, hi);
+        let full = match predicate {
+            Some(p) => with_filter(base, p.clone())?,
+            None => base,
+        };
+        let text = full.to_string();
+        if let Some(alias) = self.by_text.get(&text) {
+            return Ok(alias.clone());
+        }
+        let alias = names::aggregate(&self.source.name, self.aggregates.len());
+        self.by_text.insert(text, alias.clone());
+        self.aggregates.push(full.alias(&alias));
+        Ok(alias)
+    }
+
+    /// Add a distinct count to the branch for its value; returns its column.
+    fn register_distinct(
+        &mut self,
+        value: Expr,
+        predicate: Option<Expr>,
+        lo: Option<i64>,
+        hi: i64,
+    ) -> String {
+        let text = value.to_string();
+        let position = match self
+            .distinct
+            .iter()
+            .position(|b| b.value.to_string() == text)
+        {
+            Some(p) => p,
+            None => {
+                self.distinct.push(DistinctBranch {
+                    value,
+                    counts: Vec::new(),
+                    range: Range::new(),
+                });
+                self.distinct.len() - 1
+            }
+        };
+        let branch = &mut self.distinct[position];
+        branch.range.include(lo, hi);
+        let wanted = predicate.as_ref().map(|p| p.to_string());
+        if let Some((_, column)) = branch
+            .counts
+            .iter()
+            .find(|(p, _)| p.as_ref().map(|p| p.to_string()) == wanted)
+        {
+            return column.clone();
+        }
+        let column = format!(
+            "__{}__distinct{position}_{}",
+            self.source.name,
+            branch.counts.len()
+        );
+        branch.counts.push((predicate, column.clone()));
+        column
+    }
+}
+
+fn distinct_side(source: &str, index: usize) -> String {
+    format!("{source}__distinct{index}")
+}
+
+/// Build the aggregations of `source` for every evaluation the model needs.
 pub fn source_aggregate(
     model: &Model,
     source: &Source,
@@ -87,30 +217,13 @@ pub fn source_aggregate(
         })
         .collect();
     let time = source.time.as_deref().zip(time_type);
-
-    let mut builder = LogicalPlanBuilder::from(scan);
-    if let Some((column, data_type)) = time {
-        let mut latest = i64::MIN;
-        let mut earliest = Some(i64::MAX);
-        for (metric, shift) in &evaluations {
-            let MetricKind::Aggregate { window, .. } = &metric.kind else {
-                continue;
-            };
-            let (lo, hi) = bounds(as_of_micros, *window, *shift);
-            latest = latest.max(hi);
-            earliest = earliest.zip(lo).map(|(a, b)| a.min(b));
-        }
-        let mut range = vec![ident(column).lt(time_literal(data_type, latest))];
-        if let Some(lo) = earliest {
-            range.push(ident(column).gt_eq(time_literal(data_type, lo)));
-        }
-        if let Some(predicate) = and_all(range) {
-            builder = builder.filter(predicate).map_err(|e| e.to_string())?;
-        }
-    }
-
-    let mut aggregates: Vec<Expr> = Vec::new();
-    let mut by_text: BTreeMap<String, String> = BTreeMap::new();
+    let mut collector = Collector {
+        source,
+        aggregates: Vec::new(),
+        by_text: BTreeMap::new(),
+        range: Range::new(),
+        distinct: Vec::new(),
+    };
     let mut metrics = Vec::new();
     for (metric, shift) in &evaluations {
         let MetricKind::Aggregate {
@@ -156,40 +269,38 @@ pub fn source_aggregate(
                 all.push(lowering.lower(f)?);
             }
             let predicate = and_all(all);
-            let mut register = |base: Expr| -> LowerResult<String> {
-                let full = match &predicate {
-                    Some(p) => with_filter(base, p.clone())?,
-                    None => base,
-                };
-                let text = full.to_string();
-                if let Some(alias) = by_text.get(&text) {
-                    return Ok(alias.clone());
-                }
-                let alias = names::aggregate(&source.name, aggregates.len());
-                by_text.insert(text, alias.clone());
-                aggregates.push(full.alias(&alias));
-                Ok(alias)
-            };
             let exact_float = args.first().is_some_and(|a| a.ty != Type::Integer);
             Ok(match (function, exact_float) {
+                (Aggregate::CountDistinct, _) => {
+                    let column =
+                        collector.register_distinct(first(lowered_args)?, predicate, lo, hi);
+                    zero_filled(&column)
+                }
                 // Float sums and means add exact decimals, so the result does not
                 // depend on the order parallel partitions are merged in.
                 (Aggregate::Sum, true) => {
-                    let total = register(sum(exact(first(lowered_args)?)))?;
+                    let total =
+                        collector.register(sum(exact(first(lowered_args)?)), &predicate, lo, hi)?;
                     cast(zero_filled(&total), DataType::Float64)
                 }
                 (Aggregate::Avg, _) => {
                     let x = first(lowered_args)?;
-                    let total = register(sum(if exact_float {
+                    let summed = if exact_float {
                         exact(x.clone())
                     } else {
                         x.clone()
-                    }))?;
-                    let n = register(count(x))?;
+                    };
+                    let total = collector.register(sum(summed), &predicate, lo, hi)?;
+                    let n = collector.register(count(x), &predicate, lo, hi)?;
                     safe_div(ident(total), ident(n))
                 }
                 _ => {
-                    let alias = register(aggregate_call(*function, lowered_args)?)?;
+                    let alias = collector.register(
+                        aggregate_call(*function, lowered_args)?,
+                        &predicate,
+                        lo,
+                        hi,
+                    )?;
                     if function.zero_when_empty() {
                         zero_filled(&alias)
                     } else {
@@ -202,20 +313,73 @@ pub fn source_aggregate(
         metrics.push((names::metric(&metric.name, *shift), expr));
     }
 
-    let key_column = ident(&source.key);
-    let mut projection =
-        vec![cast(key_column.clone(), key_type.clone()).alias(names::side_key(&source.name))];
-    projection.extend(
-        aggregates
+    let err = |e: datafusion::error::DataFusionError| e.to_string();
+    let key = ident(&source.key);
+    let mut sides = Vec::new();
+    if !collector.aggregates.is_empty() {
+        let mut builder = LogicalPlanBuilder::from(scan.clone());
+        if let Some((column, data_type)) = time {
+            builder = builder
+                .filter(collector.range.predicate(column, data_type))
+                .map_err(err)?;
+        }
+        let mut projection =
+            vec![cast(key.clone(), key_type.clone()).alias(names::side_key(&source.name))];
+        projection.extend(
+            collector
+                .aggregates
+                .iter()
+                .map(|a| ident(a.schema_name().to_string())),
+        );
+        let plan = builder
+            .aggregate(vec![key.clone()], collector.aggregates.clone())
+            .and_then(|b| b.project(projection))
+            .and_then(|b| b.build())
+            .map_err(err)?;
+        sides.push((source.name.clone(), plan));
+    }
+    for (index, branch) in collector.distinct.iter().enumerate() {
+        let side = distinct_side(&source.name, index);
+        let mut filter = branch.value.clone().is_not_null();
+        if let Some((column, data_type)) = time {
+            filter = filter.and(branch.range.predicate(column, data_type));
+        }
+        let flags: Vec<Expr> = branch
+            .counts
             .iter()
-            .map(|a| ident(a.schema_name().to_string())),
-    );
-    let plan = builder
-        .aggregate(vec![key_column], aggregates.clone())
-        .and_then(|b| b.project(projection))
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
-    Ok(SourceAggregate { plan, metrics })
+            .enumerate()
+            .map(|(j, (predicate, _))| {
+                let condition = predicate.clone().unwrap_or_else(|| lit(true));
+                bool_or(core_fn::coalesce().call(vec![condition, lit(false)]))
+                    .alias(format!("__flag{j}"))
+            })
+            .collect();
+        let counts: Vec<Expr> = branch
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(j, (_, column))| {
+                with_filter(count(lit(1i64)), ident(format!("__flag{j}"))).map(|c| c.alias(column))
+            })
+            .collect::<LowerResult<_>>()?;
+        let mut projection =
+            vec![cast(key.clone(), key_type.clone()).alias(names::side_key(&side))];
+        projection.extend(branch.counts.iter().map(|(_, column)| ident(column)));
+        let plan = LogicalPlanBuilder::from(scan.clone())
+            .filter(filter)
+            .and_then(|b| {
+                b.aggregate(
+                    vec![key.clone(), branch.value.clone().alias("__value")],
+                    flags,
+                )
+            })
+            .and_then(|b| b.aggregate(vec![key.clone()], counts))
+            .and_then(|b| b.project(projection))
+            .and_then(|b| b.build())
+            .map_err(err)?;
+        sides.push((side, plan));
+    }
+    Ok(SourceAggregate { sides, metrics })
 }
 
 /// Add a FILTER clause to an aggregate, keeping DISTINCT and ORDER BY.
@@ -262,7 +426,9 @@ fn aggregate_call(function: Aggregate, mut args: Vec<Expr>) -> LowerResult<Expr>
                 count(first()?)
             }
         }
-        Aggregate::CountDistinct => count_distinct(first()?),
+        Aggregate::CountDistinct => {
+            return Err("distinct counts are planned as their own branch".into());
+        }
         Aggregate::Sum => sum(first()?),
         Aggregate::Avg => avg(float(first()?)),
         Aggregate::Min => min(first()?),

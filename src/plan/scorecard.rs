@@ -97,8 +97,10 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
             &key_type,
             inputs.as_of_micros,
         )?;
-        builder = join(builder, aggregate.plan, key, &source.name)?;
-        side_keys.push(names::side_key(&source.name));
+        for (side, plan) in aggregate.sides {
+            builder = join(builder, plan, key, &side)?;
+            side_keys.push(names::side_key(&side));
+        }
         source_metrics.extend(aggregate.metrics);
     }
     if let Some(targets) = targets_plan(model, inputs, &key_type)? {

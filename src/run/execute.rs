@@ -154,6 +154,7 @@ fn session(options: &RunOptions) -> Result<SessionContext, Diagnostic> {
     let config = SessionConfig::new()
         .with_target_partitions(threads)
         .with_information_schema(false);
+
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
