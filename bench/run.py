@@ -88,7 +88,7 @@ def bench(scale, runs, threads, memory_limit):
     folder, pipeline = dataset(scale)
     events = events_in(folder)
     out = os.path.join(folder, "out")
-    vane_times, vane_rss, duck_times, duck_rss, duck_query, floor = [], [], [], [], [], []
+    vane_times, vane_rss, vane_engine, duck_times, duck_rss, duck_query, floor = [], [], [], [], [], [], []
     for _ in range(runs):
         shutil.rmtree(out, ignore_errors=True)
         args = [VANE, "run", pipeline, "--as-of", AS_OF, "--threads", str(threads), "--out", out]
@@ -97,6 +97,8 @@ def bench(scale, runs, threads, memory_limit):
         wall, rss, _ = timed(args)
         vane_times.append(wall)
         vane_rss.append(rss)
+        with open(os.path.join(out, f"as_of={AS_OF}", "manifest.json")) as f:
+            vane_engine.append(json.load(f)["timings_ms"]["total"] / 1000)
         wall, rss, stdout = timed([PYTHON, os.path.join(ROOT, "bench", "duckdb_scorecard.py"), folder, AS_OF, str(threads), os.path.join(folder, "duckdb.parquet")])
         duck_times.append(wall)
         duck_rss.append(rss)
@@ -114,6 +116,7 @@ def bench(scale, runs, threads, memory_limit):
         "threads": threads,
         "memory_limit": memory_limit,
         "vane_median_s": vane,
+        "vane_in_process_median_s": statistics.median(vane_engine),
         "vane_peak_rss_mib": max(vane_rss),
         "duckdb_query_median_s": duck,
         "duckdb_process_median_s": statistics.median(duck_times),
@@ -129,13 +132,14 @@ def bench(scale, runs, threads, memory_limit):
 
 def table(results):
     lines = [
-        "| events | Vane median | DuckDB median | Vane / DuckDB | scan floor | Vane / floor | Vane peak RSS | DuckDB peak RSS | Vane events/s | values match |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| events | Vane (process) | Vane (in-process) | DuckDB (in-process) | DuckDB (process) | Vane / DuckDB | scan floor | Vane / floor | Vane peak RSS | DuckDB peak RSS | Vane events/s | values match |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['events'] / 1e6:.1f}M | {r['vane_median_s']:.2f} s | {r['duckdb_query_median_s']:.2f} s | "
-            f"{r['ratio_vane_over_duckdb']:.2f} | {r['scan_floor_median_s']:.2f} s | {r['ratio_vane_over_scan_floor']:.2f} | "
+            f"| {r['events'] / 1e6:.1f}M | {r['vane_median_s']:.3f} s | {r['vane_in_process_median_s']:.3f} s | {r['duckdb_query_median_s']:.3f} s | "
+            f"{r['duckdb_process_median_s']:.3f} s | "
+            f"{r['ratio_vane_over_duckdb']:.2f} | {r['scan_floor_median_s']:.3f} s | {r['ratio_vane_over_scan_floor']:.2f} | "
             f"{r['vane_peak_rss_mib']:.0f} MiB | {r['duckdb_peak_rss_mib']:.0f} MiB | {r['vane_events_per_s'] / 1e6:.1f}M | "
             f"{'yes' if r['values_match'] else 'NO: ' + r['check']} |"
         )

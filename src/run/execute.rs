@@ -151,7 +151,9 @@ fn session(options: &RunOptions) -> Result<SessionContext, Diagnostic> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-    let config = SessionConfig::new()
+    // DATAFUSION_* environment variables tune the engine (documented in docs/running.md).
+    let config = SessionConfig::from_env()
+        .unwrap_or_default()
         .with_target_partitions(threads)
         .with_information_schema(false);
 
