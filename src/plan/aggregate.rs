@@ -119,6 +119,8 @@ struct Collector<'a> {
     aggregates: Vec<Expr>,
     by_text: BTreeMap<String, String>,
     range: Range,
+    /// Every aggregate's condition (`None` for an aggregate over all rows).
+    conditions: Vec<Option<Expr>>,
     distinct: Vec<DistinctBranch>,
 }
 
@@ -132,6 +134,9 @@ impl Collector<'_> {
         hi: i64,
     ) -> LowerResult<String> {
         self.range.include(lo, hi);
+        if !self.conditions.contains(predicate) {
+            self.conditions.push(predicate.clone());
+        }
         let full = match predicate {
             Some(p) => with_filter(base, p.clone())?,
             None => base,
@@ -222,6 +227,7 @@ pub fn source_aggregate(
         aggregates: Vec::new(),
         by_text: BTreeMap::new(),
         range: Range::new(),
+        conditions: Vec::new(),
         distinct: Vec::new(),
     };
     let mut metrics = Vec::new();
@@ -322,6 +328,13 @@ pub fn source_aggregate(
             builder = builder
                 .filter(collector.range.predicate(column, data_type))
                 .map_err(err)?;
+        }
+        // When every aggregate has a condition, rows meeting none of them
+        // cannot change any result: drop them before aggregating. (Entities
+        // left without rows get their zero or null from the left join.)
+        let all_conditional: Option<Vec<Expr>> = collector.conditions.iter().cloned().collect();
+        if let Some(any) = all_conditional.and_then(|c| c.into_iter().reduce(Expr::or)) {
+            builder = builder.filter(any).map_err(err)?;
         }
         let mut projection =
             vec![cast(key.clone(), key_type.clone()).alias(names::side_key(&source.name))];
