@@ -152,10 +152,23 @@ fn session(options: &RunOptions) -> Result<SessionContext, Diagnostic> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     // DATAFUSION_* environment variables tune the engine (documented in docs/running.md).
-    let config = SessionConfig::from_env()
+    let mut config = SessionConfig::from_env()
         .unwrap_or_default()
         .with_target_partitions(threads)
         .with_information_schema(false);
+    // Vane's aggregations group by entity key, or by (key, value) for distinct
+    // counts; partial aggregation before the exchange rarely pays for itself
+    // there, and DataFusion's adaptive probe made run times vary by 50%.
+    // Skipping it is faster and steadier at every measured scale
+    // (docs/benchmarks.md); DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD overrides.
+    if std::env::var_os("DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD")
+        .is_none()
+    {
+        config
+            .options_mut()
+            .execution
+            .skip_partial_aggregation_probe_ratio_threshold = 0.0;
+    }
 
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
