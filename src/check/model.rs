@@ -127,6 +127,19 @@ pub enum Function {
     Change,
 }
 
+/// A duration in seconds as a pipeline file would write it (`30d`, `6h`, `90s`).
+pub fn duration_text(seconds: i64) -> String {
+    if seconds % 86_400 == 0 {
+        format!("{}d", seconds / 86_400)
+    } else if seconds % 3_600 == 0 {
+        format!("{}h", seconds / 3_600)
+    } else if seconds % 60 == 0 {
+        format!("{}min", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
 /// A typed expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypedExpr {

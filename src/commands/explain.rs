@@ -12,7 +12,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use super::run::failed_report;
 use super::validate::{block_on, load_and_check};
 use super::{Exit, Report};
-use crate::check::model::{MetricKind, Model};
+use crate::check::model::{MetricKind, Model, duration_text};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
 use crate::plan::names;
 use crate::run::RunOptions;
@@ -55,16 +55,6 @@ pub fn model_text(model: &Model) -> String {
     out
 }
 
-fn window_text(seconds: i64) -> String {
-    if seconds % 86_400 == 0 {
-        format!("{}d", seconds / 86_400)
-    } else if seconds % 3_600 == 0 {
-        format!("{}h", seconds / 3_600)
-    } else {
-        format!("{seconds}s")
-    }
-}
-
 fn describe_metric(model: &Model, name: &str) -> String {
     let Some(metric) = model.metric(name) else {
         return String::new();
@@ -74,7 +64,7 @@ fn describe_metric(model: &Model, name: &str) -> String {
             let mut text = format!("{} from {source}", metric.value_text);
             match window {
                 Some(w) => {
-                    let _ = write!(text, ", window {}", window_text(*w));
+                    let _ = write!(text, ", window {}", duration_text(*w));
                 }
                 None => text.push_str(", all history"),
             }

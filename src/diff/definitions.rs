@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::model::{MetricKind, Model, Node};
+use crate::check::model::{MetricKind, Model, Node, duration_text};
 
 /// What happened to a definition.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,11 +38,7 @@ pub struct Change {
 type Descriptor = BTreeMap<&'static str, String>;
 
 fn window(seconds: Option<i64>) -> String {
-    match seconds {
-        Some(s) if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        Some(s) => format!("{s}s"),
-        None => "all history".into(),
-    }
+    seconds.map_or_else(|| "all history".into(), duration_text)
 }
 
 fn number(v: f64) -> String {
@@ -177,7 +173,7 @@ pub fn descriptors(model: &Model) -> BTreeMap<Node, Descriptor> {
         );
         d.insert(
             "cooldown",
-            p.cooldown.map(|c| window(Some(c))).unwrap_or_default(),
+            p.cooldown.map(duration_text).unwrap_or_default(),
         );
         out.insert(Node::Playbook(p.name.clone()), d);
     }

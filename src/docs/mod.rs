@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::check::model::{MetricKind, Model, Node};
+use crate::check::model::{MetricKind, Model, Node, duration_text};
 use crate::diff::{node_kind, node_name};
 use crate::syntax::ast::About;
 
@@ -97,14 +97,6 @@ fn list(nodes: &[&Node]) -> String {
         .join(", ")
 }
 
-fn cooldown(seconds: i64) -> String {
-    if seconds % 86_400 == 0 {
-        format!("{}d", seconds / 86_400)
-    } else {
-        format!("{seconds}s")
-    }
-}
-
 /// The catalog of one pipeline.
 pub fn catalog(model: &Model) -> Vec<Block> {
     let mut blocks = vec![Block::Heading(
@@ -186,7 +178,7 @@ pub fn catalog(model: &Model) -> Vec<Block> {
                 "Aggregate over `{source}`, {}{}.",
                 window.map_or("all history before as-of".into(), |w| format!(
                     "window {} before as-of",
-                    cooldown(w)
+                    duration_text(w)
                 )),
                 m.filter_text
                     .as_ref()
@@ -326,7 +318,7 @@ pub fn catalog(model: &Model) -> Vec<Block> {
                 facts.push(format!("owner `{}`", a.text));
             }
             if let Some(c) = p.cooldown {
-                facts.push(format!("cooldown {}", cooldown(c)));
+                facts.push(format!("cooldown {}", duration_text(c)));
             }
             blocks.push(Block::Text(facts.join(", ") + "."));
             blocks.push(Block::Code(p.message.text.clone()));

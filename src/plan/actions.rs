@@ -12,7 +12,9 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, iden
 
 use super::exprs::{LowerResult, Lowering};
 use super::names;
-use crate::check::model::{Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate};
+use crate::check::model::{
+    Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate, duration_text,
+};
 
 /// Columns of the actions output, in order.
 pub const ACTION_COLUMNS: &[&str] = &[
@@ -47,14 +49,10 @@ fn reason(condition: &TypedExpr, entity: &str) -> Expr {
     condition.walk(&mut |e| {
         let item = match &e.kind {
             TypedKind::Metric { name, shift: 0 } => Some((name.clone(), names::metric(name, 0))),
-            TypedKind::Metric { name, shift } => {
-                let back = if shift % 86_400 == 0 {
-                    format!("{}d", shift / 86_400)
-                } else {
-                    format!("{}h", shift / 3_600)
-                };
-                Some((format!("{name}[-{back}]"), names::metric(name, *shift)))
-            }
+            TypedKind::Metric { name, shift } => Some((
+                format!("{name}[-{}]", duration_text(*shift)),
+                names::metric(name, *shift),
+            )),
             TypedKind::Attribute(a) => Some((format!("{entity}.{a}"), a.clone())),
             TypedKind::IndicatorScore(i) => Some((format!("score({i})"), names::score(i))),
             TypedKind::Health => Some((names::HEALTH.to_string(), names::HEALTH.to_string())),

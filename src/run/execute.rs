@@ -264,6 +264,27 @@ pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Ve
     })
 }
 
+/// One output table of an earlier partition, when it exists and can be read.
+async fn earlier_output(
+    ctx: &SessionContext,
+    partition: &Path,
+    table: &str,
+    format: FileFormat,
+) -> Option<Arc<datafusion::datasource::listing::ListingTable>> {
+    let path = partition.join(outputs::file_name(table, format));
+    if !path.is_file() {
+        return None;
+    }
+    let location = SourceLocation {
+        name: format!("previous_{table}"),
+        path,
+        format,
+        partitions: Vec::new(),
+        span: Default::default(),
+    };
+    sources::listing_table(ctx, &location).await.ok()
+}
+
 /// The newest earlier scorecard in `out`, as a scan, if it has health.
 async fn previous_scorecard(
     ctx: &SessionContext,
@@ -272,18 +293,7 @@ async fn previous_scorecard(
     format: FileFormat,
 ) -> Option<(NaiveDate, LogicalPlan)> {
     for (date, dir) in outputs::earlier_partitions(out, as_of) {
-        let path = dir.join(outputs::file_name("scorecard", format));
-        if !path.is_file() {
-            continue;
-        }
-        let location = SourceLocation {
-            name: "previous_scorecard".into(),
-            path,
-            format,
-            partitions: Vec::new(),
-            span: Default::default(),
-        };
-        let Ok(table) = sources::listing_table(ctx, &location).await else {
+        let Some(table) = earlier_output(ctx, &dir, "scorecard", format).await else {
             continue;
         };
         if table.schema().field_with_name(names::HEALTH).is_err() {
@@ -389,18 +399,7 @@ async fn recent_firings(
         if (as_of - date).num_days() > window_days {
             break;
         }
-        let path = dir.join(outputs::file_name("actions", format));
-        if !path.is_file() {
-            continue;
-        }
-        let location = SourceLocation {
-            name: "previous_actions".into(),
-            path,
-            format,
-            partitions: Vec::new(),
-            span: Default::default(),
-        };
-        let Ok(table) = sources::listing_table(ctx, &location).await else {
+        let Some(table) = earlier_output(ctx, &dir, "actions", format).await else {
             continue;
         };
         let Ok(df) = ctx.read_table(table) else {
