@@ -712,16 +712,11 @@ impl Checker<'_> {
                 .iter()
                 .find(|m| m.name == metric.value)
                 .map_or(Type::Unknown, |m| m.ty);
-            let mut checker = ExprChecker {
-                env,
-                file: &self.file,
-                diagnostics: &mut self.diagnostics,
-            };
             let scope = Scope::Entity {
                 value_metric: Some(&metric.value),
                 playbook: false,
             };
-            let typed = checker.check_as(score, scope, Type::Number, "a score");
+            let typed = self.typed(env, score, scope, Type::Number, "a score");
             let _ = metric_ty;
             out.push(Indicator {
                 name: def.name.value.clone(),
@@ -755,16 +750,11 @@ impl Checker<'_> {
             let Some(when) = &model_def.when else {
                 continue;
             };
-            let mut checker = ExprChecker {
-                env,
-                file: &self.file,
-                diagnostics: &mut self.diagnostics,
-            };
             let scope = Scope::Entity {
                 value_metric: None,
                 playbook: false,
             };
-            let typed = checker.check_as(when, scope, Type::Boolean, "a model's `when`");
+            let typed = self.typed(env, when, scope, Type::Boolean, "a model's `when`");
             models.push(HealthModel {
                 name: model_def.name.value.clone(),
                 about: model_def.about.clone(),
@@ -793,6 +783,23 @@ impl Checker<'_> {
         Some(checked)
     }
 
+    /// Type `expr` in `scope`, expecting `expected` (`Unknown` for anything).
+    fn typed(
+        &mut self,
+        env: &Env,
+        expr: &crate::syntax::expr::Expr,
+        scope: Scope<'_>,
+        expected: Type,
+        what: &str,
+    ) -> TypedExpr {
+        let mut checker = ExprChecker {
+            env,
+            file: &self.file,
+            diagnostics: &mut self.diagnostics,
+        };
+        checker.check_as(expr, scope, expected, what)
+    }
+
     fn template(&mut self, env: &Env, template: &crate::syntax::expr::Template) -> TypedTemplate {
         let scope = Scope::Entity {
             value_metric: None,
@@ -804,12 +811,7 @@ impl Checker<'_> {
             .map(|part| match part {
                 crate::syntax::expr::TemplatePart::Text(t) => TypedPart::Text(t.clone()),
                 crate::syntax::expr::TemplatePart::Hole(e) => {
-                    let mut checker = ExprChecker {
-                        env,
-                        file: &self.file,
-                        diagnostics: &mut self.diagnostics,
-                    };
-                    TypedPart::Hole(checker.check(e, scope))
+                    TypedPart::Hole(self.typed(env, e, scope, Type::Unknown, "a message hole"))
                 }
             })
             .collect();
@@ -826,16 +828,11 @@ impl Checker<'_> {
             else {
                 continue;
             };
-            let mut checker = ExprChecker {
-                env,
-                file: &self.file,
-                diagnostics: &mut self.diagnostics,
-            };
             let scope = Scope::Entity {
                 value_metric: None,
                 playbook: true,
             };
-            let typed = checker.check_as(when, scope, Type::Boolean, "a playbook condition");
+            let typed = self.typed(env, when, scope, Type::Boolean, "a playbook condition");
             let cooldown = def.cooldown.as_ref().and_then(|c| match &c.kind {
                 ExprKind::Literal(Literal::Duration(n, unit)) if *n >= 0 => {
                     Some(n * unit.seconds())
