@@ -2,7 +2,6 @@
 
 use std::fmt::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::physical_plan::displayable;
@@ -188,29 +187,42 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
         let prepared = execute::prepare(&model, options).await?;
         let scorecard = execute::scorecard_plan(&model, &prepared).map_err(|d| vec![d])?;
         let mut out = String::new();
-        let working_schema = Arc::new(scorecard.schema().as_arrow().clone());
-        describe(&prepared, "scorecard", scorecard, stage, &mut out)
-            .await
-            .map_err(|d| vec![d])?;
-        let scan = execute::memory_scan(
-            &prepared.ctx,
-            "__working_scorecard",
-            working_schema,
-            Vec::new(),
+        describe(
+            &prepared,
+            "scorecard facts",
+            scorecard.facts,
+            stage,
+            &mut out,
         )
         .await
         .map_err(|d| vec![d])?;
-        if let Some(actions) = crate::plan::actions_plan(&model, &scan, prepared.as_of_micros)
-            .map_err(|e| {
-                vec![
-                    Diagnostic::error(Code::Internal, format!("cannot plan actions: {e}"))
-                        .help("this is a bug in Vane; please report it"),
-                ]
-            })?
-        {
-            describe(&prepared, "actions", actions, stage, &mut out)
-                .await
-                .map_err(|d| vec![d])?;
+        let _ = writeln!(
+            out,
+            "== scorecard: entity steps (per entity, over the facts) =="
+        );
+        for step in &scorecard.steps {
+            let _ = writeln!(out, "{}:", step.label);
+            for (column, expr) in &step.columns {
+                let _ = writeln!(out, "  {column} := {expr}");
+            }
+        }
+        let playbooks = crate::plan::actions_plan(&model, prepared.as_of_micros).map_err(|e| {
+            vec![
+                Diagnostic::error(Code::Internal, format!("cannot plan actions: {e}"))
+                    .help("this is a bug in Vane; please report it"),
+            ]
+        })?;
+        if !playbooks.is_empty() {
+            let _ = writeln!(
+                out,
+                "== actions (per entity, over the working scorecard) =="
+            );
+        }
+        for playbook in &playbooks {
+            let _ = writeln!(out, "{} fires when {}:", playbook.name, playbook.condition);
+            for (column, expr) in &playbook.columns {
+                let _ = writeln!(out, "  {column} := {expr}");
+            }
         }
         Ok::<String, Vec<Diagnostic>>(out)
     });

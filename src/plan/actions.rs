@@ -1,6 +1,7 @@
 //! The actions plan: for each playbook, the entities whose condition holds,
 //! with the rendered owner, message and dedup key and the values that made
-//! the condition true. Reads the working scorecard.
+//! the condition true. Its expressions read the working scorecard, one row
+//! per entity, and `run` evaluates them there (like the scorecard's steps).
 
 use std::collections::BTreeSet;
 
@@ -8,13 +9,25 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::functions::core as core_fn;
 use datafusion::functions::string;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
+use datafusion::logical_expr::{Expr, cast, ident, lit};
 
 use super::exprs::{LowerResult, Lowering};
 use super::names;
 use crate::check::model::{
     Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate, duration_text,
 };
+
+/// What one playbook fires: a row of [`ACTION_COLUMNS`] for each entity
+/// of the working scorecard where `condition` is true.
+#[derive(Debug, Clone)]
+pub struct PlaybookActions {
+    /// The playbook's name.
+    pub name: String,
+    /// True where the playbook fires (never null).
+    pub condition: Expr,
+    /// One expression per action column, in [`ACTION_COLUMNS`] order.
+    pub columns: Vec<(String, Expr)>,
+}
 
 /// Columns of the actions output, in order.
 pub const ACTION_COLUMNS: &[&str] = &[
@@ -75,9 +88,8 @@ fn reason(condition: &TypedExpr, entity: &str) -> Expr {
 fn playbook_plan(
     model: &Model,
     playbook: &Playbook,
-    scorecard: &LogicalPlan,
     lowering: &Lowering<'_>,
-) -> LowerResult<LogicalPlan> {
+) -> LowerResult<PlaybookActions> {
     let key = ident(&model.entity.key);
     let owner = match &playbook.assignee {
         Some(t) => render(t, lowering)?,
@@ -91,57 +103,39 @@ fn playbook_plan(
         ]),
     };
     let condition = core_fn::coalesce().call(vec![lowering.lower(&playbook.when)?, lit(false)]);
-    let projection = vec![
-        cast(key, DataType::Utf8).alias("entity"),
-        lit(playbook.name.clone()).alias("playbook"),
-        lit(playbook.action.clone()).alias("action"),
-        lit(playbook.priority.name()).alias("priority"),
-        cast(owner, DataType::Utf8).alias("owner"),
-        cast(render(&playbook.message, lowering)?, DataType::Utf8).alias("message"),
-        cast(dedup, DataType::Utf8).alias("dedup_key"),
-        cast(reason(&playbook.when, &model.entity.name), DataType::Utf8).alias("reason"),
+    let columns = [
+        cast(key, DataType::Utf8),
+        lit(playbook.name.clone()),
+        lit(playbook.action.clone()),
+        lit(playbook.priority.name()),
+        cast(owner, DataType::Utf8),
+        cast(render(&playbook.message, lowering)?, DataType::Utf8),
+        cast(dedup, DataType::Utf8),
+        cast(reason(&playbook.when, &model.entity.name), DataType::Utf8),
     ];
-    LogicalPlanBuilder::from(scorecard.clone())
-        .filter(condition)
-        .and_then(|b| b.project(projection))
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())
+    Ok(PlaybookActions {
+        name: playbook.name.clone(),
+        condition,
+        columns: ACTION_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .zip(columns)
+            .collect(),
+    })
 }
 
-/// All fired playbooks over the working scorecard, sorted by priority, playbook and entity.
-/// `None` when the pipeline has no playbooks.
-pub fn actions_plan(
-    model: &Model,
-    scorecard: &LogicalPlan,
-    as_of_micros: i64,
-) -> LowerResult<Option<LogicalPlan>> {
+/// Every playbook's actions, in output order: by priority, then name.
+/// (`run` sorts each playbook's rows by entity.)
+pub fn actions_plan(model: &Model, as_of_micros: i64) -> LowerResult<Vec<PlaybookActions>> {
     let lowering = Lowering {
         as_of_micros,
         shift: 0,
         key: &model.entity.key,
     };
-    let mut plans = model
-        .playbooks
-        .iter()
-        .map(|p| playbook_plan(model, p, scorecard, &lowering));
-    let Some(first) = plans.next() else {
-        return Ok(None);
-    };
-    let mut builder = LogicalPlanBuilder::from(first?);
-    for plan in plans {
-        builder = builder.union(plan?).map_err(|e| e.to_string())?;
-    }
-    let rank = datafusion::logical_expr::when(ident("priority").eq(lit("high")), lit(0i64))
-        .when(ident("priority").eq(lit("medium")), lit(1i64))
-        .otherwise(lit(2i64))
-        .map_err(|e| e.to_string())?;
-    builder
-        .sort(vec![
-            rank.sort(true, false),
-            ident("playbook").sort(true, false),
-            ident("entity").sort(true, false),
-        ])
-        .and_then(|b| b.build())
-        .map(Some)
-        .map_err(|e| e.to_string())
+    let mut playbooks: Vec<&Playbook> = model.playbooks.iter().collect();
+    playbooks.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+    playbooks
+        .into_iter()
+        .map(|p| playbook_plan(model, p, &lowering))
+        .collect()
 }

@@ -10,5 +10,5 @@ pub mod exprs;
 pub mod names;
 pub mod scorecard;
 
-pub use actions::{ACTION_COLUMNS, actions_plan};
-pub use scorecard::{Inputs, output_columns, scorecard_plan};
+pub use actions::{ACTION_COLUMNS, PlaybookActions, actions_plan};
+pub use scorecard::{Inputs, ScorecardPlan, Step, output_columns, scorecard_plan};

@@ -1,7 +1,15 @@
-//! The scorecard plan: the population, left-joined with one aggregation per
-//! source, the effective KPI targets and the previous scorecard; then
-//! projections for derived metrics (by dependency level), indicator scores,
-//! group scores, health, band and trend.
+//! The scorecard plan, in two parts. The *facts* are one DataFusion plan:
+//! the population, left-joined with one aggregation per source, the
+//! effective KPI targets and the previous health. The *steps* are
+//! entity-level columns computed row by row over the facts: source metrics,
+//! derived metrics (by dependency level), indicator scores, group scores,
+//! health, band and trend.
+//!
+//! Why two parts: the facts read every event and need DataFusion's
+//! optimizer (pruning, pushdown, join planning); the steps see one row per
+//! entity, and as a stack of ~60-column projections they cost DataFusion
+//! more to plan than to run (docs/benchmarks.md). `run` evaluates them as
+//! expressions.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +25,7 @@ use datafusion::logical_expr::{
 use super::aggregate::{source_aggregate, with_filter};
 use super::exprs::{LowerResult, Lowering, epoch_micros, safe_div};
 use super::names;
-use crate::check::model::{Health, MetricKind, Model};
+use crate::check::model::{Function, Health, MetricKind, Model, TypedKind};
 
 /// What the planner needs from the data: scans and column types.
 pub struct Inputs<'a> {
@@ -27,6 +35,25 @@ pub struct Inputs<'a> {
     pub previous: Option<LogicalPlan>,
     /// As-of, in microseconds since the epoch (midnight UTC of the as-of date).
     pub as_of_micros: i64,
+}
+
+/// Entity-level columns computed row by row from the facts and earlier steps.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What the step computes, for `vane plan`.
+    pub label: String,
+    /// The new columns, in order: name and expression over earlier columns.
+    pub columns: Vec<(String, Expr)>,
+}
+
+/// The scorecard as planned: facts, then steps.
+#[derive(Debug, Clone)]
+pub struct ScorecardPlan {
+    /// One row per entity of the population, sorted by key: its attributes,
+    /// every source aggregate, the effective targets and the previous health.
+    pub facts: LogicalPlan,
+    /// Entity-level steps, in evaluation order.
+    pub steps: Vec<Step>,
 }
 
 fn err(e: impl ToString) -> String {
@@ -41,10 +68,10 @@ fn column_type(plan: &LogicalPlan, name: &str) -> Option<DataType> {
         .map(|f| f.data_type().clone())
 }
 
-/// Build the working scorecard: one row per entity of the population, sorted
+/// Plan the working scorecard: one row per entity of the population, sorted
 /// by key, with every column playbooks may need (shifted metrics, targets);
 /// [`output_columns`] selects what is written.
-pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<LogicalPlan> {
+pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<ScorecardPlan> {
     let entity = &model.entity;
     let key = entity.key.as_str();
     let entity_scan = inputs
@@ -61,6 +88,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
     };
 
     let mut builder = LogicalPlanBuilder::from(entity_scan);
+    let mut has_previous = false;
     if let Some(population) = &entity.population {
         builder = builder.filter(lowering.lower(population)?).map_err(err)?;
     }
@@ -106,12 +134,6 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
     if let Some(targets) = targets_plan(model, inputs, &key_type)? {
         builder = join(builder, targets, key, "targets")?;
         side_keys.push(names::side_key("targets"));
-        if let Some(t) = &model.targets {
-            for kpi in &t.kpis {
-                columns.push(names::target(kpi));
-                columns.push(names::direction(kpi));
-            }
-        }
     }
     if let Some(previous) = &inputs.previous {
         let previous = LogicalPlanBuilder::from(previous.clone())
@@ -122,18 +144,28 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
             .and_then(|b| b.build())
             .map_err(err)?;
         builder = join(builder, previous, key, "previous")?;
-        columns.push(names::PREVIOUS_HEALTH.to_string());
+        side_keys.push(names::side_key("previous"));
+        has_previous = true;
     }
+    // Every column but the sides' join keys.
+    let facts_columns: Vec<Expr> = builder
+        .schema()
+        .iter()
+        .filter(|(_, field)| !side_keys.contains(field.name()))
+        .map(|(qualifier, field)| Expr::Column(Column::new(qualifier.cloned(), field.name())))
+        .collect();
+    let facts = builder
+        .project(facts_columns)
+        .and_then(|b| b.sort(vec![ident(key).sort(true, false)]))
+        .and_then(|b| b.build())
+        .map_err(err)?;
 
-    // Source metrics, then derived metrics level by level.
-    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
-    for (name, expr) in source_metrics {
-        exprs.push(expr.alias(&name));
-        columns.push(name);
-    }
-    builder = builder.project(exprs).map_err(err)?;
-    for level in derived_levels(model) {
-        let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    let mut steps = vec![Step {
+        label: "source metrics".to_string(),
+        columns: source_metrics,
+    }];
+    for (depth, level) in derived_levels(model).into_iter().enumerate() {
+        let mut columns = Vec::new();
         for (name, shift) in level {
             let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) else {
                 continue;
@@ -143,31 +175,36 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Logical
                 shift,
                 key,
             };
-            let column = names::metric(&name, shift);
-            exprs.push(shifted.lower(value)?.alias(&column));
-            columns.push(column);
+            columns.push((names::metric(&name, shift), shifted.lower(value)?));
         }
-        builder = builder.project(exprs).map_err(err)?;
+        steps.push(Step {
+            label: format!("derived metrics, level {}", depth + 1),
+            columns,
+        });
     }
 
     // Indicator scores, clamped to 0–100.
-    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    let mut scores = Vec::new();
     for indicator in &model.indicators {
-        let score = super::exprs::clamp(lowering.lower(&indicator.score)?, lit(0.0), lit(100.0));
-        let column = names::score(&indicator.name);
-        exprs.push(score.alias(&column));
-        columns.push(column);
+        let lowered = lowering.lower(&indicator.score)?;
+        // `ramp` and `attainment` already clamp; clamping again would only
+        // repeat their expression.
+        let score = match &indicator.score.kind {
+            TypedKind::Call(Function::Ramp | Function::Attainment, _) => lowered,
+            _ => super::exprs::clamp(lowered, lit(0.0), lit(100.0)),
+        };
+        scores.push((names::score(&indicator.name), score));
     }
-    builder = builder.project(exprs).map_err(err)?;
+    steps.push(Step {
+        label: "indicator scores".to_string(),
+        columns: scores,
+    });
 
     if let Some(health) = &model.health {
-        builder = health_projections(builder, &mut columns, model, health, &lowering)?;
+        steps.extend(health_steps(model, health, &lowering, has_previous)?);
     }
-
-    builder
-        .sort(vec![ident(key).sort(true, false)])
-        .and_then(|b| b.build())
-        .map_err(err)
+    steps.retain(|s| !s.columns.is_empty());
+    Ok(ScorecardPlan { facts, steps })
 }
 
 /// The scorecard's columns, in output order.
@@ -367,13 +404,13 @@ fn weight(default: f64, overrides: &[(Expr, f64)]) -> Expr {
     }
 }
 
-fn health_projections(
-    mut builder: LogicalPlanBuilder,
-    columns: &mut Vec<String>,
+/// Group scores and the health model; health; band, previous health and trend.
+fn health_steps(
     model: &Model,
     health: &Health,
     lowering: &Lowering<'_>,
-) -> LowerResult<LogicalPlanBuilder> {
+    has_previous: bool,
+) -> LowerResult<Vec<Step>> {
     // A model applies when its condition is true and no earlier model's is.
     let mut conditions: Vec<(String, Expr)> = Vec::new();
     let mut earlier: Option<Expr> = None;
@@ -399,7 +436,7 @@ fn health_projections(
                 .collect()
         };
 
-    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
+    let mut groups = Vec::new();
     for group in &health.groups {
         let parts = model
             .indicators
@@ -418,9 +455,7 @@ fn health_projections(
         } else {
             weighted_mean(parts)
         };
-        let column = names::group(&group.name);
-        exprs.push(score.alias(&column));
-        columns.push(column);
+        groups.push((names::group(&group.name), score));
     }
     let model_name = match conditions.first() {
         None => lit("default"),
@@ -434,9 +469,7 @@ fn health_projections(
             b.otherwise(lit("default")).map_err(err)?
         }
     };
-    exprs.push(model_name.alias(names::HEALTH_MODEL));
-    columns.push(names::HEALTH_MODEL.to_string());
-    builder = builder.project(exprs).map_err(err)?;
+    groups.push((names::HEALTH_MODEL.to_string(), model_name));
 
     let parts = health
         .groups
@@ -449,10 +482,7 @@ fn health_projections(
             (ident(names::group(&g.name)), w)
         })
         .collect();
-    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
-    exprs.push(weighted_mean(parts).alias(names::HEALTH));
-    columns.push(names::HEALTH.to_string());
-    builder = builder.project(exprs).map_err(err)?;
+    let score = vec![(names::HEALTH.to_string(), weighted_mean(parts))];
 
     let mut band = when(ident(names::HEALTH).is_null(), lit(ScalarValue::Utf8(None)));
     let last = health.bands.len().saturating_sub(1);
@@ -466,17 +496,32 @@ fn health_projections(
         .last()
         .map(|b| b.name.clone())
         .unwrap_or_default();
-    let mut exprs: Vec<Expr> = columns.iter().map(ident).collect();
-    exprs.push(band.otherwise(lit(top)).map_err(err)?.alias(names::BAND));
-    columns.push(names::BAND.to_string());
-    let trend = if columns.iter().any(|c| c == names::PREVIOUS_HEALTH) {
+    let mut band_and_trend = vec![(
+        names::BAND.to_string(),
+        band.otherwise(lit(top)).map_err(err)?,
+    )];
+    let trend = if has_previous {
         ident(names::HEALTH) - ident(names::PREVIOUS_HEALTH)
     } else {
-        exprs.push(lit(ScalarValue::Float64(None)).alias(names::PREVIOUS_HEALTH));
-        columns.push(names::PREVIOUS_HEALTH.to_string());
+        band_and_trend.push((
+            names::PREVIOUS_HEALTH.to_string(),
+            lit(ScalarValue::Float64(None)),
+        ));
         lit(ScalarValue::Float64(None))
     };
-    exprs.push(trend.alias(names::TREND));
-    columns.push(names::TREND.to_string());
-    builder.project(exprs).map_err(err)
+    band_and_trend.push((names::TREND.to_string(), trend));
+    Ok(vec![
+        Step {
+            label: "group scores and health model".to_string(),
+            columns: groups,
+        },
+        Step {
+            label: "health".to_string(),
+            columns: score,
+        },
+        Step {
+            label: "band and trend".to_string(),
+            columns: band_and_trend,
+        },
+    ])
 }

@@ -9,19 +9,20 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
-use datafusion::datasource::MemTable;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::datasource::TableProvider;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::entity;
 use super::outputs::{self, Staged};
 use super::sources::{self, SourceLocation};
 use crate::check::model::{FileFormat, Model};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::plan::{self, names};
+use crate::plan::{self, ScorecardPlan, names};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -311,13 +312,34 @@ async fn previous_scorecard(
 }
 
 /// The scorecard plan for a prepared run.
-pub fn scorecard_plan(model: &Model, prepared: &Prepared) -> Result<LogicalPlan, Diagnostic> {
+pub fn scorecard_plan(model: &Model, prepared: &Prepared) -> Result<ScorecardPlan, Diagnostic> {
     let inputs = plan::Inputs {
         scans: &prepared.scans,
         previous: prepared.previous.as_ref().map(|(_, p)| p.clone()),
         as_of_micros: prepared.as_of_micros,
     };
     plan::scorecard_plan(model, &inputs).map_err(internal)
+}
+
+/// Optimize a logical plan and plan it physically.
+pub async fn physical_plan(
+    ctx: &SessionContext,
+    plan: &LogicalPlan,
+) -> Result<Arc<dyn ExecutionPlan>, Diagnostic> {
+    ctx.state()
+        .create_physical_plan(plan)
+        .await
+        .map_err(|e| execution_error(&e))
+}
+
+/// Execute a physical plan to batches.
+pub async fn execute_plan(
+    ctx: &SessionContext,
+    plan: Arc<dyn ExecutionPlan>,
+) -> Result<Vec<RecordBatch>, Diagnostic> {
+    datafusion::physical_plan::collect(plan, ctx.task_ctx())
+        .await
+        .map_err(|e| execution_error(&e))
 }
 
 /// Execute a plan to batches.
@@ -330,23 +352,6 @@ pub async fn collect(
         .await
         .map_err(|e| execution_error(&e))?;
     df.collect().await.map_err(|e| execution_error(&e))
-}
-
-/// Register batches as an in-memory table and return a scan of it.
-pub async fn memory_scan(
-    ctx: &SessionContext,
-    name: &str,
-    schema: SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> Result<LogicalPlan, Diagnostic> {
-    let table = MemTable::try_new(schema, vec![batches]).map_err(internal)?;
-    let _ = ctx.deregister_table(name);
-    ctx.register_table(name, Arc::new(table))
-        .map_err(internal)?;
-    ctx.table(name)
-        .await
-        .map(|df| df.into_unoptimized_plan())
-        .map_err(internal)
 }
 
 fn strings(batch: &RecordBatch, column: &str) -> Option<StringArray> {
@@ -485,15 +490,6 @@ fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
     counts
 }
 
-fn empty_actions_schema() -> SchemaRef {
-    Arc::new(Schema::new(
-        plan::ACTION_COLUMNS
-            .iter()
-            .map(|c| datafusion::arrow::datatypes::Field::new(*c, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ))
-}
-
 /// Results of executing a pipeline, before anything is written.
 pub struct Computed {
     /// The scorecard's schema.
@@ -519,17 +515,27 @@ pub async fn compute(
     progress: &dyn Fn(&str),
 ) -> Result<Computed, Vec<Diagnostic>> {
     let mut timings = Vec::new();
-    let started = Instant::now();
+    let mut started = Instant::now();
+    let mut lap = |stage: &str| {
+        timings.push((stage.to_string(), started.elapsed().as_secs_f64() * 1e3));
+        started = Instant::now();
+    };
     let plan = scorecard_plan(model, prepared).map_err(|d| vec![d])?;
-    timings.push(("plan".to_string(), started.elapsed().as_secs_f64() * 1e3));
+    lap("plan");
     progress("computing the scorecard");
-    let started = Instant::now();
-    let working_schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
-    let working = collect(&prepared.ctx, plan).await.map_err(|d| vec![d])?;
-    timings.push((
-        "scorecard".to_string(),
-        started.elapsed().as_secs_f64() * 1e3,
-    ));
+    let physical = physical_plan(&prepared.ctx, &plan.facts)
+        .await
+        .map_err(|d| vec![d])?;
+    lap("optimize facts");
+    let facts_schema = physical.schema();
+    let facts = execute_plan(&prepared.ctx, physical)
+        .await
+        .map_err(|d| vec![d])?;
+    lap("compute facts");
+    let state = prepared.ctx.state();
+    let (working_schema, working) = entity::apply_steps(&state, facts_schema, facts, &plan.steps)
+        .map_err(|e| vec![execution_error(&e)])?;
+    lap("entity steps");
     let duplicates = duplicate_keys(&working, &model.entity.key);
     if !duplicates.is_empty() {
         let examples = duplicates
@@ -544,46 +550,22 @@ pub async fn compute(
         )
         .help("the entity table must have one row per entity; deduplicate it or filter it with `population:`")]);
     }
-    let working_schema = working
-        .first()
-        .map(|b| b.schema())
-        .unwrap_or(working_schema);
     let (scorecard_schema, scorecard) =
         project_columns(&working, &working_schema, &plan::output_columns(model))
             .map_err(|d| vec![d])?;
 
     progress("firing playbooks");
-    let started = Instant::now();
-    let scan = memory_scan(
-        &prepared.ctx,
-        "__working_scorecard",
-        working_schema.clone(),
-        working.clone(),
-    )
-    .await
-    .map_err(|d| vec![d])?;
-    let (actions_schema, actions) = match plan::actions_plan(model, &scan, prepared.as_of_micros)
-        .map_err(|e| vec![internal(e)])?
-    {
-        Some(actions_plan) => {
-            let schema: SchemaRef = Arc::new(actions_plan.schema().as_arrow().clone());
-            let batches = collect(&prepared.ctx, actions_plan)
-                .await
-                .map_err(|d| vec![d])?;
-            (
-                batches.first().map(|b| b.schema()).unwrap_or(schema),
-                batches,
-            )
-        }
-        None => (empty_actions_schema(), Vec::new()),
-    };
-    timings.push(("actions".to_string(), started.elapsed().as_secs_f64() * 1e3));
+    let playbooks =
+        plan::actions_plan(model, prepared.as_of_micros).map_err(|e| vec![internal(e)])?;
+    let actions = entity::fire(&state, &working_schema, &working, &playbooks)
+        .map_err(|e| vec![execution_error(&e)])?;
+    lap("actions");
     Ok(Computed {
         scorecard_schema,
         scorecard,
         working,
         working_schema,
-        actions_schema,
+        actions_schema: entity::actions_schema(),
         actions,
         timings,
     })

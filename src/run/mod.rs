@@ -4,6 +4,7 @@
 //! **Architecture invariant:** everything that touches data files or the
 //! output folder lives here (and in `sample`).
 
+pub mod entity;
 pub mod execute;
 pub mod manifest;
 pub mod outputs;

@@ -28,7 +28,7 @@ fn the_logical_plan_fuses_each_source_into_one_aggregation() {
     );
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
     let aggregates = report.output.matches("Aggregate:").count();
-    // orders (all metrics fused) + targets; the actions plan has none.
+    // orders (all metrics fused) + targets; entity steps and actions are expressions.
     assert_eq!(aggregates, 2, "{}", report.output);
     assert!(
         report.output.contains("TableScan: orders"),

@@ -1,0 +1,157 @@
+//! Entity-level evaluation: the scorecard's steps and the playbooks'
+//! actions, evaluated over batches with one row per entity.
+//!
+//! These rows are entities (thousands), not events (millions), so the
+//! expressions run directly, without a query plan around them: each is
+//! type-coerced, simplified and lowered to a DataFusion physical expression
+//! once, then evaluated batch by batch. Planning the same expressions as a
+//! stack of wide projections cost more than running them
+//! (docs/benchmarks.md).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::compute::{
+    SortOptions, cast, concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr;
+use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::plan::{ACTION_COLUMNS, PlaybookActions, Step};
+
+/// Lower `expr` over `schema` to a physical expression: coerce types, then
+/// simplify (some functions, such as `coalesce`, exist only as rewrites).
+fn compile(state: &SessionState, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+    let context = SimplifyContext::builder()
+        .with_schema(Arc::new(schema.clone()))
+        .with_config_options(Arc::clone(state.config_options()))
+        .build();
+    let simplifier = ExprSimplifier::new(context);
+    let expr = simplifier.coerce(expr.clone(), schema)?;
+    let expr = simplifier.simplify(expr)?;
+    state.create_physical_expr(expr, schema)
+}
+
+fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<ArrayRef> {
+    expr.evaluate(batch)?.into_array(batch.num_rows())
+}
+
+/// New columns compiled against one input schema.
+struct Appender {
+    output: SchemaRef,
+    exprs: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+impl Appender {
+    fn new(state: &SessionState, input: &SchemaRef, columns: &[(String, Expr)]) -> Result<Self> {
+        let schema = DFSchema::try_from(input.as_ref().clone())?;
+        let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
+        let mut exprs = Vec::with_capacity(columns.len());
+        for (name, expr) in columns {
+            let physical = compile(state, expr, &schema)?;
+            fields.push(Arc::new(Field::new(name, physical.data_type(input)?, true)));
+            exprs.push(physical);
+        }
+        Ok(Appender {
+            output: Arc::new(Schema::new_with_metadata(fields, input.metadata().clone())),
+            exprs,
+        })
+    }
+
+    fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mut columns = batch.columns().to_vec();
+        for expr in &self.exprs {
+            columns.push(evaluate(expr, batch)?);
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&self.output), columns)?)
+    }
+}
+
+/// The working scorecard: the facts with every step's columns appended.
+pub fn apply_steps(
+    state: &SessionState,
+    facts_schema: SchemaRef,
+    facts: Vec<RecordBatch>,
+    steps: &[Step],
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let mut schema = facts_schema;
+    let mut batches = facts;
+    for step in steps {
+        let appender = Appender::new(state, &schema, &step.columns)?;
+        batches = batches
+            .iter()
+            .map(|b| appender.apply(b))
+            .collect::<Result<_>>()?;
+        schema = appender.output;
+    }
+    Ok((schema, batches))
+}
+
+/// The schema of the actions output: every column text.
+pub fn actions_schema() -> SchemaRef {
+    Arc::new(Schema::new(
+        ACTION_COLUMNS
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Fire every playbook over the working scorecard: the actions in
+/// playbook order, each playbook's rows sorted by entity.
+pub fn fire(
+    state: &SessionState,
+    schema: &SchemaRef,
+    working: &[RecordBatch],
+    playbooks: &[PlaybookActions],
+) -> Result<Vec<RecordBatch>> {
+    let input = DFSchema::try_from(schema.as_ref().clone())?;
+    let output = actions_schema();
+    let mut actions = Vec::new();
+    for playbook in playbooks {
+        let condition = compile(state, &playbook.condition, &input)?;
+        let columns = playbook
+            .columns
+            .iter()
+            .map(|(_, e)| compile(state, e, &input))
+            .collect::<Result<Vec<_>>>()?;
+        let mut fired = Vec::new();
+        for batch in working {
+            let mask = evaluate(&condition, batch)?;
+            let Some(mask) = mask.as_any().downcast_ref() else {
+                return Err(DataFusionError::Internal(format!(
+                    "the condition of playbook `{}` is not boolean",
+                    playbook.name
+                )));
+            };
+            let rows = filter_record_batch(batch, mask)?;
+            if rows.num_rows() == 0 {
+                continue;
+            }
+            let arrays = columns
+                .iter()
+                .map(|c| Ok(cast(&evaluate(c, &rows)?, &DataType::Utf8)?))
+                .collect::<Result<Vec<_>>>()?;
+            fired.push(RecordBatch::try_new(Arc::clone(&output), arrays)?);
+        }
+        if fired.is_empty() {
+            continue;
+        }
+        let all = concat_batches(&output, &fired)?;
+        let order = sort_to_indices(
+            all.column(0),
+            Some(SortOptions {
+                descending: false,
+                nulls_first: false,
+            }),
+            None,
+        )?;
+        actions.push(take_record_batch(&all, &order)?);
+    }
+    Ok(actions)
+}
