@@ -48,9 +48,16 @@ struct Appender {
 }
 
 impl Appender {
+    /// Every output column is nullable: the input schema comes from the
+    /// logical plan, and the batches from its physical plan, which may be
+    /// less strict about nulls.
     fn new(state: &SessionState, input: &SchemaRef, columns: &[(String, Expr)]) -> Result<Self> {
         let schema = DFSchema::try_from(input.as_ref().clone())?;
-        let mut fields: Vec<Arc<Field>> = input.fields().iter().cloned().collect();
+        let mut fields: Vec<Arc<Field>> = input
+            .fields()
+            .iter()
+            .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
+            .collect();
         let mut exprs = Vec::with_capacity(columns.len());
         for (name, expr) in columns {
             let physical = compile(state, expr, &schema)?;
@@ -72,26 +79,6 @@ impl Appender {
     }
 }
 
-/// The working scorecard: the facts with every step's columns appended.
-pub fn apply_steps(
-    state: &SessionState,
-    facts_schema: SchemaRef,
-    facts: Vec<RecordBatch>,
-    steps: &[Step],
-) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let mut schema = facts_schema;
-    let mut batches = facts;
-    for step in steps {
-        let appender = Appender::new(state, &schema, &step.columns)?;
-        batches = batches
-            .iter()
-            .map(|b| appender.apply(b))
-            .collect::<Result<_>>()?;
-        schema = appender.output;
-    }
-    Ok((schema, batches))
-}
-
 /// The schema of the actions output: every column text.
 pub fn actions_schema() -> SchemaRef {
     Arc::new(Schema::new(
@@ -102,56 +89,117 @@ pub fn actions_schema() -> SchemaRef {
     ))
 }
 
-/// Fire every playbook over the working scorecard: the actions in
-/// playbook order, each playbook's rows sorted by entity.
-pub fn fire(
+/// A playbook's condition and action columns, compiled.
+struct CompiledPlaybook {
+    name: String,
+    condition: Arc<dyn PhysicalExpr>,
+    columns: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+/// The scorecard's steps and the playbooks, compiled against the facts'
+/// schema, ready to run over the facts' batches.
+pub struct EntityProgram {
+    steps: Vec<Appender>,
+    working_schema: SchemaRef,
+    playbooks: Vec<CompiledPlaybook>,
+}
+
+/// Compile the steps over `facts` and the playbooks over the resulting
+/// working scorecard. Needs only schemas, so it can run while the facts
+/// are being computed.
+pub fn compile_program(
     state: &SessionState,
-    schema: &SchemaRef,
-    working: &[RecordBatch],
+    facts: SchemaRef,
+    steps: &[Step],
     playbooks: &[PlaybookActions],
-) -> Result<Vec<RecordBatch>> {
-    let input = DFSchema::try_from(schema.as_ref().clone())?;
-    let output = actions_schema();
-    let mut actions = Vec::new();
-    for playbook in playbooks {
-        let condition = compile(state, &playbook.condition, &input)?;
-        let columns = playbook
-            .columns
-            .iter()
-            .map(|(_, e)| compile(state, e, &input))
-            .collect::<Result<Vec<_>>>()?;
-        let mut fired = Vec::new();
-        for batch in working {
-            let mask = evaluate(&condition, batch)?;
-            let Some(mask) = mask.as_any().downcast_ref() else {
-                return Err(DataFusionError::Internal(format!(
-                    "the condition of playbook `{}` is not boolean",
-                    playbook.name
-                )));
-            };
-            let rows = filter_record_batch(batch, mask)?;
-            if rows.num_rows() == 0 {
+) -> Result<EntityProgram> {
+    let mut schema = facts;
+    let mut appenders = Vec::with_capacity(steps.len());
+    for step in steps {
+        let appender = Appender::new(state, &schema, &step.columns)?;
+        schema = Arc::clone(&appender.output);
+        appenders.push(appender);
+    }
+    let working = DFSchema::try_from(schema.as_ref().clone())?;
+    let playbooks = playbooks
+        .iter()
+        .map(|p| {
+            Ok(CompiledPlaybook {
+                name: p.name.clone(),
+                condition: compile(state, &p.condition, &working)?,
+                columns: p
+                    .columns
+                    .iter()
+                    .map(|(_, e)| compile(state, e, &working))
+                    .collect::<Result<_>>()?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(EntityProgram {
+        steps: appenders,
+        working_schema: schema,
+        playbooks,
+    })
+}
+
+impl EntityProgram {
+    /// The working scorecard's schema: the facts plus every step's columns.
+    pub fn working_schema(&self) -> SchemaRef {
+        Arc::clone(&self.working_schema)
+    }
+
+    /// The working scorecard: the facts with every step's columns appended.
+    pub fn apply_steps(&self, facts: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+        let mut batches = facts;
+        for step in &self.steps {
+            batches = batches
+                .iter()
+                .map(|b| step.apply(b))
+                .collect::<Result<_>>()?;
+        }
+        Ok(batches)
+    }
+
+    /// Fire every playbook over the working scorecard: the actions in
+    /// playbook order, each playbook's rows sorted by entity.
+    pub fn fire(&self, working: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+        let output = actions_schema();
+        let mut actions = Vec::new();
+        for playbook in &self.playbooks {
+            let mut fired = Vec::new();
+            for batch in working {
+                let mask = evaluate(&playbook.condition, batch)?;
+                let Some(mask) = mask.as_any().downcast_ref() else {
+                    return Err(DataFusionError::Internal(format!(
+                        "the condition of playbook `{}` is not boolean",
+                        playbook.name
+                    )));
+                };
+                let rows = filter_record_batch(batch, mask)?;
+                if rows.num_rows() == 0 {
+                    continue;
+                }
+                let arrays = playbook
+                    .columns
+                    .iter()
+                    .map(|c| Ok(cast(&evaluate(c, &rows)?, &DataType::Utf8)?))
+                    .collect::<Result<Vec<_>>>()?;
+                fired.push(RecordBatch::try_new(Arc::clone(&output), arrays)?);
+            }
+            if fired.is_empty() {
                 continue;
             }
-            let arrays = columns
-                .iter()
-                .map(|c| Ok(cast(&evaluate(c, &rows)?, &DataType::Utf8)?))
-                .collect::<Result<Vec<_>>>()?;
-            fired.push(RecordBatch::try_new(Arc::clone(&output), arrays)?);
+            let all = concat_batches(&output, &fired)?;
+            let order = sort_to_indices(
+                all.column(0),
+                Some(SortOptions {
+                    descending: false,
+                    nulls_first: false,
+                }),
+                None,
+            )?;
+            actions.push(take_record_batch(&all, &order)?);
         }
-        if fired.is_empty() {
-            continue;
-        }
-        let all = concat_batches(&output, &fired)?;
-        let order = sort_to_indices(
-            all.column(0),
-            Some(SortOptions {
-                descending: false,
-                nulls_first: false,
-            }),
-            None,
-        )?;
-        actions.push(take_record_batch(&all, &order)?);
+        Ok(actions)
     }
-    Ok(actions)
 }

@@ -171,6 +171,13 @@ fn session(options: &RunOptions) -> Result<SessionContext, Diagnostic> {
             .skip_partial_aggregation_probe_ratio_threshold = 0.0;
     }
 
+    // Vane builds plans already in the shape the optimizer converges to
+    // (fused aggregates, bounds next to the scans); a second and third
+    // optimizer pass changed nothing but cost 2.5 ms per run (docs/benchmarks.md).
+    if std::env::var_os("DATAFUSION_OPTIMIZER_MAX_PASSES").is_none() {
+        config.options_mut().optimizer.max_passes = 1;
+    }
+
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
@@ -508,34 +515,69 @@ pub struct Computed {
     pub timings: Vec<(String, f64)>,
 }
 
+/// Stage timings in milliseconds, for the manifest.
+struct Stopwatch {
+    started: Instant,
+    timings: Vec<(String, f64)>,
+}
+
+impl Stopwatch {
+    fn new() -> Self {
+        Stopwatch {
+            started: Instant::now(),
+            timings: Vec::new(),
+        }
+    }
+
+    /// Record the time since the previous lap as `stage`.
+    fn lap(&mut self, stage: &str) {
+        self.record(stage, self.started.elapsed().as_secs_f64() * 1e3);
+        self.started = Instant::now();
+    }
+
+    fn record(&mut self, stage: &str, ms: f64) {
+        self.timings.push((stage.to_string(), ms));
+    }
+}
+
 /// Execute the scorecard and actions plans.
 pub async fn compute(
     model: &Model,
     prepared: &Prepared,
     progress: &dyn Fn(&str),
 ) -> Result<Computed, Vec<Diagnostic>> {
-    let mut timings = Vec::new();
-    let mut started = Instant::now();
-    let mut lap = |stage: &str| {
-        timings.push((stage.to_string(), started.elapsed().as_secs_f64() * 1e3));
-        started = Instant::now();
-    };
+    let mut watch = Stopwatch::new();
     let plan = scorecard_plan(model, prepared).map_err(|d| vec![d])?;
-    lap("plan");
+    let playbooks =
+        plan::actions_plan(model, prepared.as_of_micros).map_err(|e| vec![internal(e)])?;
+    watch.lap("plan");
     progress("computing the scorecard");
+    // The entity steps and playbooks need only the facts' schema: compile
+    // them on another thread while DataFusion plans and computes the facts.
+    let state = prepared.ctx.state();
+    let facts_schema: SchemaRef = Arc::new(plan.facts.schema().as_arrow().clone());
+    let steps = plan.steps.clone();
+    let compiling = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let program = entity::compile_program(&state, facts_schema, &steps, &playbooks);
+        (program, started.elapsed().as_secs_f64() * 1e3)
+    });
     let physical = physical_plan(&prepared.ctx, &plan.facts)
         .await
         .map_err(|d| vec![d])?;
-    lap("optimize facts");
-    let facts_schema = physical.schema();
+    watch.lap("optimize facts");
     let facts = execute_plan(&prepared.ctx, physical)
         .await
         .map_err(|d| vec![d])?;
-    lap("compute facts");
-    let state = prepared.ctx.state();
-    let (working_schema, working) = entity::apply_steps(&state, facts_schema, facts, &plan.steps)
+    watch.lap("compute facts");
+    let (program, compile_ms) = compiling.await.map_err(|e| vec![internal(e)])?;
+    let program = program.map_err(|e| vec![execution_error(&e)])?;
+    watch.record("compile entity steps (alongside)", compile_ms);
+    let working_schema = program.working_schema();
+    let working = program
+        .apply_steps(facts)
         .map_err(|e| vec![execution_error(&e)])?;
-    lap("entity steps");
+    watch.lap("entity steps");
     let duplicates = duplicate_keys(&working, &model.entity.key);
     if !duplicates.is_empty() {
         let examples = duplicates
@@ -555,11 +597,10 @@ pub async fn compute(
             .map_err(|d| vec![d])?;
 
     progress("firing playbooks");
-    let playbooks =
-        plan::actions_plan(model, prepared.as_of_micros).map_err(|e| vec![internal(e)])?;
-    let actions = entity::fire(&state, &working_schema, &working, &playbooks)
+    let actions = program
+        .fire(&working)
         .map_err(|e| vec![execution_error(&e)])?;
-    lap("actions");
+    watch.lap("actions");
     Ok(Computed {
         scorecard_schema,
         scorecard,
@@ -567,7 +608,7 @@ pub async fn compute(
         working_schema,
         actions_schema: entity::actions_schema(),
         actions,
-        timings,
+        timings: watch.timings,
     })
 }
 
