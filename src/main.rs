@@ -25,6 +25,19 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
 }
 
+/// Transparent huge pages made runs slower and less steady once other
+/// processes had fragmented memory (the kernel compacts memory to find each
+/// 2 MB page): at 1M, 10M and 50M events, runs alternating with DuckDB took
+/// 87, 344 and 1424 ms with them and 68, 291 and 1190 ms without
+/// (docs/benchmarks.md).
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 /// Customer-success metrics as code: type-checked KPIs, indicators and
 /// playbooks compiled to DataFusion plans.
 ///
@@ -217,6 +230,7 @@ fn print_report(report: Report, format: Format) -> ExitCode {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    no_transparent_huge_pages();
     let cli = Cli::parse();
     let progress = progress_printer();
     let report = match cli.command {

@@ -2,6 +2,7 @@
 //! schemas of their data files.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::{Exit, Report};
 use crate::check::model::Model;
@@ -57,19 +58,24 @@ fn check_loaded(
     (model.filter(|_| !has_errors), diagnostics)
 }
 
-/// Run a future to completion on a fresh multi-threaded runtime (commands are synchronous).
+/// Run a future to completion (commands are synchronous) on the process's
+/// one multi-threaded runtime: a runtime per call cost its own threads, and
+/// every thread its own allocator pages (docs/benchmarks.md).
 pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Diagnostic> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map(|runtime| runtime.block_on(future))
-        .map_err(|e| {
-            Diagnostic::error(
-                Code::Internal,
-                format!("cannot start the async runtime: {e}"),
-            )
-            .help("this is a bug or a broken environment; please report it")
-        })
+    static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    });
+    match runtime {
+        Ok(runtime) => Ok(runtime.block_on(future)),
+        Err(e) => Err(Diagnostic::error(
+            Code::Internal,
+            format!("cannot start the async runtime: {e}"),
+        )
+        .help("this is a bug or a broken environment; please report it")),
+    }
 }
 
 /// `vane validate FILE...`: every problem in every file, and a one-line
