@@ -202,16 +202,21 @@ pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Ve
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
     let mut scans = BTreeMap::new();
     let mut errors = Vec::new();
-    let mut locations = Vec::new();
-    for source in &model.sources {
-        let location = SourceLocation {
+    let locations: Vec<SourceLocation> = model
+        .sources
+        .iter()
+        .map(|source| SourceLocation {
             name: source.name.clone(),
             path: source.resolved_path.clone(),
             format: source.format,
             partitions: source.partitions.clone(),
             span: source.span,
-        };
-        match sources::listing_table(&ctx, &location).await {
+        })
+        .collect();
+    let tables =
+        futures::future::join_all(locations.iter().map(|l| sources::listing_table(&ctx, l))).await;
+    for ((source, location), table) in model.sources.iter().zip(&locations).zip(tables) {
+        match table {
             Ok(table) => {
                 if let Err(e) = ctx.register_table(source.name.as_str(), table) {
                     errors.push(run_failed(format!(
@@ -245,7 +250,6 @@ pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Ve
                 errors.push(d);
             }
         }
-        locations.push(location);
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -239,8 +239,11 @@ pub async fn read_schemas(pipeline: &Pipeline) -> (Schemas, Vec<Diagnostic>) {
     let ctx = SessionContext::new();
     let mut schemas = Schemas::new();
     let mut diagnostics = Vec::new();
-    for location in locations(pipeline) {
-        match listing_table(&ctx, &location).await {
+    let locations = locations(pipeline);
+    // Footers are read concurrently: each read waits on the file system.
+    let tables = futures::future::join_all(locations.iter().map(|l| listing_table(&ctx, l))).await;
+    for (location, table) in locations.into_iter().zip(tables) {
+        match table {
             Ok(table) => {
                 use datafusion::datasource::TableProvider;
                 let schema = table.schema();
