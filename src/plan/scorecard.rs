@@ -49,8 +49,11 @@ pub struct Step {
 /// The scorecard as planned: facts, then steps.
 #[derive(Debug, Clone)]
 pub struct ScorecardPlan {
-    /// One row per entity of the population, sorted by key: its attributes,
-    /// every source aggregate, the effective targets and the previous health.
+    /// One row per entity of the population: its attributes, every source
+    /// aggregate, the effective targets and the previous health. Unsorted:
+    /// `run` sorts the entities by key in memory, because DataFusion's sort
+    /// would count the string buffers the joined rows share once per batch
+    /// and refuse to run under a memory limit.
     pub facts: LogicalPlan,
     /// Entity-level steps, in evaluation order.
     pub steps: Vec<Step>,
@@ -156,7 +159,6 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         .collect();
     let facts = builder
         .project(facts_columns)
-        .and_then(|b| b.sort(vec![ident(key).sort(true, false)]))
         .and_then(|b| b.build())
         .map_err(err)?;
 

@@ -79,6 +79,22 @@ impl Appender {
     }
 }
 
+/// The facts in one batch, sorted by `key` (ascending, nulls last).
+pub fn sort_by_key(schema: &SchemaRef, batches: &[RecordBatch], key: &str) -> Result<RecordBatch> {
+    let all = concat_batches(schema, batches)?;
+    let order = sort_to_indices(
+        all.column(schema.index_of(key)?),
+        Some(ASCENDING_NULLS_LAST),
+        None,
+    )?;
+    Ok(take_record_batch(&all, &order)?)
+}
+
+const ASCENDING_NULLS_LAST: SortOptions = SortOptions {
+    descending: false,
+    nulls_first: false,
+};
+
 /// The schema of the actions output: every column text.
 pub fn actions_schema() -> SchemaRef {
     Arc::new(Schema::new(
@@ -190,14 +206,7 @@ impl EntityProgram {
                 continue;
             }
             let all = concat_batches(&output, &fired)?;
-            let order = sort_to_indices(
-                all.column(0),
-                Some(SortOptions {
-                    descending: false,
-                    nulls_first: false,
-                }),
-                None,
-            )?;
+            let order = sort_to_indices(all.column(0), Some(ASCENDING_NULLS_LAST), None)?;
             actions.push(take_record_batch(&all, &order)?);
         }
         Ok(actions)

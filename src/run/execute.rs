@@ -570,16 +570,19 @@ pub async fn compute(
         .await
         .map_err(|d| vec![d])?;
     watch.lap("optimize facts");
+    let facts_schema = physical.schema();
     let facts = execute_plan(&prepared.ctx, physical)
         .await
         .map_err(|d| vec![d])?;
+    let facts = entity::sort_by_key(&facts_schema, &facts, &model.entity.key)
+        .map_err(|e| vec![execution_error(&e)])?;
     watch.lap("compute facts");
     let (program, compile_ms) = compiling.await.map_err(|e| vec![internal(e)])?;
     let program = program.map_err(|e| vec![execution_error(&e)])?;
     watch.record("compile entity steps (alongside)", compile_ms);
     let working_schema = program.working_schema();
     let working = program
-        .apply_steps(facts)
+        .apply_steps(vec![facts])
         .map_err(|e| vec![execution_error(&e)])?;
     watch.lap("entity steps");
     let duplicates = duplicate_keys(&working, &model.entity.key);

@@ -575,6 +575,26 @@ fn the_example_scorecard_matches_an_independent_duckdb_query() {
 }
 
 #[test]
+fn a_tight_memory_limit_gives_the_same_scorecard() {
+    // 16 MB failed while DataFusion sorted the facts: it counted the string
+    // buffers the joined rows share once per batch.
+    let scorecard = |memory_limit: Option<usize>| {
+        let out = tempfile::tempdir().expect("temp dir");
+        let options = RunOptions {
+            as_of: Some(date("2026-11-01")),
+            out: Some(out.path().to_path_buf()),
+            memory_limit,
+            threads: Some(2),
+            ..RunOptions::default()
+        };
+        let report = commands::run(&repo("pipelines/customer_health.yaml"), &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+        std::fs::read(out.path().join("as_of=2026-11-01/scorecard.parquet")).expect("scorecard")
+    };
+    assert_eq!(scorecard(Some(16 << 20)), scorecard(None));
+}
+
+#[test]
 fn sample_data_is_deterministic_and_the_bundled_examples_are_current() {
     let out = tempfile::tempdir().expect("temp dir");
     let options = vane::sample::SampleOptions {
