@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use datafusion::physical_plan::displayable;
 
-use super::validate::{block_on, load_and_check};
+use super::validate::{block_on, load_and_check, load_check_and_open};
 use super::{Exit, Report};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::execute::{self, Prepared};
@@ -79,12 +79,12 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
 /// `vane run PIPELINE`: compute and write one night's scorecard, actions and manifest.
 pub fn run(pipeline: &Path, options: &RunOptions, progress: &dyn Fn(&str)) -> Report {
     progress("checking the pipeline");
-    let (model, mut diagnostics) = load_and_check(pipeline, true);
+    let (model, mut diagnostics, tables) = load_check_and_open(pipeline);
     let Some(model) = model else {
         return failed_report(diagnostics);
     };
     diagnostics.retain(|d| d.is_error());
-    match block_on(execute::run(&model, options, progress)) {
+    match block_on(execute::run(&model, options, &tables, progress)) {
         Ok(Ok(summary)) => Report {
             exit: Exit::Ok,
             output: summary_text(&summary, &model.entity.name),

@@ -8,7 +8,7 @@ use super::{Exit, Report};
 use crate::check::model::Model;
 use crate::check::{self, types::Schemas};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::run::sources::read_schemas;
+use crate::run::sources::{OpenedTables, open_sources};
 use crate::syntax;
 
 /// Load, read schemas (when `with_data`), and check one pipeline file.
@@ -27,19 +27,37 @@ pub fn check_file(
     check_loaded(loaded, diagnostics, with_data)
 }
 
+/// [`load_and_check`] against the data, keeping the sources' listing
+/// tables for the run.
+pub fn load_check_and_open(path: &Path) -> (Option<Model>, Vec<Diagnostic>, OpenedTables) {
+    let (loaded, diagnostics) = syntax::load_path(path);
+    check_and_open(loaded, diagnostics, true)
+}
+
 fn check_loaded(
+    loaded: Option<syntax::load::Loaded>,
+    diagnostics: Vec<Diagnostic>,
+    with_data: bool,
+) -> (Option<Model>, Vec<Diagnostic>) {
+    let (model, diagnostics, _) = check_and_open(loaded, diagnostics, with_data);
+    (model, diagnostics)
+}
+
+fn check_and_open(
     loaded: Option<syntax::load::Loaded>,
     mut diagnostics: Vec<Diagnostic>,
     with_data: bool,
-) -> (Option<Model>, Vec<Diagnostic>) {
+) -> (Option<Model>, Vec<Diagnostic>, OpenedTables) {
     let Some(loaded) = loaded else {
-        return (None, diagnostics);
+        return (None, diagnostics, OpenedTables::default());
     };
     let mut schemas = Schemas::new();
+    let mut opened = OpenedTables::default();
     if with_data {
-        match block_on(read_schemas(&loaded.pipeline)) {
-            Ok((read, schema_errors)) => {
+        match block_on(open_sources(&loaded.pipeline)) {
+            Ok((read, tables, schema_errors)) => {
                 schemas = read;
+                opened = tables;
                 diagnostics.extend(schema_errors);
             }
             Err(d) => diagnostics.push(d),
@@ -55,7 +73,7 @@ fn check_loaded(
     );
     diagnostics.sort_by_key(|d| d.primary.as_ref().map_or(0, |l| l.span.start));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    (model.filter(|_| !has_errors), diagnostics)
+    (model.filter(|_| !has_errors), diagnostics, opened)
 }
 
 /// Run a future to completion (commands are synchronous) on the process's

@@ -19,7 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::entity;
 use super::outputs::{self, Staged};
-use super::sources::{self, SourceLocation};
+use super::sources::{self, OpenedTables, SourceLocation};
 use crate::check::model::{FileFormat, Model};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::{self, ScorecardPlan, names};
@@ -196,6 +196,15 @@ pub fn midnight_micros(date: NaiveDate) -> i64 {
 
 /// Register every source and find the previous scorecard.
 pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Vec<Diagnostic>> {
+    prepare_with(model, options, &OpenedTables::default()).await
+}
+
+/// [`prepare`], reusing the listing tables the checker opened.
+pub async fn prepare_with(
+    model: &Model,
+    options: &RunOptions,
+    opened: &OpenedTables,
+) -> Result<Prepared, Vec<Diagnostic>> {
     let ctx = session(options).map_err(|d| vec![d])?;
     let as_of = options
         .as_of
@@ -213,8 +222,13 @@ pub async fn prepare(model: &Model, options: &RunOptions) -> Result<Prepared, Ve
             span: source.span,
         })
         .collect();
-    let tables =
-        futures::future::join_all(locations.iter().map(|l| sources::listing_table(&ctx, l))).await;
+    let tables = futures::future::join_all(locations.iter().map(|l| async {
+        match opened.get(l) {
+            Some(table) => Ok(table),
+            None => sources::listing_table(&ctx, l).await,
+        }
+    }))
+    .await;
     for ((source, location), table) in model.sources.iter().zip(&locations).zip(tables) {
         match table {
             Ok(table) => {
@@ -619,16 +633,18 @@ pub async fn compute(
     })
 }
 
-/// Run a checked pipeline: compute, apply cooldowns, write the partition atomically.
+/// Run a checked pipeline: compute, apply cooldowns, write the partition
+/// atomically. `opened` holds tables the checker already opened.
 pub async fn run(
     model: &Model,
     options: &RunOptions,
+    opened: &OpenedTables,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let total = Instant::now();
     progress("reading sources");
     let started = Instant::now();
-    let prepared = prepare(model, options).await?;
+    let prepared = prepare_with(model, options, opened).await?;
     let mut timings = vec![(
         "register sources".to_string(),
         started.elapsed().as_secs_f64() * 1e3,

@@ -10,7 +10,7 @@ use datafusion::datasource::file_format::options::{
     ArrowReadOptions, CsvReadOptions, JsonReadOptions, ParquetReadOptions, ReadOptions,
 };
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::check::format_from_path;
 use crate::check::model::FileFormat;
@@ -234,10 +234,38 @@ pub fn simplify(message: &str) -> String {
     text.to_string()
 }
 
+/// Listing tables opened while reading schemas, so that a run does not
+/// read every footer a second time.
+#[derive(Default)]
+pub struct OpenedTables(Vec<(SourceLocation, Arc<ListingTable>)>);
+
+impl OpenedTables {
+    /// The table opened for the same files, name and format as `location`.
+    pub fn get(&self, location: &SourceLocation) -> Option<Arc<ListingTable>> {
+        self.0
+            .iter()
+            .find(|(l, _)| {
+                l.name == location.name
+                    && l.path == location.path
+                    && l.format == location.format
+                    && l.partitions == location.partitions
+            })
+            .map(|(_, table)| Arc::clone(table))
+    }
+}
+
 /// Read the schemas of every source (Parquet footers, CSV headers, …), without reading rows.
 pub async fn read_schemas(pipeline: &Pipeline) -> (Schemas, Vec<Diagnostic>) {
-    let ctx = SessionContext::new();
+    let (schemas, _, diagnostics) = open_sources(pipeline).await;
+    (schemas, diagnostics)
+}
+
+/// [`read_schemas`], keeping the listing tables for the run.
+pub async fn open_sources(pipeline: &Pipeline) -> (Schemas, OpenedTables, Vec<Diagnostic>) {
+    // The run's DATAFUSION_* settings shape the tables' file formats too.
+    let ctx = SessionContext::new_with_config(SessionConfig::from_env().unwrap_or_default());
     let mut schemas = Schemas::new();
+    let mut opened = OpenedTables::default();
     let mut diagnostics = Vec::new();
     let locations = locations(pipeline);
     // Footers are read concurrently: each read waits on the file system.
@@ -251,9 +279,10 @@ pub async fn read_schemas(pipeline: &Pipeline) -> (Schemas, Vec<Diagnostic>) {
                     location.name.clone(),
                     source_schema(&schema, display(&location.path)),
                 );
+                opened.0.push((location, table));
             }
             Err(e) => diagnostics.push(unreadable(pipeline, &location, &e)),
         }
     }
-    (schemas, diagnostics)
+    (schemas, opened, diagnostics)
 }
