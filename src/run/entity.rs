@@ -26,9 +26,13 @@ use crate::plan::{ACTION_COLUMNS, PlaybookActions, Step};
 
 /// Lower `expr` over `schema` to a physical expression: coerce types, then
 /// simplify (some functions, such as `coalesce`, exist only as rewrites).
-fn compile(state: &SessionState, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+fn compile(
+    state: &SessionState,
+    expr: &Expr,
+    schema: &Arc<DFSchema>,
+) -> Result<Arc<dyn PhysicalExpr>> {
     let context = SimplifyContext::builder()
-        .with_schema(Arc::new(schema.clone()))
+        .with_schema(Arc::clone(schema))
         .with_config_options(Arc::clone(state.config_options()))
         .build();
     let simplifier = ExprSimplifier::new(context);
@@ -52,7 +56,7 @@ impl Appender {
     /// logical plan, and the batches from its physical plan, which may be
     /// less strict about nulls.
     fn new(state: &SessionState, input: &SchemaRef, columns: &[(String, Expr)]) -> Result<Self> {
-        let schema = DFSchema::try_from(input.as_ref().clone())?;
+        let schema = Arc::new(DFSchema::try_from(input.as_ref().clone())?);
         let mut fields: Vec<Arc<Field>> = input
             .fields()
             .iter()
@@ -136,7 +140,7 @@ pub fn compile_program(
         schema = Arc::clone(&appender.output);
         appenders.push(appender);
     }
-    let working = DFSchema::try_from(schema.as_ref().clone())?;
+    let working = Arc::new(DFSchema::try_from(schema.as_ref().clone())?);
     let playbooks = playbooks
         .iter()
         .map(|p| {
@@ -210,5 +214,70 @@ impl EntityProgram {
             actions.push(take_record_batch(&all, &order)?);
         }
         Ok(actions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::functions::core::expr_fn::coalesce;
+    use datafusion::logical_expr::{ident, lit};
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    fn facts() -> (SchemaRef, RecordBatch) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("key", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from(vec![Some("b"), None, Some("a")])),
+                Arc::new(Int64Array::from(vec![Some(2), Some(5), None])),
+            ],
+        )
+        .expect("batch");
+        (schema, batch)
+    }
+
+    #[test]
+    fn entities_sort_by_key_with_nulls_last() {
+        let (schema, batch) = facts();
+        let sorted = sort_by_key(&schema, &[batch], "key").expect("sort");
+        let keys = sorted
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("text");
+        assert_eq!(
+            keys.iter().collect::<Vec<_>>(),
+            vec![Some("a"), Some("b"), None]
+        );
+    }
+
+    #[test]
+    fn steps_see_earlier_steps_and_rewrite_only_functions_work() {
+        let state = SessionContext::new().state();
+        let (schema, batch) = facts();
+        let steps = [
+            Step {
+                label: "zero filled".into(),
+                columns: vec![("filled".into(), coalesce(vec![ident("n"), lit(0i64)]))],
+            },
+            Step {
+                label: "doubled".into(),
+                columns: vec![("doubled".into(), ident("filled") * lit(2i64))],
+            },
+        ];
+        let program = compile_program(&state, schema, &steps, &[]).expect("compile");
+        let working = program.apply_steps(vec![batch]).expect("apply");
+        let doubled = working[0]
+            .column_by_name("doubled")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+            .expect("doubled");
+        assert_eq!(doubled.values().to_vec(), vec![4, 10, 0]);
+        assert_eq!(program.working_schema().fields().len(), 4);
     }
 }
