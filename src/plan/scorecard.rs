@@ -71,9 +71,9 @@ fn column_type(plan: &LogicalPlan, name: &str) -> Option<DataType> {
         .map(|f| f.data_type().clone())
 }
 
-/// Plan the working scorecard: one row per entity of the population, sorted
-/// by key, with every column playbooks may need (shifted metrics, targets);
-/// [`output_columns`] selects what is written.
+/// Plan the working scorecard: one row per entity of the population (`run`
+/// sorts them by key), with every column playbooks may need (shifted
+/// metrics, targets); [`output_columns`] selects what is written.
 pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<ScorecardPlan> {
     let entity = &model.entity;
     let key = entity.key.as_str();
