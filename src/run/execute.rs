@@ -367,18 +367,6 @@ pub async fn execute_plan(
         .map_err(|e| execution_error(&e))
 }
 
-/// Execute a plan to batches.
-pub async fn collect(
-    ctx: &SessionContext,
-    plan: LogicalPlan,
-) -> Result<Vec<RecordBatch>, Diagnostic> {
-    let df = ctx
-        .execute_logical_plan(plan)
-        .await
-        .map_err(|e| execution_error(&e))?;
-    df.collect().await.map_err(|e| execution_error(&e))
-}
-
 fn strings(batch: &RecordBatch, column: &str) -> Option<StringArray> {
     let array = batch.column_by_name(column)?;
     let as_utf8 = cast(array, &DataType::Utf8).ok()?;
@@ -556,6 +544,12 @@ impl Stopwatch {
     fn record(&mut self, stage: &str, ms: f64) {
         self.timings.push((stage.to_string(), ms));
     }
+
+    /// Record stages timed elsewhere, and start the next lap now.
+    fn absorb(&mut self, timings: &[(String, f64)]) {
+        self.timings.extend(timings.iter().cloned());
+        self.started = Instant::now();
+    }
 }
 
 /// Execute the scorecard and actions plans.
@@ -642,15 +636,12 @@ pub async fn run(
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let total = Instant::now();
+    let mut watch = Stopwatch::new();
     progress("reading sources");
-    let started = Instant::now();
     let prepared = prepare_with(model, options, opened).await?;
-    let mut timings = vec![(
-        "register sources".to_string(),
-        started.elapsed().as_secs_f64() * 1e3,
-    )];
+    watch.lap("register sources");
     let computed = compute(model, &prepared, progress).await?;
-    timings.extend(computed.timings.iter().cloned());
+    watch.absorb(&computed.timings);
 
     let max_cooldown_days = (model
         .playbooks
@@ -674,8 +665,8 @@ pub async fn run(
     };
     let (actions, suppressed) = apply_cooldowns(model, computed.actions, &fired, prepared.as_of);
 
+    watch.lap("cooldowns");
     progress("writing outputs");
-    let started = Instant::now();
     let partition_name = outputs::partition_name(prepared.as_of);
     let write_error = |what: &str, e: String| {
         vec![Diagnostic::error(Code::OutputFailed, format!("cannot write {what} under {}: {e}", prepared.out.display()))
@@ -701,8 +692,9 @@ pub async fn run(
     .map_err(|e| write_error("the actions", e))?;
     let entities: usize = computed.scorecard.iter().map(|b| b.num_rows()).sum();
     let action_rows: usize = actions.iter().map(|b| b.num_rows()).sum();
-    timings.push(("write".to_string(), started.elapsed().as_secs_f64() * 1e3));
-    timings.push(("total".to_string(), total.elapsed().as_secs_f64() * 1e3));
+    watch.lap("write");
+    watch.record("total", total.elapsed().as_secs_f64() * 1e3);
+    let timings = watch.timings;
 
     let manifest = super::manifest::manifest(&super::manifest::ManifestInput {
         model,
