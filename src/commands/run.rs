@@ -189,13 +189,24 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
         let mut out = String::new();
         describe(
             &prepared,
-            "scorecard facts",
-            scorecard.facts,
+            "scorecard facts: the population",
+            scorecard.population,
             stage,
             &mut out,
         )
         .await
         .map_err(|d| vec![d])?;
+        for side in scorecard.sides {
+            let name = format!(
+                "scorecard facts: side `{}` (left-joined on {} = {})",
+                side.name,
+                model.entity.key,
+                side.key()
+            );
+            describe(&prepared, &name, side.plan, stage, &mut out)
+                .await
+                .map_err(|d| vec![d])?;
+        }
         let _ = writeln!(
             out,
             "== scorecard: entity steps (per entity, over the facts) =="

@@ -1,25 +1,27 @@
-//! The scorecard plan, in two parts. The *facts* are one DataFusion plan:
-//! the population, left-joined with one aggregation per source, the
-//! effective KPI targets and the previous health. The *steps* are
-//! entity-level columns computed row by row over the facts: source metrics,
-//! derived metrics (by dependency level), indicator scores, group scores,
-//! health, band and trend.
+//! The scorecard plan, in two parts. The *facts* are DataFusion plans: the
+//! population, and *sides* to left-join to it by entity key (one
+//! aggregation per source, the effective KPI targets, the previous health).
+//! The *steps* are entity-level columns computed row by row over the
+//! facts: source metrics, derived metrics (by dependency level), indicator
+//! scores, group scores, health, band and trend.
 //!
-//! Why two parts: the facts read every event and need DataFusion's
-//! optimizer (pruning, pushdown, join planning); the steps see one row per
-//! entity, and as a stack of ~60-column projections they cost DataFusion
-//! more to plan than to run (docs/benchmarks.md). `run` evaluates them as
-//! expressions.
+//! Why this shape: the population and the sides read the data and need
+//! DataFusion's optimizer (pruning, pushdown); each has at most one row per
+//! entity. `run` plans and executes them concurrently and joins them in
+//! memory: as one plan of eight joins they cost more to plan than their
+//! joins cost to run. The steps see one row per entity too, and as a stack
+//! of ~60-column projections they cost DataFusion more to plan than to run
+//! (docs/benchmarks.md); `run` evaluates them as expressions.
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Column, ScalarValue};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::ScalarValue;
 use datafusion::functions::core as core_fn;
 use datafusion::functions::string;
 use datafusion::functions_aggregate::expr_fn::last_value;
 use datafusion::logical_expr::{
-    Expr, JoinType, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when,
+    Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when,
 };
 
 use super::aggregate::{source_aggregate, with_filter};
@@ -46,17 +48,58 @@ pub struct Step {
     pub columns: Vec<(String, Expr)>,
 }
 
-/// The scorecard as planned: facts, then steps.
+/// A table with at most one row per entity, left-joined to the population
+/// by key.
+#[derive(Debug, Clone)]
+pub struct Side {
+    /// What the side holds: a source's name (`events`, `events__distinct0`),
+    /// `targets` or `previous`.
+    pub name: String,
+    /// Its key column is [`names::side_key`] of the name, cast to the
+    /// entity key's type; every other column becomes a column of the facts.
+    pub plan: LogicalPlan,
+}
+
+impl Side {
+    /// The name of the side's key column.
+    pub fn key(&self) -> String {
+        names::side_key(&self.name)
+    }
+}
+
+/// The scorecard as planned: the facts (population and sides), then steps.
 #[derive(Debug, Clone)]
 pub struct ScorecardPlan {
-    /// One row per entity of the population: its attributes, every source
-    /// aggregate, the effective targets and the previous health. Unsorted:
+    /// One row per entity of the population: key and attributes. Unsorted:
     /// `run` sorts the entities by key in memory, because DataFusion's sort
-    /// would count the string buffers the joined rows share once per batch
-    /// and refuse to run under a memory limit.
-    pub facts: LogicalPlan,
+    /// would count the string buffers the rows share once per batch and
+    /// refuse to run under a memory limit.
+    pub population: LogicalPlan,
+    /// Every source aggregate, the effective targets and the previous
+    /// health, each keyed by entity.
+    pub sides: Vec<Side>,
     /// Entity-level steps, in evaluation order.
     pub steps: Vec<Step>,
+}
+
+impl ScorecardPlan {
+    /// The facts' schema: the population's columns, then every side's
+    /// columns but its key, nullable (an entity may have no row in a side).
+    pub fn facts_schema(&self) -> Schema {
+        let population = self.population.schema().as_arrow().fields().iter().cloned();
+        let sides = self.sides.iter().flat_map(|side| {
+            let key = side.key();
+            side.plan
+                .schema()
+                .as_arrow()
+                .fields()
+                .iter()
+                .filter(|f| *f.name() != key)
+                .map(|f| std::sync::Arc::new(Field::clone(f).with_nullable(true)))
+                .collect::<Vec<_>>()
+        });
+        Schema::new(population.chain(sides).collect::<Vec<_>>())
+    }
 }
 
 fn err(e: impl ToString) -> String {
@@ -91,7 +134,6 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
     };
 
     let mut builder = LogicalPlanBuilder::from(entity_scan);
-    let mut has_previous = false;
     if let Some(population) = &entity.population {
         builder = builder.filter(lowering.lower(population)?).map_err(err)?;
     }
@@ -103,9 +145,12 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             .filter(|a| a.as_str() != key)
             .cloned(),
     );
-    builder = builder.project(columns.iter().map(ident)).map_err(err)?;
+    let population = builder
+        .project(columns.iter().map(ident))
+        .and_then(|b| b.build())
+        .map_err(err)?;
 
-    let mut side_keys = Vec::new();
+    let mut sides = Vec::new();
     let mut source_metrics: Vec<(String, Expr)> = Vec::new();
     for source in &model.sources {
         let used = model.metrics.iter().any(
@@ -128,15 +173,19 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             &key_type,
             inputs.as_of_micros,
         )?;
-        for (side, plan) in aggregate.sides {
-            builder = join(builder, plan, key, &side)?;
-            side_keys.push(names::side_key(&side));
-        }
+        sides.extend(
+            aggregate
+                .sides
+                .into_iter()
+                .map(|(name, plan)| Side { name, plan }),
+        );
         source_metrics.extend(aggregate.metrics);
     }
     if let Some(targets) = targets_plan(model, inputs, &key_type)? {
-        builder = join(builder, targets, key, "targets")?;
-        side_keys.push(names::side_key("targets"));
+        sides.push(Side {
+            name: "targets".to_string(),
+            plan: targets,
+        });
     }
     if let Some(previous) = &inputs.previous {
         let previous = LogicalPlanBuilder::from(previous.clone())
@@ -146,21 +195,12 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             ])
             .and_then(|b| b.build())
             .map_err(err)?;
-        builder = join(builder, previous, key, "previous")?;
-        side_keys.push(names::side_key("previous"));
-        has_previous = true;
+        sides.push(Side {
+            name: "previous".to_string(),
+            plan: previous,
+        });
     }
-    // Every column but the sides' join keys.
-    let facts_columns: Vec<Expr> = builder
-        .schema()
-        .iter()
-        .filter(|(_, field)| !side_keys.contains(field.name()))
-        .map(|(qualifier, field)| Expr::Column(Column::new(qualifier.cloned(), field.name())))
-        .collect();
-    let facts = builder
-        .project(facts_columns)
-        .and_then(|b| b.build())
-        .map_err(err)?;
+    let has_previous = inputs.previous.is_some();
 
     let mut steps = vec![Step {
         label: "source metrics".to_string(),
@@ -206,7 +246,11 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         steps.extend(health_steps(model, health, &lowering, has_previous)?);
     }
     steps.retain(|s| !s.columns.is_empty());
-    Ok(ScorecardPlan { facts, steps })
+    Ok(ScorecardPlan {
+        population,
+        sides,
+        steps,
+    })
 }
 
 /// The scorecard's columns, in output order.
@@ -239,25 +283,6 @@ pub fn output_columns(model: &Model) -> Vec<String> {
         );
     }
     out
-}
-
-fn join(
-    builder: LogicalPlanBuilder,
-    side: LogicalPlan,
-    key: &str,
-    name: &str,
-) -> LowerResult<LogicalPlanBuilder> {
-    builder
-        .join(
-            side,
-            JoinType::Left,
-            (
-                vec![Column::from_name(key)],
-                vec![Column::from_name(names::side_key(name))],
-            ),
-            None,
-        )
-        .map_err(err)
 }
 
 /// Derived `(metric, shift)` evaluations grouped by dependency level.

@@ -17,9 +17,9 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use super::entity;
 use super::outputs::{self, Staged};
 use super::sources::{self, OpenedTables, SourceLocation};
+use super::{entity, facts};
 use crate::check::model::{FileFormat, Model};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::{self, ScorecardPlan, names};
@@ -567,22 +567,17 @@ pub async fn compute(
     // The entity steps and playbooks need only the facts' schema: compile
     // them on another thread while DataFusion plans and computes the facts.
     let state = prepared.ctx.state();
-    let facts_schema: SchemaRef = Arc::new(plan.facts.schema().as_arrow().clone());
+    let facts_schema: SchemaRef = Arc::new(plan.facts_schema());
     let steps = plan.steps.clone();
     let compiling = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let program = entity::compile_program(&state, facts_schema, &steps, &playbooks);
         (program, started.elapsed().as_secs_f64() * 1e3)
     });
-    let physical = physical_plan(&prepared.ctx, &plan.facts)
+    let facts = facts::compute_facts(&prepared.ctx, &plan, &model.entity.key)
         .await
-        .map_err(|d| vec![d])?;
-    watch.lap("optimize facts");
-    let facts_schema = physical.schema();
-    let facts = execute_plan(&prepared.ctx, physical)
-        .await
-        .map_err(|d| vec![d])?;
-    let facts = entity::sort_by_key(&facts_schema, &facts, &model.entity.key)
+        .map_err(|e| vec![execution_error(&e)])?;
+    let facts = entity::sort_by_key(&facts.schema(), &[facts], &model.entity.key)
         .map_err(|e| vec![execution_error(&e)])?;
     watch.lap("compute facts");
     let (program, compile_ms) = compiling.await.map_err(|e| vec![internal(e)])?;

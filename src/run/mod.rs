@@ -6,6 +6,7 @@
 
 pub mod entity;
 pub mod execute;
+pub mod facts;
 pub mod manifest;
 pub mod outputs;
 pub mod sources;

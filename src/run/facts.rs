@@ -1,0 +1,207 @@
+//! The facts: plan and execute the population and every side at once, then
+//! left-join the sides to the population by entity key in memory.
+//!
+//! Each part has at most one row per entity, so the join is a hash lookup
+//! per entity and a `take` per column. As one DataFusion plan of eight
+//! joins, the facts cost more to optimize and plan than the joins cost to
+//! run, and the planning was serial; apart, each part is planned on
+//! whichever core is free while the others already read data
+//! (docs/benchmarks.md).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+
+use crate::plan::ScorecardPlan;
+
+/// Optimize, plan and execute one part of the facts, as one batch.
+async fn compute_part(ctx: SessionContext, plan: LogicalPlan) -> Result<RecordBatch> {
+    let physical = ctx.state().create_physical_plan(&plan).await?;
+    let schema = physical.schema();
+    let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await?;
+    Ok(concat_batches(&schema, &batches)?)
+}
+
+/// The facts of a scorecard plan: one row per entity of the population
+/// (unsorted), with every side's columns, in the schema of
+/// [`ScorecardPlan::facts_schema`]. Every part runs as its own task.
+pub async fn compute_facts(
+    ctx: &SessionContext,
+    plan: &ScorecardPlan,
+    key: &str,
+) -> Result<RecordBatch> {
+    let tasks: Vec<_> = std::iter::once(&plan.population)
+        .chain(plan.sides.iter().map(|s| &s.plan))
+        .map(|part| tokio::spawn(compute_part(ctx.clone(), part.clone())))
+        .collect();
+    let mut parts = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let part = task
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        parts.push(part);
+    }
+    let mut parts = parts.into_iter();
+    let population = parts
+        .next()
+        .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?;
+    let sides: Vec<(String, RecordBatch)> = plan.sides.iter().map(|s| s.key()).zip(parts).collect();
+    left_join_by_key(Arc::new(plan.facts_schema()), &population, key, &sides)
+}
+
+/// `population LEFT JOIN side ON key = side_key` for every side, keeping
+/// the population's rows in order. Null keys match nothing. Each side must
+/// have at most one row per key (they are grouped by it); a repeated key is
+/// an internal error rather than a silently duplicated entity.
+pub fn left_join_by_key(
+    schema: SchemaRef,
+    population: &RecordBatch,
+    key: &str,
+    sides: &[(String, RecordBatch)],
+) -> Result<RecordBatch> {
+    let population_keys = population.column_by_name(key).ok_or_else(|| {
+        DataFusionError::Internal(format!("the population has no key column `{key}`"))
+    })?;
+    let key_type = population_keys.data_type().clone();
+    let converter = RowConverter::new(vec![SortField::new(key_type.clone())])?;
+    let population_rows = converter.convert_columns(&[Arc::clone(population_keys)])?;
+
+    let mut columns: Vec<ArrayRef> = population.columns().to_vec();
+    for (side_key, side) in sides {
+        let side_keys = side.column_by_name(side_key).ok_or_else(|| {
+            DataFusionError::Internal(format!("a side has no key column `{side_key}`"))
+        })?;
+        let side_keys = cast(side_keys, &key_type)?;
+        let side_rows = converter.convert_columns(&[Arc::clone(&side_keys)])?;
+        let mut row_of_key = HashMap::with_capacity(side.num_rows());
+        for row in (0..side.num_rows()).filter(|&r| side_keys.is_valid(r)) {
+            if row_of_key.insert(side_rows.row(row), row as u32).is_some() {
+                return Err(DataFusionError::Internal(format!(
+                    "side `{side_key}` has more than one row for an entity"
+                )));
+            }
+        }
+        let indices: UInt32Array = (0..population.num_rows())
+            .map(|row| {
+                population_keys
+                    .is_valid(row)
+                    .then(|| row_of_key.get(&population_rows.row(row)).copied())
+                    .flatten()
+            })
+            .collect();
+        for (field, column) in side.schema().fields().iter().zip(side.columns()) {
+            if field.name() != side_key {
+                columns.push(take(column, &indices, None)?);
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(fields: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        let schema = Schema::new(
+            fields
+                .iter()
+                .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        RecordBatch::try_new(
+            Arc::new(schema),
+            fields.into_iter().map(|(_, a)| a).collect(),
+        )
+        .expect("batch")
+    }
+
+    fn strings(values: Vec<Option<&str>>) -> ArrayRef {
+        Arc::new(StringArray::from(values))
+    }
+
+    fn population() -> RecordBatch {
+        batch(vec![(
+            "id",
+            strings(vec![Some("b"), None, Some("a"), Some("c")]),
+        )])
+    }
+
+    fn joined_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]))
+    }
+
+    #[test]
+    fn sides_join_by_key_in_population_order_and_null_keys_match_nothing() {
+        let side = batch(vec![
+            (
+                "__key__s",
+                strings(vec![Some("a"), None, Some("b"), Some("z")]),
+            ),
+            ("n", Arc::new(Int64Array::from(vec![1, 99, 2, 26]))),
+        ]);
+        let joined = left_join_by_key(
+            joined_schema(),
+            &population(),
+            "id",
+            &[("__key__s".to_string(), side)],
+        )
+        .expect("join");
+        let n = joined
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("n");
+        assert_eq!(
+            n.iter().collect::<Vec<_>>(),
+            vec![Some(2), None, Some(1), None]
+        );
+    }
+
+    #[test]
+    fn a_side_key_of_another_string_type_still_matches() {
+        let side = batch(vec![
+            (
+                "__key__s",
+                Arc::new(datafusion::arrow::array::StringViewArray::from(vec!["c"])) as ArrayRef,
+            ),
+            ("n", Arc::new(Int64Array::from(vec![3]))),
+        ]);
+        let joined = left_join_by_key(
+            joined_schema(),
+            &population(),
+            "id",
+            &[("__key__s".to_string(), side)],
+        )
+        .expect("join");
+        assert_eq!(joined.column(1).null_count(), 3);
+    }
+
+    #[test]
+    fn a_side_with_a_repeated_key_is_refused() {
+        let side = batch(vec![
+            ("__key__s", strings(vec![Some("a"), Some("a")])),
+            ("n", Arc::new(Int64Array::from(vec![1, 2]))),
+        ]);
+        let joined = left_join_by_key(
+            joined_schema(),
+            &population(),
+            "id",
+            &[("__key__s".to_string(), side)],
+        );
+        assert!(joined.is_err());
+    }
+}
