@@ -137,11 +137,18 @@ mod tests {
         )])
     }
 
-    fn joined_schema() -> SchemaRef {
-        Arc::new(Schema::new(vec![
+    /// The population left-joined with one side keyed by `__key__s`.
+    fn join_one(side: RecordBatch) -> Result<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Utf8, true),
             Field::new("n", DataType::Int64, true),
-        ]))
+        ]));
+        left_join_by_key(
+            schema,
+            &population(),
+            "id",
+            &[("__key__s".to_string(), side)],
+        )
     }
 
     #[test]
@@ -153,13 +160,7 @@ mod tests {
             ),
             ("n", Arc::new(Int64Array::from(vec![1, 99, 2, 26]))),
         ]);
-        let joined = left_join_by_key(
-            joined_schema(),
-            &population(),
-            "id",
-            &[("__key__s".to_string(), side)],
-        )
-        .expect("join");
+        let joined = join_one(side).expect("join");
         let n = joined
             .column(1)
             .as_any()
@@ -180,13 +181,7 @@ mod tests {
             ),
             ("n", Arc::new(Int64Array::from(vec![3]))),
         ]);
-        let joined = left_join_by_key(
-            joined_schema(),
-            &population(),
-            "id",
-            &[("__key__s".to_string(), side)],
-        )
-        .expect("join");
+        let joined = join_one(side).expect("join");
         assert_eq!(joined.column(1).null_count(), 3);
     }
 
@@ -196,12 +191,7 @@ mod tests {
             ("__key__s", strings(vec![Some("a"), Some("a")])),
             ("n", Arc::new(Int64Array::from(vec![1, 2]))),
         ]);
-        let joined = left_join_by_key(
-            joined_schema(),
-            &population(),
-            "id",
-            &[("__key__s".to_string(), side)],
-        );
+        let joined = join_one(side);
         assert!(joined.is_err());
     }
 }
