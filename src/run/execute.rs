@@ -19,7 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::outputs::{self, Staged};
 use super::sources::{self, OpenedTables, SourceLocation};
-use super::{entity, facts};
+use super::{entity, facts, local_files};
 use crate::check::model::{FileFormat, Model};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::{self, ScorecardPlan, names};
@@ -185,7 +185,9 @@ fn session(options: &RunOptions) -> Result<SessionContext, Diagnostic> {
     let runtime = runtime
         .build_arc()
         .map_err(|e| run_failed(format!("cannot set up the query engine: {e}")))?;
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    local_files::register(&ctx);
+    Ok(ctx)
 }
 
 /// Micros since the epoch of midnight UTC on `date`.

@@ -7,6 +7,7 @@
 pub mod entity;
 pub mod execute;
 pub mod facts;
+pub mod local_files;
 pub mod manifest;
 pub mod outputs;
 pub mod sources;

@@ -264,6 +264,7 @@ pub async fn read_schemas(pipeline: &Pipeline) -> (Schemas, Vec<Diagnostic>) {
 pub async fn open_sources(pipeline: &Pipeline) -> (Schemas, OpenedTables, Vec<Diagnostic>) {
     // The run's DATAFUSION_* settings shape the tables' file formats too.
     let ctx = SessionContext::new_with_config(SessionConfig::from_env().unwrap_or_default());
+    super::local_files::register(&ctx);
     let mut schemas = Schemas::new();
     let mut opened = OpenedTables::default();
     let mut diagnostics = Vec::new();
