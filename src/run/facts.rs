@@ -18,6 +18,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
+use tokio::task::JoinSet;
 
 use crate::plan::ScorecardPlan;
 
@@ -29,26 +30,75 @@ async fn compute_part(ctx: SessionContext, plan: LogicalPlan) -> Result<RecordBa
     Ok(concat_batches(&schema, &batches)?)
 }
 
+fn out_of_memory(error: &DataFusionError) -> bool {
+    matches!(error.find_root(), DataFusionError::ResourcesExhausted(_))
+}
+
+/// Every part as its own task. On the first error the others are stopped
+/// (and their memory released) before it is returned.
+async fn compute_all_at_once(
+    ctx: &SessionContext,
+    parts: &[LogicalPlan],
+) -> Result<Vec<RecordBatch>> {
+    let mut tasks = JoinSet::new();
+    for (index, part) in parts.iter().enumerate() {
+        let (ctx, part) = (ctx.clone(), part.clone());
+        tasks.spawn(async move { (index, compute_part(ctx, part).await) });
+    }
+    let mut computed: Vec<Option<RecordBatch>> = vec![None; parts.len()];
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, Ok(part))) => computed[index] = Some(part),
+            Ok((_, Err(e))) => failure = Some(e),
+            Err(e) => failure = Some(DataFusionError::External(Box::new(e))),
+        }
+        if failure.is_some() {
+            tasks.shutdown().await;
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    computed
+        .into_iter()
+        .map(|part| part.ok_or_else(|| DataFusionError::Internal("a part was lost".into())))
+        .collect()
+}
+
+/// The parts one after another: the memory a single part needs, at the
+/// cost of planning and reading them in turn.
+async fn compute_one_by_one(
+    ctx: &SessionContext,
+    parts: &[LogicalPlan],
+) -> Result<Vec<RecordBatch>> {
+    let mut computed = Vec::with_capacity(parts.len());
+    for part in parts {
+        computed.push(compute_part(ctx.clone(), part.clone()).await?);
+    }
+    Ok(computed)
+}
+
 /// The facts of a scorecard plan: one row per entity of the population
 /// (unsorted), with every side's columns, in the schema of
-/// [`ScorecardPlan::facts_schema`]. Every part runs as its own task.
+/// [`ScorecardPlan::facts_schema`]. The parts run at once, each as its own
+/// task; when that exhausts `--memory-limit` (the limit's share per
+/// operator shrinks with every operator running), they run again one after
+/// another, as the branches of a single joined plan would.
 pub async fn compute_facts(
     ctx: &SessionContext,
     plan: &ScorecardPlan,
     key: &str,
 ) -> Result<RecordBatch> {
-    let tasks: Vec<_> = std::iter::once(&plan.population)
+    let parts: Vec<LogicalPlan> = std::iter::once(&plan.population)
         .chain(plan.sides.iter().map(|s| &s.plan))
-        .map(|part| tokio::spawn(compute_part(ctx.clone(), part.clone())))
+        .cloned()
         .collect();
-    let mut parts = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let part = task
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))??;
-        parts.push(part);
-    }
-    let mut parts = parts.into_iter();
+    let computed = match compute_all_at_once(ctx, &parts).await {
+        Err(e) if out_of_memory(&e) => compute_one_by_one(ctx, &parts).await?,
+        other => other?,
+    };
+    let mut parts = computed.into_iter();
     let population = parts
         .next()
         .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?;
@@ -149,6 +199,14 @@ mod tests {
             "id",
             &[("__key__s".to_string(), side)],
         )
+    }
+
+    #[test]
+    fn memory_exhaustion_is_recognised_under_added_context() {
+        let exhausted = DataFusionError::ResourcesExhausted("8 MB for an aggregate".into())
+            .context("computing a side");
+        assert!(out_of_memory(&exhausted));
+        assert!(!out_of_memory(&DataFusionError::Plan("no".into())));
     }
 
     #[test]
