@@ -570,13 +570,14 @@ pub async fn compute(
     // them on another thread while DataFusion plans and computes the facts.
     let state = prepared.ctx.state();
     let facts_schema: SchemaRef = Arc::new(plan.facts_schema());
+    let compiled_schema = Arc::clone(&facts_schema);
     let steps = plan.steps.clone();
     let compiling = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let program = entity::compile_program(&state, facts_schema, &steps, &playbooks);
+        let program = entity::compile_program(&state, compiled_schema, &steps, &playbooks);
         (program, started.elapsed().as_secs_f64() * 1e3)
     });
-    let facts = facts::compute_facts(&prepared.ctx, &plan, &model.entity.key)
+    let facts = facts::compute_facts(&prepared.ctx, &plan, facts_schema, &model.entity.key)
         .await
         .map_err(|e| vec![execution_error(&e)])?;
     let facts = entity::sort_by_key(&facts.schema(), &[facts], &model.entity.key)

@@ -80,14 +80,15 @@ async fn compute_one_by_one(
 }
 
 /// The facts of a scorecard plan: one row per entity of the population
-/// (unsorted), with every side's columns, in the schema of
-/// [`ScorecardPlan::facts_schema`]. The parts run at once, each as its own
+/// (unsorted), with every side's columns, in `schema` (the plan's
+/// [`ScorecardPlan::facts_schema`]). The parts run at once, each as its own
 /// task; when that exhausts `--memory-limit` (the limit's share per
 /// operator shrinks with every operator running), they run again one after
 /// another, as the branches of a single joined plan would.
 pub async fn compute_facts(
     ctx: &SessionContext,
     plan: &ScorecardPlan,
+    schema: SchemaRef,
     key: &str,
 ) -> Result<RecordBatch> {
     let parts: Vec<LogicalPlan> = std::iter::once(&plan.population)
@@ -103,7 +104,7 @@ pub async fn compute_facts(
         .next()
         .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?;
     let sides: Vec<(String, RecordBatch)> = plan.sides.iter().map(|s| s.key()).zip(parts).collect();
-    left_join_by_key(Arc::new(plan.facts_schema()), &population, key, &sides)
+    left_join_by_key(schema, &population, key, &sides)
 }
 
 /// `population LEFT JOIN side ON key = side_key` for every side, keeping
