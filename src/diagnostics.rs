@@ -10,7 +10,7 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use serde::Serialize;
 
-use crate::syntax::{SourceFile, Span};
+use crate::base::{SourceFile, Span};
 
 /// Stable diagnostic codes. The number never changes meaning once released;
 /// `docs/errors.md` documents every one of them.
@@ -373,7 +373,7 @@ fn non_empty(text: &str) -> Option<String> {
 }
 
 /// The output formats for diagnostics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Source snippets with labels, for people.
     Human,

@@ -1,31 +1,39 @@
 //! Vane: customer-success metrics as code.
 //!
-//! A pipeline file (YAML plus a small expression language) goes through
-//! visible stages, each taking the previous stage's output:
+//! A pipeline file (YAML plus a small expression language) goes through a
+//! chain of stages, each taking the previous stage's output:
 //!
-//! | stage | function | takes | gives |
+//! | stage | call | takes | gives |
 //! |---|---|---|---|
-//! | syntax | [`syntax::load_path`] | file text | [`syntax::ast::Pipeline`] |
-//! | check | [`check::check`] | AST + data schemas | [`check::model::Model`] |
+//! | load | [`syntax::load_path`] | the file | [`syntax::load::Loaded`] (the spanned AST) |
+//! | resolve sources | [`sources::resolve`], [`sources::open`] | the AST's `sources:` | [`sources::Sources`]: locations, schemas, tables |
+//! | check | [`check::check`] | AST + sources | [`check::model::Model`] |
+//! | plan | [`plan::plan`] | model + an executor's [`plan::Inputs`] | [`plan::Plan`] |
+//! | execute | [`run::execute`] | plan on a [`run::Engine`] | [`run::Computed`] |
+//! | write | [`run::write_night`] | computed night | the partition and a [`run::RunSummary`] |
+//!
+//! [`check_file`] and [`run_night`] are that chain, end to end:
 //!
 //! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let text = r#"
 //! vane: 1
 //! sources:
 //!   accounts: { path: accounts.csv }
 //! entity: { name: account, source: accounts, key: account_id }
 //! "#;
-//! let (loaded, diagnostics) = vane::syntax::load_text("p.yaml", text.to_string());
+//! let loaded = vane::syntax::load_text("p.yaml", text.to_string());
+//! let (checked, diagnostics) = vane::check_file(loaded, vane::Data::Unread).await;
 //! assert!(diagnostics.is_empty());
-//! let (model, diagnostics) = vane::check::check(&loaded.unwrap().pipeline, &Default::default());
-//! assert!(diagnostics.is_empty());
-//! assert_eq!(model.unwrap().entity.name, "account");
+//! assert_eq!(checked.unwrap().model.entity.name, "account");
+//! # });
 //! ```
 
 // Diagnostics are the error type everywhere; they are large (spans, labels,
 // help) and only travel the cold path, so boxing them would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod base;
 pub mod check;
 pub mod commands;
 pub mod diagnostics;
@@ -34,5 +42,122 @@ pub mod docs;
 pub mod plan;
 pub mod run;
 pub mod sample;
+pub mod sources;
 pub mod syntax;
 pub mod test;
+
+use check::model::Model;
+use diagnostics::{Code, Diagnostic};
+use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, Stopwatch};
+use sources::Sources;
+use syntax::ast::Pipeline;
+use syntax::load::Loaded;
+
+/// Whether checking reads the data files' schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// Check the file alone: column names and types are taken on trust.
+    Unread,
+    /// Open every source and check columns and types against its schema.
+    Opened,
+}
+
+/// A pipeline checked against its sources: what the front of the chain
+/// hands to planning and to the workflows.
+#[derive(Debug)]
+pub struct Checked {
+    /// The AST, for re-checking against other sources (test fixtures).
+    pub pipeline: Pipeline,
+    /// Where the data is; with [`Data::Opened`], its schemas and tables.
+    pub sources: Sources,
+    /// The typed model.
+    pub model: Model,
+}
+
+/// (what `load` gave) → resolve sources → (open them) → check. Returns the
+/// checked pipeline when there were no errors, and every diagnostic of
+/// every stage, sorted by position.
+pub async fn check_file(
+    (loaded, mut diagnostics): (Option<Loaded>, Vec<Diagnostic>),
+    data: Data,
+) -> (Option<Checked>, Vec<Diagnostic>) {
+    let Some(loaded) = loaded else {
+        return (None, diagnostics);
+    };
+    let pipeline = loaded.pipeline;
+    let (mut sources, found) = sources::resolve(&pipeline);
+    diagnostics.extend(found);
+    if data == Data::Opened {
+        let (opened, found) = sources::open(sources, &pipeline.file).await;
+        sources = opened;
+        diagnostics.extend(found);
+    }
+    let earlier_errors = diagnostics.iter().any(Diagnostic::is_error);
+    let (model, found) = check::check(&pipeline, &sources);
+    // An expression that did not parse leaves its metric looking unused;
+    // say only what is real.
+    diagnostics.extend(
+        found
+            .into_iter()
+            .filter(|d| !(earlier_errors && d.code == Code::Unused)),
+    );
+    diagnostics.sort_by_key(|d| d.primary.as_ref().map_or(0, |l| l.span.start));
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    let checked = model.filter(|_| !has_errors).map(|model| Checked {
+        pipeline,
+        sources,
+        model,
+    });
+    (checked, diagnostics)
+}
+
+/// One night computed but not written, with the engine that computed it.
+pub struct Night {
+    /// The settings it was computed with.
+    pub settings: RunSettings,
+    /// The engine (its session, scans and earlier nights).
+    pub engine: Engine,
+    /// The results.
+    pub computed: Computed,
+}
+
+/// start an engine → plan → execute: one night, nothing written.
+pub async fn compute_night(
+    checked: &Checked,
+    options: &RunOptions,
+    watch: &mut Stopwatch,
+    progress: &dyn Fn(&str),
+) -> Result<Night, Vec<Diagnostic>> {
+    let model = &checked.model;
+    let settings = RunSettings::resolve(options, model);
+    progress("reading sources");
+    let engine = Engine::start(model, &checked.sources, &settings).await?;
+    watch.lap("register sources");
+    let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
+    watch.lap("plan");
+    let computed = run::execute(&engine, &plan, watch, progress).await?;
+    Ok(Night {
+        settings,
+        engine,
+        computed,
+    })
+}
+
+/// start an engine → plan → execute → write: one night, written atomically.
+pub async fn run_night(
+    checked: &Checked,
+    options: &RunOptions,
+    progress: &dyn Fn(&str),
+) -> Result<RunSummary, Vec<Diagnostic>> {
+    let mut watch = Stopwatch::start();
+    let night = compute_night(checked, options, &mut watch, progress).await?;
+    run::write_night(
+        &checked.model,
+        &night.engine,
+        &night.settings,
+        night.computed,
+        watch,
+        progress,
+    )
+    .await
+}

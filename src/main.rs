@@ -1,13 +1,18 @@
 //! The `vane` command line: parse flags, call the library, print.
 
+// Diagnostics are the error type everywhere (see lib.rs).
+#![allow(clippy::result_large_err)]
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use vane::commands::{self, Exit, Report, Stage};
-use vane::diagnostics::{self, Format};
-use vane::run::{RunOptions, parse_size};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vane::base::FileFormat;
+use vane::commands::{self, Report};
+use vane::diagnostics::{self, Code, Diagnostic};
+use vane::run::RunOptions;
 use vane::sample::SampleOptions;
 
 /// DataFusion allocates heavily while planning and aggregating; mimalloc is
@@ -47,7 +52,7 @@ fn no_transparent_huge_pages() {
 struct Cli {
     /// How to print diagnostics.
     #[arg(long, global = true, value_enum, default_value = "human")]
-    output_format: Format,
+    output_format: DiagnosticsFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -114,7 +119,7 @@ enum Command {
         data: DataFlags,
         /// Which stage to show.
         #[arg(long, value_enum, default_value = "all")]
-        stage: Stage,
+        stage: PlanStage,
     },
     /// What a pipeline change means: definitions, lineage and which entities it moves (exit 1 on changes).
     Diff {
@@ -130,7 +135,7 @@ enum Command {
         no_data: bool,
         /// Markdown (for a pull-request comment) or JSON.
         #[arg(long, value_enum, default_value = "markdown")]
-        format: commands::DiffFormat,
+        format: DiffFormat,
         #[command(flatten)]
         data: DataFlags,
     },
@@ -176,6 +181,108 @@ enum Command {
     },
 }
 
+/// How to print diagnostics (`--output-format`).
+#[derive(Clone, Copy, ValueEnum)]
+enum DiagnosticsFormat {
+    /// Source snippets with labels, for people.
+    Human,
+    /// One JSON array, for editors and tools.
+    Json,
+    /// GitHub Actions workflow commands, for annotations on pull requests.
+    Github,
+}
+
+impl From<DiagnosticsFormat> for diagnostics::Format {
+    fn from(format: DiagnosticsFormat) -> Self {
+        match format {
+            DiagnosticsFormat::Human => diagnostics::Format::Human,
+            DiagnosticsFormat::Json => diagnostics::Format::Json,
+            DiagnosticsFormat::Github => diagnostics::Format::Github,
+        }
+    }
+}
+
+/// Which plans `vane plan` prints (`--stage`).
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanStage {
+    /// The typed model's metrics in dependency order.
+    Model,
+    /// The logical plans as built, before optimization.
+    Logical,
+    /// The optimized logical plans.
+    Optimized,
+    /// The physical plans DataFusion executes.
+    Physical,
+    /// Optimized logical and physical plans.
+    All,
+    /// Execute the facts and show each operator's metrics (rows, time, memory).
+    Analyze,
+}
+
+impl From<PlanStage> for commands::Stage {
+    fn from(stage: PlanStage) -> Self {
+        match stage {
+            PlanStage::Model => commands::Stage::Model,
+            PlanStage::Logical => commands::Stage::Logical,
+            PlanStage::Optimized => commands::Stage::Optimized,
+            PlanStage::Physical => commands::Stage::Physical,
+            PlanStage::All => commands::Stage::All,
+            PlanStage::Analyze => commands::Stage::Analyze,
+        }
+    }
+}
+
+/// The output of `vane diff` (`--format`).
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    /// Markdown for a pull-request comment.
+    Markdown,
+    /// JSON for tools.
+    Json,
+}
+
+impl From<DiffFormat> for commands::DiffFormat {
+    fn from(format: DiffFormat) -> Self {
+        match format {
+            DiffFormat::Markdown => commands::DiffFormat::Markdown,
+            DiffFormat::Json => commands::DiffFormat::Json,
+        }
+    }
+}
+
+/// Parse a date flag (`--as-of`, `--end`): `YYYY-MM-DD`.
+fn parse_date(flag: &str, text: &str) -> Result<NaiveDate, Diagnostic> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        Diagnostic::error(
+            Code::InvalidArgument,
+            format!("{flag} `{text}` is not a date"),
+        )
+        .help(format!(
+            "write the date as YYYY-MM-DD, e.g. {flag} 2026-11-01"
+        ))
+    })
+}
+
+/// Parse a size flag: `512MB`, `2GB`, `1.5GiB`, `800000` (bytes).
+fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0f64.powi(4),
+        _ => return None,
+    };
+    let bytes = value * factor;
+    (bytes.is_finite() && bytes >= 1.0).then_some(bytes as usize)
+}
+
 fn progress_printer() -> Box<dyn Fn(&str)> {
     if std::io::stderr().is_terminal() {
         Box::new(|stage: &str| eprintln!("vane: {stage}…"))
@@ -185,43 +292,38 @@ fn progress_printer() -> Box<dyn Fn(&str)> {
 }
 
 fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, Report> {
-    let bad = |d: diagnostics::Diagnostic| Report {
-        exit: Exit::Error,
-        output: String::new(),
-        diagnostics: vec![d],
-    };
     let as_of = flags
         .as_of
         .as_deref()
-        .map(commands::parse_as_of)
+        .map(|text| parse_date("--as-of", text))
         .transpose()
-        .map_err(bad)?;
+        .map_err(Report::error)?;
     let memory_limit = match flags.memory_limit.as_deref() {
         None => None,
         Some(text) => Some(parse_size(text).ok_or_else(|| {
-            bad(diagnostics::Diagnostic::error(
-                diagnostics::Code::InvalidArgument,
-                format!("--memory-limit `{text}` is not a size"),
+            Report::error(
+                Diagnostic::error(
+                    Code::InvalidArgument,
+                    format!("--memory-limit `{text}` is not a size"),
+                )
+                .help("write e.g. 512MB or 2GB"),
             )
-            .help("write e.g. 512MB or 2GB"))
         })?),
     };
     Ok(RunOptions {
         as_of,
         out: flags.out,
-        format: format
-            .as_deref()
-            .and_then(vane::check::model::FileFormat::from_name),
+        format: format.as_deref().and_then(FileFormat::from_name),
         memory_limit,
         threads: flags.threads,
     })
 }
 
-fn print_report(report: Report, format: Format) -> ExitCode {
+fn print_report(report: Report, format: DiagnosticsFormat) -> ExitCode {
     let stderr = std::io::stderr();
     let color = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if !report.diagnostics.is_empty() {
-        let text = diagnostics::render(&report.diagnostics, format, color);
+        let text = diagnostics::render(&report.diagnostics, format.into(), color);
         let _ = stderr.lock().write_all(text.as_bytes());
     }
     let _ = std::io::stdout().lock().write_all(report.output.as_bytes());
@@ -234,7 +336,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let progress = progress_printer();
     let report = match cli.command {
-        Command::Validate { files, data } => commands::validate(&files, data),
+        Command::Validate { files, data } => {
+            let data = if data {
+                vane::Data::Opened
+            } else {
+                vane::Data::Unread
+            };
+            commands::validate(&files, data)
+        }
         Command::Fmt { files, check } => commands::fmt(&files, check),
         Command::Schema => commands::schema(),
         Command::Test { files } => commands::test(&files),
@@ -251,7 +360,7 @@ fn main() -> ExitCode {
             data,
             stage,
         } => match run_options(data, None) {
-            Ok(options) => commands::plan(&pipeline, &options, stage),
+            Ok(options) => commands::plan(&pipeline, &options, stage.into()),
             Err(report) => report,
         },
         Command::Diff {
@@ -279,17 +388,12 @@ fn main() -> ExitCode {
                     &commands::DiffOptions {
                         data: !no_data,
                         run,
-                        format,
+                        format: format.into(),
                     },
                 ),
-                (Err(message), _) => Report {
-                    exit: Exit::Error,
-                    output: String::new(),
-                    diagnostics: vec![
-                        diagnostics::Diagnostic::error(diagnostics::Code::InvalidArgument, message)
-                            .help("see vane diff --help"),
-                    ],
-                },
+                (Err(message), _) => Report::error(
+                    Diagnostic::error(Code::InvalidArgument, message).help("see vane diff --help"),
+                ),
                 (_, Err(report)) => report,
             }
         }
@@ -309,7 +413,7 @@ fn main() -> ExitCode {
             seed,
             end,
             days,
-        } => match commands::parse_as_of(&end) {
+        } => match parse_date("--end", &end) {
             Ok(end) => commands::sample_data(
                 &SampleOptions {
                     out,
@@ -321,12 +425,35 @@ fn main() -> ExitCode {
                 },
                 progress.as_ref(),
             ),
-            Err(d) => Report {
-                exit: Exit::Error,
-                output: String::new(),
-                diagnostics: vec![d],
-            },
+            Err(d) => Report::error(d),
         },
     };
     print_report(report, cli.output_format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_dates_parse_or_say_why_not() {
+        assert_eq!(parse_size("2GB"), Some(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("512mb"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_size("800000"), Some(800_000));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(
+            parse_date("--as-of", "2026-11-01").ok(),
+            NaiveDate::from_ymd_opt(2026, 11, 1)
+        );
+        let error = parse_date("--as-of", "2026-13-01").expect_err("not a date");
+        assert_eq!(error.code, Code::InvalidArgument);
+        assert!(error.message.contains("2026-13-01"), "{}", error.message);
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

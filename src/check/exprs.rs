@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::model::{Aggregate, Constant, Function, TypedExpr, TypedKind, Unary};
-use super::types::{ColumnType, SourceSchema, Type};
+use super::functions::{self, Aggregate, Function, FunctionDef, Kind, Param, Place, Returns};
+use super::model::{Constant, TypedExpr, TypedKind, Unary};
+use crate::base::types::{ColumnType, SourceSchema, Type};
+use crate::base::{SourceFile, Span};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
 use crate::syntax::expr::{BinaryOp, Expr, ExprKind, Ident, Literal, UnaryOp};
-use crate::syntax::{SourceFile, Span};
 
 /// What a metric looks like from the outside, for typing references to it.
 #[derive(Debug, Clone)]
@@ -96,54 +97,6 @@ fn column_type(column: &ColumnType) -> Type {
         ColumnType::Known(t) => *t,
         ColumnType::Unsupported(_) => Type::Unknown,
     }
-}
-
-const AGGREGATES: &[&str] = &[
-    "count",
-    "count_if",
-    "count_distinct",
-    "count_distinct_if",
-    "sum",
-    "sum_if",
-    "avg",
-    "avg_if",
-    "min",
-    "min_if",
-    "max",
-    "max_if",
-    "median",
-    "percentile",
-];
-
-const SCALARS: &[&str] = &[
-    "round",
-    "abs",
-    "floor",
-    "ceil",
-    "sqrt",
-    "ln",
-    "least",
-    "greatest",
-    "clamp",
-    "coalesce",
-    "if",
-    "days_between",
-    "days",
-    "date",
-    "lower",
-    "upper",
-    "ramp",
-    "bands",
-    "attainment",
-    "target",
-    "previous",
-    "change",
-    "score",
-];
-
-/// Every function name, for "did you mean" and the docs.
-pub fn function_names() -> impl Iterator<Item = &'static str> + Clone {
-    AGGREGATES.iter().chain(SCALARS).copied()
 }
 
 impl ExprChecker<'_> {
@@ -728,15 +681,9 @@ impl ExprChecker<'_> {
         }
     }
 
-    fn arity(
-        &mut self,
-        function: &Ident,
-        args: &[Expr],
-        min: usize,
-        max: usize,
-        usage: &str,
-    ) -> bool {
-        let n = args.len();
+    /// Check a call's argument count against its declaration.
+    fn arity(&mut self, function: &Ident, def: &FunctionDef, args: &[Expr]) -> bool {
+        let (n, min, max) = (args.len(), def.min_args(), def.max_args());
         if n < min || n > max {
             let expected = if min == max {
                 format!("{min}")
@@ -755,7 +702,7 @@ impl ExprChecker<'_> {
                     if n == 1 { "was" } else { "were" }
                 ),
                 "this call",
-                format!("usage: {usage}"),
+                format!("usage: {}", def.usage),
             );
             return false;
         }
@@ -794,219 +741,118 @@ impl ExprChecker<'_> {
     }
 
     fn call(&mut self, function: &Ident, args: &[Expr], scope: Scope<'_>, span: Span) -> TypedExpr {
-        let name = function.name.to_ascii_lowercase();
-        if AGGREGATES.contains(&name.as_str()) {
-            return self.aggregate(function, &name, args, scope, span);
-        }
-        if !SCALARS.contains(&name.as_str()) {
+        let Some(def) = functions::lookup(&function.name) else {
+            let name = function.name.to_ascii_lowercase();
             self.error(
                 Code::UnknownFunction,
                 function.span,
                 format!("unknown function `{}`", function.name),
                 "not a function",
-                suggestion(&name, "function", function_names()),
+                suggestion(&name, "function", functions::names()),
             );
             for arg in args {
                 self.check(arg, scope);
             }
             return unknown(span);
-        }
-        match name.as_str() {
-            "previous" | "change" => return self.time_shift(function, &name, args, scope, span),
-            "score" => return self.score_ref(function, args, scope, span),
-            "attainment" | "target" => return self.target_call(function, &name, args, scope, span),
-            "bands" => return self.bands(function, args, scope, span),
-            _ => {}
-        }
-        let typed_args: Vec<TypedExpr> = args.iter().map(|a| self.check(a, scope)).collect();
-        let n = typed_args.len();
-        let (func, ty) = match name.as_str() {
-            "round" => {
-                if !self.arity(function, args, 1, 2, "round(x) or round(x, digits)") {
-                    return unknown(span);
-                }
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.is_numeric(),
-                    "round",
-                    "a number",
-                );
-                if n == 2
-                    && !matches!(
-                        typed_args[1].kind,
-                        TypedKind::Constant(Constant::Integer(0..=15))
-                    )
-                {
-                    self.mismatch(
-                        typed_args[1].span,
-                        "`round` needs a whole number of digits from 0 to 15".into(),
-                        "write e.g. `round(x, 1)`",
-                    );
-                }
-                (Function::Round, Type::Number)
-            }
-            "abs" | "floor" | "ceil" | "sqrt" | "ln" => {
-                if !self.arity(function, args, 1, 1, &format!("{name}(x)")) {
-                    return unknown(span);
-                }
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.is_numeric(),
-                    &name,
-                    "a number",
-                );
-                match name.as_str() {
-                    "abs" => (
-                        Function::Abs,
-                        if typed_args[0].ty == Type::Integer {
-                            Type::Integer
-                        } else {
-                            Type::Number
-                        },
-                    ),
-                    "floor" => (Function::Floor, Type::Number),
-                    "ceil" => (Function::Ceil, Type::Number),
-                    "sqrt" => (Function::Sqrt, Type::Number),
-                    _ => (Function::Ln, Type::Number),
-                }
-            }
-            "least" | "greatest" | "coalesce" => {
-                if !self.arity(
-                    function,
-                    args,
-                    if name == "coalesce" { 1 } else { 2 },
-                    usize::MAX,
-                    &format!("{name}(a, b, …)"),
-                ) {
-                    return unknown(span);
-                }
-                let mut ty = Type::Null;
-                for arg in &typed_args {
-                    ty = self.unify_or_report(ty, arg);
-                }
-                let func = match name.as_str() {
-                    "least" => Function::Least,
-                    "greatest" => Function::Greatest,
-                    _ => Function::Coalesce,
-                };
-                (func, ty)
-            }
-            "clamp" | "ramp" => {
-                let usage = if name == "clamp" {
-                    "clamp(x, low, high)"
-                } else {
-                    "ramp(x, zero_at, full_at)"
-                };
-                if !self.arity(function, args, 3, 3, usage) {
-                    return unknown(span);
-                }
-                for arg in &typed_args {
-                    self.expect_arg(arg, arg.ty.is_numeric(), &name, "a number");
-                }
-                if name == "ramp"
-                    && let (Some(a), Some(b)) = (
-                        constant_value(&typed_args[1]),
-                        constant_value(&typed_args[2]),
-                    )
-                    && a == b
-                {
-                    self.mismatch(
-                        typed_args[2].span,
-                        "`ramp` needs two different points".into(),
-                        "the score goes from 0 at the first point to 100 at the second",
-                    );
-                }
-                (
-                    if name == "clamp" {
-                        Function::Clamp
-                    } else {
-                        Function::Ramp
-                    },
-                    Type::Number,
-                )
-            }
-            "if" => {
-                if !self.arity(function, args, 3, 3, "if(condition, then, else)") {
-                    return unknown(span);
-                }
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.fits(Type::Boolean),
-                    "if",
-                    "a condition",
-                );
-                let ty = self.unify_or_report(typed_args[1].ty, &typed_args[2]);
-                (Function::If, ty)
-            }
-            "days_between" => {
-                if !self.arity(function, args, 2, 2, "days_between(start, end)") {
-                    return unknown(span);
-                }
-                for arg in &typed_args {
-                    self.expect_arg(
-                        arg,
-                        arg.ty.is_temporal(),
-                        "days_between",
-                        "a date or timestamp",
-                    );
-                }
-                (Function::DaysBetween, Type::Number)
-            }
-            "days" => {
-                if !self.arity(function, args, 1, 1, "days(duration)") {
-                    return unknown(span);
-                }
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.fits(Type::Duration),
-                    "days",
-                    "a duration",
-                );
-                (Function::Days, Type::Number)
-            }
-            "date" => {
-                if !self.arity(function, args, 1, 1, "date(timestamp)") {
-                    return unknown(span);
-                }
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.is_temporal(),
-                    "date",
-                    "a timestamp",
-                );
-                (Function::Date, Type::Date)
-            }
-            _ => {
-                if !self.arity(function, args, 1, 1, &format!("{name}(text)")) {
-                    return unknown(span);
-                }
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.fits(Type::String),
-                    &name,
-                    "text",
-                );
-                (
-                    if name == "lower" {
-                        Function::Lower
-                    } else {
-                        Function::Upper
-                    },
-                    Type::String,
-                )
-            }
         };
-        typed(TypedKind::Call(func, typed_args), ty, span)
+        match def.kind {
+            Kind::Aggregate(aggregate, conditional) => {
+                self.aggregate(function, def, aggregate, conditional, args, scope, span)
+            }
+            Kind::Previous | Kind::Scalar(Function::Change) => {
+                self.time_shift(function, def, args, scope, span)
+            }
+            Kind::Score => self.score_ref(function, def, args, scope, span),
+            Kind::Scalar(Function::Target | Function::Attainment) => {
+                self.target_call(function, def, args, scope, span)
+            }
+            Kind::Scalar(Function::Bands) => self.bands(function, def, args, scope, span),
+            Kind::Scalar(scalar) => self.scalar(function, def, scalar, args, scope, span),
+        }
     }
 
-    fn aggregate(
+    /// A scalar function checked by its declaration alone: argument
+    /// count, each argument's type, and the declared result type.
+    fn scalar(
         &mut self,
         function: &Ident,
-        name: &str,
+        def: &FunctionDef,
+        scalar: Function,
         args: &[Expr],
         scope: Scope<'_>,
         span: Span,
     ) -> TypedExpr {
+        let typed_args: Vec<TypedExpr> = args.iter().map(|a| self.check(a, scope)).collect();
+        if !self.arity(function, def, args) {
+            return unknown(span);
+        }
+        for (position, arg) in typed_args.iter().enumerate() {
+            match def.param(position) {
+                Param::Any => {}
+                Param::Digits => {
+                    if !matches!(arg.kind, TypedKind::Constant(Constant::Integer(0..=15))) {
+                        self.mismatch(
+                            arg.span,
+                            format!("`{}` needs {}", def.name, Param::Digits.wanted()),
+                            "write e.g. `round(x, 1)`",
+                        );
+                    }
+                }
+                param => self.expect_arg(arg, param.accepts(arg.ty), def.name, param.wanted()),
+            }
+        }
+        if scalar == Function::Ramp
+            && let (Some(a), Some(b)) = (
+                constant_value(&typed_args[1]),
+                constant_value(&typed_args[2]),
+            )
+            && a == b
+        {
+            self.mismatch(
+                typed_args[2].span,
+                "`ramp` needs two different points".into(),
+                "the score goes from 0 at the first point to 100 at the second",
+            );
+        }
+        let ty = self.result_type(def, &typed_args);
+        typed(TypedKind::Call(scalar, typed_args), ty, span)
+    }
+
+    /// The type a call returns, as its declaration says; reports arguments
+    /// that have no common type.
+    fn result_type(&mut self, def: &FunctionDef, args: &[TypedExpr]) -> Type {
+        let first = args.first().map_or(Type::Unknown, |a| a.ty);
+        match def.returns {
+            Returns::Fixed(ty) => ty,
+            Returns::Numeric { keep_unknown } => match first {
+                Type::Integer => Type::Integer,
+                Type::Unknown if keep_unknown => Type::Unknown,
+                _ => Type::Number,
+            },
+            Returns::First => first,
+            Returns::Common(from) => {
+                let mut ty = Type::Null;
+                for arg in args.iter().skip(from) {
+                    ty = self.unify_or_report(ty, arg);
+                }
+                ty
+            }
+            Returns::MetricType => first,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate(
+        &mut self,
+        function: &Ident,
+        def: &FunctionDef,
+        aggregate: Aggregate,
+        conditional: bool,
+        args: &[Expr],
+        scope: Scope<'_>,
+        span: Span,
+    ) -> TypedExpr {
+        let name = def.name;
         let (source, schema) = match scope {
             Scope::Aggregate { source, schema } => (source, schema),
             Scope::Row { .. } => {
@@ -1031,16 +877,7 @@ impl ExprChecker<'_> {
             }
         };
         let row = Scope::Row { source, schema };
-        let conditional = name.ends_with("_if");
-        let base = name.trim_end_matches("_if");
-        let (min, max, usage) = match (base, conditional) {
-            ("count", false) => (0, 1, "count() or count(column)"),
-            ("count", true) => (1, 1, "count_if(condition)"),
-            ("percentile", _) => (2, 2, "percentile(x, 0.9)"),
-            (_, true) => (2, 2, "sum_if(x, condition)"),
-            _ => (1, 1, "sum(x)"),
-        };
-        if !self.arity(function, args, min, max, usage) {
+        if !self.arity(function, def, args) {
             return unknown(span);
         }
         let (value_args, filter) = if conditional {
@@ -1051,78 +888,36 @@ impl ExprChecker<'_> {
         };
         let mut typed_args: Vec<TypedExpr> =
             value_args.iter().map(|a| self.check(a, row)).collect();
-        let function_kind = match base {
-            "count" => Aggregate::Count,
-            "count_distinct" => Aggregate::CountDistinct,
-            "sum" => Aggregate::Sum,
-            "avg" => Aggregate::Avg,
-            "min" => Aggregate::Min,
-            "max" => Aggregate::Max,
-            "median" => Aggregate::Median,
-            _ => Aggregate::Percentile,
-        };
-        let ty = match function_kind {
-            Aggregate::Count | Aggregate::CountDistinct => Type::Integer,
-            Aggregate::Sum => {
-                let t = typed_args.first().map_or(Type::Unknown, |a| a.ty);
-                self.expect_arg(&typed_args[0], t.is_numeric(), base, "a number");
-                if t == Type::Integer {
-                    Type::Integer
-                } else if t == Type::Unknown {
-                    Type::Unknown
-                } else {
-                    Type::Number
+        // Messages name the aggregate itself (`sum`), also for its `_if` form.
+        let base = aggregate.name();
+        for (position, arg) in typed_args.iter_mut().enumerate() {
+            match def.param(position) {
+                Param::Any | Param::RowCondition => {}
+                Param::Fraction => {
+                    if let Some(p) = self.constant_number(arg, base)
+                        && !(0.0..=1.0).contains(&p)
+                    {
+                        self.mismatch(
+                            arg.span,
+                            format!("{base} {p} is outside 0–1"),
+                            "write e.g. `0.9` or `90%`",
+                        );
+                    }
+                    if let Some(p) = constant_value(arg) {
+                        *arg = typed(
+                            TypedKind::Constant(Constant::Number(p)),
+                            Type::Number,
+                            arg.span,
+                        );
+                    }
                 }
+                param => self.expect_arg(arg, param.accepts(arg.ty), base, param.wanted()),
             }
-            Aggregate::Avg | Aggregate::Median => {
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.is_numeric(),
-                    base,
-                    "a number",
-                );
-                Type::Number
-            }
-            Aggregate::Min | Aggregate::Max => {
-                let t = typed_args[0].ty;
-                let ok = t.is_numeric() || t.is_temporal() || t == Type::String;
-                self.expect_arg(
-                    &typed_args[0],
-                    ok,
-                    base,
-                    "a number, date, timestamp or text",
-                );
-                t
-            }
-            Aggregate::Percentile => {
-                self.expect_arg(
-                    &typed_args[0],
-                    typed_args[0].ty.is_numeric(),
-                    base,
-                    "a number",
-                );
-                if let Some(p) = self.constant_number(&typed_args[1], "percentile")
-                    && !(0.0..=1.0).contains(&p)
-                {
-                    self.mismatch(
-                        typed_args[1].span,
-                        format!("percentile {p} is outside 0–1"),
-                        "write e.g. `0.9` or `90%`",
-                    );
-                }
-                if let Some(p) = constant_value(&typed_args[1]) {
-                    typed_args[1] = typed(
-                        TypedKind::Constant(Constant::Number(p)),
-                        Type::Number,
-                        typed_args[1].span,
-                    );
-                }
-                Type::Number
-            }
-        };
+        }
+        let ty = self.result_type(def, &typed_args);
         typed(
             TypedKind::Aggregate {
-                function: function_kind,
+                function: aggregate,
                 args: typed_args,
                 filter,
             },
@@ -1134,16 +929,16 @@ impl ExprChecker<'_> {
     fn time_shift(
         &mut self,
         function: &Ident,
-        name: &str,
+        def: &FunctionDef,
         args: &[Expr],
         scope: Scope<'_>,
         span: Span,
     ) -> TypedExpr {
-        let usage = format!("{name}(metric) or {name}(metric, 30d)");
-        if !self.arity(function, args, 1, 2, &usage) {
+        let name = def.name;
+        if !self.arity(function, def, args) {
             return unknown(span);
         }
-        if !matches!(scope, Scope::Entity { .. }) {
+        if !allowed(def.place, scope) {
             self.error(
                 Code::AggregateContext,
                 function.span,
@@ -1209,7 +1004,7 @@ impl ExprChecker<'_> {
             ty,
             metric.span,
         );
-        if name == "previous" {
+        if def.kind == Kind::Previous {
             return typed(earlier.kind, ty, span);
         }
         if !ty.is_numeric() {
@@ -1232,14 +1027,15 @@ impl ExprChecker<'_> {
     fn score_ref(
         &mut self,
         function: &Ident,
+        def: &FunctionDef,
         args: &[Expr],
         scope: Scope<'_>,
         span: Span,
     ) -> TypedExpr {
-        if !self.arity(function, args, 1, 1, "score(indicator)") {
+        if !self.arity(function, def, args) {
             return unknown(span);
         }
-        if !matches!(scope, Scope::Entity { playbook: true, .. }) {
+        if !allowed(def.place, scope) {
             self.error(Code::UnknownFunction, function.span, "`score` is only available in playbooks".into(), "here", "indicator scores exist after scoring; read them in playbook conditions and messages".into());
             return unknown(span);
         }
@@ -1276,21 +1072,17 @@ impl ExprChecker<'_> {
     fn target_call(
         &mut self,
         function: &Ident,
-        name: &str,
+        def: &FunctionDef,
         args: &[Expr],
         scope: Scope<'_>,
         span: Span,
     ) -> TypedExpr {
-        let (count, usage) = if name == "target" {
-            (1, "target('kpi')")
-        } else {
-            (2, "attainment(value, 'kpi')")
-        };
-        if !self.arity(function, args, count, count, usage) {
+        let (name, usage) = (def.name, def.usage);
+        if !self.arity(function, def, args) {
             return unknown(span);
         }
         let typed_args: Vec<TypedExpr> = args.iter().map(|a| self.check(a, scope)).collect();
-        if !matches!(scope, Scope::Entity { .. }) {
+        if !allowed(def.place, scope) {
             self.error(
                 Code::AggregateContext,
                 function.span,
@@ -1336,12 +1128,13 @@ impl ExprChecker<'_> {
     fn bands(
         &mut self,
         function: &Ident,
+        def: &FunctionDef,
         args: &[Expr],
         scope: Scope<'_>,
         span: Span,
     ) -> TypedExpr {
-        let usage = "bands(x, [t1, t2], [s0, s1, s2])";
-        if !self.arity(function, args, 3, 3, usage) {
+        let usage = def.usage;
+        if !self.arity(function, def, args) {
             return unknown(span);
         }
         let value = self.check(&args[0], scope);
@@ -1404,6 +1197,16 @@ impl ExprChecker<'_> {
             typed(TypedKind::List(scores.clone()), Type::Number, *scores_span),
         ];
         typed(TypedKind::Call(Function::Bands, args), Type::Number, span)
+    }
+}
+
+/// Whether a function declared for `place` may be called in `scope`.
+fn allowed(place: Place, scope: Scope<'_>) -> bool {
+    match place {
+        Place::Anywhere => true,
+        Place::Aggregate => matches!(scope, Scope::Aggregate { .. }),
+        Place::Entity => matches!(scope, Scope::Entity { .. }),
+        Place::Playbook => matches!(scope, Scope::Entity { playbook: true, .. }),
     }
 }
 

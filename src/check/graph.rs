@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Checker;
 use super::exprs::Env;
 use super::model::{MetricKind, Model, Node, TypedExpr, TypedKind, TypedPart, TypedTemplate};
+use crate::base::Span;
 use crate::diagnostics::{Code, Diagnostic};
-use crate::syntax::Span;
 use crate::syntax::ast::MetricDef;
 use crate::syntax::expr::ExprKind;
 

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::model::{Band, Group, Health};
+use crate::base::SourceFile;
 use crate::diagnostics::{Code, Diagnostic, suggestion};
-use crate::syntax::SourceFile;
 use crate::syntax::ast::{HealthDef, IndicatorDef};
 
 /// Check the health section; returns the groups and bands (models are added by the caller).
@@ -74,7 +74,7 @@ pub(super) fn check_health(
             );
         }
     }
-    let mut bands: Vec<(Band, crate::syntax::Span)> = def
+    let mut bands: Vec<(Band, crate::base::Span)> = def
         .bands
         .iter()
         .filter_map(|b| {

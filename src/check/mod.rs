@@ -6,41 +6,46 @@
 //! ([`Schemas`]), never rows, and never imports DataFusion.
 
 mod exprs;
+pub mod functions;
 mod graph;
 mod health;
 pub mod model;
-pub mod types;
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::base::types::{ColumnType, Schemas, SourceSchema, Type};
+use crate::base::{FileFormat, SourceFile, Span, names};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
+use crate::sources::Sources;
 use crate::syntax::ast::{self, Pipeline, Text};
 use crate::syntax::expr::{ExprKind, Literal};
 use crate::syntax::print::{print, print_template};
-use crate::syntax::{SourceFile, Span};
 use exprs::ExprChecker;
-pub use exprs::{Env, MetricInfo, Scope, constant_value, function_names};
+pub use exprs::{Env, MetricInfo, Scope, constant_value};
 use model::*;
-use types::{ColumnType, Schemas, SourceSchema, Type};
 
 /// The checker's working state.
 struct Checker<'a> {
     pipeline: &'a Pipeline,
     file: Arc<SourceFile>,
+    sources: &'a Sources,
     schemas: &'a Schemas,
     diagnostics: Vec<Diagnostic>,
 }
 
-/// Check a loaded pipeline. `schemas` holds the data's schemas when known
-/// (`validate --data`, `run`); without them, column names and types are
-/// taken on trust and checked again before running.
-pub fn check(pipeline: &Pipeline, schemas: &Schemas) -> (Option<Model>, Vec<Diagnostic>) {
+/// Check a loaded pipeline against its resolved sources. When the sources
+/// were opened (`validate --data`, `run`), column names and types are
+/// checked against their schemas; without schemas they are taken on trust
+/// and checked again before running.
+pub fn check(pipeline: &Pipeline, sources: &Sources) -> (Option<Model>, Vec<Diagnostic>) {
     let mut checker = Checker {
         pipeline,
         file: pipeline.file.clone(),
-        schemas,
+        sources,
+        schemas: &sources.schemas,
         diagnostics: Vec::new(),
     };
     let model = checker.model();
@@ -50,45 +55,6 @@ pub fn check(pipeline: &Pipeline, schemas: &Schemas) -> (Option<Model>, Vec<Diag
 
 fn text(t: &Option<Text>) -> Option<String> {
     t.as_ref().map(|t| t.value.clone())
-}
-
-/// `dir/../x` → `x`: resolve `.` and `..` lexically, so paths in messages
-/// and manifests read the way a person would write them.
-pub fn clean_path(path: &std::path::Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                let can_pop = matches!(out.components().next_back(), Some(Component::Normal(_)));
-                if can_pop {
-                    out.pop();
-                } else {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
-}
-
-/// Guess a file format from a path's extension.
-pub fn format_from_path(path: &str) -> Option<FileFormat> {
-    let lower = path.to_ascii_lowercase();
-    let lower = lower.trim_end_matches(['/', '*']);
-    let ext = lower.rsplit('.').next()?;
-    match ext {
-        "parquet" | "pq" => Some(FileFormat::Parquet),
-        "csv" => Some(FileFormat::Csv),
-        "jsonl" | "ndjson" | "json" => Some(FileFormat::JsonLines),
-        "arrow" | "ipc" | "feather" => Some(FileFormat::Arrow),
-        _ => None,
-    }
 }
 
 impl Checker<'_> {
@@ -133,7 +99,6 @@ impl Checker<'_> {
         let health = self.health(&env, &indicators);
         let playbooks = self.playbooks(&env);
         let outputs = self.outputs(&name);
-        self.tests(&sources);
         let mut targets = targets;
         let mut model = Model {
             file: self.file.clone(),
@@ -148,7 +113,7 @@ impl Checker<'_> {
             health,
             playbooks,
             outputs,
-            tests: p.tests.clone(),
+            tests: Vec::new(),
             edges: Vec::new(),
         };
         if let Some(t) = targets.as_mut() {
@@ -157,6 +122,7 @@ impl Checker<'_> {
         model.targets = targets;
         model.evaluations = graph::evaluations(&model);
         model.edges = graph::edges(&model);
+        model.tests = self.tests(&model);
         if !self.diagnostics.iter().any(Diagnostic::is_error) {
             self.unused(&model);
         }
@@ -164,27 +130,12 @@ impl Checker<'_> {
     }
 
     fn sources(&mut self) -> Vec<Source> {
-        let dir = self.file.dir();
         let mut out = Vec::new();
         for def in &self.pipeline.sources {
-            let Some(path) = &def.path else { continue };
-            let format = match &def.format {
-                Some(f) => FileFormat::from_name(&f.value),
-                None => {
-                    let guessed = format_from_path(&path.value);
-                    if guessed.is_none() {
-                        self.error(
-                            Code::MissingKey,
-                            path.span,
-                            format!("cannot tell the file format of `{}`", path.value),
-                            "no known extension",
-                            "add `format: parquet` (or csv, jsonl, arrow)".into(),
-                        );
-                    }
-                    guessed
-                }
+            let (Some(path), Some(location)) = (&def.path, self.sources.location(&def.name.value))
+            else {
+                continue;
             };
-            let Some(format) = format else { continue };
             let entity_key = self
                 .pipeline
                 .entity
@@ -212,11 +163,9 @@ impl Checker<'_> {
                 name: def.name.value.clone(),
                 about: def.about.clone(),
                 path: path.value.clone(),
-                resolved_path: clean_path(&dir.join(&path.value)),
-                format,
+                location: location.clone(),
                 time: text(&def.time),
                 key,
-                partitions: def.partitions.iter().map(|t| t.value.clone()).collect(),
                 span: def.span,
             });
         }
@@ -307,11 +256,7 @@ impl Checker<'_> {
             }
         }
         for attribute in &def.attributes {
-            let reserved = crate::plan::names::RESERVED.contains(&attribute.value.as_str())
-                || attribute.value.starts_with("score__")
-                || attribute.value.starts_with("group__")
-                || attribute.value.starts_with("__");
-            if reserved {
+            if names::is_reserved(&attribute.value) {
                 self.error(
                     Code::DuplicateName,
                     attribute.span,
@@ -411,11 +356,7 @@ impl Checker<'_> {
             let name = def.name.value.as_str();
             let clash = if name == env.entity_key || env.attributes.contains_key(name) {
                 Some(format!("the entity attribute `{name}` in the scorecard"))
-            } else if crate::plan::names::RESERVED.contains(&name)
-                || name.starts_with("score__")
-                || name.starts_with("group__")
-                || name.starts_with("__")
-            {
+            } else if names::is_reserved(name) {
                 Some(format!("the `{name}` column Vane adds to the scorecard"))
             } else {
                 None
@@ -877,32 +818,13 @@ impl Checker<'_> {
         let def = self.pipeline.outputs.as_ref();
         let dir = def
             .and_then(|o| o.dir.as_ref())
-            .map(|d| clean_path(&self.file.dir().join(&d.value)))
+            .map(|d| self.file.resolve(&d.value))
             .unwrap_or_else(|| PathBuf::from("out").join(name));
         let format = def
             .and_then(|o| o.format.as_ref())
             .and_then(|f| FileFormat::from_name(&f.value))
             .unwrap_or(FileFormat::Parquet);
         Outputs { dir, format }
-    }
-
-    fn tests(&mut self, sources: &[Source]) {
-        for test in &self.pipeline.tests {
-            if let Some(as_of) = &test.as_of
-                && chrono::NaiveDate::parse_from_str(&as_of.value, "%Y-%m-%d").is_err()
-            {
-                self.error(
-                    Code::InvalidValue,
-                    as_of.span,
-                    format!("`{}` is not a date", as_of.value),
-                    "not YYYY-MM-DD",
-                    "write the as-of date as `2026-11-01`".into(),
-                );
-            }
-            for (source, _) in &test.given {
-                self.source_ref(sources, source);
-            }
-        }
     }
 
     fn unused(&mut self, model: &Model) {

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::types::Type;
+use super::functions::{Aggregate, Function};
+use crate::base::types::Type;
+use crate::base::{FileFormat, SourceFile, Span};
+use crate::sources::SourceLocation;
 use crate::syntax::ast::About;
-use crate::syntax::ast::TestDef;
 use crate::syntax::expr::BinaryOp;
-use crate::syntax::{SourceFile, Span};
 
 /// A typed constant.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,98 +34,6 @@ pub enum Constant {
     Date(NaiveDate),
     /// A UTC timestamp.
     Timestamp(NaiveDateTime),
-}
-
-/// Aggregate functions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Aggregate {
-    /// Rows (or non-null values).
-    Count,
-    /// Distinct non-null values.
-    CountDistinct,
-    /// Sum.
-    Sum,
-    /// Mean.
-    Avg,
-    /// Smallest.
-    Min,
-    /// Largest.
-    Max,
-    /// Exact median.
-    Median,
-    /// Exact continuous percentile (`p` in 0–1).
-    Percentile,
-}
-
-impl Aggregate {
-    /// Aggregates that give 0, not null, for an entity with no rows.
-    pub fn zero_when_empty(self) -> bool {
-        matches!(
-            self,
-            Aggregate::Count | Aggregate::CountDistinct | Aggregate::Sum
-        )
-    }
-
-    /// The function's name in the language.
-    pub fn name(self) -> &'static str {
-        match self {
-            Aggregate::Count => "count",
-            Aggregate::CountDistinct => "count_distinct",
-            Aggregate::Sum => "sum",
-            Aggregate::Avg => "avg",
-            Aggregate::Min => "min",
-            Aggregate::Max => "max",
-            Aggregate::Median => "median",
-            Aggregate::Percentile => "percentile",
-        }
-    }
-}
-
-/// Scalar functions (after desugaring).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
-    /// `round(x[, digits])`.
-    Round,
-    /// `abs(x)`.
-    Abs,
-    /// `floor(x)`.
-    Floor,
-    /// `ceil(x)`.
-    Ceil,
-    /// `sqrt(x)` (null for negatives).
-    Sqrt,
-    /// `ln(x)` (null for x <= 0).
-    Ln,
-    /// `least(a, b, …)`.
-    Least,
-    /// `greatest(a, b, …)`.
-    Greatest,
-    /// `clamp(x, low, high)`.
-    Clamp,
-    /// `coalesce(a, b, …)`.
-    Coalesce,
-    /// `if(condition, then, else)`.
-    If,
-    /// `days_between(start, end)`: fractional days from start to end.
-    DaysBetween,
-    /// `days(duration)`: a duration in days.
-    Days,
-    /// `date(timestamp)`.
-    Date,
-    /// `lower(text)`.
-    Lower,
-    /// `upper(text)`.
-    Upper,
-    /// `ramp(x, zero_at, full_at)`: 0 at `zero_at`, 100 at `full_at`, linear between, clamped.
-    Ramp,
-    /// `bands(x, [t1…tn], [s0…sn])`: `s_i` for `t_i <= x < t_(i+1)`.
-    Bands,
-    /// `attainment(x, 'kpi')`: 0–100 against the entity's own target, honouring direction.
-    Attainment,
-    /// `target('kpi')`: the entity's target value.
-    Target,
-    /// `change(m[, period])`: relative change of a metric vs one period earlier.
-    Change,
 }
 
 /// A duration in seconds as a pipeline file would write it (`30d`, `6h`, `90s`).
@@ -309,52 +218,6 @@ pub enum TypedPart {
     Hole(TypedExpr),
 }
 
-/// File formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileFormat {
-    /// Apache Parquet.
-    Parquet,
-    /// Comma-separated values with a header row.
-    Csv,
-    /// JSON lines (one object per line).
-    JsonLines,
-    /// Arrow IPC files.
-    Arrow,
-}
-
-impl FileFormat {
-    /// The format's name in pipeline files.
-    pub fn name(self) -> &'static str {
-        match self {
-            FileFormat::Parquet => "parquet",
-            FileFormat::Csv => "csv",
-            FileFormat::JsonLines => "jsonl",
-            FileFormat::Arrow => "arrow",
-        }
-    }
-
-    /// Parse a format name.
-    pub fn from_name(name: &str) -> Option<FileFormat> {
-        match name {
-            "parquet" => Some(FileFormat::Parquet),
-            "csv" => Some(FileFormat::Csv),
-            "jsonl" | "json" | "ndjson" => Some(FileFormat::JsonLines),
-            "arrow" | "ipc" | "feather" => Some(FileFormat::Arrow),
-            _ => None,
-        }
-    }
-
-    /// The usual file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            FileFormat::Parquet => "parquet",
-            FileFormat::Csv => "csv",
-            FileFormat::JsonLines => "jsonl",
-            FileFormat::Arrow => "arrow",
-        }
-    }
-}
-
 /// A resolved source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Source {
@@ -364,16 +227,12 @@ pub struct Source {
     pub about: About,
     /// The path as written (relative to the pipeline file).
     pub path: String,
-    /// The path resolved against the pipeline's folder.
-    pub resolved_path: PathBuf,
-    /// The file format.
-    pub format: FileFormat,
+    /// Where its files are and how to read them, as the sources step resolved them.
+    pub location: SourceLocation,
     /// The event-time column, if windows apply.
     pub time: Option<String>,
     /// The column holding the entity key.
     pub key: String,
-    /// Hive partition columns.
-    pub partitions: Vec<String>,
     /// Where it is defined.
     pub span: Span,
 }
@@ -616,6 +475,77 @@ pub struct Outputs {
     pub format: FileFormat,
 }
 
+/// A metric test: fixture rows per source, expected values per entity,
+/// computed as of one night.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Test {
+    /// Its name.
+    pub name: String,
+    /// Where its name is written.
+    pub span: Span,
+    /// The night it computes (`None` when the file gives none).
+    pub as_of: Option<NaiveDate>,
+    /// Fixture rows of the sources it gives; other sources are empty.
+    pub fixtures: Vec<Fixture>,
+    /// What each entity is expected to have.
+    pub expectations: Vec<Expectation>,
+}
+
+/// One source's fixture rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fixture {
+    /// The source.
+    pub source: String,
+    /// Where the source is named in `given:`.
+    pub span: Span,
+    /// Each row's `(column, text)` pairs as written; `None` for an empty value.
+    pub rows: Vec<Vec<(String, Option<String>)>>,
+}
+
+/// The values one entity is expected to have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// The entity's key.
+    pub entity: String,
+    /// Where the key is written.
+    pub span: Span,
+    /// The expected values.
+    pub checks: Vec<Expected>,
+}
+
+/// One expected value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    /// What it is called in the file (`logins`, `score.usage`, `playbooks`).
+    pub name: String,
+    /// What it compares with.
+    pub target: Target,
+    /// The value expected.
+    pub value: ExpectedValue,
+    /// Where the value is written.
+    pub span: Span,
+}
+
+/// What an expectation compares with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A column of the working scorecard.
+    Column(String),
+    /// The playbooks that fired for the entity.
+    Playbooks,
+}
+
+/// An expected value as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedValue {
+    /// `null`: no value (for `playbooks`: none fired).
+    Null,
+    /// A scalar, as text (numbers keep their literal form).
+    Text(String),
+    /// A list of playbook names.
+    List(Vec<String>),
+}
+
 /// A node of the dependency graph.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Node {
@@ -635,6 +565,36 @@ pub enum Node {
     Health,
     /// A playbook.
     Playbook(String),
+}
+
+impl Node {
+    /// The definition's name (`health` for the health score).
+    pub fn name(&self) -> String {
+        match self {
+            Node::Source(n)
+            | Node::Attribute(n)
+            | Node::Target(n)
+            | Node::Metric(n)
+            | Node::Indicator(n)
+            | Node::Group(n)
+            | Node::Playbook(n) => n.clone(),
+            Node::Health => "health".into(),
+        }
+    }
+
+    /// The kind of definition, as headings and JSON name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Node::Source(_) => "source",
+            Node::Attribute(_) => "entity",
+            Node::Target(_) => "targets",
+            Node::Metric(_) => "metric",
+            Node::Indicator(_) => "indicator",
+            Node::Group(_) => "group",
+            Node::Health => "health",
+            Node::Playbook(_) => "playbook",
+        }
+    }
 }
 
 /// The checked pipeline.
@@ -664,8 +624,8 @@ pub struct Model {
     pub playbooks: Vec<Playbook>,
     /// Output settings.
     pub outputs: Outputs,
-    /// Metric tests, as written (checked by `vane test`).
-    pub tests: Vec<TestDef>,
+    /// Metric tests, typed (run by `vane test`).
+    pub tests: Vec<Test>,
     /// Dependency edges `(from, to)`: `to` reads `from`.
     pub edges: Vec<(Node, Node)>,
 }

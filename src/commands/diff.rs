@@ -3,14 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::validate::{block_on, check_file, load_and_check};
-use super::{Exit, Report};
-use crate::check::model::Model;
+use super::{Exit, Report, check_loaded, check_path, run_blocking};
+use crate::base::SourceFile;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::diff::{self, DiffReport};
-use crate::run::RunOptions;
-use crate::run::execute::{self, Computed};
-use crate::syntax::SourceFile;
+use crate::run::{RunOptions, Stopwatch};
+use crate::{Data, compute_night};
 
 /// Where the base pipeline comes from.
 #[derive(Debug, Clone)]
@@ -22,7 +20,7 @@ pub enum Base {
 }
 
 /// Output formats of `vane diff`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffFormat {
     /// Markdown for a pull-request comment.
     Markdown,
@@ -78,39 +76,35 @@ fn git_base(head: &Path, rev: &str) -> Result<Arc<SourceFile>, Diagnostic> {
     Ok(Arc::new(file))
 }
 
-async fn compute(model: &Model, options: &RunOptions) -> Result<Computed, Vec<Diagnostic>> {
-    let prepared = execute::prepare(model, options).await?;
-    execute::compute(model, &prepared, &|_| {}).await
-}
-
 /// `vane diff`: exit 0 without changes, 1 with changes, 2 on errors.
 pub fn diff(base: &Base, head: &Path, options: &DiffOptions) -> Report {
-    let fail = |diagnostics: Vec<Diagnostic>| Report {
-        exit: Exit::Error,
-        output: String::new(),
-        diagnostics,
+    let data = if options.data {
+        Data::Opened
+    } else {
+        Data::Unread
     };
-    let (head_model, mut diagnostics) = load_and_check(head, options.data);
-    let (base_model, base_diagnostics) = match base {
-        Base::File(path) => load_and_check(path, options.data),
+    let (head_checked, mut diagnostics) = check_path(head, data);
+    let (base_checked, base_diagnostics) = match base {
+        Base::File(path) => check_path(path, data),
         Base::Git(rev) => match git_base(head, rev) {
-            Ok(file) => check_file(&file, options.data),
+            Ok(file) => check_loaded(crate::syntax::load_file(&file), data),
             Err(d) => (None, vec![d]),
         },
     };
     diagnostics.extend(base_diagnostics);
     diagnostics.retain(Diagnostic::is_error);
-    let (Some(base_model), Some(head_model)) = (base_model, head_model) else {
-        return fail(diagnostics);
+    let (Some(base_checked), Some(head_checked)) = (base_checked, head_checked) else {
+        return Report::failed(diagnostics);
     };
+    let (base_model, head_model) = (&base_checked.model, &head_checked.model);
     let mut report = DiffReport {
         pipeline: head.display().to_string(),
         entity: head_model.entity.name.clone(),
-        changes: diff::changes(&base_model, &head_model),
+        changes: diff::changes(base_model, head_model),
         impact: None,
         skipped: (!options.data).then(|| "--no-data was given".to_string()),
         as_of: None,
-        band_order: diff::band_order(&base_model, &head_model),
+        band_order: diff::band_order(base_model, head_model),
     };
     if options.data {
         let as_of = options
@@ -121,27 +115,26 @@ pub fn diff(base: &Base, head: &Path, options: &DiffOptions) -> Report {
             as_of: Some(as_of),
             ..options.run.clone()
         };
-        let computed = block_on(async {
-            let base = compute(&base_model, &run).await?;
-            let head = compute(&head_model, &run).await?;
-            Ok::<_, Vec<Diagnostic>>((base, head))
+        let computed = run_blocking(async {
+            let base = compute_night(&base_checked, &run, &mut Stopwatch::start(), &|_| {}).await?;
+            let head = compute_night(&head_checked, &run, &mut Stopwatch::start(), &|_| {}).await?;
+            Ok((base.computed, head.computed))
         });
         match computed {
-            Ok(Ok((b, h))) => {
+            Ok((b, h)) => {
                 let renamed = diff::renames(&report.changes);
                 report.impact = Some(diff::impact(&diff::Sides {
-                    base: &base_model,
+                    base: base_model,
                     base_working: &b.working,
                     base_actions: &b.actions,
-                    head: &head_model,
+                    head: head_model,
                     head_working: &h.working,
                     head_actions: &h.actions,
                     renamed: &renamed,
                 }));
                 report.as_of = Some(as_of);
             }
-            Ok(Err(errors)) => return fail(errors),
-            Err(d) => return fail(vec![d]),
+            Err(errors) => return Report::failed(errors),
         }
     }
     let output = match options.format {

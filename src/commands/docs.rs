@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::validate::load_and_check;
-use super::{Exit, Report};
+use super::{Report, check_path};
+use crate::Data;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::docs::{catalog, html, markdown};
 
@@ -22,24 +22,22 @@ pub fn docs(paths: &[PathBuf], out: &Path) -> Report {
         })
     };
     if let Err(e) = std::fs::create_dir_all(out) {
-        let d = Diagnostic::error(
-            Code::OutputFailed,
-            format!("cannot create {}: {e}", out.display()),
-        )
-        .help("check that the output folder is writable");
-        return Report {
-            exit: Exit::Error,
-            output,
-            diagnostics: vec![d],
-        };
+        return Report::error(
+            Diagnostic::error(
+                Code::OutputFailed,
+                format!("cannot create {}: {e}", out.display()),
+            )
+            .help("check that the output folder is writable"),
+        );
     }
     for path in paths {
-        let (model, found) = load_and_check(path, false);
-        let Some(model) = model else {
+        let (checked, found) = check_path(path, Data::Unread);
+        let Some(checked) = checked else {
             diagnostics.extend(found);
             continue;
         };
-        let blocks = catalog(&model);
+        let model = &checked.model;
+        let blocks = catalog(model);
         let md = out.join(format!("{}.md", model.name));
         let page = out.join(format!("{}.html", model.name));
         let written = write(&md, &markdown(&blocks)).and_then(|_| {
@@ -66,14 +64,5 @@ pub fn docs(paths: &[PathBuf], out: &Path) -> Report {
     if let Err(d) = write(&out.join("index.md"), &index) {
         diagnostics.push(d);
     }
-    let exit = if diagnostics.iter().any(Diagnostic::is_error) {
-        Exit::Error
-    } else {
-        Exit::Ok
-    };
-    Report {
-        exit,
-        output,
-        diagnostics,
-    }
+    Report::from_diagnostics(output, diagnostics)
 }

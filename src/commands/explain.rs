@@ -7,85 +7,21 @@ use std::fmt::Write;
 use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::util::display::array_value_to_string;
 
-use super::run::failed_report;
-use super::validate::{block_on, load_and_check};
-use super::{Exit, Report};
-use crate::check::model::{MetricKind, Model, duration_text};
+use super::{Report, check_path, run_blocking};
+use crate::base::names;
+use crate::check::model::{MetricKind, Model};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
-use crate::plan::names;
-use crate::run::RunOptions;
-use crate::run::execute;
-
-/// The model's metrics in dependency order with their definitions (`vane plan --stage model`).
-pub fn model_text(model: &Model) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "pipeline {} — entity `{}` keyed by `{}`",
-        model.name, model.entity.name, model.entity.key
-    );
-    for metric in &model.metrics {
-        let _ = writeln!(
-            out,
-            "metric {} : {} = {}",
-            metric.name,
-            metric.ty,
-            describe_metric(model, &metric.name)
-        );
-    }
-    for (name, shift) in model.evaluations.iter().filter(|(_, s)| *s > 0) {
-        let _ = writeln!(out, "evaluated {} days back: {name}", shift / 86_400);
-    }
-    for i in &model.indicators {
-        let _ = writeln!(
-            out,
-            "indicator {} ({}) : group {} weight {} score {}",
-            i.name,
-            i.kind.name(),
-            i.group,
-            i.weight,
-            i.score_text
-        );
-    }
-    for p in &model.playbooks {
-        let _ = writeln!(out, "playbook {} : when {}", p.name, p.when_text);
-    }
-    out
-}
-
-fn describe_metric(model: &Model, name: &str) -> String {
-    let Some(metric) = model.metric(name) else {
-        return String::new();
-    };
-    match &metric.kind {
-        MetricKind::Aggregate { source, window, .. } => {
-            let mut text = format!("{} from {source}", metric.value_text);
-            match window {
-                Some(w) => {
-                    let _ = write!(text, ", window {}", duration_text(*w));
-                }
-                None => text.push_str(", all history"),
-            }
-            if let Some(filter) = &metric.filter_text {
-                let _ = write!(text, ", where {filter}");
-            }
-            text
-        }
-        MetricKind::Derived { .. } => metric.value_text.clone(),
-    }
-}
+use crate::run::{RunOptions, Stopwatch, TextColumn};
+use crate::{Data, compute_night};
 
 /// Display a cell: floats to at most 4 decimals, null as `null`.
 fn cell(batch: &RecordBatch, column: &str, row: usize) -> String {
-    let Some(array) = batch.column_by_name(column) else {
-        return "n/a".into();
+    let text = match crate::run::cell(batch, column, row) {
+        None => return "n/a".into(),
+        Some(None) => return "null".into(),
+        Some(Some(text)) => text,
     };
-    if array.is_null(row) {
-        return "null".into();
-    }
-    let text = array_value_to_string(array, row).unwrap_or_default();
     match text.parse::<f64>() {
         Ok(v) if text.contains('.') || text.contains('e') => {
             let rounded = format!("{v:.4}");
@@ -319,38 +255,38 @@ pub fn explain_row(
 }
 
 fn find_row(batches: &[RecordBatch], key: &str, id: &str) -> Option<(usize, usize)> {
-    for (b, batch) in batches.iter().enumerate() {
-        for row in 0..batch.num_rows() {
-            if cell(batch, key, row) == id {
-                return Some((b, row));
-            }
-        }
-    }
-    None
+    batches.iter().enumerate().find_map(|(b, batch)| {
+        let keys = TextColumn::of(batch, key)?;
+        let row = keys.all().position(|k| k.as_deref() == Some(id))?;
+        Some((b, row))
+    })
 }
 
 /// `vane explain PIPELINE --entity ID`.
 pub fn explain(pipeline: &Path, entity: &str, options: &RunOptions) -> Report {
-    let (model, diagnostics) = load_and_check(pipeline, true);
-    let Some(model) = model else {
-        return failed_report(diagnostics);
+    let (checked, diagnostics) = check_path(pipeline, Data::Opened);
+    let Some(checked) = checked else {
+        return Report::failed(diagnostics);
     };
-    let result = block_on(async {
-        let prepared = execute::prepare(&model, options).await?;
-        let computed = execute::compute(&model, &prepared, &|_| {}).await?;
-        Ok::<_, Vec<Diagnostic>>((prepared.as_of, computed))
-    });
-    let (as_of, computed) = match result {
-        Ok(Ok(x)) => x,
-        Ok(Err(errors)) => return failed_report(errors),
-        Err(d) => return failed_report(vec![d]),
+    let model = &checked.model;
+    let night = match run_blocking(compute_night(
+        &checked,
+        options,
+        &mut Stopwatch::start(),
+        &|_| {},
+    )) {
+        Ok(night) => night,
+        Err(errors) => return Report::failed(errors),
     };
+    let computed = &night.computed;
     let Some((b, row)) = find_row(&computed.working, &model.entity.key, entity) else {
         let key = model.entity.key.as_str();
         let keys: Vec<String> = computed
             .working
             .iter()
-            .flat_map(|batch| (0..batch.num_rows()).map(move |r| cell(batch, key, r)))
+            .filter_map(|batch| TextColumn::of(batch, key).map(|c| c.all().collect::<Vec<_>>()))
+            .flatten()
+            .map(|k| k.unwrap_or_else(|| "null".into()))
             .collect();
         let d = Diagnostic::error(
             Code::InvalidArgument,
@@ -361,21 +297,25 @@ pub fn explain(pipeline: &Path, entity: &str, options: &RunOptions) -> Report {
             model.entity.name.as_str(),
             keys.iter().map(String::as_str),
         ));
-        return failed_report(vec![d]);
+        return Report::error(d);
     };
-    let mut fired = Vec::new();
     let mut by_playbook: BTreeMap<String, String> = BTreeMap::new();
     for batch in &computed.actions {
         for r in 0..batch.num_rows() {
-            if cell(batch, "entity", r) == entity {
-                by_playbook.insert(cell(batch, "playbook", r), cell(batch, "message", r));
+            if cell(batch, names::ACTION_ENTITY, r) == entity {
+                by_playbook.insert(
+                    cell(batch, names::ACTION_PLAYBOOK, r),
+                    cell(batch, names::ACTION_MESSAGE, r),
+                );
             }
         }
     }
-    fired.extend(by_playbook);
-    Report {
-        exit: Exit::Ok,
-        output: explain_row(&model, &computed.working[b], row, as_of, &fired),
-        diagnostics: Vec::new(),
-    }
+    let fired: Vec<(String, String)> = by_playbook.into_iter().collect();
+    Report::ok(explain_row(
+        model,
+        &computed.working[b],
+        row,
+        night.settings.as_of,
+        &fired,
+    ))
 }

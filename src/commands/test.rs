@@ -1,10 +1,10 @@
 //! `vane test`: run the metric tests declared in pipeline files, plus the
 //! built-in checks.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::validate::{block_on, load_and_check};
-use super::{Exit, Report};
+use super::{Exit, Report, block_on, check_path};
+use crate::Data;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::test::{builtin_checks, report, run_tests};
 
@@ -30,34 +30,34 @@ pub fn test(paths: &[PathBuf]) -> Report {
         paths.to_vec()
     };
     if paths.is_empty() {
-        let d = Diagnostic::error(Code::InvalidArgument, "no pipeline files to test")
-            .help("name pipeline files, or run from a folder with pipelines/*.yaml");
-        return Report {
-            exit: Exit::Error,
-            output: String::new(),
-            diagnostics: vec![d],
-        };
+        return Report::error(
+            Diagnostic::error(Code::InvalidArgument, "no pipeline files to test")
+                .help("name pipeline files, or run from a folder with pipelines/*.yaml"),
+        );
     }
     let mut output = String::new();
     let mut diagnostics = Vec::new();
     let mut exit = Exit::Ok;
     for path in &paths {
-        let (model, found) = load_and_check(Path::new(path), false);
-        let Some(model) = model else {
+        let (checked, found) = check_path(path, Data::Unread);
+        let Some(checked) = checked else {
             diagnostics.extend(found);
             exit = Exit::Error;
             continue;
         };
-        let findings: Vec<Diagnostic> = found.into_iter().chain(builtin_checks(&model)).collect();
+        let findings: Vec<Diagnostic> = found
+            .into_iter()
+            .chain(builtin_checks(&checked.model))
+            .collect();
         if !findings.is_empty() && exit == Exit::Ok {
             exit = Exit::Findings;
         }
         diagnostics.extend(findings);
-        if model.tests.is_empty() {
+        if checked.model.tests.is_empty() {
             output.push_str(&format!("{}: no tests\n", path.display()));
             continue;
         }
-        match block_on(run_tests(&model)) {
+        match block_on(run_tests(&checked)) {
             Ok(results) => {
                 if results.iter().any(|r| !r.failures.is_empty()) && exit == Exit::Ok {
                     exit = Exit::Findings;

@@ -55,10 +55,10 @@ pub fn descriptors(model: &Model) -> BTreeMap<Node, Descriptor> {
     for s in &model.sources {
         let mut d = Descriptor::new();
         d.insert("path", s.path.clone());
-        d.insert("format", s.format.name().into());
+        d.insert("format", s.location.format.name().into());
         d.insert("time", s.time.clone().unwrap_or_default());
         d.insert("key", s.key.clone());
-        d.insert("partitions", s.partitions.join(", "));
+        d.insert("partitions", s.location.partitions.join(", "));
         out.insert(Node::Source(s.name.clone()), d);
     }
     let e = &model.entity;
@@ -184,34 +184,6 @@ fn same_kind(a: &Node, b: &Node) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
-/// A node's name.
-pub fn node_name(node: &Node) -> String {
-    match node {
-        Node::Source(n)
-        | Node::Attribute(n)
-        | Node::Target(n)
-        | Node::Metric(n)
-        | Node::Indicator(n)
-        | Node::Group(n)
-        | Node::Playbook(n) => n.clone(),
-        Node::Health => "health".into(),
-    }
-}
-
-/// A node's kind, for headings.
-pub fn node_kind(node: &Node) -> &'static str {
-    match node {
-        Node::Source(_) => "source",
-        Node::Attribute(_) => "entity",
-        Node::Target(_) => "targets",
-        Node::Metric(_) => "metric",
-        Node::Indicator(_) => "indicator",
-        Node::Group(_) => "group",
-        Node::Health => "health",
-        Node::Playbook(_) => "playbook",
-    }
-}
-
 /// Definition changes from `base` to `head`, in a stable order.
 pub fn changes(base: &Model, head: &Model) -> Vec<Change> {
     let old = descriptors(base);
@@ -231,9 +203,7 @@ pub fn changes(base: &Model, head: &Model) -> Vec<Change> {
     removed.retain(|r| !renames.iter().any(|(from, _)| from == *r));
     for (from, to) in renames {
         out.push(Change {
-            kind: ChangeKind::Renamed {
-                from: node_name(&from),
-            },
+            kind: ChangeKind::Renamed { from: from.name() },
             downstream: base
                 .downstream_of(&from)
                 .into_iter()

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::util::display::array_value_to_string;
 
+use crate::base::names;
 use crate::check::model::Model;
-use crate::plan::names;
+use crate::run::TextColumn;
 
 /// One entity whose health moved.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,20 +76,19 @@ type Table = BTreeMap<String, BTreeMap<String, Option<String>>>;
 fn table(batches: &[RecordBatch], key: &str, columns: &[String]) -> Table {
     let mut out = Table::new();
     for batch in batches {
-        let Some(keys) = batch.column_by_name(key) else {
+        let Some(keys) = TextColumn::of(batch, key) else {
             continue;
         };
+        let values: Vec<(&String, TextColumn<'_>)> = columns
+            .iter()
+            .filter_map(|c| Some((c, TextColumn::of(batch, c)?)))
+            .collect();
         for row in 0..batch.num_rows() {
-            let k = array_value_to_string(keys, row).unwrap_or_default();
-            let mut values = BTreeMap::new();
-            for c in columns {
-                if let Some(array) = batch.column_by_name(c) {
-                    let v = (!array.is_null(row))
-                        .then(|| array_value_to_string(array, row).unwrap_or_default());
-                    values.insert(c.clone(), v);
-                }
-            }
-            out.insert(k, values);
+            let row_values = values
+                .iter()
+                .map(|(c, column)| ((*c).clone(), column.get(row)))
+                .collect();
+            out.insert(keys.get(row).unwrap_or_default(), row_values);
         }
     }
     out
@@ -98,17 +97,14 @@ fn table(batches: &[RecordBatch], key: &str, columns: &[String]) -> Table {
 fn firing(actions: &[RecordBatch]) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for batch in actions {
-        let (Some(p), Some(e)) = (
-            batch.column_by_name("playbook"),
-            batch.column_by_name("entity"),
+        let (Some(playbooks), Some(entities)) = (
+            TextColumn::of(batch, names::ACTION_PLAYBOOK),
+            TextColumn::of(batch, names::ACTION_ENTITY),
         ) else {
             continue;
         };
-        for row in 0..batch.num_rows() {
-            out.insert((
-                array_value_to_string(p, row).unwrap_or_default(),
-                array_value_to_string(e, row).unwrap_or_default(),
-            ));
+        for (p, e) in playbooks.all().zip(entities.all()) {
+            out.insert((p.unwrap_or_default(), e.unwrap_or_default()));
         }
     }
     out

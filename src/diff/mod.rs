@@ -11,7 +11,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::check::model::{Model, Node};
-pub use definitions::{Change, ChangeKind, changes, node_kind, node_name};
+pub use definitions::{Change, ChangeKind, changes};
 pub use impact::{Impact, Mover, Sides, band_label, impact};
 
 /// Everything `vane diff` reports.
@@ -45,7 +45,7 @@ pub fn renames(changes: &[Change]) -> BTreeMap<String, String> {
     changes
         .iter()
         .filter_map(|c| match &c.kind {
-            ChangeKind::Renamed { from } => Some((node_name(&c.node), from.clone())),
+            ChangeKind::Renamed { from } => Some((c.node.name(), from.clone())),
             _ => None,
         })
         .collect()
@@ -75,7 +75,7 @@ fn code(text: &str) -> String {
 fn node_label(node: &Node) -> String {
     match node {
         Node::Health => "health".into(),
-        other => format!("{} `{}`", node_kind(other), node_name(other)),
+        other => format!("{} `{}`", other.kind(), other.name()),
     }
 }
 
@@ -398,7 +398,7 @@ fn impact_markdown(out: &mut String, report: &DiffReport, i: &Impact, entities: 
 }
 
 fn node_json(node: &Node) -> Value {
-    json!({ "kind": node_kind(node), "name": node_name(node) })
+    json!({ "kind": node.kind(), "name": node.name() })
 }
 
 /// The report as JSON.

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::check::model::{MetricKind, Model, Node, duration_text};
-use crate::diff::{node_kind, node_name};
 use crate::syntax::ast::About;
 
 /// A block of the catalog, rendered to Markdown or HTML.
@@ -37,7 +36,8 @@ fn mermaid_id(node: &Node) -> String {
         Node::Health => "health",
         Node::Playbook(_) => "pb",
     };
-    let name: String = node_name(node)
+    let name: String = node
+        .name()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
@@ -46,7 +46,7 @@ fn mermaid_id(node: &Node) -> String {
 
 fn mermaid_node(node: &Node) -> String {
     let id = mermaid_id(node);
-    let name = node_name(node).replace('"', "'");
+    let name = node.name().replace('"', "'");
     match node {
         Node::Source(_) => format!("{id}[(\"{name}\")]"),
         Node::Attribute(_) => format!("{id}[/\"{name}\"/]"),
@@ -91,7 +91,7 @@ fn list(nodes: &[&Node]) -> String {
         .iter()
         .map(|n| match n {
             Node::Health => "health".to_string(),
-            other => format!("{} `{}`", node_kind(other), node_name(other)),
+            other => format!("{} `{}`", other.kind(), other.name()),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -125,7 +125,7 @@ pub fn catalog(model: &Model) -> Vec<Block> {
         .map(|s| {
             vec![
                 format!("`{}`", s.name),
-                format!("`{}` ({})", s.path, s.format.name()),
+                format!("`{}` ({})", s.path, s.location.format.name()),
                 s.time.as_ref().map_or("—".into(), |t| format!("`{t}`")),
                 about_lines(&s.about).join(" "),
                 list(&model.users_of(&Node::Source(s.name.clone()))),

@@ -12,12 +12,12 @@ use datafusion::functions::string;
 use datafusion::logical_expr::{Expr, cast, ident, lit};
 
 use super::exprs::{LowerResult, Lowering};
-use super::names;
+use crate::base::names;
 use crate::check::model::{
     Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate, duration_text,
 };
 
-/// What one playbook fires: a row of [`ACTION_COLUMNS`] for each entity
+/// What one playbook fires: a row of [`names::ACTION_COLUMNS`] for each entity
 /// of the working scorecard where `condition` is true.
 #[derive(Debug, Clone)]
 pub struct PlaybookActions {
@@ -25,21 +25,9 @@ pub struct PlaybookActions {
     pub name: String,
     /// True where the playbook fires (never null).
     pub condition: Expr,
-    /// One expression per action column, in [`ACTION_COLUMNS`] order.
+    /// One expression per action column, in [`names::ACTION_COLUMNS`] order.
     pub columns: Vec<(String, Expr)>,
 }
-
-/// Columns of the actions output, in order.
-pub const ACTION_COLUMNS: &[&str] = &[
-    "entity",
-    "playbook",
-    "action",
-    "priority",
-    "owner",
-    "message",
-    "dedup_key",
-    "reason",
-];
 
 fn as_text(e: Expr) -> Expr {
     core_fn::coalesce().call(vec![cast(e, DataType::Utf8), lit("null")])
@@ -116,7 +104,7 @@ fn playbook_plan(
     Ok(PlaybookActions {
         name: playbook.name.clone(),
         condition,
-        columns: ACTION_COLUMNS
+        columns: names::ACTION_COLUMNS
             .iter()
             .map(|c| c.to_string())
             .zip(columns)

@@ -17,10 +17,12 @@ use datafusion::functions_aggregate::expr_fn::{
 };
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
+use super::PlanError;
 use super::exprs::{LowerResult, Lowering, safe_div};
-use super::names;
-use crate::check::model::{Aggregate, MetricKind, Model, Source, TypedExpr, TypedKind};
-use crate::check::types::Type;
+use crate::base::names;
+use crate::base::types::Type;
+use crate::check::functions::Aggregate;
+use crate::check::model::{MetricKind, Model, Source, TypedExpr, TypedKind};
 
 /// The aggregations of one source, and how to compute its metrics from them.
 pub struct SourceAggregate {
@@ -185,18 +187,10 @@ impl Collector<'_> {
         {
             return column.clone();
         }
-        let column = format!(
-            "__{}__distinct{position}_{}",
-            self.source.name,
-            branch.counts.len()
-        );
+        let column = names::distinct_count(&self.source.name, position, branch.counts.len());
         branch.counts.push((predicate, column.clone()));
         column
     }
-}
-
-fn distinct_side(source: &str, index: usize) -> String {
-    format!("{source}__distinct{index}")
 }
 
 /// Build the aggregations of `source` for every evaluation the model needs.
@@ -352,7 +346,7 @@ pub fn source_aggregate(
         sides.push((source.name.clone(), plan));
     }
     for (index, branch) in collector.distinct.iter().enumerate() {
-        let side = distinct_side(&source.name, index);
+        let side = names::distinct_side(&source.name, index);
         let mut filter = branch.value.clone().is_not_null();
         if let Some((column, data_type)) = time {
             filter = filter.and(branch.range.predicate(column, data_type));
@@ -364,7 +358,7 @@ pub fn source_aggregate(
             .map(|(j, (predicate, _))| {
                 let condition = predicate.clone().unwrap_or_else(|| lit(true));
                 bool_or(core_fn::coalesce().call(vec![condition, lit(false)]))
-                    .alias(format!("__flag{j}"))
+                    .alias(names::distinct_flag(j))
             })
             .collect();
         let counts: Vec<Expr> = branch
@@ -372,7 +366,8 @@ pub fn source_aggregate(
             .iter()
             .enumerate()
             .map(|(j, (_, column))| {
-                with_filter(count(lit(1i64)), ident(format!("__flag{j}"))).map(|c| c.alias(column))
+                with_filter(count(lit(1i64)), ident(names::distinct_flag(j)))
+                    .map(|c| c.alias(column))
             })
             .collect::<LowerResult<_>>()?;
         let mut projection =
@@ -382,7 +377,10 @@ pub fn source_aggregate(
             .filter(filter)
             .and_then(|b| {
                 b.aggregate(
-                    vec![key.clone(), branch.value.clone().alias("__value")],
+                    vec![
+                        key.clone(),
+                        branch.value.clone().alias(names::DISTINCT_VALUE),
+                    ],
                     flags,
                 )
             })
@@ -403,7 +401,7 @@ pub fn with_filter(aggregate: Expr, filter: Expr) -> LowerResult<Expr> {
             function.params.filter = Some(Box::new(filter));
             Ok(Expr::AggregateFunction(function))
         }
-        other => Err(format!("FILTER on a non-aggregate: {other}")),
+        other => Err(format!("FILTER on a non-aggregate: {other}").into()),
     }
 }
 
@@ -415,21 +413,19 @@ fn exact(x: Expr) -> Expr {
 
 fn first(mut args: Vec<Expr>) -> LowerResult<Expr> {
     if args.is_empty() {
-        Err("aggregate without argument".to_string())
+        Err("aggregate without argument".into())
     } else {
         Ok(args.remove(0))
     }
 }
 
-fn aggregate_call(function: Aggregate, mut args: Vec<Expr>) -> LowerResult<Expr> {
+fn aggregate_call(function: Aggregate, args: Vec<Expr>) -> LowerResult<Expr> {
     let float = |e: Expr| cast(e, DataType::Float64);
     let no_args = args.is_empty();
+    let mut args = args.into_iter();
     let mut first = || {
-        if args.is_empty() {
-            Err("aggregate without argument".to_string())
-        } else {
-            Ok(args.remove(0))
-        }
+        args.next()
+            .ok_or_else(|| PlanError::from("aggregate without argument"))
     };
     Ok(match function {
         Aggregate::Count => {

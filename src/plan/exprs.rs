@@ -12,8 +12,9 @@ use datafusion::common::ScalarValue;
 use datafusion::functions::{core as core_fn, math, string};
 use datafusion::logical_expr::{Expr, Operator, binary_expr, cast, ident, in_list, lit, when};
 
-use super::names;
-use crate::check::model::{Constant, Function, TypedExpr, TypedKind, Unary};
+use crate::base::names;
+use crate::check::functions::Function;
+use crate::check::model::{Constant, TypedExpr, TypedKind, Unary};
 use crate::syntax::expr::BinaryOp;
 
 /// Microseconds per day.
@@ -30,8 +31,8 @@ pub struct Lowering<'a> {
     pub key: &'a str,
 }
 
-/// Errors are bugs in the checker (it guarantees well-typed input); they become `Internal` diagnostics.
-pub type LowerResult<T> = Result<T, String>;
+/// The result of lowering: a plan or expression, or why not.
+pub type LowerResult<T> = Result<T, super::PlanError>;
 
 /// A timestamp literal (UTC, microseconds).
 pub fn timestamp_micros(micros: i64) -> Expr {
@@ -103,14 +104,14 @@ fn operator(op: BinaryOp) -> Operator {
     }
 }
 
-use crate::check::types::Type;
+use crate::base::types::Type;
 
 impl Lowering<'_> {
     /// Lower a typed expression. Aggregates are handled by the caller
     /// (`aggregate::lower_value`); here they are a bug.
     pub fn lower(&self, e: &TypedExpr) -> LowerResult<Expr> {
         self.lower_with(e, &mut |_| {
-            Err("aggregate outside an aggregate metric".to_string())
+            Err("aggregate outside an aggregate metric".into())
         })
     }
 
@@ -238,7 +239,7 @@ impl Lowering<'_> {
         let mut take = |i: usize| -> LowerResult<Expr> {
             args.get_mut(i)
                 .map(|a| std::mem::replace(a, lit(ScalarValue::Null)))
-                .ok_or_else(|| format!("{function:?} is missing argument {i}"))
+                .ok_or_else(|| format!("{function:?} is missing argument {i}").into())
         };
         Ok(match function {
             Function::Round => {

@@ -24,10 +24,12 @@ use datafusion::logical_expr::{
     Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when,
 };
 
+use super::PlanError;
 use super::aggregate::{source_aggregate, with_filter};
 use super::exprs::{LowerResult, Lowering, epoch_micros, safe_div};
-use super::names;
-use crate::check::model::{Function, Health, MetricKind, Model, TypedKind};
+use crate::base::names;
+use crate::check::functions::Function;
+use crate::check::model::{Health, MetricKind, Model, TypedKind};
 
 /// What the planner needs from the data: scans and column types.
 pub struct Inputs<'a> {
@@ -102,8 +104,8 @@ impl ScorecardPlan {
     }
 }
 
-fn err(e: impl ToString) -> String {
-    e.to_string()
+fn err(e: impl ToString) -> PlanError {
+    PlanError::Bug(e.to_string())
 }
 
 fn column_type(plan: &LogicalPlan, name: &str) -> Option<DataType> {
@@ -183,20 +185,20 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
     }
     if let Some(targets) = targets_plan(model, inputs, &key_type)? {
         sides.push(Side {
-            name: "targets".to_string(),
+            name: names::TARGETS_SIDE.to_string(),
             plan: targets,
         });
     }
     if let Some(previous) = &inputs.previous {
         let previous = LogicalPlanBuilder::from(previous.clone())
             .project(vec![
-                cast(ident(key), key_type.clone()).alias(names::side_key("previous")),
+                cast(ident(key), key_type.clone()).alias(names::side_key(names::PREVIOUS_SIDE)),
                 cast(ident(names::HEALTH), DataType::Float64).alias(names::PREVIOUS_HEALTH),
             ])
             .and_then(|b| b.build())
             .map_err(err)?;
         sides.push(Side {
-            name: "previous".to_string(),
+            name: names::PREVIOUS_SIDE.to_string(),
             plan: previous,
         });
     }
@@ -376,8 +378,9 @@ fn targets_plan(
         )
     };
     let mut aggregates = Vec::new();
-    let mut projection =
-        vec![cast(ident(&targets.key), key_type.clone()).alias(names::side_key("targets"))];
+    let mut projection = vec![
+        cast(ident(&targets.key), key_type.clone()).alias(names::side_key(names::TARGETS_SIDE)),
+    ];
     for kpi in &targets.kpis {
         let value = cast(ident(&targets.value), DataType::Float64);
         aggregates.push(pick(value, kpi)?.alias(names::target(kpi)));

@@ -22,7 +22,8 @@ use datafusion::logical_expr::Expr;
 use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::plan::{ACTION_COLUMNS, PlaybookActions, Step};
+use crate::base::names::ACTION_COLUMNS;
+use crate::plan::{PlaybookActions, Step};
 
 /// Lower `expr` over `schema` to a physical expression: coerce types, then
 /// simplify (some functions, such as `coalesce`, exist only as rewrites).

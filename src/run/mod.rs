@@ -1,15 +1,29 @@
-//! Stage 4: run the plans — register sources, execute, apply cooldowns,
-//! write outputs and the manifest.
+//! Stage 5: run a [`Plan`](crate::plan::Plan) on the local DataFusion
+//! engine and write the night: [`Engine::start`] registers the sources and
+//! finds earlier nights, [`execute`] computes the scorecard and actions,
+//! [`write_night`] applies cooldowns and writes the partition atomically.
 //!
-//! **Architecture invariant:** everything that touches data files or the
-//! output folder lives here (and in `sample`).
+//! **Architecture invariant:** everything that reads rows of data files or
+//! writes the output folder lives here (and in `sample`).
 
-pub mod entity;
+mod cells;
+mod cooldowns;
+pub mod engine;
+mod entity;
+mod errors;
 pub mod execute;
-pub mod facts;
-pub mod local_files;
-pub mod manifest;
+mod facts;
+mod manifest;
 pub mod outputs;
-pub mod sources;
+mod session;
+pub mod settings;
+mod stopwatch;
+mod write;
 
-pub use execute::{RunOptions, RunSummary, parse_size, run};
+pub use cells::{TextColumn, cell};
+pub use engine::Engine;
+pub use errors::{execution_error, internal};
+pub use execute::{Computed, execute};
+pub use settings::{RunOptions, RunSettings};
+pub use stopwatch::Stopwatch;
+pub use write::{RunSummary, write_night};

@@ -14,7 +14,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 
-use crate::check::model::FileFormat;
+use crate::base::FileFormat;
 
 /// The folder name of one night's partition.
 pub fn partition_name(as_of: NaiveDate) -> String {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::expr::{Expr, Template};
 use super::yaml::Node;
-use super::{SourceFile, Span};
+use crate::base::{SourceFile, Span};
 
 /// A text value from the file with its span.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,27 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::Span;
+use crate::base::Span;
+
+/// Words of the expression language that cannot be bare names (any case).
+const KEYWORDS: &[&str] = &[
+    "and", "or", "not", "in", "is", "null", "true", "false", "between", "case", "when", "then",
+    "else", "end",
+];
+
+/// Whether `name` is a keyword of the expression language.
+pub fn is_keyword(name: &str) -> bool {
+    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// Whether `name` can be written without backticks if it is not a keyword:
+/// a letter or `_`, then letters, digits and `_`.
+pub fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
 
 /// A name as written, with its span.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::ast::*;
-use super::expr::{Expr, Template};
+use super::expr::{Expr, Template, is_identifier, is_keyword};
 use super::parse_expr::{parse_expression, parse_template};
 use super::scalar::{ScalarStyle, ScalarText};
 use super::spec::{self, Field, Section, Shape};
 use super::yaml::{Node, NodeKind};
-use super::{SourceFile, Span};
+use crate::base::{SourceFile, Span};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
 
 /// An expression or template found in the file, for `fmt` to rewrite in place.
@@ -52,19 +52,6 @@ impl<'n> Fields<'n> {
     fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries.get(key).map(|(_, v)| *v)
     }
-}
-
-fn is_identifier(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn is_keyword(name: &str) -> bool {
-    super::print::KEYWORDS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(name))
 }
 
 fn suggested_name(name: &str) -> String {

@@ -11,15 +11,13 @@ pub mod load;
 pub mod parse_expr;
 pub mod print;
 pub mod scalar;
-mod source;
 pub mod spec;
 pub mod yaml;
 
 use std::path::Path;
 use std::sync::Arc;
 
-pub use source::{SourceFile, Span};
-
+use crate::base::SourceFile;
 use crate::diagnostics::{Code, Diagnostic};
 use load::Loaded;
 

@@ -15,7 +15,7 @@ use super::expr::{
     BinaryOp, DurationUnit, Expr, ExprKind, Ident, Literal, Template, TemplatePart, UnaryOp,
 };
 use super::scalar::ScalarText;
-use super::{SourceFile, Span};
+use crate::base::{SourceFile, Span};
 use crate::diagnostics::{Code, Diagnostic};
 
 /// Deepest nesting of parentheses, brackets and `case` accepted.

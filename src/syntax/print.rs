@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::expr::{
     BinaryOp, Expr, ExprKind, Ident, Literal, PREC_COMPARE, PREC_NEG, PREC_NOT, Template,
-    TemplatePart, UnaryOp,
+    TemplatePart, UnaryOp, is_identifier, is_keyword,
 };
 
 /// Print an expression in canonical form.
@@ -36,27 +36,11 @@ pub fn print_template(template: &Template) -> String {
 
 /// Print a name, with backticks when it is not a plain identifier or is a keyword.
 pub fn print_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !is_keyword(name);
-    if plain {
+    if is_identifier(name) && !is_keyword(name) {
         name.to_string()
     } else {
         format!("`{name}`")
     }
-}
-
-/// Words that cannot be bare names.
-pub const KEYWORDS: &[&str] = &[
-    "and", "or", "not", "in", "is", "null", "true", "false", "between", "case", "when", "then",
-    "else", "end",
-];
-
-fn is_keyword(name: &str) -> bool {
-    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(name))
 }
 
 /// Format a decimal so that it reads back as a decimal (`1.0`, `0.25`, `1e-7`).

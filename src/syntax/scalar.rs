@@ -7,7 +7,7 @@
 //! subsequence of the raw text) and keep the file offset of every value byte.
 
 use super::yaml::Node;
-use super::{SourceFile, Span};
+use crate::base::{SourceFile, Span};
 
 /// How far ahead in the raw text a value character is looked for before
 /// the alignment gives up on it (an escape such as `\n` has no raw twin).

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::{SourceFile, Span};
+use crate::base::{SourceFile, Span};
 use crate::diagnostics::{Code, Diagnostic};
 
 /// Largest pipeline file accepted, in bytes.

@@ -6,21 +6,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::util::display::array_value_to_string;
 
-use crate::check::model::{FileFormat, MetricKind, Model, TypedExpr, TypedKind};
+use crate::Checked;
+use crate::base::{FileFormat, SourceFile, Span, names};
+use crate::check::model::{
+    ExpectedValue, Fixture, MetricKind, Model, Target, Test, TypedExpr, TypedKind,
+};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::plan::names;
-use crate::run::RunOptions;
-use crate::run::execute;
-use crate::syntax::SourceFile;
-use crate::syntax::ast::{Row, TestDef, Text};
-use crate::syntax::yaml::{Node, NodeKind};
+use crate::run::{RunOptions, Stopwatch, TextColumn, cell};
 
 /// The outcome of one test.
 #[derive(Debug)]
@@ -34,18 +31,13 @@ pub struct TestResult {
 /// Relative tolerance for comparing numbers.
 const TOLERANCE: f64 = 1e-9;
 
-fn csv_field(node: &Node, file: &SourceFile) -> String {
-    let raw = match &node.kind {
-        NodeKind::Null => return String::new(),
-        NodeKind::Str(s) => s.clone(),
-        NodeKind::Bool(b) => b.to_string(),
-        NodeKind::Int(_) | NodeKind::Float(_) => file.slice(node.span).to_string(),
-        NodeKind::Seq(_) | NodeKind::Map(_) => String::new(),
-    };
+/// A fixture value as a CSV field (empty for none).
+fn csv_field(text: Option<&str>) -> String {
+    let raw = text.unwrap_or_default();
     if raw.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", raw.replace('"', "\"\""))
     } else {
-        raw
+        raw.to_string()
     }
 }
 
@@ -98,12 +90,7 @@ fn columns_read(model: &Model, source: &str) -> BTreeSet<String> {
     columns
 }
 
-fn failure(
-    file: &Arc<SourceFile>,
-    span: crate::syntax::Span,
-    message: String,
-    help: &str,
-) -> Diagnostic {
+fn failure(file: &Arc<SourceFile>, span: Span, message: String, help: &str) -> Diagnostic {
     Diagnostic::error(Code::TestFailed, message)
         .at(file, span, "here")
         .help(help)
@@ -113,24 +100,21 @@ fn failure(
 fn write_fixture(
     model: &Model,
     source: &str,
-    rows: Option<&(Text, Vec<Row>)>,
+    fixture: Option<&Fixture>,
     dir: &Path,
-) -> Result<std::path::PathBuf, Diagnostic> {
+) -> Result<PathBuf, Diagnostic> {
     let path = dir.join(format!("{source}.csv"));
     let needed = columns_read(model, source);
+    let rows = fixture.map_or(&[][..], |f| f.rows.as_slice());
     let mut header: Vec<String> = Vec::new();
-    if let Some((_, rows)) = rows {
-        for row in rows {
-            for (column, _) in row {
-                if !header.contains(&column.value) {
-                    header.push(column.value.clone());
-                }
+    for row in rows {
+        for (column, _) in row {
+            if !header.contains(column) {
+                header.push(column.clone());
             }
         }
     }
-    if let Some((name, rows)) = rows
-        && !rows.is_empty()
-    {
+    if let Some(fixture) = fixture.filter(|f| !f.rows.is_empty()) {
         let missing: Vec<&String> = needed.iter().filter(|c| !header.contains(c)).collect();
         if !missing.is_empty() {
             let list = missing
@@ -140,7 +124,7 @@ fn write_fixture(
                 .join(", ");
             return Err(failure(
                 &model.file,
-                name.span,
+                fixture.span,
                 format!("fixture rows for `{source}` lack {list}, which the pipeline reads"),
                 "give every column the pipeline reads in at least one row (others may be null)",
             ));
@@ -149,22 +133,17 @@ fn write_fixture(
         header = needed.into_iter().collect();
     }
     let mut text = header.join(",") + "\n";
-    if let Some((_, rows)) = rows {
-        for row in rows {
-            let values: BTreeMap<&str, &Node> =
-                row.iter().map(|(c, v)| (c.value.as_str(), v)).collect();
-            let line: Vec<String> = header
-                .iter()
-                .map(|c| {
-                    values
-                        .get(c.as_str())
-                        .map(|v| csv_field(v, &model.file))
-                        .unwrap_or_default()
-                })
-                .collect();
-            text.push_str(&line.join(","));
-            text.push('\n');
-        }
+    for row in rows {
+        let values: BTreeMap<&str, Option<&str>> = row
+            .iter()
+            .map(|(c, v)| (c.as_str(), v.as_deref()))
+            .collect();
+        let line: Vec<String> = header
+            .iter()
+            .map(|c| csv_field(values.get(c.as_str()).copied().flatten()))
+            .collect();
+        text.push_str(&line.join(","));
+        text.push('\n');
     }
     std::fs::write(&path, text).map_err(|e| {
         Diagnostic::error(
@@ -174,24 +153,6 @@ fn write_fixture(
         .help("check that the temporary folder is writable")
     })?;
     Ok(path)
-}
-
-fn cell(batch: &RecordBatch, column: &str, row: usize) -> Option<Option<String>> {
-    let array = batch.column_by_name(column)?;
-    if array.is_null(row) {
-        return Some(None);
-    }
-    Some(array_value_to_string(array, row).ok())
-}
-
-fn expected_text(node: &Node, file: &SourceFile) -> Option<String> {
-    match &node.kind {
-        NodeKind::Null => None,
-        NodeKind::Str(s) => Some(s.clone()),
-        NodeKind::Bool(b) => Some(b.to_string()),
-        NodeKind::Int(_) | NodeKind::Float(_) => Some(file.slice(node.span).to_string()),
-        _ => Some(String::new()),
-    }
 }
 
 fn numbers_match(expected: &str, actual: &str) -> Option<bool> {
@@ -205,129 +166,106 @@ fn numbers_match(expected: &str, actual: &str) -> Option<bool> {
     Some((e - a).abs() <= TOLERANCE * e.abs().max(a.abs()) + 1e-12)
 }
 
-/// The column an expectation name refers to.
-fn expectation_column(model: &Model, name: &str) -> Option<String> {
-    if let Some(indicator) = name.strip_prefix("score.") {
-        return model
-            .indicators
-            .iter()
-            .any(|i| i.name == indicator)
-            .then(|| names::score(indicator));
-    }
-    if let Some(group) = name.strip_prefix("group.") {
-        return model
-            .health
-            .as_ref()?
-            .groups
-            .iter()
-            .any(|g| g.name == group)
-            .then(|| names::group(group));
-    }
-    if [names::HEALTH, names::BAND, names::HEALTH_MODEL].contains(&name) && model.health.is_some() {
-        return Some(name.to_string());
-    }
-    (model.metric(name).is_some() || model.entity.attributes.iter().any(|a| a == name))
-        .then(|| name.to_string())
-}
-
 fn compare(
     model: &Model,
-    test: &TestDef,
+    test: &Test,
     working: &[RecordBatch],
     actions: &[RecordBatch],
 ) -> Vec<Diagnostic> {
     let file = &model.file;
     let key = &model.entity.key;
     let mut failures = Vec::new();
-    for (entity, expectations) in &test.expect {
+    for expectation in &test.expectations {
+        let entity = expectation.entity.as_str();
         let found = working.iter().find_map(|b| {
-            (0..b.num_rows())
-                .find(|r| cell(b, key, *r).flatten().as_deref() == Some(entity.value.as_str()))
-                .map(|r| (b, r))
+            let keys = TextColumn::of(b, key)?;
+            let row = keys.all().position(|k| k.as_deref() == Some(entity))?;
+            Some((b, row))
         });
         let Some((batch, row)) = found else {
-            failures.push(failure(file, entity.span, format!("no {} `{}` in the scorecard", model.entity.name, entity.value), "check the key and the population filter; fixture rows for the entity source decide who is scored"));
+            failures.push(failure(file, expectation.span, format!("no {} `{entity}` in the scorecard", model.entity.name), "check the key and the population filter; fixture rows for the entity source decide who is scored"));
             continue;
         };
-        for (name, node) in expectations {
-            if name.value == "playbooks" {
-                let mut fired: Vec<String> = Vec::new();
-                for b in actions {
-                    for r in 0..b.num_rows() {
-                        if cell(b, "entity", r).flatten().as_deref() == Some(entity.value.as_str())
-                            && let Some(Some(p)) = cell(b, "playbook", r)
-                        {
-                            fired.push(p);
+        for expected in &expectation.checks {
+            match &expected.target {
+                Target::Playbooks => {
+                    let mut fired: Vec<String> = Vec::new();
+                    for b in actions {
+                        let (Some(entities), Some(playbooks)) = (
+                            TextColumn::of(b, names::ACTION_ENTITY),
+                            TextColumn::of(b, names::ACTION_PLAYBOOK),
+                        ) else {
+                            continue;
+                        };
+                        for (e, p) in entities.all().zip(playbooks.all()) {
+                            if let (Some(e), Some(p)) = (e, p)
+                                && e == entity
+                            {
+                                fired.push(p);
+                            }
                         }
                     }
+                    fired.sort();
+                    let mut wanted: Vec<String> = match &expected.value {
+                        ExpectedValue::Null => Vec::new(),
+                        ExpectedValue::Text(t) => vec![t.clone()],
+                        ExpectedValue::List(items) => items.clone(),
+                    };
+                    wanted.sort();
+                    if fired != wanted {
+                        failures.push(failure(
+                            file,
+                            expected.span,
+                            format!(
+                                "{entity}: expected playbooks [{}], fired [{}]",
+                                wanted.join(", "),
+                                fired.join(", ")
+                            ),
+                            "the playbooks fired for this entity differ",
+                        ));
+                    }
                 }
-                fired.sort();
-                let mut wanted: Vec<String> = match &node.kind {
-                    NodeKind::Seq(items) => items
-                        .iter()
-                        .filter_map(|i| expected_text(i, file))
-                        .collect(),
-                    NodeKind::Null => Vec::new(),
-                    _ => expected_text(node, file).into_iter().collect(),
-                };
-                wanted.sort();
-                if fired != wanted {
-                    failures.push(failure(
-                        file,
-                        node.span,
-                        format!(
-                            "{}: expected playbooks [{}], fired [{}]",
-                            entity.value,
-                            wanted.join(", "),
-                            fired.join(", ")
-                        ),
-                        "the playbooks fired for this entity differ",
-                    ));
+                Target::Column(column) => {
+                    let actual = cell(batch, column, row).flatten();
+                    let wanted = match &expected.value {
+                        ExpectedValue::Null => None,
+                        ExpectedValue::Text(t) => Some(t.clone()),
+                        ExpectedValue::List(_) => Some(String::new()),
+                    };
+                    let ok = match (&wanted, &actual) {
+                        (None, None) => true,
+                        (Some(w), Some(a)) => numbers_match(w, a).unwrap_or_else(|| w == a),
+                        _ => false,
+                    };
+                    if !ok {
+                        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
+                        failures.push(failure(
+                            file,
+                            expected.span,
+                            format!(
+                                "{entity}.{}: expected {}, got {}",
+                                expected.name,
+                                show(&wanted),
+                                show(&actual)
+                            ),
+                            "the computed value differs (numbers compare within 1e-9, relative)",
+                        ));
+                    }
                 }
-                continue;
-            }
-            let Some(column) = expectation_column(model, &name.value) else {
-                failures.push(failure(file, name.span, format!("`{}` is not something a test can check", name.value), "expect a metric, an attribute, `score.<indicator>`, `group.<group>`, `health`, `band`, `health_model` or `playbooks`"));
-                continue;
-            };
-            let actual = cell(batch, &column, row).flatten();
-            let wanted = expected_text(node, file);
-            let ok = match (&wanted, &actual) {
-                (None, None) => true,
-                (Some(w), Some(a)) => numbers_match(w, a).unwrap_or_else(|| w == a),
-                _ => false,
-            };
-            if !ok {
-                let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
-                failures.push(failure(
-                    file,
-                    node.span,
-                    format!(
-                        "{}.{}: expected {}, got {}",
-                        entity.value,
-                        name.value,
-                        show(&wanted),
-                        show(&actual)
-                    ),
-                    "the computed value differs (numbers compare within 1e-9, relative)",
-                ));
             }
         }
     }
     failures
 }
 
-async fn run_test(model: &Model, test: &TestDef) -> Vec<Diagnostic> {
+async fn run_test(checked: &Checked, test: &Test) -> Vec<Diagnostic> {
+    let model = &checked.model;
     let file = &model.file;
-    let Some(as_of) = test
-        .as_of
-        .as_ref()
-        .and_then(|t| NaiveDate::parse_from_str(&t.value, "%Y-%m-%d").ok())
-    else {
+    let Some(as_of) = test.as_of else {
         return vec![failure(
             file,
-            test.name.span,
-            format!("test `{}` has no valid `as_of`", test.name.value),
+            test.span,
+            format!("test `{}` has no valid `as_of`", test.name),
             "write `as_of: 2026-11-01`",
         )];
     };
@@ -337,57 +275,52 @@ async fn run_test(model: &Model, test: &TestDef) -> Vec<Diagnostic> {
     };
     let mut fixtures = BTreeMap::new();
     for source in &model.sources {
-        let rows = test.given.iter().find(|(s, _)| s.value == source.name);
-        match write_fixture(model, &source.name, rows, dir.path()) {
+        let fixture = test.fixtures.iter().find(|f| f.source == source.name);
+        match write_fixture(model, &source.name, fixture, dir.path()) {
             Ok(path) => {
                 fixtures.insert(source.name.clone(), path);
             }
             Err(d) => return vec![d],
         }
     }
-    let mut fixture_model = match typed_for_fixtures(model, &fixtures).await {
-        Ok(m) => m,
+    let fixture_checked = match check_against_fixtures(checked, &fixtures).await {
+        Ok(c) => c,
         Err(errors) => {
             return errors
                 .into_iter()
                 .map(|e| {
                     failure(
                         file,
-                        e.primary.as_ref().map_or(test.name.span, |l| l.span),
-                        format!("test `{}`: {}", test.name.value, e.message),
+                        e.primary.as_ref().map_or(test.span, |l| l.span),
+                        format!("test `{}`: {}", test.name, e.message),
                         e.help.as_deref().unwrap_or("check the fixture rows"),
                     )
                 })
                 .collect();
         }
     };
-    for source in &mut fixture_model.sources {
-        if let Some(path) = fixtures.get(&source.name) {
-            source.resolved_path = path.clone();
-            source.format = FileFormat::Csv;
-            source.partitions.clear();
-        }
-    }
     let options = RunOptions {
         as_of: Some(as_of),
         out: Some(dir.path().join("out")),
         threads: Some(1),
         ..RunOptions::default()
     };
-    let computed = async {
-        let prepared = execute::prepare(&fixture_model, &options).await?;
-        execute::compute(&fixture_model, &prepared, &|_| {}).await
-    }
-    .await;
-    match computed {
-        Ok(c) => compare(model, test, &c.working, &c.actions),
+    let night =
+        crate::compute_night(&fixture_checked, &options, &mut Stopwatch::start(), &|_| {}).await;
+    match night {
+        Ok(night) => compare(
+            model,
+            test,
+            &night.computed.working,
+            &night.computed.actions,
+        ),
         Err(errors) => errors
             .into_iter()
             .map(|e| {
                 failure(
                     file,
-                    test.name.span,
-                    format!("test `{}` could not run: {}", test.name.value, e.message),
+                    test.span,
+                    format!("test `{}` could not run: {}", test.name, e.message),
                     e.help.as_deref().unwrap_or("check the fixture rows"),
                 )
             })
@@ -395,51 +328,33 @@ async fn run_test(model: &Model, test: &TestDef) -> Vec<Diagnostic> {
     }
 }
 
-/// Check the pipeline again with the fixtures' schemas, so every column has
-/// its real type (as a run checks against the data's schemas).
-async fn typed_for_fixtures(
-    model: &Model,
-    fixtures: &BTreeMap<String, std::path::PathBuf>,
-) -> Result<Model, Vec<Diagnostic>> {
-    let (loaded, diagnostics) = crate::syntax::load_file(&model.file);
-    let Some(loaded) = loaded else {
-        return Err(diagnostics);
-    };
-    let ctx = datafusion::prelude::SessionContext::new();
-    let mut schemas = crate::check::types::Schemas::new();
+/// The pipeline checked again with its sources read from the fixtures, so
+/// every column has the type the fixture rows give it (as a run checks
+/// against the data's schemas).
+async fn check_against_fixtures(
+    checked: &Checked,
+    fixtures: &BTreeMap<String, PathBuf>,
+) -> Result<Checked, Vec<Diagnostic>> {
+    let (mut sources, _) = crate::sources::resolve(&checked.pipeline);
     for (name, path) in fixtures {
-        let location = crate::run::sources::SourceLocation {
-            name: name.clone(),
-            path: path.clone(),
-            format: FileFormat::Csv,
-            partitions: Vec::new(),
-            span: Default::default(),
-        };
-        let table = crate::run::sources::listing_table(&ctx, &location)
-            .await
-            .map_err(|e| {
-                vec![crate::run::sources::unreadable(
-                    &loaded.pipeline,
-                    &location,
-                    &e,
-                )]
-            })?;
-        use datafusion::datasource::TableProvider;
-        schemas.insert(
-            name.clone(),
-            crate::run::sources::source_schema(
-                &table.schema(),
-                format!("the fixture rows for `{name}`"),
-            ),
-        );
+        sources.relocate(name, path.clone(), FileFormat::Csv);
     }
-    let (checked, diagnostics) = crate::check::check(&loaded.pipeline, &schemas);
-    checked.ok_or_else(|| {
-        diagnostics
+    let (sources, unreadable) = crate::sources::open(sources, &checked.model.file).await;
+    if !unreadable.is_empty() {
+        return Err(unreadable);
+    }
+    let (model, diagnostics) = crate::check::check(&checked.pipeline, &sources);
+    match model {
+        Some(model) => Ok(Checked {
+            pipeline: checked.pipeline.clone(),
+            sources,
+            model,
+        }),
+        None => Err(diagnostics
             .into_iter()
             .filter(Diagnostic::is_error)
-            .collect()
-    })
+            .collect()),
+    }
 }
 
 /// A private temporary folder, removed when dropped.
@@ -502,12 +417,13 @@ pub fn builtin_checks(model: &Model) -> Vec<Diagnostic> {
 }
 
 /// Run every test of a checked pipeline.
-pub async fn run_tests(model: &Model) -> Vec<TestResult> {
+pub async fn run_tests(checked: &Checked) -> Vec<TestResult> {
+    let model = &checked.model;
     let mut results = Vec::new();
     for test in &model.tests {
         results.push(TestResult {
-            name: format!("{}::{}", model.file.name, test.name.value),
-            failures: run_test(model, test).await,
+            name: format!("{}::{}", model.file.name, test.name),
+            failures: run_test(checked, test).await,
         });
     }
     results

@@ -17,7 +17,7 @@ fn relative(path: &Path) -> PathBuf {
 
 /// Run validate the way the CLI does and render what a user would see.
 fn validate_rendered(path: &Path) -> (Exit, String) {
-    let report = commands::validate(&[relative(path)], false);
+    let report = commands::validate(&[relative(path)], vane::Data::Unread);
     let mut text = format!("exit: {:?}\n", report.exit);
     text.push_str(&report.output);
     text.push_str(&render_human(&report.diagnostics, false));
@@ -36,7 +36,7 @@ fn bad_files_get_diagnostics_not_panics() {
 #[test]
 fn every_error_has_a_code_a_message_and_a_help_line() {
     insta::glob!("..", "corpus/bad/*.yaml", |path| {
-        let report = commands::validate(&[relative(path)], false);
+        let report = commands::validate(&[relative(path)], vane::Data::Unread);
         for d in &report.diagnostics {
             assert!(!d.message.is_empty());
             assert!(
@@ -85,7 +85,7 @@ fn good_pipelines_validate_cleanly() {
 #[test]
 fn formatting_is_idempotent_and_keeps_meaning() {
     for path in good_files() {
-        let (original, once) = commands::fmt::formatted(&path).expect("good files load");
+        let (original, once) = commands::formatted(&path).expect("good files load");
         let (loaded, diagnostics) = vane::syntax::load_text(&path, once.clone());
         assert!(
             diagnostics.iter().all(|d| !d.is_error()),
@@ -114,7 +114,7 @@ fn formatting_is_idempotent_and_keeps_meaning() {
 #[test]
 fn fmt_keeps_comments_and_fixes_expressions() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/good/unformatted.yaml");
-    let (original, formatted) = commands::fmt::formatted(&path).expect("loads");
+    let (original, formatted) = commands::formatted(&path).expect("loads");
     assert_ne!(original, formatted);
     insta::assert_snapshot!(formatted);
     for line in original.lines().filter(|l| l.trim_start().starts_with('#')) {
@@ -154,7 +154,7 @@ fn fmt_writes_in_place() {
 #[test]
 fn json_diagnostics_have_positions() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad/unknown_names.yaml");
-    let report = commands::validate(&[relative(&path)], false);
+    let report = commands::validate(&[relative(&path)], vane::Data::Unread);
     let json: serde_json::Value =
         serde_json::from_str(&render_json(&report.diagnostics)).expect("valid JSON");
     let first = &json[0];

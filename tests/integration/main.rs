@@ -1,6 +1,7 @@
 //! Vane's integration tests, in one test binary (a DataFusion link is slow;
 //! one binary links once). Each module covers one stage or command.
 
+mod architecture;
 mod authoring;
 mod corpus;
 mod plans;

@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use proptest::prelude::*;
-use vane::syntax::Span;
+use vane::base::Span;
 use vane::syntax::expr::{BinaryOp, DurationUnit, Expr, ExprKind, Ident, Literal, UnaryOp};
 use vane::syntax::parse_expr::parse_str;
 use vane::syntax::print::print;

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
+use vane::Data;
 use vane::commands::{self, Exit};
 use vane::diagnostics::Code;
-use vane::run::RunOptions;
-use vane::run::execute;
+use vane::run::{RunOptions, Stopwatch};
 
 /// A folder with fixture files and a pipeline.
 struct Fixture {
@@ -42,20 +42,25 @@ impl Fixture {
         }
     }
 
-    /// The working scorecard for `as_of`, without writing anything.
-    fn compute(&self, as_of: &str) -> Vec<RecordBatch> {
-        let (model, diagnostics) = commands::load_and_check(&self.path("p.yaml"), true);
-        let model = model
+    /// The working scorecard and the actions for `as_of`, without writing anything.
+    fn night(&self, as_of: &str) -> vane::run::Computed {
+        let (checked, diagnostics) = commands::check_path(&self.path("p.yaml"), Data::Opened);
+        let checked = checked
             .unwrap_or_else(|| panic!("{}", vane::diagnostics::render_human(&diagnostics, false)));
         let options = self.options(as_of);
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
-            let prepared = execute::prepare(&model, &options).await.expect("prepare");
-            execute::compute(&model, &prepared, &|_| {})
-                .await
-                .expect("compute")
-                .working
+            let mut watch = Stopwatch::start();
+            match vane::compute_night(&checked, &options, &mut watch, &|_| {}).await {
+                Ok(night) => night.computed,
+                Err(errors) => panic!("{}", vane::diagnostics::render_human(&errors, false)),
+            }
         })
+    }
+
+    /// The working scorecard for `as_of`, without writing anything.
+    fn compute(&self, as_of: &str) -> Vec<RecordBatch> {
+        self.night(as_of).working
     }
 
     fn run(&self, as_of: &str) -> commands::Report {
@@ -359,18 +364,7 @@ fn messages_render_values_and_reasons() {
         ("events.csv", events),
         ("p.yaml", PLAYBOOK_PIPELINE),
     ]);
-    let (model, _) = commands::load_and_check(&f.path("p.yaml"), true);
-    let model = model.expect("valid");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let actions = runtime.block_on(async {
-        let prepared = execute::prepare(&model, &f.options("2026-11-01"))
-            .await
-            .expect("prepare");
-        execute::compute(&model, &prepared, &|_| {})
-            .await
-            .expect("compute")
-            .actions
-    });
+    let actions = f.night("2026-11-01").actions;
     let entity = |row: usize| {
         actions
             .iter()
@@ -505,15 +499,7 @@ fn bad_data_gets_diagnostics_naming_the_file_or_column() {
 
 #[test]
 fn bad_arguments_and_unwritable_outputs_are_errors() {
-    let (code, message) = match commands::parse_as_of("2026-13-01") {
-        Err(d) => (d.code, d.message),
-        Ok(_) => panic!("not a date"),
-    };
-    assert_eq!(code, Code::InvalidArgument);
-    assert!(message.contains("2026-13-01"));
-    assert_eq!(vane::run::parse_size("2GB"), Some(2 * 1024 * 1024 * 1024));
-    assert_eq!(vane::run::parse_size("lots"), None);
-
+    // Flags that are not dates or sizes: see the unit tests in src/main.rs.
     let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
     let f = Fixture::new(&[
         ("accounts.csv", ACCOUNTS),
@@ -726,7 +712,7 @@ outputs: { format: csv }
     assert!(f.path("out/as_of=2026-11-01/actions.csv").is_file());
 
     let mut options = f.options("2026-11-02");
-    options.format = Some(vane::check::model::FileFormat::JsonLines);
+    options.format = Some(vane::base::FileFormat::JsonLines);
     let report = commands::run(&f.path("p.yaml"), &options, &|_| {});
     assert_eq!(report.exit, Exit::Ok);
     let jsonl = std::fs::read_to_string(f.path("out/as_of=2026-11-02/scorecard.jsonl"))

@@ -1,8 +1,7 @@
-//! Sources: turn a pipeline's `sources:` into DataFusion listing tables
-//! (Parquet, CSV, JSON lines, Arrow IPC; files, folders, globs, Hive
-//! partitions), and read their schemas for the checker.
+//! A source's files as a DataFusion listing table (Parquet, CSV, JSON
+//! lines, Arrow IPC; files, folders, globs, Hive partitions), and its
+//! schema in Vane's terms.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -10,29 +9,12 @@ use datafusion::datasource::file_format::options::{
     ArrowReadOptions, CsvReadOptions, JsonReadOptions, ParquetReadOptions, ReadOptions,
 };
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 
-use crate::check::format_from_path;
-use crate::check::model::FileFormat;
-use crate::check::types::{ColumnType, Schemas, SourceSchema, Type};
+use super::SourceLocation;
+use crate::base::types::{ColumnType, SourceSchema, Type};
+use crate::base::{FileFormat, SourceFile};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::syntax::Span;
-use crate::syntax::ast::Pipeline;
-
-/// Where a source's files are and how to read them.
-#[derive(Debug, Clone)]
-pub struct SourceLocation {
-    /// The source's name.
-    pub name: String,
-    /// The path resolved against the pipeline's folder.
-    pub path: PathBuf,
-    /// The file format.
-    pub format: FileFormat,
-    /// Hive partition columns.
-    pub partitions: Vec<String>,
-    /// The span of the `path:` value, for messages.
-    pub span: Span,
-}
 
 fn has_glob(path: &str) -> bool {
     path.contains(['*', '?', '['])
@@ -53,9 +35,10 @@ fn extension_filter(location: &SourceLocation) -> String {
     }
 }
 
-/// The URL DataFusion lists files under. Folders get a trailing slash so
-/// they are listed recursively (Hive partitions live in sub-folders).
-fn table_url(location: &SourceLocation) -> datafusion::error::Result<ListingTableUrl> {
+/// The URL DataFusion lists a source's files under. Folders get a
+/// trailing slash so they are listed recursively (Hive partitions live in
+/// sub-folders).
+pub fn table_url(location: &SourceLocation) -> datafusion::error::Result<ListingTableUrl> {
     let absolute = std::path::absolute(&location.path).unwrap_or_else(|_| location.path.clone());
     let mut text = absolute.to_string_lossy().into_owned();
     if absolute.is_dir() && !text.ends_with('/') {
@@ -125,7 +108,7 @@ pub fn column_type(data_type: &DataType) -> ColumnType {
 }
 
 /// A schema in Vane's terms.
-pub fn source_schema(schema: &SchemaRef, origin: String) -> SourceSchema {
+pub(super) fn source_schema(schema: &SchemaRef, origin: String) -> SourceSchema {
     SourceSchema {
         columns: schema
             .fields()
@@ -136,32 +119,9 @@ pub fn source_schema(schema: &SchemaRef, origin: String) -> SourceSchema {
     }
 }
 
-/// Where the AST's sources point, for reading schemas before checking.
-pub fn locations(pipeline: &Pipeline) -> Vec<SourceLocation> {
-    let dir = pipeline.file.dir();
-    pipeline
-        .sources
-        .iter()
-        .filter_map(|s| {
-            let path = s.path.as_ref()?;
-            let format = match &s.format {
-                Some(f) => FileFormat::from_name(&f.value)?,
-                None => format_from_path(&path.value)?,
-            };
-            Some(SourceLocation {
-                name: s.name.value.clone(),
-                path: crate::check::clean_path(&dir.join(&path.value)),
-                format,
-                partitions: s.partitions.iter().map(|p| p.value.clone()).collect(),
-                span: path.span,
-            })
-        })
-        .collect()
-}
-
 /// A diagnostic for a source whose files cannot be read.
-pub fn unreadable(
-    pipeline: &Pipeline,
+pub(super) fn unreadable(
+    file: &Arc<SourceFile>,
     location: &SourceLocation,
     error: &datafusion::error::DataFusionError,
 ) -> Diagnostic {
@@ -173,7 +133,7 @@ pub fn unreadable(
             format!(
                 "source `{}`: {} does not exist",
                 location.name,
-                display(&location.path)
+                location.path.display()
             ),
             "check `path:`; it is relative to the pipeline file".to_string(),
         )
@@ -183,7 +143,7 @@ pub fn unreadable(
                 "source `{}`: no {} files at {}",
                 location.name,
                 location.format.name(),
-                display(&location.path)
+                location.path.display()
             ),
             format!(
                 "check `path:`, or set `format:` if the files are not {}",
@@ -195,7 +155,7 @@ pub fn unreadable(
             format!(
                 "source `{}`: cannot read {}: {}",
                 location.name,
-                display(&location.path),
+                location.path.display(),
                 simplify(&first_line)
             ),
             format!(
@@ -205,17 +165,24 @@ pub fn unreadable(
         )
     };
     Diagnostic::error(Code::DataUnreadable, text)
-        .at(&pipeline.file, location.span, "this path")
+        .at(file, location.span, "this path")
         .help(help)
 }
 
-/// A path for messages.
-pub fn display(path: &Path) -> String {
-    path.display().to_string()
+/// A DataFusion error's text in one line, without its category prefixes
+/// ("Execution error: ", "Arrow error: ", …).
+pub fn error_text(error: &datafusion::error::DataFusionError) -> String {
+    error
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "caused by")
+        .map(simplify)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
-/// DataFusion error text without its category prefixes.
-pub fn simplify(message: &str) -> String {
+fn simplify(message: &str) -> String {
     let mut text = message.trim();
     for prefix in [
         "Error during planning: ",
@@ -232,58 +199,4 @@ pub fn simplify(message: &str) -> String {
         }
     }
     text.to_string()
-}
-
-/// Listing tables opened while reading schemas, so that a run does not
-/// read every footer a second time.
-#[derive(Default)]
-pub struct OpenedTables(Vec<(SourceLocation, Arc<ListingTable>)>);
-
-impl OpenedTables {
-    /// The table opened for the same files, name and format as `location`.
-    pub fn get(&self, location: &SourceLocation) -> Option<Arc<ListingTable>> {
-        self.0
-            .iter()
-            .find(|(l, _)| {
-                l.name == location.name
-                    && l.path == location.path
-                    && l.format == location.format
-                    && l.partitions == location.partitions
-            })
-            .map(|(_, table)| Arc::clone(table))
-    }
-}
-
-/// Read the schemas of every source (Parquet footers, CSV headers, …), without reading rows.
-pub async fn read_schemas(pipeline: &Pipeline) -> (Schemas, Vec<Diagnostic>) {
-    let (schemas, _, diagnostics) = open_sources(pipeline).await;
-    (schemas, diagnostics)
-}
-
-/// [`read_schemas`], keeping the listing tables for the run.
-pub async fn open_sources(pipeline: &Pipeline) -> (Schemas, OpenedTables, Vec<Diagnostic>) {
-    // The run's DATAFUSION_* settings shape the tables' file formats too.
-    let ctx = SessionContext::new_with_config(SessionConfig::from_env().unwrap_or_default());
-    super::local_files::register(&ctx);
-    let mut schemas = Schemas::new();
-    let mut opened = OpenedTables::default();
-    let mut diagnostics = Vec::new();
-    let locations = locations(pipeline);
-    // Footers are read concurrently: each read waits on the file system.
-    let tables = futures::future::join_all(locations.iter().map(|l| listing_table(&ctx, l))).await;
-    for (location, table) in locations.into_iter().zip(tables) {
-        match table {
-            Ok(table) => {
-                use datafusion::datasource::TableProvider;
-                let schema = table.schema();
-                schemas.insert(
-                    location.name.clone(),
-                    source_schema(&schema, display(&location.path)),
-                );
-                opened.0.push((location, table));
-            }
-            Err(e) => diagnostics.push(unreadable(pipeline, &location, &e)),
-        }
-    }
-    (schemas, opened, diagnostics)
 }

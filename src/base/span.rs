@@ -1,4 +1,4 @@
-//! Source files and byte spans into them.
+//! Pipeline files and byte spans into them.
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +92,37 @@ impl SourceFile {
             .map(Path::to_path_buf)
             .unwrap_or_default()
     }
+
+    /// A path written in the file (a source's `path:`, `outputs.dir`),
+    /// resolved against the file's folder.
+    pub fn resolve(&self, relative: &str) -> PathBuf {
+        clean_path(&self.dir().join(relative))
+    }
+}
+
+/// `dir/../x` → `x`: resolve `.` and `..` lexically, so paths in messages
+/// and manifests read the way a person would write them.
+fn clean_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let can_pop = matches!(out.components().next_back(), Some(Component::Normal(_)));
+                if can_pop {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -105,5 +136,19 @@ mod tests {
         assert_eq!(file.line_column(3), (2, 1));
         assert_eq!(file.line_column(6), (2, 3));
         assert_eq!(file.offset_of(2, 3), 6);
+    }
+
+    #[test]
+    fn paths_resolve_against_the_files_folder_lexically() {
+        let file = SourceFile::new("pipelines/p.yaml", String::new());
+        assert_eq!(
+            file.resolve("../examples/data/events.parquet"),
+            PathBuf::from("examples/data/events.parquet")
+        );
+        assert_eq!(file.resolve("./x.csv"), PathBuf::from("pipelines/x.csv"));
+        assert_eq!(
+            SourceFile::new("p.yaml", String::new()).resolve("../up.csv"),
+            PathBuf::from("../up.csv")
+        );
     }
 }

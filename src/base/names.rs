@@ -1,0 +1,151 @@
+//! Every name Vane gives to something it generates — scorecard and action
+//! columns, the internal columns of plans, sides of the facts, tables it
+//! registers — in one place, so the planner, the engine, the writers,
+//! `explain`, `diff` and `test` agree, and so the checker can keep users'
+//! names clear of them.
+
+/// The health score column.
+pub const HEALTH: &str = "health";
+/// The band column.
+pub const BAND: &str = "band";
+/// The name of the health model applied to the row.
+pub const HEALTH_MODEL: &str = "health_model";
+/// Health in the previous scorecard.
+pub const PREVIOUS_HEALTH: &str = "previous_health";
+/// Health minus previous health.
+pub const TREND: &str = "trend";
+
+/// Scorecard columns Vane adds under these exact names.
+const RESERVED: &[&str] = &[HEALTH, BAND, HEALTH_MODEL, PREVIOUS_HEALTH, TREND];
+
+/// Prefixes of the columns Vane generates ([`score`], [`group`], and every
+/// internal `__` column).
+const RESERVED_PREFIXES: &[&str] = &["score__", "group__", "__"];
+
+/// Whether a user's name (a metric, an entity attribute) would clash with a
+/// column Vane adds to the scorecard or uses internally.
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED.contains(&name) || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// A metric's column at a shift (seconds before as-of); shift 0 is the metric's own name.
+pub fn metric(name: &str, shift: i64) -> String {
+    if shift == 0 {
+        name.to_string()
+    } else {
+        format!("__{name}__minus_{shift}s")
+    }
+}
+
+/// An indicator's score column.
+pub fn score(indicator: &str) -> String {
+    format!("score__{indicator}")
+}
+
+/// A health group's score column.
+pub fn group(group: &str) -> String {
+    format!("group__{group}")
+}
+
+/// The target value column for a KPI.
+pub fn target(kpi: &str) -> String {
+    format!("__target__{kpi}")
+}
+
+/// The target direction column for a KPI.
+pub fn direction(kpi: &str) -> String {
+    format!("__direction__{kpi}")
+}
+
+/// The side of the facts holding the effective KPI targets.
+pub const TARGETS_SIDE: &str = "targets";
+/// The side of the facts holding the previous night's health.
+pub const PREVIOUS_SIDE: &str = "previous";
+
+/// The entity key as carried by a joined side.
+pub fn side_key(side: &str) -> String {
+    format!("__key__{side}")
+}
+
+/// The k-th aggregate of a source.
+pub fn aggregate(source: &str, k: usize) -> String {
+    format!("__{source}__agg{k}")
+}
+
+/// The side holding a source's `branch`-th distinct-count branch.
+pub fn distinct_side(source: &str, branch: usize) -> String {
+    format!("{source}__distinct{branch}")
+}
+
+/// The `count`-th distinct count of a source's `branch`-th branch.
+pub fn distinct_count(source: &str, branch: usize, count: usize) -> String {
+    format!("__{source}__distinct{branch}_{count}")
+}
+
+/// The counted value of a distinct-count branch (grouped with the key).
+pub const DISTINCT_VALUE: &str = "__value";
+
+/// The flag saying whether a (key, value) pair met the `count`-th condition.
+pub fn distinct_flag(count: usize) -> String {
+    format!("__flag{count}")
+}
+
+/// The scorecard output table (and file stem).
+pub const SCORECARD_TABLE: &str = "scorecard";
+/// The actions output table (and file stem).
+pub const ACTIONS_TABLE: &str = "actions";
+/// The manifest's file name in a partition.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The name an earlier night's output table is registered under.
+pub fn earlier_table(table: &str, as_of: chrono::NaiveDate) -> String {
+    format!("previous_{table}_{}", as_of.format("%Y%m%d"))
+}
+
+/// The entity an action is for.
+pub const ACTION_ENTITY: &str = "entity";
+/// The playbook that fired.
+pub const ACTION_PLAYBOOK: &str = "playbook";
+/// What identifies a repeat of the same action (for cooldowns).
+pub const ACTION_DEDUP_KEY: &str = "dedup_key";
+/// The rendered message.
+pub const ACTION_MESSAGE: &str = "message";
+
+/// Columns of the actions output, in order.
+pub const ACTION_COLUMNS: &[&str] = &[
+    ACTION_ENTITY,
+    ACTION_PLAYBOOK,
+    "action",
+    "priority",
+    "owner",
+    ACTION_MESSAGE,
+    ACTION_DEDUP_KEY,
+    "reason",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generated_column_is_reserved() {
+        for generated in [
+            metric("m", 86_400),
+            score("i"),
+            group("g"),
+            target("k"),
+            direction("k"),
+            side_key("s"),
+            aggregate("s", 0),
+            distinct_count("s", 0, 1),
+            distinct_flag(0),
+            DISTINCT_VALUE.to_string(),
+        ] {
+            assert!(is_reserved(&generated), "{generated}");
+        }
+        for name in [HEALTH, BAND, HEALTH_MODEL, PREVIOUS_HEALTH, TREND] {
+            assert!(is_reserved(name));
+        }
+        assert!(!is_reserved("logins_30d"));
+    }
+}

@@ -1,0 +1,215 @@
+//! `vane plan`: what a run would compute, stage by stage — the typed
+//! model, the DataFusion plans of the facts (logical, optimized, physical,
+//! or executed with metrics) and the entity steps and playbooks.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::displayable;
+
+use super::{Report, check_path, run_blocking};
+use crate::Data;
+use crate::check::model::{MetricKind, Model, duration_text};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::run::{Engine, RunOptions, RunSettings, execution_error};
+
+/// Which plans `vane plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The typed model's metrics in dependency order.
+    Model,
+    /// The logical plan as built, before optimization.
+    Logical,
+    /// The optimized logical plan.
+    Optimized,
+    /// The physical plan DataFusion executes.
+    Physical,
+    /// Optimized logical and physical plans (the default).
+    All,
+    /// Execute the facts and show each physical plan with its operators'
+    /// metrics (rows, time, memory): where a run spends its time.
+    Analyze,
+}
+
+/// The model's metrics in dependency order with their definitions (`vane plan --stage model`).
+pub fn model_text(model: &Model) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "pipeline {} — entity `{}` keyed by `{}`",
+        model.name, model.entity.name, model.entity.key
+    );
+    for metric in &model.metrics {
+        let _ = writeln!(
+            out,
+            "metric {} : {} = {}",
+            metric.name,
+            metric.ty,
+            describe_metric(model, &metric.name)
+        );
+    }
+    for (name, shift) in model.evaluations.iter().filter(|(_, s)| *s > 0) {
+        let _ = writeln!(out, "evaluated {} days back: {name}", shift / 86_400);
+    }
+    for i in &model.indicators {
+        let _ = writeln!(
+            out,
+            "indicator {} ({}) : group {} weight {} score {}",
+            i.name,
+            i.kind.name(),
+            i.group,
+            i.weight,
+            i.score_text
+        );
+    }
+    for p in &model.playbooks {
+        let _ = writeln!(out, "playbook {} : when {}", p.name, p.when_text);
+    }
+    out
+}
+
+fn describe_metric(model: &Model, name: &str) -> String {
+    let Some(metric) = model.metric(name) else {
+        return String::new();
+    };
+    match &metric.kind {
+        MetricKind::Aggregate { source, window, .. } => {
+            let mut text = format!("{} from {source}", metric.value_text);
+            match window {
+                Some(w) => {
+                    let _ = write!(text, ", window {}", duration_text(*w));
+                }
+                None => text.push_str(", all history"),
+            }
+            if let Some(filter) = &metric.filter_text {
+                let _ = write!(text, ", where {filter}");
+            }
+            text
+        }
+        MetricKind::Derived { .. } => metric.value_text.clone(),
+    }
+}
+
+async fn describe(
+    engine: &Engine,
+    name: &str,
+    plan: LogicalPlan,
+    stage: Stage,
+    out: &mut String,
+) -> Result<(), Diagnostic> {
+    let ctx = engine.session();
+    let state = ctx.state();
+    let internal = |e: datafusion::error::DataFusionError| {
+        Diagnostic::error(Code::Internal, format!("cannot plan {name}: {e}"))
+            .help("this is a bug in Vane; please report it")
+    };
+    if stage == Stage::Logical {
+        let _ = writeln!(out, "== {name}: logical plan ==\n{}", plan.display_indent());
+        return Ok(());
+    }
+    let optimized = state.optimize(&plan).map_err(internal)?;
+    if stage == Stage::Analyze {
+        let physical = state
+            .create_physical_plan(&optimized)
+            .await
+            .map_err(internal)?;
+        datafusion::physical_plan::collect(physical.clone(), ctx.task_ctx())
+            .await
+            .map_err(|e| execution_error(&e))?;
+        let _ = writeln!(
+            out,
+            "== {name}: executed physical plan with metrics ==\n{}",
+            datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+                physical.as_ref()
+            )
+            .indent(true)
+        );
+        return Ok(());
+    }
+    if matches!(stage, Stage::Optimized | Stage::All) {
+        let _ = writeln!(
+            out,
+            "== {name}: optimized logical plan ==\n{}",
+            optimized.display_indent()
+        );
+    }
+    if matches!(stage, Stage::Physical | Stage::All) {
+        let physical = state
+            .create_physical_plan(&optimized)
+            .await
+            .map_err(internal)?;
+        let _ = writeln!(
+            out,
+            "== {name}: physical plan ==\n{}",
+            displayable(physical.as_ref()).indent(true)
+        );
+    }
+    Ok(())
+}
+
+/// `vane plan PIPELINE`: print the plans a run would execute.
+pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
+    let (checked, diagnostics) = check_path(pipeline, Data::Opened);
+    let Some(checked) = checked else {
+        return Report::failed(diagnostics);
+    };
+    let model = &checked.model;
+    if stage == Stage::Model {
+        return Report::ok(model_text(model));
+    }
+    let described = run_blocking(async {
+        let settings = RunSettings::resolve(options, model);
+        let engine = Engine::start(model, &checked.sources, &settings).await?;
+        let plan = crate::plan::plan(model, &engine.plan_inputs())
+            .map_err(|e| vec![e.into_diagnostic()])?;
+        let mut out = String::new();
+        let parts = std::iter::once((
+            "scorecard facts: the population".to_string(),
+            plan.scorecard.population.clone(),
+        ))
+        .chain(plan.scorecard.sides.iter().map(|side| {
+            (
+                format!(
+                    "scorecard facts: side `{}` (left-joined on {} = {})",
+                    side.name,
+                    model.entity.key,
+                    side.key()
+                ),
+                side.plan.clone(),
+            )
+        }));
+        for (name, part) in parts {
+            describe(&engine, &name, part, stage, &mut out)
+                .await
+                .map_err(|d| vec![d])?;
+        }
+        let _ = writeln!(
+            out,
+            "== scorecard: entity steps (per entity, over the facts) =="
+        );
+        for step in &plan.scorecard.steps {
+            let _ = writeln!(out, "{}:", step.label);
+            for (column, expr) in &step.columns {
+                let _ = writeln!(out, "  {column} := {expr}");
+            }
+        }
+        if !plan.actions.is_empty() {
+            let _ = writeln!(
+                out,
+                "== actions (per entity, over the working scorecard) =="
+            );
+        }
+        for playbook in &plan.actions {
+            let _ = writeln!(out, "{} fires when {}:", playbook.name, playbook.condition);
+            for (column, expr) in &playbook.columns {
+                let _ = writeln!(out, "  {column} := {expr}");
+            }
+        }
+        Ok(out)
+    });
+    match described {
+        Ok(output) => Report::ok(output),
+        Err(errors) => Report::failed(errors),
+    }
+}

@@ -1,0 +1,139 @@
+//! Cooldowns: a playbook does not fire again for the same dedup key while
+//! an earlier night's firing is within its cooldown, and fires at most once
+//! per dedup key and night.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+
+use super::cells::TextColumn;
+use super::engine::Engine;
+use super::outputs;
+use super::settings::RunSettings;
+use crate::base::names;
+use crate::check::model::Model;
+
+/// `(night, playbook, dedup key)` of an action fired on an earlier night.
+type Firing = (NaiveDate, String, String);
+
+/// Actions fired on nights within `window_days` before the as-of date.
+async fn recent_firings(engine: &Engine, settings: &RunSettings, window_days: i64) -> Vec<Firing> {
+    let mut fired = Vec::new();
+    for (date, dir) in outputs::earlier_partitions(&settings.out, settings.as_of) {
+        if (settings.as_of - date).num_days() > window_days {
+            break;
+        }
+        let Some(table) = engine
+            .earlier_output(&dir, names::ACTIONS_TABLE, settings)
+            .await
+        else {
+            continue;
+        };
+        let Ok(df) = engine.session().read_table(table) else {
+            continue;
+        };
+        let Ok(batches) = df.collect().await else {
+            continue;
+        };
+        for batch in &batches {
+            let (Some(playbooks), Some(keys)) = (
+                TextColumn::of(batch, names::ACTION_PLAYBOOK),
+                TextColumn::of(batch, names::ACTION_DEDUP_KEY),
+            ) else {
+                continue;
+            };
+            for (p, k) in playbooks.all().zip(keys.all()) {
+                if let (Some(p), Some(k)) = (p, k) {
+                    fired.push((date, p, k));
+                }
+            }
+        }
+    }
+    fired
+}
+
+/// Drop actions still within the cooldown of an earlier identical firing,
+/// and repeats of the same dedup key within the night. Returns the actions
+/// kept and how many were held back.
+pub async fn apply_cooldowns(
+    model: &Model,
+    engine: &Engine,
+    settings: &RunSettings,
+    actions: Vec<RecordBatch>,
+) -> (Vec<RecordBatch>, usize) {
+    let longest = model
+        .playbooks
+        .iter()
+        .filter_map(|p| p.cooldown)
+        .max()
+        .unwrap_or(0);
+    let window_days = longest.div_euclid(86_400) + i64::from(longest.rem_euclid(86_400) > 0);
+    let fired = if window_days > 0 {
+        recent_firings(engine, settings, window_days).await
+    } else {
+        Vec::new()
+    };
+    hold_back(model, actions, &fired, settings.as_of)
+}
+
+fn hold_back(
+    model: &Model,
+    batches: Vec<RecordBatch>,
+    fired: &[Firing],
+    as_of: NaiveDate,
+) -> (Vec<RecordBatch>, usize) {
+    let cooldowns: BTreeMap<&str, i64> = model
+        .playbooks
+        .iter()
+        .filter_map(|p| Some((p.name.as_str(), p.cooldown?)))
+        .collect();
+    let quiet: HashSet<(&str, &str)> = fired
+        .iter()
+        .filter(|(date, playbook, _)| {
+            cooldowns
+                .get(playbook.as_str())
+                .is_some_and(|seconds| (as_of - *date).num_seconds() < *seconds)
+        })
+        .map(|(_, p, k)| (p.as_str(), k.as_str()))
+        .collect();
+    let mut suppressed = 0;
+    let mut kept = Vec::new();
+    // One action per (playbook, dedup key) and night: the first in output order.
+    let mut tonight: HashSet<(String, String)> = HashSet::new();
+    for batch in batches {
+        let Some(mask) = firing_mask(&batch, &quiet, &mut tonight) else {
+            kept.push(batch);
+            continue;
+        };
+        suppressed += mask.iter().filter(|m| *m == Some(false)).count();
+        match filter_record_batch(&batch, &mask) {
+            Ok(filtered) => kept.push(filtered),
+            Err(_) => kept.push(batch),
+        }
+    }
+    (kept, suppressed)
+}
+
+/// True for each action that fires: not quiet, and the first tonight for
+/// its (playbook, dedup key).
+fn firing_mask(
+    batch: &RecordBatch,
+    quiet: &HashSet<(&str, &str)>,
+    tonight: &mut HashSet<(String, String)>,
+) -> Option<BooleanArray> {
+    let playbooks = TextColumn::of(batch, names::ACTION_PLAYBOOK)?;
+    let keys = TextColumn::of(batch, names::ACTION_DEDUP_KEY)?;
+    Some(
+        playbooks
+            .all()
+            .zip(keys.all())
+            .map(|(p, k)| {
+                let (p, k) = (p.unwrap_or_default(), k.unwrap_or_default());
+                let held = quiet.contains(&(p.as_str(), k.as_str()));
+                Some(!held && tonight.insert((p, k)))
+            })
+            .collect(),
+    )
+}

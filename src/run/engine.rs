@@ -1,0 +1,218 @@
+//! The local engine: a DataFusion session with every source registered,
+//! the scans the planner builds on, and the earlier nights a run reads
+//! (the previous scorecard for trends, earlier actions for cooldowns).
+//!
+//! Another executor (Ballista, SQL export) provides the same
+//! [`plan::Inputs`] and runs the same [`plan::Plan`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::listing::ListingTable;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+
+use super::outputs;
+use super::session::session;
+use super::settings::RunSettings;
+use crate::base::{Span, names};
+use crate::check::model::Model;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::plan;
+use crate::sources::{self, SourceLocation, Sources};
+
+/// A session ready to plan and execute one night.
+pub struct Engine {
+    ctx: SessionContext,
+    scans: BTreeMap<String, LogicalPlan>,
+    previous: Option<(NaiveDate, LogicalPlan)>,
+    as_of_micros: i64,
+}
+
+/// One data file a run read, for the manifest.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// Its absolute path.
+    pub path: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Its modification time (RFC 3339).
+    pub modified: String,
+}
+
+impl Engine {
+    /// Start a session for `settings` and register every source of the
+    /// model, reusing the tables the sources step opened.
+    pub async fn start(
+        model: &Model,
+        sources: &Sources,
+        settings: &RunSettings,
+    ) -> Result<Engine, Vec<Diagnostic>> {
+        let ctx = session(settings).map_err(|d| vec![d])?;
+        let opened = futures::future::join_all(model.sources.iter().map(|source| async {
+            match sources.table(&source.name) {
+                Some(table) => Ok(table),
+                None => sources::listing_table(&ctx, &source.location).await,
+            }
+        }))
+        .await;
+        let mut scans = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (source, table) in model.sources.iter().zip(opened) {
+            let table = match table {
+                Ok(table) => table,
+                Err(e) => {
+                    errors.push(
+                        Diagnostic::error(
+                            Code::DataUnreadable,
+                            format!(
+                                "source `{}`: cannot read {}: {}",
+                                source.name,
+                                source.location.path.display(),
+                                sources::error_text(&e)
+                            ),
+                        )
+                        .at(&model.file, source.span, "this source")
+                        .help("check `path:` (relative to the pipeline file) and `format:`"),
+                    );
+                    continue;
+                }
+            };
+            match register(&ctx, &source.name, table).await {
+                Ok(scan) => {
+                    scans.insert(source.name.clone(), scan);
+                }
+                Err(e) => errors.push(
+                    Diagnostic::error(
+                        Code::RunFailed,
+                        format!("cannot register source `{}`: {e}", source.name),
+                    )
+                    .help("see the message; if it names a file or column, check the data"),
+                ),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let previous = match model.health {
+            Some(_) => previous_scorecard(&ctx, settings).await,
+            None => None,
+        };
+        let as_of_micros = crate::base::units::midnight_micros(settings.as_of);
+        Ok(Engine {
+            ctx,
+            scans,
+            previous,
+            as_of_micros,
+        })
+    }
+
+    /// What the planner builds on: a scan per source, the previous
+    /// scorecard and the as-of instant.
+    pub fn plan_inputs(&self) -> plan::Inputs<'_> {
+        plan::Inputs {
+            scans: &self.scans,
+            previous: self.previous.as_ref().map(|(_, scan)| scan.clone()),
+            as_of_micros: self.as_of_micros,
+        }
+    }
+
+    /// The session, for executing and describing plans.
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The night whose scorecard gives previous health and trend, if any.
+    pub fn previous_night(&self) -> Option<NaiveDate> {
+        self.previous.as_ref().map(|(date, _)| *date)
+    }
+
+    /// Every file a source's location lists, sorted by path (empty when
+    /// they cannot be listed).
+    pub async fn input_files(&self, location: &SourceLocation) -> Vec<InputFile> {
+        let listed = async {
+            let url = sources::table_url(location).ok()?;
+            let store = self.ctx.runtime_env().object_store(&url).ok()?;
+            let state = self.ctx.state();
+            let stream = url.list_all_files(&state, store.as_ref(), "").await.ok()?;
+            let mut files: Vec<_> = stream.try_collect().await.ok()?;
+            files.sort_by(|a, b| a.location.cmp(&b.location));
+            Some(
+                files
+                    .into_iter()
+                    .map(|f| InputFile {
+                        path: format!("/{}", f.location),
+                        bytes: f.size,
+                        modified: f.last_modified.to_rfc3339(),
+                    })
+                    .collect(),
+            )
+        };
+        listed.await.unwrap_or_default()
+    }
+
+    /// One output table of an earlier night's partition, when it exists and
+    /// can be read.
+    pub async fn earlier_output(
+        &self,
+        partition: &Path,
+        table: &str,
+        settings: &RunSettings,
+    ) -> Option<Arc<ListingTable>> {
+        earlier_output(&self.ctx, partition, table, settings).await
+    }
+}
+
+/// Register `table` as `name` and return an unoptimized scan of it.
+async fn register(
+    ctx: &SessionContext,
+    name: &str,
+    table: Arc<ListingTable>,
+) -> datafusion::error::Result<LogicalPlan> {
+    ctx.register_table(name, table)?;
+    Ok(ctx.table(name).await?.into_unoptimized_plan())
+}
+
+async fn earlier_output(
+    ctx: &SessionContext,
+    partition: &Path,
+    table: &str,
+    settings: &RunSettings,
+) -> Option<Arc<ListingTable>> {
+    let path = partition.join(outputs::file_name(table, settings.format));
+    if !path.is_file() {
+        return None;
+    }
+    let location = SourceLocation {
+        name: table.to_string(),
+        path,
+        format: settings.format,
+        partitions: Vec::new(),
+        span: Span::default(),
+    };
+    sources::listing_table(ctx, &location).await.ok()
+}
+
+/// The newest earlier scorecard in the output folder that has health, as a scan.
+async fn previous_scorecard(
+    ctx: &SessionContext,
+    settings: &RunSettings,
+) -> Option<(NaiveDate, LogicalPlan)> {
+    for (date, dir) in outputs::earlier_partitions(&settings.out, settings.as_of) {
+        let Some(table) = earlier_output(ctx, &dir, names::SCORECARD_TABLE, settings).await else {
+            continue;
+        };
+        if table.schema().field_with_name(names::HEALTH).is_err() {
+            continue;
+        }
+        let name = names::earlier_table(names::SCORECARD_TABLE, date);
+        if let Ok(scan) = register(ctx, &name, table).await {
+            return Some((date, scan));
+        }
+    }
+    None
+}

@@ -1,0 +1,62 @@
+//! How a run is set up: the options a caller gives ([`RunOptions`], all
+//! optional) resolved once, against the pipeline's `outputs:` and the
+//! machine, into [`RunSettings`], the values the run actually uses and the
+//! manifest records.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use crate::base::FileFormat;
+use crate::check::model::Model;
+
+/// What a caller may set for a run; unset values get their defaults in
+/// [`RunSettings::resolve`].
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The as-of date: windows end at its midnight (UTC), exclusive. Default: today (UTC).
+    pub as_of: Option<NaiveDate>,
+    /// Output folder. Default: the pipeline's `outputs.dir`.
+    pub out: Option<PathBuf>,
+    /// Output format. Default: the pipeline's `outputs.format`.
+    pub format: Option<FileFormat>,
+    /// Memory limit in bytes; operators spill to disk beyond it. Default: none.
+    pub memory_limit: Option<usize>,
+    /// Threads (DataFusion target partitions). Default: the number of cores.
+    pub threads: Option<usize>,
+}
+
+/// The settings a run uses, every default resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSettings {
+    /// The as-of date.
+    pub as_of: NaiveDate,
+    /// The output folder.
+    pub out: PathBuf,
+    /// The output format.
+    pub format: FileFormat,
+    /// Memory limit in bytes, if any.
+    pub memory_limit: Option<usize>,
+    /// Threads (at least 1).
+    pub threads: usize,
+}
+
+impl RunSettings {
+    /// Resolve `options` against the pipeline's outputs, today's date and
+    /// the machine's cores.
+    pub fn resolve(options: &RunOptions, model: &Model) -> RunSettings {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        RunSettings {
+            as_of: options
+                .as_of
+                .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            out: options
+                .out
+                .clone()
+                .unwrap_or_else(|| model.outputs.dir.clone()),
+            format: options.format.unwrap_or(model.outputs.format),
+            memory_limit: options.memory_limit,
+            threads: options.threads.unwrap_or(cores).max(1),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Write one night: apply cooldowns to the fired actions, write the
+//! scorecard, actions and manifest into a staging folder and rename it
+//! into place as `as_of=DATE/`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use datafusion::arrow::array::RecordBatch;
+
+use super::cells::TextColumn;
+use super::cooldowns::apply_cooldowns;
+use super::engine::Engine;
+use super::execute::Computed;
+use super::manifest::{ManifestInput, manifest};
+use super::outputs::{self, Staged};
+use super::settings::RunSettings;
+use super::stopwatch::Stopwatch;
+use crate::base::names;
+use crate::check::model::Model;
+use crate::diagnostics::{Code, Diagnostic};
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The partition written.
+    pub partition: PathBuf,
+    /// Entities scored.
+    pub entities: usize,
+    /// Entities per band, in band order (`(no health)` for entities without health).
+    pub bands: Vec<(String, usize)>,
+    /// Actions written per playbook.
+    pub actions: Vec<(String, usize)>,
+    /// Actions held back by a cooldown.
+    pub suppressed: usize,
+    /// Stage timings in milliseconds.
+    pub timings: Vec<(String, f64)>,
+}
+
+fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for batch in batches {
+        if let Some(values) = TextColumn::of(batch, column) {
+            for v in values.all() {
+                *counts
+                    .entry(v.unwrap_or_else(|| "(none)".into()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// Apply cooldowns, then write the night's partition atomically: a failed
+/// write leaves every earlier partition (and an earlier run of this night)
+/// as it was.
+pub async fn write_night(
+    model: &Model,
+    engine: &Engine,
+    settings: &RunSettings,
+    computed: Computed,
+    mut watch: Stopwatch,
+    progress: &dyn Fn(&str),
+) -> Result<RunSummary, Vec<Diagnostic>> {
+    let (actions, suppressed) = apply_cooldowns(model, engine, settings, computed.actions).await;
+    watch.lap("cooldowns");
+
+    progress("writing outputs");
+    let write_error = |what: &str, e: String| {
+        vec![Diagnostic::error(Code::OutputFailed, format!("cannot write {what} under {}: {e}", settings.out.display()))
+            .help("check that the output folder is writable and the disk has room; earlier outputs are untouched")]
+    };
+    let staged = Staged::new(&settings.out, &outputs::partition_name(settings.as_of))
+        .map_err(|e| write_error("the output folder", e.to_string()))?;
+    let scorecard_file = outputs::file_name(names::SCORECARD_TABLE, settings.format);
+    outputs::write_table(
+        &staged.dir.join(&scorecard_file),
+        &computed.scorecard_schema,
+        &computed.scorecard,
+        settings.format,
+    )
+    .map_err(|e| write_error("the scorecard", e))?;
+    let actions_file = outputs::file_name(names::ACTIONS_TABLE, settings.format);
+    outputs::write_table(
+        &staged.dir.join(&actions_file),
+        &computed.actions_schema,
+        &actions,
+        settings.format,
+    )
+    .map_err(|e| write_error("the actions", e))?;
+    let entities: usize = computed.scorecard.iter().map(|b| b.num_rows()).sum();
+    let action_rows: usize = actions.iter().map(|b| b.num_rows()).sum();
+    watch.lap("write");
+    let timings = watch.finish();
+
+    let mut inputs = Vec::new();
+    for source in &model.sources {
+        inputs.push((&source.location, engine.input_files(&source.location).await));
+    }
+    let manifest = manifest(&ManifestInput {
+        model,
+        settings,
+        inputs: &inputs,
+        previous_night: engine.previous_night(),
+        files: [
+            (names::SCORECARD_TABLE, scorecard_file.as_str(), entities),
+            (names::ACTIONS_TABLE, actions_file.as_str(), action_rows),
+        ],
+        suppressed,
+        timings: &timings,
+    });
+    std::fs::write(staged.dir.join(names::MANIFEST_FILE), manifest)
+        .map_err(|e| write_error("the manifest", e.to_string()))?;
+    let partition = staged
+        .commit()
+        .map_err(|e| write_error("the partition", e.to_string()))?;
+
+    let band_counts = count_by(&computed.scorecard, names::BAND);
+    let mut bands: Vec<(String, usize)> = Vec::new();
+    if let Some(health) = &model.health {
+        for band in &health.bands {
+            bands.push((
+                band.name.clone(),
+                band_counts.get(&band.name).copied().unwrap_or(0),
+            ));
+        }
+        if let Some(n) = band_counts.get("(none)") {
+            bands.push(("(no health)".to_string(), *n));
+        }
+    }
+    let fired_counts = count_by(&actions, names::ACTION_PLAYBOOK);
+    let actions_summary = model
+        .playbooks
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                fired_counts.get(&p.name).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    Ok(RunSummary {
+        partition,
+        entities,
+        bands,
+        actions: actions_summary,
+        suppressed,
+        timings,
+    })
+}
