@@ -679,7 +679,7 @@ pub const FUNCTIONS: &[FunctionDef] = &[
         Category::Scalar,
         [
             "the common type of `then` and `else`",
-            "a null `cond` gives `else`",
+            "a null `condition` gives `else`",
             "`if(account.segment = 'smb', 1, 2)`",
         ],
     ),
@@ -784,8 +784,8 @@ pub const FUNCTIONS: &[FunctionDef] = &[
             "attainment(value, 'kpi')",
             Category::Scoring,
             [
-                "0–100 against the entity's own target for that KPI: `x / target × 100` when higher is better; `target / x × 100` (and 100 when `x <= 0`) when lower is better; clamped to 0–100",
-                "null if the entity has no effective target, if `x` is null, or if a higher-is-better target is 0",
+                "0–100 against the entity's own target for that KPI: `value / target × 100` when higher is better; `target / value × 100` (and 100 when `value <= 0`) when lower is better; clamped to 0–100",
+                "null if the entity has no effective target, if `value` is null, or if a higher-is-better target is 0",
                 "`attainment(value, 'cycle_time_days')`",
             ],
         )
@@ -816,7 +816,7 @@ pub const FUNCTIONS: &[FunctionDef] = &[
         returns: Returns::MetricType,
         usage: "previous(metric) or previous(metric, 30d)",
         category: Category::Time,
-        returns_doc: "`m`'s type: the metric one period earlier (the metric's window, or `period`)",
+        returns_doc: "the metric's type: its value one period earlier (its window, or the period given)",
         nulls: "null when the metric was null one period earlier",
         example: "`previous(difot_28d)`",
     },
@@ -830,7 +830,7 @@ pub const FUNCTIONS: &[FunctionDef] = &[
         returns: NUMBER,
         usage: "change(metric) or change(metric, 30d)",
         category: Category::Time,
-        returns_doc: "number: `(m_now − m_before) / abs(m_before)`",
+        returns_doc: "number: `(now − before) / abs(before)`, `before` being the value one period earlier",
         nulls: "null when either value is null or the earlier value is 0",
         example: "`change(logins_30d)`",
     },

@@ -224,3 +224,26 @@ fn every_diagnostic_code_is_documented() {
         );
     }
 }
+
+#[test]
+fn the_function_reference_is_generated_from_the_function_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md");
+    let text = std::fs::read_to_string(&path).expect("docs/language.md exists");
+    let current = vane::check::functions::reference_markdown(&text);
+    if std::env::var_os("VANE_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &current).expect("write docs/language.md");
+        return;
+    }
+    for function in vane::check::functions::FUNCTIONS {
+        assert!(
+            current.contains(&format!("`{}(", function.name)),
+            "the reference lacks `{}`",
+            function.name
+        );
+    }
+    assert!(
+        text == current,
+        "the function tables in docs/language.md are stale: run \
+         `VANE_UPDATE_DOCS=1 cargo test --test integration function_reference`"
+    );
+}
