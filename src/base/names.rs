@@ -15,6 +15,8 @@ pub const PREVIOUS_HEALTH: &str = "previous_health";
 /// Health minus previous health.
 pub const TREND: &str = "trend";
 
+use super::units::Seconds;
+
 /// Scorecard columns Vane adds under these exact names.
 const RESERVED: &[&str] = &[HEALTH, BAND, HEALTH_MODEL, PREVIOUS_HEALTH, TREND];
 
@@ -28,12 +30,12 @@ pub fn is_reserved(name: &str) -> bool {
     RESERVED.contains(&name) || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// A metric's column at a shift (seconds before as-of); shift 0 is the metric's own name.
-pub fn metric(name: &str, shift: i64) -> String {
-    if shift == 0 {
+/// A metric's column at a shift before as-of; shift zero is the metric's own name.
+pub fn metric(name: &str, shift: Seconds) -> String {
+    if shift == Seconds::ZERO {
         name.to_string()
     } else {
-        format!("__{name}__minus_{shift}s")
+        format!("__{name}__minus_{}s", shift.get())
     }
 }
 
@@ -130,7 +132,7 @@ mod tests {
     #[test]
     fn every_generated_column_is_reserved() {
         for generated in [
-            metric("m", 86_400),
+            metric("m", Seconds::of(1, 86_400).expect("a day")),
             score("i"),
             group("g"),
             target("k"),

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use super::functions::{self, Aggregate, Function, FunctionDef, Kind, Param, Place, Returns};
 use super::model::{Constant, TypedExpr, TypedKind, Unary};
 use crate::base::types::{ColumnType, SourceSchema, Type};
+use crate::base::units::Seconds;
 use crate::base::{SourceFile, Span};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
-use crate::syntax::expr::{BinaryOp, Expr, ExprKind, Ident, Literal, UnaryOp};
+use crate::syntax::expr::{BinaryOp, DurationUnit, Expr, ExprKind, Ident, Literal, UnaryOp};
 
 /// What a metric looks like from the outside, for typing references to it.
 #[derive(Debug, Clone)]
 pub struct MetricInfo {
     /// Its type, once checked (`Unknown` until then or without schemas).
     pub ty: Type,
-    /// Window in seconds for aggregate metrics with a window.
-    pub window: Option<i64>,
+    /// The window of an aggregate metric with one.
+    pub window: Option<Seconds>,
     /// Whether it aggregates a source.
     pub is_aggregate: bool,
 }
@@ -298,10 +299,14 @@ impl ExprChecker<'_> {
             Literal::String(s) => (Constant::String(s.clone()), Type::String),
             Literal::Boolean(b) => (Constant::Boolean(*b), Type::Boolean),
             Literal::Null => (Constant::Null, Type::Null),
-            Literal::Duration(n, unit) => (
-                Constant::Duration(n.saturating_mul(unit.seconds())),
-                Type::Duration,
-            ),
+            Literal::Duration(n, unit) => match duration(*n, *unit) {
+                Some(seconds) => (Constant::Duration(seconds), Type::Duration),
+                None => {
+                    self.diagnostics
+                        .push(too_long(self.file, span, *n, *unit, "this duration"));
+                    return unknown(span);
+                }
+            },
             Literal::Date(d) => (Constant::Date(*d), Type::Date),
             Literal::Timestamp(t) => (Constant::Timestamp(*t), Type::Timestamp),
         };
@@ -420,7 +425,7 @@ impl ExprChecker<'_> {
                     return typed(
                         TypedKind::Metric {
                             name: metric.to_string(),
-                            shift: 0,
+                            shift: Seconds::ZERO,
                         },
                         ty,
                         span,
@@ -448,7 +453,7 @@ impl ExprChecker<'_> {
                     return typed(
                         TypedKind::Metric {
                             name: name.to_string(),
-                            shift: 0,
+                            shift: Seconds::ZERO,
                         },
                         info.ty,
                         span,
@@ -970,7 +975,9 @@ impl ExprChecker<'_> {
         let period = if args.len() == 2 {
             let period = self.check(&args[1], scope);
             match period.kind {
-                TypedKind::Constant(Constant::Duration(seconds)) if seconds > 0 => Some(seconds),
+                TypedKind::Constant(Constant::Duration(seconds)) if seconds > Seconds::ZERO => {
+                    Some(seconds)
+                }
                 _ => {
                     self.mismatch(
                         args[1].span,
@@ -996,10 +1003,21 @@ impl ExprChecker<'_> {
             return unknown(span);
         };
         let ty = metric.ty;
+        let Some(shift) = shift.checked_add(period) else {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::InvalidLiteral,
+                    format!("`{name}` reaches further back than a timestamp can"),
+                )
+                .at(self.file, span, "too far back")
+                .help(RANGE_HELP),
+            );
+            return unknown(span);
+        };
         let earlier = typed(
             TypedKind::Metric {
                 name: metric_name.clone(),
-                shift: shift + period,
+                shift,
             },
             ty,
             metric.span,
@@ -1198,6 +1216,30 @@ impl ExprChecker<'_> {
         ];
         typed(TypedKind::Call(Function::Bands, args), Type::Number, span)
     }
+}
+
+/// What a duration must fit in, for messages.
+const RANGE_HELP: &str = "durations and time shifts must stay within about 292,000 years (the range of a timestamp in microseconds)";
+
+/// `n` units as a duration, when it fits the engine's timestamps.
+pub(super) fn duration(n: i64, unit: DurationUnit) -> Option<Seconds> {
+    Seconds::of(n, unit.seconds())
+}
+
+/// The error for a duration that does not fit.
+pub(super) fn too_long(
+    file: &Arc<SourceFile>,
+    span: Span,
+    n: i64,
+    unit: DurationUnit,
+    what: &str,
+) -> Diagnostic {
+    Diagnostic::error(
+        Code::InvalidLiteral,
+        format!("{what} (`{n}{}`) is too long", unit.suffix()),
+    )
+    .at(file, span, "too long")
+    .help(RANGE_HELP)
 }
 
 /// Whether a function declared for `place` may be called in `scope`.

@@ -8,6 +8,7 @@ use super::Checker;
 use super::exprs::Env;
 use super::model::{MetricKind, Model, Node, TypedExpr, TypedKind, TypedPart, TypedTemplate};
 use crate::base::Span;
+use crate::base::units::Seconds;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::syntax::ast::MetricDef;
 use crate::syntax::expr::ExprKind;
@@ -134,8 +135,13 @@ fn report_cycle(
 
 /// Every `(metric, shift)` evaluation needed: each metric now, plus whatever
 /// `previous`/`change` reach back to, followed through derived metrics.
-pub(super) fn evaluations(model: &Model) -> Vec<(String, i64)> {
-    let mut stack: Vec<(String, i64)> = model.metrics.iter().map(|m| (m.name.clone(), 0)).collect();
+/// Fails with the metric whose shifts add up past what a timestamp can hold.
+pub(super) fn evaluations(model: &Model) -> Result<Vec<(String, Seconds)>, String> {
+    let mut stack: Vec<(String, Seconds)> = model
+        .metrics
+        .iter()
+        .map(|m| (m.name.clone(), Seconds::ZERO))
+        .collect();
     each_expression(model, &mut |_, e| stack.extend(e.metric_refs()));
     let mut needed = BTreeSet::new();
     while let Some((name, shift)) = stack.pop() {
@@ -143,15 +149,13 @@ pub(super) fn evaluations(model: &Model) -> Vec<(String, i64)> {
             continue;
         }
         if let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) {
-            stack.extend(
-                value
-                    .metric_refs()
-                    .into_iter()
-                    .map(|(dep, s)| (dep, s + shift)),
-            );
+            for (dep, s) in value.metric_refs() {
+                let total = s.checked_add(shift).ok_or_else(|| name.clone())?;
+                stack.push((dep, total));
+            }
         }
     }
-    needed.into_iter().collect()
+    Ok(needed.into_iter().collect())
 }
 
 /// The expressions in a template's holes.

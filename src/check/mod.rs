@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base::types::{ColumnType, Schemas, SourceSchema, Type};
+use crate::base::units::Seconds;
 use crate::base::{FileFormat, SourceFile, Span, names};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
 use crate::sources::Sources;
@@ -120,7 +121,19 @@ impl Checker<'_> {
             t.kpis = graph::kpis_used(&model);
         }
         model.targets = targets;
-        model.evaluations = graph::evaluations(&model);
+        match graph::evaluations(&model) {
+            Ok(evaluations) => model.evaluations = evaluations,
+            Err(metric) => {
+                let span = model.metric(&metric).map_or(Span::default(), |m| m.span);
+                self.error(
+                    Code::InvalidLiteral,
+                    span,
+                    format!("`{metric}` is read further back than a timestamp can reach"),
+                    "too far back",
+                    "the periods of nested `previous` and `change` add up; shorten them".into(),
+                );
+            }
+        }
         model.edges = graph::edges(&model);
         model.tests = self.tests(&model);
         if !self.diagnostics.iter().any(Diagnostic::is_error) {
@@ -373,10 +386,22 @@ impl Checker<'_> {
         }
     }
 
-    fn window(&mut self, def: &ast::MetricDef) -> Option<i64> {
+    fn window(&mut self, def: &ast::MetricDef) -> Option<Seconds> {
         let window = def.window.as_ref()?;
         match &window.kind {
-            ExprKind::Literal(Literal::Duration(n, unit)) if *n > 0 => Some(n * unit.seconds()),
+            ExprKind::Literal(Literal::Duration(n, unit)) if *n > 0 => {
+                let seconds = exprs::duration(*n, *unit);
+                if seconds.is_none() {
+                    self.push(exprs::too_long(
+                        &self.file,
+                        window.span,
+                        *n,
+                        *unit,
+                        "this window",
+                    ));
+                }
+                seconds
+            }
             _ => {
                 self.error(
                     Code::TypeMismatch,
@@ -776,7 +801,17 @@ impl Checker<'_> {
             let typed = self.typed(env, when, scope, Type::Boolean, "a playbook condition");
             let cooldown = def.cooldown.as_ref().and_then(|c| match &c.kind {
                 ExprKind::Literal(Literal::Duration(n, unit)) if *n >= 0 => {
-                    Some(n * unit.seconds())
+                    let seconds = exprs::duration(*n, *unit);
+                    if seconds.is_none() {
+                        self.push(exprs::too_long(
+                            &self.file,
+                            c.span,
+                            *n,
+                            *unit,
+                            "this cooldown",
+                        ));
+                    }
+                    seconds
                 }
                 _ => {
                     self.error(

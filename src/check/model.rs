@@ -10,6 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::functions::{Aggregate, Function};
 use crate::base::types::Type;
+use crate::base::units::Seconds;
 use crate::base::{FileFormat, SourceFile, Span};
 use crate::sources::SourceLocation;
 use crate::syntax::ast::About;
@@ -28,25 +29,12 @@ pub enum Constant {
     Number(f64),
     /// Text.
     String(String),
-    /// A duration, in seconds.
-    Duration(i64),
+    /// A duration.
+    Duration(Seconds),
     /// A calendar day.
     Date(NaiveDate),
     /// A UTC timestamp.
     Timestamp(NaiveDateTime),
-}
-
-/// A duration in seconds as a pipeline file would write it (`30d`, `6h`, `90s`).
-pub fn duration_text(seconds: i64) -> String {
-    if seconds % 86_400 == 0 {
-        format!("{}d", seconds / 86_400)
-    } else if seconds % 3_600 == 0 {
-        format!("{}h", seconds / 3_600)
-    } else if seconds % 60 == 0 {
-        format!("{}min", seconds / 60)
-    } else {
-        format!("{seconds}s")
-    }
 }
 
 /// A typed expression.
@@ -78,12 +66,12 @@ pub enum TypedKind {
     Column(String),
     /// An attribute (column) of the entity table.
     Attribute(String),
-    /// A metric's value, `shift` seconds before as-of (0 = now).
+    /// A metric's value, `shift` before as-of (zero = now).
     Metric {
         /// The metric.
         name: String,
-        /// How far back, in seconds.
-        shift: i64,
+        /// How far back.
+        shift: Seconds,
     },
     /// An indicator's score (0–100).
     IndicatorScore(String),
@@ -164,7 +152,7 @@ impl TypedExpr {
     }
 
     /// Every `(metric, shift)` this expression reads.
-    pub fn metric_refs(&self) -> Vec<(String, i64)> {
+    pub fn metric_refs(&self) -> Vec<(String, Seconds)> {
         let mut out = Vec::new();
         self.walk(&mut |e| {
             if let TypedKind::Metric { name, shift } = &e.kind {
@@ -261,8 +249,8 @@ pub enum MetricKind {
     Aggregate {
         /// The source.
         source: String,
-        /// The window length in seconds; all history before as-of when absent.
-        window: Option<i64>,
+        /// The window's length; all history before as-of when absent.
+        window: Option<Seconds>,
         /// The row filter.
         filter: Option<TypedExpr>,
         /// The value: aggregates combined with arithmetic.
@@ -460,8 +448,8 @@ pub struct Playbook {
     pub message: TypedTemplate,
     /// What identifies a repeat of the same action.
     pub dedup_key: Option<TypedTemplate>,
-    /// Quiet period in seconds.
-    pub cooldown: Option<i64>,
+    /// Quiet period after firing for a dedup key.
+    pub cooldown: Option<Seconds>,
     /// Where it is defined.
     pub span: Span,
 }
@@ -613,7 +601,7 @@ pub struct Model {
     /// Metrics in dependency order (each after everything it reads).
     pub metrics: Vec<Metric>,
     /// Every `(metric, shift)` evaluation the outputs need, sorted.
-    pub evaluations: Vec<(String, i64)>,
+    pub evaluations: Vec<(String, Seconds)>,
     /// KPI targets.
     pub targets: Option<Targets>,
     /// Indicators in file order.

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
+use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
 use super::{Report, check_path, run_blocking};
 use crate::base::names;
+use crate::base::units::Seconds;
 use crate::check::model::{MetricKind, Model};
 use crate::diagnostics::{Code, Diagnostic, suggestion};
 use crate::run::{RunOptions, Stopwatch, TextColumn};
@@ -51,12 +53,12 @@ impl Tree<'_> {
         let _ = writeln!(self.out, "{}{text}", "  ".repeat(depth));
     }
 
-    fn metric(&mut self, depth: usize, name: &str, shift: i64, seen: &mut Vec<String>) {
+    fn metric(&mut self, depth: usize, name: &str, shift: Seconds, seen: &mut Vec<String>) {
         let column = names::metric(name, shift);
-        let label = if shift == 0 {
+        let label = if shift == Seconds::ZERO {
             name.to_string()
         } else {
-            format!("{name} ({} days back)", shift / 86_400)
+            format!("{name} ({} days back)", shift.whole_days())
         };
         let value = self.value(&column);
         let Some(metric) = self.model.metric(name) else {
@@ -64,10 +66,15 @@ impl Tree<'_> {
         };
         match &metric.kind {
             MetricKind::Aggregate { source, window, .. } => {
-                let end = self.as_of - chrono::Duration::seconds(shift);
-                let range = match window {
-                    Some(w) => format!("[{}, {})", end - chrono::Duration::seconds(*w), end),
-                    None => format!("before {end}"),
+                let earlier = |date: NaiveDate, length: Seconds| {
+                    length.as_chrono().and_then(|d| date.checked_sub_signed(d))
+                };
+                let range = match earlier(self.as_of, shift) {
+                    Some(end) => match window.and_then(|w| earlier(end, w)) {
+                        Some(start) => format!("[{start}, {end})"),
+                        None => format!("before {end}"),
+                    },
+                    None => "before the earliest date".to_string(),
                 };
                 let filter = metric
                     .filter_text
@@ -91,10 +98,10 @@ impl Tree<'_> {
                     return;
                 }
                 seen.push(column);
-                let mut inputs: Vec<(String, i64)> = expr
+                let mut inputs: Vec<(String, Seconds)> = expr
                     .metric_refs()
                     .into_iter()
-                    .map(|(n, s)| (n, s + shift))
+                    .filter_map(|(n, s)| Some((n, s.checked_add(shift)?)))
                     .collect();
                 inputs.sort();
                 inputs.dedup();
@@ -126,7 +133,12 @@ impl Tree<'_> {
             ),
         );
         let mut seen = Vec::new();
-        self.metric(depth + 1, &indicator.metric.clone(), 0, &mut seen);
+        self.metric(
+            depth + 1,
+            &indicator.metric.clone(),
+            Seconds::ZERO,
+            &mut seen,
+        );
         let mut kpis = indicator.score.kpi_refs();
         kpis.sort();
         kpis.dedup();
@@ -240,7 +252,7 @@ pub fn explain_row(
         tree.line(0, "other metrics".to_string());
         for m in others {
             let mut seen = Vec::new();
-            tree.metric(1, m, 0, &mut seen);
+            tree.metric(1, m, Seconds::ZERO, &mut seen);
         }
     }
     if fired.is_empty() {

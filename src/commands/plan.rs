@@ -10,7 +10,8 @@ use datafusion::physical_plan::displayable;
 
 use super::{Report, check_path, run_blocking};
 use crate::Data;
-use crate::check::model::{MetricKind, Model, duration_text};
+use crate::base::units::Seconds;
+use crate::check::model::{MetricKind, Model};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::{Engine, RunOptions, RunSettings, execution_error};
 
@@ -49,8 +50,8 @@ pub fn model_text(model: &Model) -> String {
             describe_metric(model, &metric.name)
         );
     }
-    for (name, shift) in model.evaluations.iter().filter(|(_, s)| *s > 0) {
-        let _ = writeln!(out, "evaluated {} days back: {name}", shift / 86_400);
+    for (name, shift) in model.evaluations.iter().filter(|(_, s)| *s > Seconds::ZERO) {
+        let _ = writeln!(out, "evaluated {} days back: {name}", shift.whole_days());
     }
     for i in &model.indicators {
         let _ = writeln!(
@@ -78,7 +79,7 @@ fn describe_metric(model: &Model, name: &str) -> String {
             let mut text = format!("{} from {source}", metric.value_text);
             match window {
                 Some(w) => {
-                    let _ = write!(text, ", window {}", duration_text(*w));
+                    let _ = write!(text, ", window {w}");
                 }
                 None => text.push_str(", all history"),
             }

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::model::{MetricKind, Model, Node, duration_text};
+use crate::base::units::Seconds;
+use crate::check::model::{MetricKind, Model, Node};
 
 /// What happened to a definition.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,8 +38,8 @@ pub struct Change {
 
 type Descriptor = BTreeMap<&'static str, String>;
 
-fn window(seconds: Option<i64>) -> String {
-    seconds.map_or_else(|| "all history".into(), duration_text)
+fn window(length: Option<Seconds>) -> String {
+    length.map_or_else(|| "all history".into(), |w| w.to_string())
 }
 
 fn number(v: f64) -> String {
@@ -173,7 +174,7 @@ pub fn descriptors(model: &Model) -> BTreeMap<Node, Descriptor> {
         );
         d.insert(
             "cooldown",
-            p.cooldown.map(duration_text).unwrap_or_default(),
+            p.cooldown.map(|c| c.to_string()).unwrap_or_default(),
         );
         out.insert(Node::Playbook(p.name.clone()), d);
     }

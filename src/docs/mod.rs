@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::check::model::{MetricKind, Model, Node, duration_text};
+use crate::check::model::{MetricKind, Model, Node};
 use crate::syntax::ast::About;
 
 /// A block of the catalog, rendered to Markdown or HTML.
@@ -177,8 +177,7 @@ pub fn catalog(model: &Model) -> Vec<Block> {
             MetricKind::Aggregate { source, window, .. } => format!(
                 "Aggregate over `{source}`, {}{}.",
                 window.map_or("all history before as-of".into(), |w| format!(
-                    "window {} before as-of",
-                    duration_text(w)
+                    "window {w} before as-of"
                 )),
                 m.filter_text
                     .as_ref()
@@ -318,7 +317,7 @@ pub fn catalog(model: &Model) -> Vec<Block> {
                 facts.push(format!("owner `{}`", a.text));
             }
             if let Some(c) = p.cooldown {
-                facts.push(format!("cooldown {}", duration_text(c)));
+                facts.push(format!("cooldown {c}"));
             }
             blocks.push(Block::Text(facts.join(", ") + "."));
             blocks.push(Block::Code(p.message.text.clone()));

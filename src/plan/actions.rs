@@ -13,9 +13,8 @@ use datafusion::logical_expr::{Expr, cast, ident, lit};
 
 use super::exprs::{LowerResult, Lowering};
 use crate::base::names;
-use crate::check::model::{
-    Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate, duration_text,
-};
+use crate::base::units::{Micros, Seconds};
+use crate::check::model::{Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate};
 
 /// What one playbook fires: a row of [`names::ACTION_COLUMNS`] for each entity
 /// of the working scorecard where `condition` is true.
@@ -49,11 +48,12 @@ fn reason(condition: &TypedExpr, entity: &str) -> Expr {
     let mut seen = BTreeSet::new();
     condition.walk(&mut |e| {
         let item = match &e.kind {
-            TypedKind::Metric { name, shift: 0 } => Some((name.clone(), names::metric(name, 0))),
-            TypedKind::Metric { name, shift } => Some((
-                format!("{name}[-{}]", duration_text(*shift)),
-                names::metric(name, *shift),
-            )),
+            TypedKind::Metric { name, shift } if *shift == Seconds::ZERO => {
+                Some((name.clone(), names::metric(name, *shift)))
+            }
+            TypedKind::Metric { name, shift } => {
+                Some((format!("{name}[-{shift}]"), names::metric(name, *shift)))
+            }
             TypedKind::Attribute(a) => Some((format!("{entity}.{a}"), a.clone())),
             TypedKind::IndicatorScore(i) => Some((format!("score({i})"), names::score(i))),
             TypedKind::Health => Some((names::HEALTH.to_string(), names::HEALTH.to_string())),
@@ -114,10 +114,10 @@ fn playbook_plan(
 
 /// Every playbook's actions, in output order: by priority, then name.
 /// (`run` sorts each playbook's rows by entity.)
-pub fn actions_plan(model: &Model, as_of_micros: i64) -> LowerResult<Vec<PlaybookActions>> {
+pub fn actions_plan(model: &Model, as_of: Micros) -> LowerResult<Vec<PlaybookActions>> {
     let lowering = Lowering {
-        as_of_micros,
-        shift: 0,
+        as_of,
+        shift: Seconds::ZERO,
         key: &model.entity.key,
     };
     let mut playbooks: Vec<&Playbook> = model.playbooks.iter().collect();

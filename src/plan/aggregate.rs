@@ -18,9 +18,10 @@ use datafusion::functions_aggregate::expr_fn::{
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
 use super::PlanError;
-use super::exprs::{LowerResult, Lowering, safe_div};
+use super::exprs::{LowerResult, Lowering, out_of_range, safe_div};
 use crate::base::names;
 use crate::base::types::Type;
+use crate::base::units::{Micros, Seconds};
 use crate::check::functions::Aggregate;
 use crate::check::model::{MetricKind, Model, Source, TypedExpr, TypedKind};
 
@@ -33,9 +34,13 @@ pub struct SourceAggregate {
     pub metrics: Vec<(String, Expr)>,
 }
 
-/// A literal for `micros` in the type of the time column, so the comparison
-/// needs no cast and Parquet statistics can prune.
-pub fn time_literal(data_type: &DataType, micros: i64) -> Expr {
+/// A literal for the instant `micros` in the type of the time column, so
+/// the comparison needs no cast and Parquet statistics can prune. An
+/// instant beyond what the column's type can hold becomes that type's
+/// limit: as a window bound it then selects what the unbounded instant
+/// would (every value the column can hold lies on the same side of both).
+pub fn time_literal(data_type: &DataType, micros: Micros) -> Expr {
+    let micros = micros.get();
     let scalar = match data_type {
         DataType::Timestamp(unit, tz) => {
             let value = match unit {
@@ -52,7 +57,9 @@ pub fn time_literal(data_type: &DataType, micros: i64) -> Expr {
             }
         }
         DataType::Date32 => {
-            ScalarValue::Date32(i32::try_from(micros.div_euclid(86_400_000_000)).ok())
+            let days = micros.div_euclid(86_400_000_000);
+            let clamped = i32::try_from(days).unwrap_or(if days < 0 { i32::MIN } else { i32::MAX });
+            ScalarValue::Date32(Some(clamped))
         }
         DataType::Date64 => ScalarValue::Date64(Some(micros.div_euclid(1_000))),
         _ => ScalarValue::TimestampMicrosecond(Some(micros), None),
@@ -60,10 +67,27 @@ pub fn time_literal(data_type: &DataType, micros: i64) -> Expr {
     lit(scalar)
 }
 
-/// `[lo, hi)` in microseconds for one evaluation; `lo` absent without a window.
-fn bounds(as_of: i64, window: Option<i64>, shift: i64) -> (Option<i64>, i64) {
-    let hi = as_of - shift * 1_000_000;
-    (window.map(|w| hi - w * 1_000_000), hi)
+/// `[lo, hi)` of one evaluation of `metric`: its window ending `shift`
+/// before as-of; `lo` is absent without a window.
+fn bounds(
+    metric: &str,
+    as_of: Micros,
+    window: Option<Seconds>,
+    shift: Seconds,
+) -> LowerResult<(Option<Micros>, Micros)> {
+    let hi = as_of.before(shift).ok_or_else(|| {
+        out_of_range(&format!(
+            "the end of `{metric}`'s window, {shift} before as-of,"
+        ))
+    })?;
+    let lo = match window {
+        Some(w) => Some(
+            hi.before(w)
+                .ok_or_else(|| out_of_range(&format!("the start of `{metric}`'s {w} window")))?,
+        ),
+        None => None,
+    };
+    Ok((lo, hi))
 }
 
 fn and_all(parts: Vec<Expr>) -> Option<Expr> {
@@ -74,19 +98,19 @@ fn and_all(parts: Vec<Expr>) -> Option<Expr> {
 /// is `None` when some aggregate looks at all history.
 #[derive(Debug, Clone, Copy)]
 struct Range {
-    lo: Option<i64>,
-    hi: i64,
+    lo: Option<Micros>,
+    hi: Micros,
 }
 
 impl Range {
     fn new() -> Range {
         Range {
-            lo: Some(i64::MAX),
-            hi: i64::MIN,
+            lo: Some(Micros::MAX),
+            hi: Micros::MIN,
         }
     }
 
-    fn include(&mut self, lo: Option<i64>, hi: i64) {
+    fn include(&mut self, lo: Option<Micros>, hi: Micros) {
         self.hi = self.hi.max(hi);
         self.lo = self.lo.zip(lo).map(|(a, b)| a.min(b));
     }
@@ -132,8 +156,8 @@ impl Collector<'_> {
         &mut self,
         base: Expr,
         predicate: &Option<Expr>,
-        lo: Option<i64>,
-        hi: i64,
+        lo: Option<Micros>,
+        hi: Micros,
     ) -> LowerResult<String> {
         self.range.include(lo, hi);
         if !self.conditions.contains(predicate) {
@@ -158,8 +182,8 @@ impl Collector<'_> {
         &mut self,
         value: Expr,
         predicate: Option<Expr>,
-        lo: Option<i64>,
-        hi: i64,
+        lo: Option<Micros>,
+        hi: Micros,
     ) -> String {
         let text = value.to_string();
         let position = match self
@@ -200,9 +224,9 @@ pub fn source_aggregate(
     scan: LogicalPlan,
     time_type: Option<&DataType>,
     key_type: &DataType,
-    as_of_micros: i64,
+    as_of: Micros,
 ) -> LowerResult<SourceAggregate> {
-    let evaluations: Vec<(&crate::check::model::Metric, i64)> = model
+    let evaluations: Vec<(&crate::check::model::Metric, Seconds)> = model
         .evaluations
         .iter()
         .filter_map(|(name, shift)| {
@@ -235,10 +259,10 @@ pub fn source_aggregate(
         else {
             continue;
         };
-        let (lo, hi) = bounds(as_of_micros, *window, *shift);
+        let (lo, hi) = bounds(&metric.name, as_of, *window, *shift)?;
         let lowering = Lowering {
-            as_of_micros: hi,
-            shift: 0,
+            as_of: hi,
+            shift: Seconds::ZERO,
             key: &source.key,
         };
         let mut conditions = Vec::new();

@@ -12,7 +12,9 @@ use datafusion::common::ScalarValue;
 use datafusion::functions::{core as core_fn, math, string};
 use datafusion::logical_expr::{Expr, Operator, binary_expr, cast, ident, in_list, lit, when};
 
+use super::PlanError;
 use crate::base::names;
+use crate::base::units::{Micros, Seconds};
 use crate::check::functions::Function;
 use crate::check::model::{Constant, TypedExpr, TypedKind, Unary};
 use crate::syntax::expr::BinaryOp;
@@ -23,10 +25,10 @@ pub const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 /// What names mean while lowering one expression.
 #[derive(Debug, Clone, Copy)]
 pub struct Lowering<'a> {
-    /// As-of in microseconds since the epoch, already shifted for `previous`.
-    pub as_of_micros: i64,
-    /// Seconds to add to every metric reference's shift (evaluating a derived metric in the past).
-    pub shift: i64,
+    /// The as-of instant, already shifted for `previous`.
+    pub as_of: Micros,
+    /// What to add to every metric reference's shift (evaluating a derived metric in the past).
+    pub shift: Seconds,
     /// The entity key column.
     pub key: &'a str,
 }
@@ -71,20 +73,30 @@ pub fn clamp(x: Expr, lo: Expr, hi: Expr) -> Expr {
     null_if_null(&x, inner)
 }
 
+/// A time the plan needs that a timestamp cannot hold.
+pub fn out_of_range(what: &str) -> PlanError {
+    PlanError::OutOfRange(format!(
+        "{what} lies outside the range of a timestamp (about 292,000 years either side of 1970)"
+    ))
+}
+
 /// A constant as a literal.
-pub fn constant(c: &Constant) -> Expr {
-    match c {
+pub fn constant(c: &Constant) -> LowerResult<Expr> {
+    Ok(match c {
         Constant::Null => lit(ScalarValue::Null),
         Constant::Boolean(b) => lit(*b),
         Constant::Integer(i) => lit(*i),
         Constant::Number(n) => lit(*n),
         Constant::String(s) => lit(s.clone()),
-        Constant::Duration(seconds) => lit(seconds.saturating_mul(1_000_000)),
+        Constant::Duration(length) => lit(length
+            .micros()
+            .ok_or_else(|| out_of_range(&format!("the duration {length}")))?
+            .get()),
         Constant::Date(d) => lit(ScalarValue::Date32(
             i32::try_from(days_since_epoch(*d)).ok(),
         )),
         Constant::Timestamp(t) => timestamp_micros(t.and_utc().timestamp_micros()),
-    }
+    })
 }
 
 fn operator(op: BinaryOp) -> Operator {
@@ -123,15 +135,20 @@ impl Lowering<'_> {
     ) -> LowerResult<Expr> {
         let mut go = |x: &TypedExpr| self.lower_with(x, on_aggregate);
         Ok(match &e.kind {
-            TypedKind::Constant(c) => constant(c),
+            TypedKind::Constant(c) => constant(c)?,
             TypedKind::Column(name) => ident(name),
             TypedKind::Attribute(name) => ident(name),
             TypedKind::EntityKey => ident(self.key),
-            TypedKind::Metric { name, shift } => ident(names::metric(name, shift + self.shift)),
+            TypedKind::Metric { name, shift } => {
+                let shift = shift.checked_add(self.shift).ok_or_else(|| {
+                    out_of_range(&format!("`{name}` shifted by {shift} and {}", self.shift))
+                })?;
+                ident(names::metric(name, shift))
+            }
             TypedKind::IndicatorScore(name) => ident(names::score(name)),
             TypedKind::Health => ident(names::HEALTH),
             TypedKind::Band => ident(names::BAND),
-            TypedKind::AsOf => timestamp_micros(self.as_of_micros),
+            TypedKind::AsOf => timestamp_micros(self.as_of.get()),
             TypedKind::Unary(Unary::Neg, x) => Expr::Negative(Box::new(go(x)?)),
             TypedKind::Unary(Unary::Not, x) => !go(x)?,
             TypedKind::Binary(op, a, b) => {

@@ -35,7 +35,7 @@ pub struct Plan {
 pub fn plan(model: &Model, inputs: &Inputs<'_>) -> Result<Plan, PlanError> {
     Ok(Plan {
         scorecard: scorecard::scorecard_plan(model, inputs)?,
-        actions: actions::actions_plan(model, inputs.as_of_micros)?,
+        actions: actions::actions_plan(model, inputs.as_of)?,
         output_columns: scorecard::output_columns(model),
         key: model.entity.key.clone(),
         entity_source: model.entity.source.clone(),

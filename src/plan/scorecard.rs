@@ -26,8 +26,9 @@ use datafusion::logical_expr::{
 
 use super::PlanError;
 use super::aggregate::{source_aggregate, with_filter};
-use super::exprs::{LowerResult, Lowering, epoch_micros, safe_div};
+use super::exprs::{LowerResult, Lowering, epoch_micros, out_of_range, safe_div};
 use crate::base::names;
+use crate::base::units::{Micros, Seconds};
 use crate::check::functions::Function;
 use crate::check::model::{Health, MetricKind, Model, TypedKind};
 
@@ -37,8 +38,8 @@ pub struct Inputs<'a> {
     pub scans: &'a BTreeMap<String, LogicalPlan>,
     /// The previous scorecard (key + health), when one exists.
     pub previous: Option<LogicalPlan>,
-    /// As-of, in microseconds since the epoch (midnight UTC of the as-of date).
-    pub as_of_micros: i64,
+    /// The as-of instant (midnight UTC at the start of the as-of date).
+    pub as_of: Micros,
 }
 
 /// Entity-level columns computed row by row from the facts and earlier steps.
@@ -130,8 +131,8 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
     let key_type = column_type(&entity_scan, key)
         .ok_or_else(|| format!("entity table has no column `{key}`"))?;
     let lowering = Lowering {
-        as_of_micros: inputs.as_of_micros,
-        shift: 0,
+        as_of: inputs.as_of,
+        shift: Seconds::ZERO,
         key,
     };
 
@@ -173,7 +174,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             scan,
             time_type.as_ref(),
             &key_type,
-            inputs.as_of_micros,
+            inputs.as_of,
         )?;
         sides.extend(
             aggregate
@@ -214,11 +215,11 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) else {
                 continue;
             };
-            let shifted = Lowering {
-                as_of_micros: inputs.as_of_micros - shift * 1_000_000,
-                shift,
-                key,
-            };
+            let as_of = inputs
+                .as_of
+                .before(shift)
+                .ok_or_else(|| out_of_range(&format!("`{name}` evaluated {shift} before as-of")))?;
+            let shifted = Lowering { as_of, shift, key };
             columns.push((names::metric(&name, shift), shifted.lower(value)?));
         }
         steps.push(Step {
@@ -288,13 +289,13 @@ pub fn output_columns(model: &Model) -> Vec<String> {
 }
 
 /// Derived `(metric, shift)` evaluations grouped by dependency level.
-fn derived_levels(model: &Model) -> Vec<Vec<(String, i64)>> {
-    let mut level: BTreeMap<(String, i64), usize> = BTreeMap::new();
+fn derived_levels(model: &Model) -> Vec<Vec<(String, Seconds)>> {
+    let mut level: BTreeMap<(String, Seconds), usize> = BTreeMap::new();
     fn level_of(
         model: &Model,
         name: &str,
-        shift: i64,
-        memo: &mut BTreeMap<(String, i64), usize>,
+        shift: Seconds,
+        memo: &mut BTreeMap<(String, Seconds), usize>,
     ) -> usize {
         if let Some(l) = memo.get(&(name.to_string(), shift)) {
             return *l;
@@ -304,7 +305,7 @@ fn derived_levels(model: &Model) -> Vec<Vec<(String, i64)>> {
                 1 + value
                     .metric_refs()
                     .iter()
-                    .map(|(dep, s)| level_of(model, dep, s + shift, memo))
+                    .filter_map(|(dep, s)| Some(level_of(model, dep, s.checked_add(shift)?, memo)))
                     .max()
                     .unwrap_or(0)
             }
@@ -346,7 +347,7 @@ fn targets_plan(
         .get(&targets.source)
         .cloned()
         .ok_or_else(|| format!("no scan for `{}`", targets.source))?;
-    let as_of = lit(inputs.as_of_micros);
+    let as_of = lit(inputs.as_of.get());
     let mut filter = in_list(
         ident(&targets.kpi),
         targets.kpis.iter().map(|k| lit(k.clone())).collect(),

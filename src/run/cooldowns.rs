@@ -13,6 +13,7 @@ use super::engine::Engine;
 use super::outputs;
 use super::settings::RunSettings;
 use crate::base::names;
+use crate::base::units::Seconds;
 use crate::check::model::Model;
 
 /// `(night, playbook, dedup key)` of an action fired on an earlier night.
@@ -63,13 +64,12 @@ pub async fn apply_cooldowns(
     settings: &RunSettings,
     actions: Vec<RecordBatch>,
 ) -> (Vec<RecordBatch>, usize) {
-    let longest = model
+    let window_days = model
         .playbooks
         .iter()
         .filter_map(|p| p.cooldown)
         .max()
-        .unwrap_or(0);
-    let window_days = longest.div_euclid(86_400) + i64::from(longest.rem_euclid(86_400) > 0);
+        .map_or(0, Seconds::days_rounded_up);
     let fired = if window_days > 0 {
         recent_firings(engine, settings, window_days).await
     } else {
@@ -84,7 +84,7 @@ fn hold_back(
     fired: &[Firing],
     as_of: NaiveDate,
 ) -> (Vec<RecordBatch>, usize) {
-    let cooldowns: BTreeMap<&str, i64> = model
+    let cooldowns: BTreeMap<&str, Seconds> = model
         .playbooks
         .iter()
         .filter_map(|p| Some((p.name.as_str(), p.cooldown?)))
@@ -94,7 +94,7 @@ fn hold_back(
         .filter(|(date, playbook, _)| {
             cooldowns
                 .get(playbook.as_str())
-                .is_some_and(|seconds| (as_of - *date).num_seconds() < *seconds)
+                .is_some_and(|cooldown| (as_of - *date).num_seconds() < cooldown.get())
         })
         .map(|(_, p, k)| (p.as_str(), k.as_str()))
         .collect();

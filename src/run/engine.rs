@@ -19,6 +19,7 @@ use futures::TryStreamExt;
 use super::outputs;
 use super::session::session;
 use super::settings::RunSettings;
+use crate::base::units::Micros;
 use crate::base::{Span, names};
 use crate::check::model::Model;
 use crate::diagnostics::{Code, Diagnostic};
@@ -30,7 +31,7 @@ pub struct Engine {
     ctx: SessionContext,
     scans: BTreeMap<String, LogicalPlan>,
     previous: Option<(NaiveDate, LogicalPlan)>,
-    as_of_micros: i64,
+    as_of: Micros,
 }
 
 /// One data file a run read, for the manifest.
@@ -102,12 +103,12 @@ impl Engine {
             Some(_) => previous_scorecard(&ctx, settings).await,
             None => None,
         };
-        let as_of_micros = crate::base::units::midnight_micros(settings.as_of);
+        let as_of = Micros::midnight(settings.as_of);
         Ok(Engine {
             ctx,
             scans,
             previous,
-            as_of_micros,
+            as_of,
         })
     }
 
@@ -117,7 +118,7 @@ impl Engine {
         plan::Inputs {
             scans: &self.scans,
             previous: self.previous.as_ref().map(|(_, scan)| scan.clone()),
-            as_of_micros: self.as_of_micros,
+            as_of: self.as_of,
         }
     }
 

@@ -745,3 +745,66 @@ fn one_action_per_dedup_key_and_night() {
         report.output
     );
 }
+
+#[test]
+fn huge_durations_are_refused_or_computed_exactly_never_wrapped() {
+    let events = "account_id,event_time,amount\n\
+        a1,1970-01-01T00:00:00,1\n\
+        a1,2026-10-31T23:59:59,4\n";
+    let pipeline = |window: &str, value: &str| {
+        format!(
+            "vane: 1
+sources:
+  accounts: {{ path: accounts.csv }}
+  events: {{ path: events.csv, time: event_time }}
+entity: {{ name: account, source: accounts, key: account_id, attributes: [seats] }}
+metrics:
+  total: {{ from: events, window: {window}, value: sum(amount), unused: true }}
+  before: {{ value: \"{value}\", unused: true }}
+"
+        )
+    };
+    // 110,000,000 days wrapped into a short window before; now the checker
+    // refuses what a timestamp cannot hold, at the window.
+    for window in ["110000000d", "200000000000d", "9223372036854775807s"] {
+        let f = Fixture::new(&[
+            ("accounts.csv", ACCOUNTS),
+            ("events.csv", events),
+            ("p.yaml", &pipeline(window, "total")),
+        ]);
+        let report = f.run("2026-11-01");
+        let (code, message) = first_error(&report);
+        assert_eq!(
+            (report.exit, code),
+            (Exit::Error, Code::InvalidLiteral),
+            "{message}"
+        );
+        assert!(message.contains(window), "{message}");
+    }
+    // The longest window that fits is computed exactly: every row counts.
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", &pipeline("100000000d", "total")),
+    ]);
+    assert_eq!(value(&f.compute("2026-11-01"), "a1", "total"), "5");
+    // Each length fits, but a window that long ending that far back does
+    // not: the run fails and says why, naming the metric.
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        (
+            "p.yaml",
+            &pipeline("100000000d", "previous(total, 100000000d)"),
+        ),
+    ]);
+    let report = f.run("2026-11-01");
+    let (code, message) = first_error(&report);
+    assert_eq!(
+        (report.exit, code),
+        (Exit::Error, Code::RunFailed),
+        "{message}"
+    );
+    assert!(message.contains("`total`"), "{message}");
+    assert!(!f.path("out/as_of=2026-11-01").exists());
+}
