@@ -379,8 +379,7 @@ impl ExprChecker<'_> {
                 unknown(span)
             }
             Scope::Aggregate { source, schema } => {
-                if let Some(info) = self.env.metrics.get(name) {
-                    let _ = info;
+                if self.env.metrics.contains_key(name) {
                     self.error(
                         Code::AggregateContext,
                         span,

@@ -96,7 +96,7 @@ impl Checker<'_> {
         let metrics = self.metrics(&sources, &mut env);
         let targets = self.targets(&sources, &entity);
         env.has_targets = targets.is_some();
-        let indicators = self.indicators(&env, &metrics);
+        let indicators = self.indicators(&env);
         let health = self.health(&env, &indicators);
         let playbooks = self.playbooks(&env);
         let outputs = self.outputs(&name);
@@ -386,21 +386,27 @@ impl Checker<'_> {
         }
     }
 
+    /// A duration written in a key (`window:`, `cooldown:`), or an error
+    /// when it does not fit a timestamp.
+    fn duration(
+        &mut self,
+        n: i64,
+        unit: crate::syntax::expr::DurationUnit,
+        span: Span,
+        what: &str,
+    ) -> Option<Seconds> {
+        let seconds = exprs::duration(n, unit);
+        if seconds.is_none() {
+            self.push(exprs::too_long(&self.file, span, n, unit, what));
+        }
+        seconds
+    }
+
     fn window(&mut self, def: &ast::MetricDef) -> Option<Seconds> {
         let window = def.window.as_ref()?;
         match &window.kind {
             ExprKind::Literal(Literal::Duration(n, unit)) if *n > 0 => {
-                let seconds = exprs::duration(*n, *unit);
-                if seconds.is_none() {
-                    self.push(exprs::too_long(
-                        &self.file,
-                        window.span,
-                        *n,
-                        *unit,
-                        "this window",
-                    ));
-                }
-                seconds
+                self.duration(*n, *unit, window.span, "this window")
             }
             _ => {
                 self.error(
@@ -651,7 +657,7 @@ impl Checker<'_> {
         Some(targets)
     }
 
-    fn indicators(&mut self, env: &Env, metrics: &[Metric]) -> Vec<Indicator> {
+    fn indicators(&mut self, env: &Env) -> Vec<Indicator> {
         let mut out = Vec::new();
         for def in &self.pipeline.indicators {
             let (Some(metric), Some(score), Some(group), Some(kind)) =
@@ -674,16 +680,11 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let metric_ty = metrics
-                .iter()
-                .find(|m| m.name == metric.value)
-                .map_or(Type::Unknown, |m| m.ty);
             let scope = Scope::Entity {
                 value_metric: Some(&metric.value),
                 playbook: false,
             };
             let typed = self.typed(env, score, scope, Type::Number, "a score");
-            let _ = metric_ty;
             out.push(Indicator {
                 name: def.name.value.clone(),
                 about: def.about.clone(),
@@ -801,17 +802,7 @@ impl Checker<'_> {
             let typed = self.typed(env, when, scope, Type::Boolean, "a playbook condition");
             let cooldown = def.cooldown.as_ref().and_then(|c| match &c.kind {
                 ExprKind::Literal(Literal::Duration(n, unit)) if *n >= 0 => {
-                    let seconds = exprs::duration(*n, *unit);
-                    if seconds.is_none() {
-                        self.push(exprs::too_long(
-                            &self.file,
-                            c.span,
-                            *n,
-                            *unit,
-                            "this cooldown",
-                        ));
-                    }
-                    seconds
+                    self.duration(*n, *unit, c.span, "this cooldown")
                 }
                 _ => {
                     self.error(

@@ -5,7 +5,7 @@
 //! the scan as one range predicate, so Parquet row groups outside it are
 //! pruned. Distinct counts are the exception: each counted value gets its
 //! own two-level aggregation over its own (usually much narrower) window —
-//! measured 3–10× cheaper than a set of values per key (docs/benchmarks.md).
+//! measured much cheaper than a set of values per key (docs/benchmarks.md).
 
 use std::collections::BTreeMap;
 

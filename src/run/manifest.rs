@@ -31,7 +31,7 @@ pub struct ManifestInput<'a> {
 }
 
 /// The SHA-256 of a text, in hex.
-pub fn sha256_hex(text: &[u8]) -> String {
+fn sha256_hex(text: &[u8]) -> String {
     Sha256::digest(text)
         .iter()
         .map(|b| format!("{b:02x}"))

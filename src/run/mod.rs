@@ -22,7 +22,7 @@ mod write;
 
 pub use cells::{TextColumn, cell};
 pub use engine::Engine;
-pub use errors::{execution_error, internal};
+pub use errors::execution_error;
 pub use execute::{Computed, execute};
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;
