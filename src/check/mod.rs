@@ -1,4 +1,4 @@
-//! Stage 2: AST → typed [`Model`]. Resolves every name, orders metrics by
+//! Stage 3: AST + sources → typed [`Model`]. Resolves every name, orders metrics by
 //! dependency (rejecting cycles), types every expression and checks the
 //! health model, collecting all problems in one pass.
 //!

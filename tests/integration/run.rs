@@ -531,9 +531,7 @@ fn the_example_scorecard_matches_an_independent_duckdb_query() {
                 && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
             "no .venv with duckdb: run the tests with scripts/test, which installs it"
         );
-        eprintln!(
-            "skipping: no .venv with duckdb (scripts/test installs it and runs every test)"
-        );
+        eprintln!("skipping: no .venv with duckdb (scripts/test installs it and runs every test)");
         return;
     }
     let out = tempfile::tempdir().expect("temp dir");
