@@ -20,21 +20,9 @@ use vane::sample::SampleOptions;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Vane is a batch process: returning freed pages to the OS only costs time
-/// (mimalloc's purges cost ~3 ms of a 60 ms run at 1M events, most of it at
-/// exit) and the peak RSS is the same either way (docs/benchmarks.md).
-fn keep_freed_memory() {
-    // `mi_option_purge_delay` in mimalloc.h (v2 and v3); libmimalloc-sys has no constant for it.
-    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: sets one mimalloc option, before any other thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
-}
-
 /// Transparent huge pages made runs slower and less steady once other
 /// processes had fragmented memory (the kernel compacts memory to find each
-/// 2 MB page): at 1M, 10M and 50M events, runs alternating with DuckDB took
-/// 87, 344 and 1424 ms with them and 68, 291 and 1190 ms without
-/// (docs/benchmarks.md).
+/// 2 MB page); without them a run is measurably faster (docs/benchmarks.md).
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process.
@@ -331,7 +319,6 @@ fn print_report(report: Report, format: DiagnosticsFormat) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
     no_transparent_huge_pages();
     let cli = Cli::parse();
     let progress = progress_printer();

@@ -2,35 +2,31 @@
 //! place `explain`, `diff`, `test`, cooldowns and the duplicate-key check
 //! read results cell by cell.
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 /// A column of a batch, read as text.
 pub struct TextColumn<'a> {
+    array: &'a dyn Array,
     formatter: ArrayFormatter<'a>,
-    nulls: &'a dyn datafusion::arrow::array::Array,
 }
 
 impl<'a> TextColumn<'a> {
     /// The column `name` of `batch`, if it has one Arrow can display.
     pub fn of(batch: &'a RecordBatch, name: &str) -> Option<TextColumn<'a>> {
-        let array = batch.column_by_name(name)?;
-        let options: &'static FormatOptions<'static> = &DISPLAY;
-        let formatter = ArrayFormatter::try_new(array.as_ref(), options).ok()?;
-        Some(TextColumn {
-            formatter,
-            nulls: array.as_ref(),
-        })
+        let array = batch.column_by_name(name)?.as_ref();
+        let formatter = ArrayFormatter::try_new(array, &DISPLAY).ok()?;
+        Some(TextColumn { array, formatter })
     }
 
     /// The text of one row's value; `None` for null.
     pub fn get(&self, row: usize) -> Option<String> {
-        (!self.nulls.is_null(row)).then(|| self.formatter.value(row).to_string())
+        (!self.array.is_null(row)).then(|| self.formatter.value(row).to_string())
     }
 
     /// Every row's text, in order.
     pub fn all(&self) -> impl Iterator<Item = Option<String>> + '_ {
-        (0..self.nulls.len()).map(|row| self.get(row))
+        (0..self.array.len()).map(|row| self.get(row))
     }
 }
 

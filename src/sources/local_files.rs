@@ -3,15 +3,13 @@
 //! `object_store`'s `LocalFileSystem` hands every read to tokio's blocking
 //! pool and zero-fills each buffer before reading into it. For Vane's
 //! reads (column chunks of Parquet files, usually in the page cache) the
-//! hand-off costs more than the read: the blocking threads (each with its
-//! own allocator heap) kept touching fresh memory. Here a read happens on
-//! the worker that decodes it, into a buffer that is not zeroed first: at
-//! 0.8M events, page faults fell from ~13,300 to ~9,900 and CPU time from
-//! 76 to 68 ms (docs/benchmarks.md). The cost: a read from a cold disk
-//! holds up its worker instead of a pool thread; with the page cache
-//! dropped before each run at 42M events that measured no slower (1.12–1.29
-//! s against 1.14–1.22 s) on this machine's disk. Everything else (listing,
-//! metadata, writes) is `LocalFileSystem`'s.
+//! hand-off costs more than the read. Here a read of a byte range happens
+//! on the worker that decodes it, into a buffer that is not zeroed first,
+//! which measured faster with fewer page faults (docs/benchmarks.md). The
+//! cost: a read from a cold disk holds up its worker instead of a pool
+//! thread. Everything else (listing, metadata, whole-object reads, writes)
+//! is `LocalFileSystem`'s, and where this module is not built (it needs
+//! Unix's positioned reads) `LocalFileSystem` does all of it.
 
 use std::fmt;
 use std::fs::File;
@@ -177,6 +175,19 @@ mod tests {
         assert_eq!(parts[0].as_ref(), &data[0..10]);
         assert_eq!(parts[1].as_ref(), &data[9_000..10_000]);
         assert!(parts[2].is_empty());
+    }
+
+    #[tokio::test]
+    async fn ranges_read_in_place_equal_the_standard_stores() {
+        let data: Vec<u8> = (0..=255).cycle().take(100_000).collect();
+        let (_dir, store, location) = store_with_file(&data);
+        let ranges = [0..1, 17..4_113, 50_000..100_000, 99_999..100_000];
+        let in_place = store.get_ranges(&location, &ranges).await.expect("read");
+        let standard = LocalFileSystem::new()
+            .get_ranges(&location, &ranges)
+            .await
+            .expect("read");
+        assert_eq!(in_place, standard);
     }
 
     #[tokio::test]

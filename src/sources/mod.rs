@@ -9,6 +9,7 @@
 //! **Architecture invariant:** `sources` reads schemas (footers, headers),
 //! never rows.
 
+#[cfg(unix)]
 mod local_files;
 mod tables;
 
@@ -25,7 +26,14 @@ use crate::base::{FileFormat, SourceFile, Span};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::syntax::ast::Pipeline;
 
+#[cfg(unix)]
 pub use local_files::register as register_local_files;
+
+/// Where Vane's in-place reader is not built (it reads with Unix's
+/// positioned reads), DataFusion's standard `LocalFileSystem` reads local
+/// files, as it does everything but byte ranges on Unix.
+#[cfg(not(unix))]
+pub fn register_local_files(_: &SessionContext) {}
 pub use tables::{column_type, error_text, listing_table, table_url};
 
 /// Where a source's files are and how to read them.
