@@ -20,17 +20,6 @@ use vane::sample::SampleOptions;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Transparent huge pages made runs slower and less steady once other
-/// processes had fragmented memory (the kernel compacts memory to find each
-/// 2 MB page); without them a run is measurably faster (docs/benchmarks.md).
-fn no_transparent_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
 /// Customer-success metrics as code: type-checked KPIs, indicators and
 /// playbooks compiled to DataFusion plans.
 ///
@@ -319,7 +308,6 @@ fn print_report(report: Report, format: DiagnosticsFormat) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    no_transparent_huge_pages();
     let cli = Cli::parse();
     let progress = progress_printer();
     let report = match cli.command {
