@@ -46,7 +46,7 @@ struct DataFlags {
     /// Memory limit, e.g. 2GB; operators spill to disk beyond it.
     #[arg(long)]
     memory_limit: Option<String>,
-    /// Threads to use (default: all cores).
+    /// Threads to use, 1 to 1024 (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -227,6 +227,10 @@ impl From<DiffFormat> for commands::DiffFormat {
     }
 }
 
+/// The most threads `--threads` accepts: DataFusion starts a partition of
+/// every operator per thread, so an absurd count exhausts memory or panics.
+const MAX_THREADS: usize = 1024;
+
 /// Parse a date flag (`--as-of`, `--end`): `YYYY-MM-DD`.
 fn parse_date(flag: &str, text: &str) -> Result<NaiveDate, Diagnostic> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
@@ -287,6 +291,17 @@ fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, R
             )
         })?),
     };
+    if let Some(threads) = flags.threads.filter(|n| !(1..=MAX_THREADS).contains(n)) {
+        return Err(Report::error(
+            Diagnostic::error(
+                Code::InvalidArgument,
+                format!("--threads {threads} is not between 1 and {MAX_THREADS}"),
+            )
+            .help(
+                "give the number of cores to use, e.g. --threads 4; leave it out to use them all",
+            ),
+        ));
+    }
     Ok(RunOptions {
         as_of,
         out: flags.out,
@@ -424,6 +439,24 @@ mod tests {
         let error = parse_date("--as-of", "2026-13-01").expect_err("not a date");
         assert_eq!(error.code, Code::InvalidArgument);
         assert!(error.message.contains("2026-13-01"), "{}", error.message);
+    }
+
+    #[test]
+    fn thread_counts_outside_1_to_1024_are_refused() {
+        let flags = |threads| DataFlags {
+            as_of: None,
+            out: None,
+            memory_limit: None,
+            threads: Some(threads),
+        };
+        for threads in [0, 1025, usize::MAX] {
+            let report = run_options(flags(threads), None).expect_err("out of range");
+            assert_eq!(report.diagnostics[0].code, Code::InvalidArgument);
+        }
+        for threads in [1, 2, 1024] {
+            let options = run_options(flags(threads), None).map_err(|r| r.diagnostics);
+            assert_eq!(options.expect("in range").threads, Some(threads));
+        }
     }
 
     #[test]

@@ -54,6 +54,16 @@ pub fn check(pipeline: &Pipeline, sources: &Sources) -> (Option<Model>, Vec<Diag
     (model.filter(|_| !has_errors), checker.diagnostics)
 }
 
+/// Whether a pipeline name can name a folder or file as it is: letters,
+/// digits, `_` and `-`, not starting with `-`.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
 fn text(t: &Option<Text>) -> Option<String> {
     t.as_ref().map(|t| t.value.clone())
 }
@@ -79,6 +89,25 @@ impl Checker<'_> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "pipeline".into())
         });
+        if let Some(given) = &p.name
+            && !is_file_name(&given.value)
+        {
+            let suggestion: String = given
+                .value
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+                .collect();
+            self.error(
+                Code::InvalidValue,
+                given.span,
+                format!("pipeline name `{}` is not a plain name", given.value),
+                "names folders and files",
+                format!(
+                    "the name is used in output folders and file names: use letters, digits, `_` and `-`{}; choose folders with `outputs.dir` or --out",
+                    if suggestion.is_empty() { String::new() } else { format!(", e.g. `{suggestion}`") }
+                ),
+            );
+        }
         if let Some(tz) = &p.timezone
             && !matches!(tz.value.as_str(), "UTC" | "Etc/UTC" | "utc" | "Z")
         {

@@ -40,6 +40,14 @@ pub struct DiffOptions {
 }
 
 fn git_base(head: &Path, rev: &str) -> Result<Arc<SourceFile>, Diagnostic> {
+    // A revision is never an option: `--output=FILE` would make git write a file.
+    if rev.starts_with('-') || rev.is_empty() {
+        return Err(Diagnostic::error(
+            Code::InvalidArgument,
+            format!("`{rev}` is not a git revision"),
+        )
+        .help("name a commit, branch or tag, e.g. --git HEAD~1 or --git main"));
+    }
     let dir = head
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -52,6 +60,7 @@ fn git_base(head: &Path, rev: &str) -> Result<Arc<SourceFile>, Diagnostic> {
         .arg("-C")
         .arg(dir)
         .arg("show")
+        .arg("--end-of-options")
         .arg(format!("{rev}:./{name}"))
         .output()
         .map_err(|e| {

@@ -32,19 +32,60 @@ pub struct Computed {
     pub actions: Vec<RecordBatch>,
 }
 
-/// Entity keys that appear more than once, with their counts.
-fn duplicate_keys(batches: &[RecordBatch], key: &str) -> Vec<(String, usize)> {
+/// How many entities have no key, and the keys that appear more than once
+/// with their counts.
+fn bad_keys(batches: &[RecordBatch], key: &str) -> (usize, Vec<(String, usize)>) {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut missing = 0;
     for batch in batches {
         if let Some(keys) = TextColumn::of(batch, key) {
             for k in keys.all() {
-                *counts
-                    .entry(k.unwrap_or_else(|| "null".into()))
-                    .or_default() += 1;
+                match k {
+                    Some(k) => *counts.entry(k).or_default() += 1,
+                    None => missing += 1,
+                }
             }
         }
     }
-    counts.into_iter().filter(|(_, n)| *n > 1).collect()
+    let repeated = counts.into_iter().filter(|(_, n)| *n > 1).collect();
+    (missing, repeated)
+}
+
+/// The entity table must give every entity one key of its own.
+fn check_keys(working: &[RecordBatch], plan: &Plan) -> Result<(), Diagnostic> {
+    let (key, table) = (plan.key.as_str(), plan.entity_source.as_str());
+    let (missing, duplicates) = bad_keys(working, key);
+    if missing > 0 {
+        let rows = if missing == 1 {
+            "1 row".to_string()
+        } else {
+            format!("{missing} rows")
+        };
+        return Err(Diagnostic::error(
+            Code::SchemaMismatch,
+            format!("the entity table `{table}` has {rows} without a key (`{key}` is null)"),
+        )
+        .help(format!(
+            "every entity needs a key: fill or remove those rows, or leave them out with `population: {key} is not null`"
+        )));
+    }
+    if !duplicates.is_empty() {
+        let examples = duplicates
+            .iter()
+            .take(5)
+            .map(|(k, n)| format!("`{k}` ({n} rows)"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Diagnostic::error(
+            Code::SchemaMismatch,
+            format!(
+                "the entity table `{table}` has {} duplicate keys in `{key}`: {examples}",
+                duplicates.len()
+            ),
+        )
+        .help("the entity table must have one row per entity; deduplicate it or filter it with `population:`"));
+    }
+    Ok(())
 }
 
 /// Select the output columns of the working scorecard.
@@ -100,20 +141,7 @@ pub async fn execute(
         .apply_steps(vec![facts])
         .map_err(|e| vec![execution_error(&e)])?;
     watch.lap("entity steps");
-    let duplicates = duplicate_keys(&working, key);
-    if !duplicates.is_empty() {
-        let examples = duplicates
-            .iter()
-            .take(5)
-            .map(|(k, n)| format!("`{k}` ({n} rows)"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(vec![Diagnostic::error(
-            Code::SchemaMismatch,
-            format!("the entity table `{}` has {} duplicate keys in `{key}`: {examples}", plan.entity_source, duplicates.len()),
-        )
-        .help("the entity table must have one row per entity; deduplicate it or filter it with `population:`")]);
-    }
+    check_keys(&working, plan).map_err(|d| vec![d])?;
     let (scorecard_schema, scorecard) =
         project_columns(&working, &working_schema, &plan.output_columns).map_err(|d| vec![d])?;
     progress("firing playbooks");

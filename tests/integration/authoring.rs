@@ -231,6 +231,29 @@ fn diff_against_a_git_revision_and_as_json() {
 }
 
 #[test]
+fn a_git_revision_is_never_passed_to_git_as_an_option() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, example_pipeline()).expect("write");
+    let written = dir.path().join("written-by-git");
+    let options = commands::DiffOptions {
+        data: false,
+        run: Default::default(),
+        format: commands::DiffFormat::Markdown,
+    };
+    for rev in [
+        format!("--output={}", written.display()),
+        "-p".into(),
+        String::new(),
+    ] {
+        let report = commands::diff(&commands::Base::Git(rev.clone()), &path, &options);
+        assert_eq!(report.exit, Exit::Error, "{rev}");
+        assert_eq!(report.diagnostics[0].code, Code::InvalidArgument, "{rev}");
+    }
+    assert!(!written.exists(), "git wrote a file");
+}
+
+#[test]
 fn the_catalog_lists_every_definition_with_lineage() {
     let out = tempfile::tempdir().expect("temp dir");
     let report = commands::docs(

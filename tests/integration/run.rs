@@ -807,3 +807,57 @@ metrics:
     assert!(message.contains("`total`"), "{message}");
     assert!(!f.path("out/as_of=2026-11-01").exists());
 }
+
+#[test]
+fn entities_without_a_key_are_one_clear_error_however_many() {
+    for accounts in [
+        "account_id,seats,segment\na1,10,smb\n,5,ent\n",
+        "account_id,seats,segment\na1,10,smb\n,5,ent\n,6,ent\n",
+    ] {
+        let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+        let f = Fixture::new(&[
+            ("accounts.csv", accounts),
+            ("events.csv", events),
+            ("p.yaml", PLAYBOOK_PIPELINE),
+        ]);
+        let report = f.run("2026-11-01");
+        let (code, message) = first_error(&report);
+        assert_eq!(
+            (report.exit, code),
+            (Exit::Error, Code::SchemaMismatch),
+            "{message}"
+        );
+        assert!(message.contains("without a key"), "{message}");
+        assert!(!f.path("out/as_of=2026-11-01").exists(), "nothing written");
+        // Leaving them out of the population is the documented way through.
+        let filtered = PLAYBOOK_PIPELINE.replace(
+            "attributes: [seats] }",
+            "attributes: [seats], population: account_id is not null }",
+        );
+        std::fs::write(f.path("p.yaml"), filtered).expect("write");
+        let report = f.run("2026-11-01");
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+        assert!(report.output.contains("1 account"), "{}", report.output);
+    }
+}
+
+#[test]
+fn a_pipeline_name_cannot_lead_outside_the_output_folder() {
+    for name in ["../../escape", "/abs/path", "a b", "-x"] {
+        let pipeline =
+            PLAYBOOK_PIPELINE.replace("vane: 1\n", &format!("vane: 1\nname: \"{name}\"\n"));
+        let f = Fixture::new(&[
+            ("accounts.csv", ACCOUNTS),
+            ("events.csv", "account_id,event_time\n"),
+            ("p.yaml", &pipeline),
+        ]);
+        let report = commands::validate(&[f.path("p.yaml")], Data::Unread);
+        let (code, message) = first_error(&report);
+        assert_eq!(
+            (report.exit, code),
+            (Exit::Error, Code::InvalidValue),
+            "{message}"
+        );
+        assert!(message.contains(name), "{message}");
+    }
+}
