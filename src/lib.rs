@@ -128,8 +128,17 @@ pub async fn compute_night(
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
+    let settings = RunSettings::resolve(options, &checked.model);
+    compute(checked, settings, watch, progress).await
+}
+
+async fn compute(
+    checked: &Checked,
+    settings: RunSettings,
+    watch: &mut Stopwatch,
+    progress: &dyn Fn(&str),
+) -> Result<Night, Vec<Diagnostic>> {
     let model = &checked.model;
-    let settings = RunSettings::resolve(options, model);
     progress("reading sources");
     let engine = Engine::start(model, &checked.sources, &settings).await?;
     watch.lap("register sources");
@@ -143,15 +152,29 @@ pub async fn compute_night(
     })
 }
 
-/// start an engine → plan → execute → write: one night, written atomically.
+/// (repair what an interrupted run left) → start an engine → plan →
+/// execute → write: one night, written atomically.
 pub async fn run_night(
     checked: &Checked,
     options: &RunOptions,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
-    let night = compute_night(checked, options, &mut watch, progress).await?;
-    run::write_night(
+    let settings = RunSettings::resolve(options, &checked.model);
+    let repairs = run::outputs::repair(&settings.out).map_err(|e| {
+        vec![
+            Diagnostic::error(
+                Code::OutputFailed,
+                format!(
+                    "cannot repair {} after an interrupted run: {e}",
+                    settings.out.display()
+                ),
+            )
+            .help("check that the output folder is writable; earlier nights are untouched"),
+        ]
+    })?;
+    let night = compute(checked, settings, &mut watch, progress).await?;
+    let mut summary = run::write_night(
         &checked.model,
         &night.engine,
         &night.settings,
@@ -159,5 +182,7 @@ pub async fn run_night(
         watch,
         progress,
     )
-    .await
+    .await?;
+    summary.repairs = repairs;
+    Ok(summary)
 }

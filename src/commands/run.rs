@@ -11,6 +11,9 @@ use crate::run::{RunOptions, RunSummary};
 /// The summary a person sees after a run.
 pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
     let mut out = String::new();
+    for repair in &summary.repairs {
+        let _ = writeln!(out, "repaired: {repair}");
+    }
     let _ = writeln!(out, "scorecard written to {}", summary.partition.display());
     let bands = summary
         .bands

@@ -98,6 +98,83 @@ pub fn write_table(
     Ok(())
 }
 
+/// What a hidden folder next to the partitions was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leftover {
+    /// `.as_of=D.tmp-PID`: a night being written.
+    Staging,
+    /// `.as_of=D.old-PID`: the earlier run of a night being replaced.
+    Replaced,
+}
+
+/// `(night, kind, pid)` of a folder [`Staged`] names, e.g. `.as_of=2026-11-01.tmp-42`.
+fn leftover(name: &str) -> Option<(String, Leftover, u32)> {
+    let (night, suffix) = name.strip_prefix('.')?.rsplit_once('.')?;
+    partition_date(night)?;
+    let (kind, pid) = if let Some(pid) = suffix.strip_prefix("tmp-") {
+        (Leftover::Staging, pid)
+    } else {
+        (Leftover::Replaced, suffix.strip_prefix("old-")?)
+    };
+    Some((night.to_string(), kind, pid.parse().ok()?))
+}
+
+/// Whether the process `pid` may still be running. Only Linux can tell
+/// (`/proc`); elsewhere every process counts as running, so nothing of a
+/// live run is ever touched.
+fn may_be_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Repair what runs that were killed left in `out`: a night whose
+/// replacement was interrupted between its two renames is restored, and
+/// staging folders and replaced nights of processes no longer running are
+/// removed. Returns what was done, in words.
+pub fn repair(out: &Path) -> std::io::Result<Vec<String>> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Ok(Vec::new());
+    };
+    let mut found: Vec<(String, Leftover, u32, PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let (night, kind, pid) = leftover(&entry.file_name().to_string_lossy())?;
+            (entry.path().is_dir() && !may_be_running(pid))
+                .then(|| (night, kind, pid, entry.path()))
+        })
+        .collect();
+    // Newest first, so the night restored is the one replaced last.
+    found.sort_by_key(|(_, _, _, path)| {
+        std::cmp::Reverse(std::fs::metadata(path).and_then(|m| m.modified()).ok())
+    });
+    let mut done = Vec::new();
+    for (night, kind, pid, path) in found {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = out.join(&night);
+        if kind == Leftover::Replaced && !target.exists() {
+            std::fs::rename(&path, &target)?;
+            done.push(format!(
+                "restored {night}, which a run (pid {pid}) stopped while replacing it"
+            ));
+        } else {
+            std::fs::remove_dir_all(&path)?;
+            done.push(format!(
+                "removed {name}, left by a run (pid {pid}) that did not finish"
+            ));
+        }
+    }
+    Ok(done)
+}
+
 /// A partition being written: a hidden temporary folder that becomes the
 /// partition on [`Staged::commit`], or disappears when dropped uncommitted.
 pub struct Staged {

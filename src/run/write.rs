@@ -34,6 +34,8 @@ pub struct RunSummary {
     pub suppressed: usize,
     /// Stage timings in milliseconds.
     pub timings: Vec<(String, f64)>,
+    /// What the run repaired in the output folder before it started.
+    pub repairs: Vec<String>,
 }
 
 fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
@@ -145,5 +147,6 @@ pub async fn write_night(
         actions: actions_summary,
         suppressed,
         timings,
+        repairs: Vec::new(),
     })
 }

@@ -861,3 +861,81 @@ fn a_pipeline_name_cannot_lead_outside_the_output_folder() {
         assert!(message.contains(name), "{message}");
     }
 }
+
+/// A process id no process can have (above Linux's largest), for the
+/// leftovers of a run that was killed.
+const DEAD_PID: u32 = 999_999_999;
+
+#[test]
+fn a_run_killed_at_any_step_of_its_commit_loses_no_night() {
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    let fixture = || {
+        let f = Fixture::new(&[
+            ("accounts.csv", ACCOUNTS),
+            ("events.csv", events),
+            ("p.yaml", PLAYBOOK_PIPELINE),
+        ]);
+        assert_eq!(f.run("2026-11-01").exit, Exit::Ok);
+        f
+    };
+    let night = "as_of=2026-11-01";
+    let staging = format!(".{night}.tmp-{DEAD_PID}");
+    let replaced = format!(".{night}.old-{DEAD_PID}");
+    let half_written = |f: &Fixture, dir: &str| {
+        std::fs::create_dir_all(f.path("out").join(dir)).expect("mkdir");
+        std::fs::write(f.path("out").join(dir).join("scorecard.parquet"), "half").expect("write");
+    };
+    // Killed while writing the staging folder, or before the first rename.
+    let f = fixture();
+    let before = std::fs::read(f.path("out").join(night).join("actions.parquet")).expect("read");
+    half_written(&f, &staging);
+    let next = f.run("2026-11-02");
+    assert_eq!(next.exit, Exit::Ok, "{:?}", next.diagnostics);
+    assert!(
+        next.output.contains(&format!("removed {staging}")),
+        "{}",
+        next.output
+    );
+    // Killed between the two renames: the night is only in `.old`.
+    let f = fixture();
+    std::fs::rename(f.path("out").join(night), f.path("out").join(&replaced)).expect("rename");
+    half_written(&f, &staging);
+    let next = f.run("2026-11-02");
+    assert_eq!(next.exit, Exit::Ok, "{:?}", next.diagnostics);
+    assert!(
+        next.output.contains(&format!("restored {night}")),
+        "{}",
+        next.output
+    );
+    let after = std::fs::read(f.path("out").join(night).join("actions.parquet")).expect("restored");
+    assert_eq!(before, after, "the night comes back whole");
+    // Its actions still start the 2-day cooldown the next night.
+    assert!(
+        next.output.contains("held back by cooldowns"),
+        "{}",
+        next.output
+    );
+    // Killed after the second rename, before the old night was removed.
+    let f = fixture();
+    half_written(&f, &replaced);
+    let next = f.run("2026-11-02");
+    assert!(
+        next.output.contains(&format!("removed {replaced}")),
+        "{}",
+        next.output
+    );
+    let hidden: Vec<String> = std::fs::read_dir(f.path("out"))
+        .expect("out")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+    // A live run's folders are never touched.
+    let f = fixture();
+    let live = format!(".{night}.tmp-1");
+    half_written(&f, &live);
+    let next = f.run("2026-11-02");
+    assert_eq!(next.exit, Exit::Ok);
+    assert!(f.path("out").join(&live).exists(), "pid 1 is running");
+}
