@@ -4,6 +4,7 @@
 //! Stages never print: they return `Vec<Diagnostic>` and keep going, so one
 //! run reports every problem in a file. `main.rs` picks the renderer.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -383,8 +384,57 @@ pub enum Format {
     Github,
 }
 
+/// `text` with control characters (terminal escapes among them) shown as
+/// `\u{1b}` rather than sent to the terminal; line breaks and tabs stay.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match hidden(c) {
+                true => format!("\\u{{{:x}}}", c as u32),
+                false => c.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// A file's text with control characters replaced by visible ones of the
+/// same length in bytes, so spans still point where they did.
+fn printable_source(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => c,
+            c if c.is_control() && c.len_utf8() == 1 => '?',
+            c if c.is_control() => '¿',
+            c => c,
+        })
+        .collect()
+}
+
+/// A diagnostic whose texts are [`printable`].
+fn printable_diagnostic(diagnostic: &Diagnostic) -> Diagnostic {
+    let label = |l: &Label| Label {
+        span: l.span,
+        text: printable(&l.text).into_owned(),
+    };
+    Diagnostic {
+        message: printable(&diagnostic.message).into_owned(),
+        help: diagnostic
+            .help
+            .as_deref()
+            .map(|h| printable(h).into_owned()),
+        primary: diagnostic.primary.as_ref().map(label),
+        secondary: diagnostic.secondary.iter().map(label).collect(),
+        ..diagnostic.clone()
+    }
+}
+
 /// Render diagnostics for a person: code, message, the source snippet with
-/// labels and the help line. `color` adds ANSI colours.
+/// labels and the help line. `color` adds ANSI colours. Control characters
+/// in messages and in the file are shown, never sent to the terminal.
 pub fn render_human(diagnostics: &[Diagnostic], color: bool) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
@@ -396,10 +446,11 @@ pub fn render_human(diagnostics: &[Diagnostic], color: bool) -> String {
         .with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
+        let diagnostic = &printable_diagnostic(diagnostic);
         let source = diagnostic
             .file
             .as_ref()
-            .map(|f| NamedSource::new(f.name.clone(), f.text.clone()));
+            .map(|f| NamedSource::new(printable(&f.name), printable_source(&f.text)));
         let view = MietteView { diagnostic, source };
         if handler.render_report(&mut out, &view).is_err() {
             out.push_str(&format!("{}: {}\n", diagnostic.code, diagnostic.message));
@@ -508,7 +559,8 @@ pub fn render_github(diagnostics: &[Diagnostic]) -> String {
 }
 
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
+    printable(text)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -576,6 +628,27 @@ mod tests {
         for code in Code::ALL {
             assert!(seen.insert(code.as_str()), "duplicate code {code}");
         }
+    }
+
+    #[test]
+    fn terminal_escapes_in_messages_and_files_are_shown_not_sent() {
+        let hostile = "key \u{1b}]0;pwned\u{7}\u{1b}[31m";
+        let file = Arc::new(SourceFile::new("p.yaml", format!("name: \"{hostile}\"\n")));
+        let d = Diagnostic::error(Code::InvalidValue, format!("no account `{hostile}`"))
+            .at(&file, Span::new(7, 9), hostile)
+            .help(hostile);
+        for text in [
+            render_human(std::slice::from_ref(&d), false),
+            render_github(std::slice::from_ref(&d)),
+        ] {
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "{text:?}"
+            );
+            assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
+        }
+        assert!(render_json(&[d]).contains("\\u001b"));
+        assert_eq!(printable("tab\tand\nline"), "tab\tand\nline");
     }
 
     #[test]

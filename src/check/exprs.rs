@@ -1252,7 +1252,7 @@ fn allowed(place: Place, scope: Scope<'_>) -> bool {
 }
 
 /// A type's name with its article: "a number", "an integer".
-fn a(ty: Type) -> String {
+pub(super) fn a(ty: Type) -> String {
     let name = ty.name();
     if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
         format!("an {name}")

@@ -245,8 +245,9 @@ impl Checker<'_> {
                     Code::SchemaMismatch,
                     column.span,
                     format!(
-                        "column `{}` of `{source}` is a {t}, but {wanted} is needed",
-                        column.value
+                        "column `{}` of `{source}` is {}, but {wanted} is needed",
+                        column.value,
+                        exprs::a(*t)
                     ),
                     "wrong type",
                     format!("store `{}` as {wanted} in {}", column.value, schema.origin),

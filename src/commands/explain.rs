@@ -145,10 +145,12 @@ impl Tree<'_> {
         for kpi in kpis {
             let target = self.value(&names::target(&kpi));
             let direction = self.value(&names::direction(&kpi));
-            self.line(
-                depth + 1,
-                format!("target for {kpi} = {target} ({direction} is better)"),
-            );
+            let line = if target == "null" {
+                format!("no target for {kpi} in effect as of this night")
+            } else {
+                format!("target for {kpi} = {target} ({direction} is better)")
+            };
+            self.line(depth + 1, line);
         }
     }
 }

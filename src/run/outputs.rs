@@ -138,7 +138,9 @@ pub fn write_table(
             for batch in batches {
                 writer.write(batch).map_err(|e| e.to_string())?;
             }
-            writer.close().map_err(|e| e.to_string())?;
+            // Writes the footer, like `close`, and hands the file back to sync.
+            let file = writer.into_inner().map_err(|e| e.to_string())?;
+            file.sync_all().map_err(|e| e.to_string())?;
         }
         FileFormat::Csv => {
             let mut writer = datafusion::arrow::csv::WriterBuilder::new()
@@ -153,10 +155,13 @@ pub fn write_table(
                     .join(",");
                 let mut file = writer.into_inner();
                 writeln!(file, "{header}").map_err(|e| e.to_string())?;
+                file.sync_all().map_err(|e| e.to_string())?;
             } else {
                 for batch in batches {
+                    // Each batch is flushed to the file as it is written.
                     writer.write(batch).map_err(|e| e.to_string())?;
                 }
+                writer.into_inner().sync_all().map_err(|e| e.to_string())?;
             }
         }
         FileFormat::JsonLines => {
@@ -165,9 +170,27 @@ pub fn write_table(
                 writer.write(batch).map_err(|e| e.to_string())?;
             }
             writer.finish().map_err(|e| e.to_string())?;
+            writer.into_inner().sync_all().map_err(|e| e.to_string())?;
         }
     }
     Ok(())
+}
+
+/// Write `bytes` to a new file at `path` and sync it to disk.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Sync a folder's entries (new, renamed and removed names) to disk. Only
+/// Unix can open a folder to sync it; elsewhere renames are left to the OS.
+fn sync_folder(path: &Path) -> std::io::Result<()> {
+    if cfg!(unix) {
+        File::open(path)?.sync_all()
+    } else {
+        Ok(())
+    }
 }
 
 /// What a hidden folder next to the partitions was for.
@@ -283,6 +306,13 @@ impl Staged {
                 .unwrap_or_default(),
             std::process::id()
         ));
+        let parent = self
+            .target
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        // Every file of the night is on disk before any name points at it.
+        sync_folder(&self.dir)?;
         let replaced = self.target.exists();
         if replaced {
             std::fs::rename(&self.target, &old)?;
@@ -294,7 +324,9 @@ impl Staged {
             return Err(e);
         }
         self.committed = true;
+        sync_folder(&parent)?;
         if replaced {
+            // If this fails, the next run's `repair` removes what is left.
             let _ = std::fs::remove_dir_all(&old);
         }
         Ok(self.target.clone())

@@ -117,7 +117,7 @@ pub async fn write_night(
         suppressed,
         timings: &timings,
     });
-    std::fs::write(staged.dir.join(names::MANIFEST_FILE), manifest)
+    outputs::write_synced(&staged.dir.join(names::MANIFEST_FILE), manifest.as_bytes())
         .map_err(|e| write_error("the manifest", e.to_string()))?;
     let partition = staged
         .commit()
