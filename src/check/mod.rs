@@ -165,6 +165,7 @@ impl Checker<'_> {
         }
         model.edges = graph::edges(&model);
         model.tests = self.tests(&model);
+        self.columns_in_every_file(&model);
         if !self.diagnostics.iter().any(Diagnostic::is_error) {
             self.unused(&model);
         }
@@ -208,6 +209,10 @@ impl Checker<'_> {
                 location: location.clone(),
                 time: text(&def.time),
                 key,
+                missing_columns: match def.missing_columns.as_ref().map(|t| t.value.as_str()) {
+                    Some("read_as_null") => MissingColumns::ReadAsNull,
+                    _ => MissingColumns::Error,
+                },
                 span: def.span,
             });
         }
@@ -881,6 +886,43 @@ impl Checker<'_> {
             .and_then(|f| FileFormat::from_name(&f.value))
             .unwrap_or(FileFormat::Parquet);
         Outputs { dir, format }
+    }
+
+    /// A column the pipeline reads must be in every file of its source,
+    /// unless the source says it may read as null.
+    fn columns_in_every_file(&mut self, model: &Model) {
+        for source in &model.sources {
+            if source.missing_columns == MissingColumns::ReadAsNull {
+                continue;
+            }
+            for column in model.columns_read(&source.name) {
+                let lacking = self.sources.files_lacking(&source.name, &column);
+                if lacking.is_empty() {
+                    continue;
+                }
+                let mut listed = lacking
+                    .iter()
+                    .take(3)
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if lacking.len() > 3 {
+                    listed.push_str(&format!(" and {} more", lacking.len() - 3));
+                }
+                let files = if lacking.len() == 1 {
+                    "1 file"
+                } else {
+                    &format!("{} files", lacking.len())
+                };
+                self.error(
+                    Code::SchemaMismatch,
+                    source.span,
+                    format!("column `{column}` of source `{}` is missing from {files}: {listed}", source.name),
+                    "some files lack a column",
+                    format!("add `{column}` to those files, or set `missing_columns: read_as_null` on `{}` if they are meant to lack it", source.name),
+                );
+            }
+        }
     }
 
     fn unused(&mut self, model: &Model) {

@@ -2,7 +2,7 @@
 //! `docs`. Every name is resolved, every expression typed, metrics are in
 //! dependency order, and each expression keeps its span for messages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -221,8 +221,20 @@ pub struct Source {
     pub time: Option<String>,
     /// The column holding the entity key.
     pub key: String,
+    /// What a column the pipeline reads does in files that lack it.
+    pub missing_columns: MissingColumns,
     /// Where it is defined.
     pub span: Span,
+}
+
+/// What a column the pipeline reads does in the files of a source that
+/// lack it (`missing_columns:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingColumns {
+    /// It is an error, naming the files (the default).
+    Error,
+    /// It reads as null in those files.
+    ReadAsNull,
 }
 
 /// The entity.
@@ -619,6 +631,57 @@ pub struct Model {
 }
 
 impl Model {
+    /// Every column of `source` the pipeline reads: its key and time, the
+    /// columns its metrics read, and for the entity and targets sources
+    /// every column they use.
+    pub fn columns_read(&self, source: &str) -> BTreeSet<String> {
+        let mut columns = BTreeSet::new();
+        let add = |e: &TypedExpr, columns: &mut BTreeSet<String>| {
+            e.walk(&mut |x| {
+                if let TypedKind::Column(c) = &x.kind {
+                    columns.insert(c.clone());
+                }
+            })
+        };
+        for metric in &self.metrics {
+            if let MetricKind::Aggregate {
+                source: s,
+                filter,
+                value,
+                ..
+            } = &metric.kind
+                && s == source
+            {
+                add(value, &mut columns);
+                if let Some(f) = filter {
+                    add(f, &mut columns);
+                }
+            }
+        }
+        if let Some(s) = self.source(source) {
+            columns.insert(s.key.clone());
+            columns.extend(s.time.clone());
+        }
+        if self.entity.source == source {
+            columns.insert(self.entity.key.clone());
+            columns.extend(self.entity.attributes.iter().cloned());
+            if let Some(p) = &self.entity.population {
+                add(p, &mut columns);
+            }
+        }
+        if let Some(t) = self.targets.as_ref().filter(|t| t.source == source) {
+            columns.extend([
+                t.key.clone(),
+                t.kpi.clone(),
+                t.value.clone(),
+                t.direction.clone(),
+            ]);
+            columns.extend(t.effective_from.clone());
+            columns.extend(t.effective_to.clone());
+        }
+        columns
+    }
+
     /// A metric by name.
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| m.name == name)

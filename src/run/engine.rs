@@ -57,7 +57,9 @@ impl Engine {
         let opened = futures::future::join_all(model.sources.iter().map(|source| async {
             match sources.table(&source.name) {
                 Some(table) => Ok(table),
-                None => sources::listing_table(&ctx, &source.location).await,
+                None => sources::listing_table(&ctx, &source.location)
+                    .await
+                    .map(|opened| opened.table),
             }
         }))
         .await;
@@ -195,7 +197,10 @@ async fn earlier_output(
         partitions: Vec::new(),
         span: Span::default(),
     };
-    sources::listing_table(ctx, &location).await.ok()
+    sources::listing_table(ctx, &location)
+        .await
+        .ok()
+        .map(|opened| opened.table)
 }
 
 /// The newest earlier scorecard in the output folder that has health, as a scan.

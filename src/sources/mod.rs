@@ -61,6 +61,8 @@ pub struct Sources {
     /// The schemas of the opened sources, by name; empty before [`open`].
     pub schemas: Schemas,
     tables: BTreeMap<String, Arc<ListingTable>>,
+    /// Per opened source, `(column, files that lack it)`.
+    gaps: BTreeMap<String, Vec<(String, Vec<String>)>>,
 }
 
 impl Sources {
@@ -74,6 +76,15 @@ impl Sources {
         self.tables.get(name).cloned()
     }
 
+    /// The files of an opened source that lack `column` (which other files
+    /// of it have); empty when every file has it.
+    pub fn files_lacking(&self, source: &str, column: &str) -> &[String] {
+        self.gaps
+            .get(source)
+            .and_then(|gaps| gaps.iter().find(|(c, _)| c == column))
+            .map_or(&[], |(_, files)| files.as_slice())
+    }
+
     /// Read a source from other files (a test's fixtures): its location
     /// changes, and whatever was opened for it is forgotten.
     pub fn relocate(&mut self, name: &str, path: PathBuf, format: FileFormat) {
@@ -84,6 +95,7 @@ impl Sources {
         }
         self.schemas.remove(name);
         self.tables.remove(name);
+        self.gaps.remove(name);
     }
 }
 
@@ -146,11 +158,16 @@ pub async fn open(mut sources: Sources, file: &Arc<SourceFile>) -> (Sources, Vec
     .await;
     for (location, table) in sources.locations.iter().zip(opened) {
         match table {
-            Ok(table) => {
-                let schema =
-                    tables::source_schema(&table.schema(), location.path.display().to_string());
+            Ok(opened) => {
+                let schema = tables::source_schema(
+                    &opened.table.schema(),
+                    location.path.display().to_string(),
+                );
                 sources.schemas.insert(location.name.clone(), schema);
-                sources.tables.insert(location.name.clone(), table);
+                sources.tables.insert(location.name.clone(), opened.table);
+                if !opened.gaps.is_empty() {
+                    sources.gaps.insert(location.name.clone(), opened.gaps);
+                }
             }
             Err(e) => diagnostics.push(tables::unreadable(file, location, &e)),
         }

@@ -4,12 +4,17 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::datasource::file_format::options::{
     ArrowReadOptions, CsvReadOptions, JsonReadOptions, ParquetReadOptions, ReadOptions,
 };
-use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use object_store::ObjectMeta;
 
 use super::SourceLocation;
 use crate::base::types::{ColumnType, SourceSchema, Type};
@@ -51,7 +56,7 @@ pub fn table_url(location: &SourceLocation) -> datafusion::error::Result<Listing
 pub async fn listing_table(
     ctx: &SessionContext,
     location: &SourceLocation,
-) -> datafusion::error::Result<Arc<ListingTable>> {
+) -> datafusion::error::Result<Opened> {
     let url = table_url(location)?;
     let extension = extension_filter(location);
     let partitions: Vec<(String, DataType)> = location
@@ -81,11 +86,93 @@ pub async fn listing_table(
             options.to_listing_options(&config, table_options)
         }
     };
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .infer_schema(&ctx.state())
+    let state = ctx.state();
+    let (config, gaps) = match location.format {
+        // Self-describing files: read each file's schema, so a column some
+        // files lack is known (and each footer is still read once).
+        FileFormat::Parquet | FileFormat::Arrow => {
+            let (schema, gaps) = file_by_file_schema(&state, &url, &options, location).await?;
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .with_schema(schema);
+            (config, gaps)
+        }
+        FileFormat::Csv | FileFormat::JsonLines => {
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(options)
+                .infer_schema(&state)
+                .await?;
+            (config, Vec::new())
+        }
+    };
+    Ok(Opened {
+        table: Arc::new(ListingTable::try_new(config)?),
+        gaps,
+    })
+}
+
+/// A listing table and the columns some of its files lack.
+pub struct Opened {
+    /// The table, its schema the union of its files' schemas.
+    pub table: Arc<ListingTable>,
+    /// `(column, files that lack it)`, by column.
+    pub gaps: Vec<(String, Vec<String>)>,
+}
+
+/// The schema of a folder, glob or file of Parquet or Arrow files, merged
+/// from each file's schema as DataFusion merges them (files in path order,
+/// each with the format's own conversions), and the columns some files
+/// lack. An empty file is an error rather than skipped.
+async fn file_by_file_schema(
+    state: &datafusion::execution::context::SessionState,
+    url: &ListingTableUrl,
+    options: &ListingOptions,
+    location: &SourceLocation,
+) -> datafusion::error::Result<(SchemaRef, Vec<(String, Vec<String>)>)> {
+    let store = state.runtime_env().object_store(url)?;
+    let mut files: Vec<ObjectMeta> = url
+        .list_all_files(state, store.as_ref(), &options.file_extension)
+        .await?
+        .try_collect()
         .await?;
-    Ok(Arc::new(ListingTable::try_new(config)?))
+    if files.is_empty() {
+        return Err(DataFusionError::Plan(format!("No files found at {url}")));
+    }
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    if let Some(empty) = files.iter().find(|f| f.size == 0) {
+        return Err(DataFusionError::Execution(format!(
+            "/{} is empty (0 bytes), not a {} file",
+            empty.location,
+            location.format.name()
+        )));
+    }
+    let schemas = futures::future::join_all(files.iter().map(|file| {
+        let store = Arc::clone(&store);
+        async move {
+            options
+                .format
+                .infer_schema(state, &store, std::slice::from_ref(file))
+                .await
+                .map_err(|e| e.context(format!("reading /{}", file.location)))
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<datafusion::error::Result<Vec<SchemaRef>>>()?;
+    let merged = Schema::try_merge(schemas.iter().map(|s| s.as_ref().clone()))?;
+    let mut gaps = Vec::new();
+    for field in merged.fields() {
+        let lacking: Vec<String> = files
+            .iter()
+            .zip(&schemas)
+            .filter(|(_, schema)| schema.field_with_name(field.name()).is_err())
+            .map(|(file, _)| format!("/{}", file.location))
+            .collect();
+        if !lacking.is_empty() {
+            gaps.push((field.name().clone(), lacking));
+        }
+    }
+    Ok((Arc::new(merged), gaps))
 }
 
 /// The Vane type of an Arrow column type.
@@ -125,8 +212,7 @@ pub(super) fn unreadable(
     location: &SourceLocation,
     error: &datafusion::error::DataFusionError,
 ) -> Diagnostic {
-    let message = error.to_string();
-    let first_line = message.lines().next().unwrap_or("").to_string();
+    let text_of_error = error_text(error);
     let missing = !location.path.exists() && !has_glob(&location.path.to_string_lossy());
     let (text, help) = if missing {
         (
@@ -137,7 +223,8 @@ pub(super) fn unreadable(
             ),
             "check `path:`; it is relative to the pipeline file".to_string(),
         )
-    } else if first_line.contains("No files found") {
+    } else if matches!(error.find_root(), DataFusionError::Plan(m) if m.starts_with("No files found"))
+    {
         (
             format!(
                 "source `{}`: no {} files at {}",
@@ -156,7 +243,7 @@ pub(super) fn unreadable(
                 "source `{}`: cannot read {}: {}",
                 location.name,
                 location.path.display(),
-                simplify(&first_line)
+                text_of_error
             ),
             format!(
                 "check that the files are valid {} files",

@@ -84,6 +84,8 @@ pub struct SourceDef {
     pub key: Option<Text>,
     /// Hive partition columns (`region=eu/…` folders).
     pub partitions: Vec<Text>,
+    /// `error` or `read_as_null`: a read column some files lack.
+    pub missing_columns: Option<Text>,
     /// Span of the source's name key, for messages about the whole source.
     pub span: Span,
 }

@@ -536,6 +536,7 @@ impl Loader {
             time: self.text(&fields, section, "time"),
             key: self.text(&fields, section, "key"),
             partitions: self.text_list(&fields, "partitions"),
+            missing_columns: self.text(&fields, section, "missing_columns"),
             span: name.span,
             name,
         })

@@ -96,6 +96,8 @@ pub const OWNER: Field = field(
 
 /// Source formats Vane reads.
 pub const SOURCE_FORMATS: &[&str] = &["parquet", "csv", "jsonl", "arrow"];
+/// What a source does with a column some of its files lack.
+pub const MISSING_COLUMNS: &[&str] = &["error", "read_as_null"];
 /// Output formats Vane writes.
 pub const OUTPUT_FORMATS: &[&str] = &["parquet", "csv", "jsonl"];
 /// Indicator kinds.
@@ -134,6 +136,11 @@ pub static SOURCE: Section = Section {
             "partitions",
             Shape::TextList,
             "Hive partition columns encoded in folder names (`region=eu/`).",
+        ),
+        field(
+            "missing_columns",
+            Shape::Choice(MISSING_COLUMNS),
+            "A column the pipeline reads that some Parquet or Arrow files of the source lack: `error` (the default) or `read_as_null` in those files.",
         ),
     ],
 };

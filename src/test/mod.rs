@@ -4,7 +4,7 @@
 //! and actions as of the test's date; expectations are compared value by
 //! value. Also runs the built-in checks every pipeline should pass.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +13,7 @@ use datafusion::arrow::array::RecordBatch;
 
 use crate::Checked;
 use crate::base::{FileFormat, SourceFile, Span, names};
-use crate::check::model::{
-    ExpectedValue, Fixture, MetricKind, Model, Target, Test, TypedExpr, TypedKind,
-};
+use crate::check::model::{ExpectedValue, Fixture, Model, Target, Test};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::run::{RunOptions, Stopwatch, TextColumn, cell};
 
@@ -41,55 +39,6 @@ fn csv_field(text: Option<&str>) -> String {
     }
 }
 
-/// Columns the pipeline reads from a source, so an empty fixture still has them.
-fn columns_read(model: &Model, source: &str) -> BTreeSet<String> {
-    let mut columns = BTreeSet::new();
-    let add = |e: &TypedExpr, columns: &mut BTreeSet<String>| {
-        e.walk(&mut |x| {
-            if let TypedKind::Column(c) = &x.kind {
-                columns.insert(c.clone());
-            }
-        })
-    };
-    for metric in &model.metrics {
-        if let MetricKind::Aggregate {
-            source: s,
-            filter,
-            value,
-            ..
-        } = &metric.kind
-            && s == source
-        {
-            add(value, &mut columns);
-            if let Some(f) = filter {
-                add(f, &mut columns);
-            }
-        }
-    }
-    if let Some(s) = model.source(source) {
-        columns.insert(s.key.clone());
-        columns.extend(s.time.clone());
-    }
-    if model.entity.source == source {
-        columns.insert(model.entity.key.clone());
-        columns.extend(model.entity.attributes.iter().cloned());
-        if let Some(p) = &model.entity.population {
-            add(p, &mut columns);
-        }
-    }
-    if let Some(t) = model.targets.as_ref().filter(|t| t.source == source) {
-        columns.extend([
-            t.key.clone(),
-            t.kpi.clone(),
-            t.value.clone(),
-            t.direction.clone(),
-        ]);
-        columns.extend(t.effective_from.clone());
-        columns.extend(t.effective_to.clone());
-    }
-    columns
-}
-
 fn failure(file: &Arc<SourceFile>, span: Span, message: String, help: &str) -> Diagnostic {
     Diagnostic::error(Code::TestFailed, message)
         .at(file, span, "here")
@@ -104,7 +53,7 @@ fn write_fixture(
     dir: &Path,
 ) -> Result<PathBuf, Diagnostic> {
     let path = dir.join(format!("{source}.csv"));
-    let needed = columns_read(model, source);
+    let needed = model.columns_read(source);
     let rows = fixture.map_or(&[][..], |f| f.rows.as_slice());
     let mut header: Vec<String> = Vec::new();
     for row in rows {

@@ -986,3 +986,115 @@ fn csv_outputs_neutralise_formulas_unless_asked_not_to() {
     assert!(scorecard.contains("\n+cmd"), "{scorecard}");
     assert!(!scorecard.contains("'+cmd"), "{scorecard}");
 }
+
+/// Write a Parquet file with text columns (and a timestamp `event_time`).
+fn parquet(path: &Path, columns: &[(&str, Vec<&str>)]) {
+    use datafusion::arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, _)| match *name {
+            "event_time" => Field::new(
+                *name,
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                true,
+            ),
+            _ => Field::new(*name, DataType::Utf8, true),
+        })
+        .collect();
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|(name, values)| -> ArrayRef {
+            match *name {
+                "event_time" => Arc::new(TimestampMicrosecondArray::from(
+                    values
+                        .iter()
+                        .map(|v| {
+                            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S")
+                                .expect("timestamp")
+                                .and_utc()
+                                .timestamp_micros()
+                        })
+                        .collect::<Vec<_>>(),
+                )),
+                _ => Arc::new(StringArray::from(values.clone())),
+            }
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).expect("batch");
+    std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+}
+
+#[test]
+fn a_column_missing_from_some_files_of_a_source_is_an_error_unless_declared() {
+    let pipeline = |missing: &str| {
+        format!(
+            "vane: 1
+sources:
+  accounts: {{ path: accounts.csv }}
+  events: {{ path: events/, format: parquet, time: event_time{missing} }}
+entity: {{ name: account, source: accounts, key: account_id, attributes: [seats] }}
+metrics:
+  features: {{ from: events, value: count_distinct(feature), unused: true }}
+"
+        )
+    };
+    let f = Fixture::new(&[("accounts.csv", ACCOUNTS), ("p.yaml", &pipeline(""))]);
+    parquet(
+        &f.path("events/2026-09.parquet"),
+        &[
+            ("account_id", vec!["a1", "a1"]),
+            (
+                "event_time",
+                vec!["2026-09-10T10:00:00", "2026-09-11T10:00:00"],
+            ),
+            ("feature", vec!["reports", "alerts"]),
+        ],
+    );
+    parquet(
+        &f.path("events/2026-10.parquet"),
+        &[
+            ("account_id", vec!["a1"]),
+            ("event_time", vec!["2026-10-10T10:00:00"]),
+        ],
+    );
+    // Before: both exit 0 and `feature` reads as null in October.
+    let validated = commands::validate(&[f.path("p.yaml")], Data::Opened);
+    let (code, message) = first_error(&validated);
+    assert_eq!(
+        (validated.exit, code),
+        (Exit::Error, Code::SchemaMismatch),
+        "{message}"
+    );
+    assert!(
+        message.contains("`feature`") && message.contains("2026-10.parquet"),
+        "{message}"
+    );
+    assert!(!message.contains("2026-09.parquet"), "{message}");
+    let report = f.run("2026-11-01");
+    assert_eq!(first_error(&report).0, Code::SchemaMismatch);
+    // Declared: the October rows count no feature.
+    std::fs::write(
+        f.path("p.yaml"),
+        pipeline(", missing_columns: read_as_null"),
+    )
+    .expect("write");
+    assert_eq!(value(&f.compute("2026-11-01"), "a1", "features"), "2");
+    // An empty file in the folder is an error naming it, not skipped.
+    std::fs::write(f.path("events/2026-11.parquet"), "").expect("write");
+    let report = f.run("2026-11-01");
+    let (code, message) = first_error(&report);
+    assert_eq!(
+        (report.exit, code),
+        (Exit::Error, Code::DataUnreadable),
+        "{message}"
+    );
+    assert!(message.contains("2026-11.parquet"), "{message}");
+}
