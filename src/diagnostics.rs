@@ -65,6 +65,8 @@ pub enum Code {
     SchemaMismatch,
     /// A data file is missing or unreadable.
     DataUnreadable,
+    /// A computed value is beyond what its type holds (a 64-bit integer).
+    OutOfRange,
     /// The run could not complete.
     RunFailed,
     /// Outputs could not be written.
@@ -108,6 +110,7 @@ impl Code {
         Code::InvalidHealth,
         Code::SchemaMismatch,
         Code::DataUnreadable,
+        Code::OutOfRange,
         Code::RunFailed,
         Code::OutputFailed,
         Code::InvalidArgument,
@@ -144,6 +147,7 @@ impl Code {
             Code::InvalidHealth => "V403",
             Code::SchemaMismatch => "V500",
             Code::DataUnreadable => "V501",
+            Code::OutOfRange => "V502",
             Code::RunFailed => "V600",
             Code::OutputFailed => "V601",
             Code::InvalidArgument => "V602",
@@ -181,6 +185,7 @@ impl Code {
             Code::InvalidHealth => "invalid-health",
             Code::SchemaMismatch => "schema-mismatch",
             Code::DataUnreadable => "data-unreadable",
+            Code::OutOfRange => "value-out-of-range",
             Code::RunFailed => "run-failed",
             Code::OutputFailed => "output-failed",
             Code::InvalidArgument => "invalid-argument",

@@ -39,6 +39,29 @@ pub fn metric(name: &str, shift: Seconds) -> String {
     }
 }
 
+/// What a scorecard column holds, in words, for messages: "metric
+/// `logins`", "metric `logins` 30d back", "the score of indicator `usage`".
+pub fn describe(column: &str) -> String {
+    if let Some(indicator) = column.strip_prefix("score__") {
+        return format!("the score of indicator `{indicator}`");
+    }
+    if let Some(group) = column.strip_prefix("group__") {
+        return format!("group `{group}`");
+    }
+    if let Some((name, seconds)) = column
+        .strip_prefix("__")
+        .and_then(|rest| rest.rsplit_once("__minus_"))
+        .and_then(|(name, shift)| Some((name, shift.strip_suffix('s')?.parse::<i64>().ok()?)))
+    {
+        let back = Seconds::of(seconds, 1).map_or(format!("{seconds}s"), |s| s.to_string());
+        return format!("metric `{name}` {back} back");
+    }
+    if RESERVED.contains(&column) || column.starts_with("__") {
+        return format!("`{column}`");
+    }
+    format!("metric `{column}`")
+}
+
 /// An indicator's score column.
 pub fn score(indicator: &str) -> String {
     format!("score__{indicator}")
@@ -149,5 +172,14 @@ mod tests {
             assert!(is_reserved(name));
         }
         assert!(!is_reserved("logins_30d"));
+    }
+
+    #[test]
+    fn generated_columns_are_described_in_words() {
+        let day = Seconds::of(1, 86_400).expect("a day");
+        assert_eq!(describe(&metric("logins", day)), "metric `logins` 1d back");
+        assert_eq!(describe("logins"), "metric `logins`");
+        assert_eq!(describe(&score("usage")), "the score of indicator `usage`");
+        assert_eq!(describe(HEALTH), "`health`");
     }
 }

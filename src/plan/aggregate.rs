@@ -18,7 +18,7 @@ use datafusion::functions_aggregate::expr_fn::{
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
 
 use super::PlanError;
-use super::exprs::{LowerResult, Lowering, out_of_range, safe_div};
+use super::exprs::{EXACT_INTEGER, LowerResult, Lowering, out_of_range, safe_div};
 use crate::base::names;
 use crate::base::types::Type;
 use crate::base::units::{Micros, Seconds};
@@ -307,12 +307,23 @@ pub fn source_aggregate(
                         collector.register(sum(exact(first(lowered_args)?)), &predicate, lo, hi)?;
                     cast(zero_filled(&total), DataType::Float64)
                 }
+                // Integer sums add as 38-digit decimals and convert back
+                // when the metric is computed: exact, or an error naming it.
+                (Aggregate::Sum, false) => {
+                    let total = collector.register(
+                        sum(cast(first(lowered_args)?, EXACT_INTEGER)),
+                        &predicate,
+                        lo,
+                        hi,
+                    )?;
+                    cast(zero_filled(&total), DataType::Int64)
+                }
                 (Aggregate::Avg, _) => {
                     let x = first(lowered_args)?;
                     let summed = if exact_float {
                         exact(x.clone())
                     } else {
-                        x.clone()
+                        cast(x.clone(), EXACT_INTEGER)
                     };
                     let total = collector.register(sum(summed), &predicate, lo, hi)?;
                     let n = collector.register(count(x), &predicate, lo, hi)?;

@@ -53,6 +53,18 @@ fn float(e: Expr) -> Expr {
     cast(e, DataType::Float64)
 }
 
+/// A decimal wide enough for the sum, difference or product of any two
+/// 64-bit integers.
+pub const EXACT_INTEGER: DataType = DataType::Decimal128(38, 0);
+
+/// `a op b` for 64-bit integers, exact or an error: computed as a 38-digit
+/// decimal and cast back, and the cast fails (never wraps) when the result
+/// is beyond a 64-bit integer.
+pub fn exact_integer(a: Expr, op: BinaryOp, b: Expr) -> Expr {
+    let wide = binary_expr(cast(a, EXACT_INTEGER), operator(op), cast(b, EXACT_INTEGER));
+    cast(wide, DataType::Int64)
+}
+
 /// `a / b` as floats, null when `b` is zero.
 pub fn safe_div(a: Expr, b: Expr) -> Expr {
     float(a) / core_fn::nullif().call(vec![float(b), lit(0.0)])
@@ -149,6 +161,18 @@ impl Lowering<'_> {
             TypedKind::Health => ident(names::HEALTH),
             TypedKind::Band => ident(names::BAND),
             TypedKind::AsOf => timestamp_micros(self.as_of.get()),
+            TypedKind::Unary(Unary::Neg, x) if matches!(x.kind, TypedKind::Constant(Constant::Integer(n)) if n >= 0) => {
+                match x.kind {
+                    TypedKind::Constant(Constant::Integer(n)) => lit(-n),
+                    _ => return Err("a negated integer that is not one".into()),
+                }
+            }
+            TypedKind::Unary(Unary::Neg, x) if matches!(x.ty, Type::Integer | Type::Duration) => {
+                cast(
+                    Expr::Negative(Box::new(cast(go(x)?, EXACT_INTEGER))),
+                    DataType::Int64,
+                )
+            }
             TypedKind::Unary(Unary::Neg, x) => Expr::Negative(Box::new(go(x)?)),
             TypedKind::Unary(Unary::Not, x) => !go(x)?,
             TypedKind::Binary(op, a, b) => {
@@ -227,14 +251,23 @@ impl Lowering<'_> {
 
     fn binary(&self, op: BinaryOp, a: Expr, ta: Type, b: Expr, tb: Type, result: Type) -> Expr {
         let temporal = |t: Type| matches!(t, Type::Timestamp | Type::Date);
+        // Integers and durations (whole microseconds) are 64-bit integers.
+        let whole = |t: Type| matches!(t, Type::Integer | Type::Duration);
         match op {
             BinaryOp::Div => safe_div(a, b),
             BinaryOp::Add | BinaryOp::Sub if result == Type::Timestamp => {
                 let micros = |e: Expr, t: Type| if temporal(t) { epoch_micros(e) } else { e };
-                let sum = binary_expr(micros(a, ta), operator(op), micros(b, tb));
+                let sum = exact_integer(micros(a, ta), op, micros(b, tb));
                 cast(sum, DataType::Timestamp(TimeUnit::Microsecond, None))
             }
-            BinaryOp::Sub if temporal(ta) && temporal(tb) => epoch_micros(a) - epoch_micros(b),
+            BinaryOp::Sub if temporal(ta) && temporal(tb) => {
+                exact_integer(epoch_micros(a), op, epoch_micros(b))
+            }
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul
+                if whole(ta) && whole(tb) && whole(result) =>
+            {
+                exact_integer(a, op, b)
+            }
             _ if op.is_comparison() && (temporal(ta) || temporal(tb)) => {
                 binary_expr(self.comparable(a, ta), operator(op), self.comparable(b, tb))
             }

@@ -25,6 +25,8 @@ pub struct Plan {
     pub actions: Vec<PlaybookActions>,
     /// The scorecard's output columns, in order.
     pub output_columns: Vec<String>,
+    /// The entity's name (`account`), for messages.
+    pub entity: String,
     /// The entity key column.
     pub key: String,
     /// The source holding one row per entity, for messages.
@@ -37,6 +39,7 @@ pub fn plan(model: &Model, inputs: &Inputs<'_>) -> Result<Plan, PlanError> {
         scorecard: scorecard::scorecard_plan(model, inputs)?,
         actions: actions::actions_plan(model, inputs.as_of)?,
         output_columns: scorecard::output_columns(model),
+        entity: model.entity.name.clone(),
         key: model.entity.key.clone(),
         entity_source: model.entity.source.clone(),
     })

@@ -22,7 +22,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
 use datafusion::physical_expr::PhysicalExpr;
 
-use crate::base::names::ACTION_COLUMNS;
+use crate::base::names::{self, ACTION_COLUMNS};
 use crate::plan::{PlaybookActions, Step};
 
 /// Lower `expr` over `schema` to a physical expression: coerce types, then
@@ -46,9 +46,57 @@ fn evaluate(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<ArrayRe
     expr.evaluate(batch)?.into_array(batch.num_rows())
 }
 
+/// A value of one entity that could not be computed.
+#[derive(Debug)]
+pub struct ValueError {
+    /// What it was, in words: "metric `total`", "playbook `quiet`".
+    pub what: String,
+    /// The entity's key, when the failing row could be found.
+    pub entity: Option<String>,
+    /// What went wrong.
+    pub error: DataFusionError,
+}
+
+impl From<DataFusionError> for ValueError {
+    fn from(error: DataFusionError) -> Self {
+        ValueError {
+            what: "a value".to_string(),
+            entity: None,
+            error,
+        }
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for ValueError {
+    fn from(error: datafusion::arrow::error::ArrowError) -> Self {
+        ValueError::from(DataFusionError::from(error))
+    }
+}
+
+/// Evaluate `expr` over `batch`; on failure, say `what` it computes and
+/// the first entity (by `key`) whose row fails on its own.
+fn evaluate_named(
+    expr: &Arc<dyn PhysicalExpr>,
+    batch: &RecordBatch,
+    what: &str,
+    key: &str,
+) -> std::result::Result<ArrayRef, ValueError> {
+    evaluate(expr, batch).map_err(|error| {
+        let entity = (0..batch.num_rows())
+            .find(|&row| evaluate(expr, &batch.slice(row, 1)).is_err())
+            .and_then(|row| super::cells::cell(batch, key, row).flatten());
+        ValueError {
+            what: what.to_string(),
+            entity,
+            error,
+        }
+    })
+}
+
 /// New columns compiled against one input schema.
 struct Appender {
     output: SchemaRef,
+    names: Vec<String>,
     exprs: Vec<Arc<dyn PhysicalExpr>>,
 }
 
@@ -71,14 +119,19 @@ impl Appender {
         }
         Ok(Appender {
             output: Arc::new(Schema::new_with_metadata(fields, input.metadata().clone())),
+            names: columns.iter().map(|(name, _)| name.clone()).collect(),
             exprs,
         })
     }
 
-    fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn apply(
+        &self,
+        batch: &RecordBatch,
+        key: &str,
+    ) -> std::result::Result<RecordBatch, ValueError> {
         let mut columns = batch.columns().to_vec();
-        for expr in &self.exprs {
-            columns.push(evaluate(expr, batch)?);
+        for (name, expr) in self.names.iter().zip(&self.exprs) {
+            columns.push(evaluate_named(expr, batch, &names::describe(name), key)?);
         }
         Ok(RecordBatch::try_new(Arc::clone(&self.output), columns)?)
     }
@@ -169,32 +222,42 @@ impl EntityProgram {
         Arc::clone(&self.working_schema)
     }
 
-    /// The working scorecard: the facts with every step's columns appended.
-    pub fn apply_steps(&self, facts: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    /// The working scorecard: the facts with every step's columns
+    /// appended. `key` names the entity of a value that cannot be computed.
+    pub fn apply_steps(
+        &self,
+        facts: Vec<RecordBatch>,
+        key: &str,
+    ) -> std::result::Result<Vec<RecordBatch>, ValueError> {
         let mut batches = facts;
         for step in &self.steps {
             batches = batches
                 .iter()
-                .map(|b| step.apply(b))
-                .collect::<Result<_>>()?;
+                .map(|b| step.apply(b, key))
+                .collect::<std::result::Result<_, _>>()?;
         }
         Ok(batches)
     }
 
     /// Fire every playbook over the working scorecard: the actions in
     /// playbook order, each playbook's rows sorted by entity.
-    pub fn fire(&self, working: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    pub fn fire(
+        &self,
+        working: &[RecordBatch],
+        key: &str,
+    ) -> std::result::Result<Vec<RecordBatch>, ValueError> {
         let output = actions_schema();
         let mut actions = Vec::new();
         for playbook in &self.playbooks {
             let mut fired = Vec::new();
+            let what = format!("playbook `{}`", playbook.name);
             for batch in working {
-                let mask = evaluate(&playbook.condition, batch)?;
+                let mask = evaluate_named(&playbook.condition, batch, &what, key)?;
                 let Some(mask) = mask.as_any().downcast_ref() else {
-                    return Err(DataFusionError::Internal(format!(
+                    return Err(ValueError::from(DataFusionError::Internal(format!(
                         "the condition of playbook `{}` is not boolean",
                         playbook.name
-                    )));
+                    ))));
                 };
                 let rows = filter_record_batch(batch, mask)?;
                 if rows.num_rows() == 0 {
@@ -203,8 +266,11 @@ impl EntityProgram {
                 let arrays = playbook
                     .columns
                     .iter()
-                    .map(|c| Ok(cast(&evaluate(c, &rows)?, &DataType::Utf8)?))
-                    .collect::<Result<Vec<_>>>()?;
+                    .map(|c| {
+                        let value = evaluate_named(c, &rows, &what, key)?;
+                        Ok(cast(&value, &DataType::Utf8)?)
+                    })
+                    .collect::<std::result::Result<Vec<_>, ValueError>>()?;
                 fired.push(RecordBatch::try_new(Arc::clone(&output), arrays)?);
             }
             if fired.is_empty() {
@@ -273,7 +339,7 @@ mod tests {
             },
         ];
         let program = compile_program(&state, schema, &steps, &[]).expect("compile");
-        let working = program.apply_steps(vec![batch]).expect("apply");
+        let working = program.apply_steps(vec![batch], "key").expect("apply");
         let doubled = working[0]
             .column_by_name("doubled")
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())

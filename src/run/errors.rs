@@ -6,6 +6,7 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 use datafusion::parquet::errors::ParquetError;
 
+use super::entity::ValueError;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::sources::error_text;
 
@@ -18,6 +19,8 @@ enum Cause {
     UnparseableValue,
     /// A value could not be cast to the type an expression needs.
     Cast,
+    /// Integer arithmetic would have wrapped.
+    Overflow,
     /// A data file is missing, truncated or not in its format.
     UnreadableFile,
     /// Anything else.
@@ -30,6 +33,7 @@ fn arrow_cause(error: &ArrowError) -> Option<Cause> {
             Cause::UnparseableValue
         }
         ArrowError::CastError(_) => Cause::Cast,
+        ArrowError::ArithmeticOverflow(_) => Cause::Overflow,
         ArrowError::IoError(..) | ArrowError::ParquetError(_) | ArrowError::IpcError(_) => {
             Cause::UnreadableFile
         }
@@ -94,6 +98,11 @@ pub fn execution_error(error: &DataFusionError) -> Diagnostic {
             format!("a data file could not be read: {text}"),
         )
         .help("check that the source files are complete and in the format the pipeline says"),
+        Cause::Overflow => Diagnostic::error(
+            Code::OutOfRange,
+            format!("a computed value is beyond what a 64-bit integer holds: {text}"),
+        )
+        .help("integers are exact or an error, never wrapped: check the data for a sentinel such as 9223372036854775807"),
         Cause::Cast => Diagnostic::error(
             Code::SchemaMismatch,
             format!("a value could not be converted: {text}"),
@@ -101,6 +110,27 @@ pub fn execution_error(error: &DataFusionError) -> Diagnostic {
         .help("a column holds values of another type than the pipeline expects; check the source's schema with `vane validate --data`"),
         Cause::Other => Diagnostic::error(Code::RunFailed, format!("the query failed: {text}"))
             .help("see the message; if it names a file or column, check the data"),
+    }
+}
+
+/// A value of one entity that could not be computed, naming it and the entity.
+pub fn value_error(error: &ValueError, entity: &str) -> Diagnostic {
+    let text = error_text(&error.error);
+    let whose = match &error.entity {
+        Some(key) => format!("{} for {entity} `{key}`", error.what),
+        None => error.what.clone(),
+    };
+    match classify(&error.error) {
+        Cause::Cast | Cause::Overflow => Diagnostic::error(
+            Code::OutOfRange,
+            format!("{whose} is beyond what a 64-bit integer holds: {text}"),
+        )
+        .help("integers are exact or an error, never wrapped: check the data for a sentinel such as 9223372036854775807, or compute in numbers (`x * 1.0`) where a float is good enough"),
+        _ => {
+            let mut d = execution_error(&error.error);
+            d.message = format!("{whose}: {}", d.message);
+            d
+        }
     }
 }
 

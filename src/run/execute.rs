@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::cells::TextColumn;
 use super::engine::Engine;
-use super::errors::{execution_error, internal};
+use super::errors::{execution_error, internal, value_error};
 use super::stopwatch::{Stopwatch, timed};
 use super::{entity, facts};
 use crate::diagnostics::{Code, Diagnostic};
@@ -138,16 +138,16 @@ pub async fn execute(
     watch.record("compile entity steps (alongside)", compile_ms);
     let working_schema = program.working_schema();
     let working = program
-        .apply_steps(vec![facts])
-        .map_err(|e| vec![execution_error(&e)])?;
+        .apply_steps(vec![facts], key)
+        .map_err(|e| vec![value_error(&e, &plan.entity)])?;
     watch.lap("entity steps");
     check_keys(&working, plan).map_err(|d| vec![d])?;
     let (scorecard_schema, scorecard) =
         project_columns(&working, &working_schema, &plan.output_columns).map_err(|d| vec![d])?;
     progress("firing playbooks");
     let actions = program
-        .fire(&working)
-        .map_err(|e| vec![execution_error(&e)])?;
+        .fire(&working, key)
+        .map_err(|e| vec![value_error(&e, &plan.entity)])?;
     watch.lap("actions");
     Ok(Computed {
         scorecard_schema,

@@ -1098,3 +1098,74 @@ metrics:
     );
     assert!(message.contains("2026-11.parquet"), "{message}");
 }
+
+#[test]
+fn integers_are_exact_or_an_error_naming_the_metric_and_the_entity() {
+    let max = i64::MAX;
+    let accounts = format!("account_id,seats,segment\na1,{max},smb\na2,3,ent\n");
+    let events = format!(
+        "account_id,event_time,v\na1,2026-10-30T10:00:00,{max}\na1,2026-10-30T11:00:00,{max}\n\
+         a1,2026-10-30T12:00:00,{max}\na1,2026-10-30T13:00:00,1\na2,2026-10-30T10:00:00,2\n"
+    );
+    let pipeline = |metric: &str| {
+        format!(
+            "vane: 1
+sources:
+  accounts: {{ path: accounts.csv }}
+  events: {{ path: events.csv, time: event_time }}
+entity: {{ name: account, source: accounts, key: account_id, attributes: [seats] }}
+metrics:
+  m: {{ {metric}, unused: true }}
+"
+        )
+    };
+    // Each of these wrapped around before and was written as a plausible number.
+    for metric in [
+        "from: events, value: sum(v)",
+        "value: account.seats * account.seats",
+        "value: account.seats + 1",
+        "from: events, value: count() * 9223372036854775807",
+        "value: -account.seats - 2",
+    ] {
+        let f = Fixture::new(&[
+            ("accounts.csv", &accounts),
+            ("events.csv", &events),
+            ("p.yaml", &pipeline(metric)),
+        ]);
+        let report = f.run("2026-11-01");
+        let (code, message) = first_error(&report);
+        assert_eq!(
+            (report.exit, code),
+            (Exit::Error, Code::OutOfRange),
+            "{metric}: {message}"
+        );
+        assert!(
+            message.contains("metric `m` for account `a1`"),
+            "{metric}: {message}"
+        );
+        assert!(!f.path("out/as_of=2026-11-01").exists());
+    }
+    // What fits is exact, and means are computed from the exact sum.
+    let f = Fixture::new(&[
+        ("accounts.csv", &accounts),
+        ("events.csv", &events),
+        ("p.yaml", &pipeline("from: events, value: avg(v)")),
+    ]);
+    let card = f.compute("2026-11-01");
+    assert_eq!(value(&card, "a1", "m"), "6.917529027641082e18");
+    assert_eq!(value(&card, "a2", "m"), "2.0");
+    let f = Fixture::new(&[
+        ("accounts.csv", &accounts),
+        ("events.csv", &events),
+        (
+            "p.yaml",
+            &pipeline("from: events, value: sum(v) - 9223372036854775807"),
+        ),
+    ]);
+    let report = f.run("2026-11-01");
+    assert_eq!(
+        first_error(&report).0,
+        Code::OutOfRange,
+        "the sum itself does not fit"
+    );
+}
