@@ -25,6 +25,26 @@ pub enum Block {
     Mermaid(String),
 }
 
+/// A name as text inside a quoted Mermaid label: quotes, angle brackets,
+/// ampersands and `#` become Mermaid's entity codes and line breaks and
+/// other control characters become spaces, so a name can neither end the
+/// label nor start a statement (`click …`, `%%{init…}%%`).
+fn mermaid_label(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '#' => out.push_str("#35;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn mermaid_id(node: &Node) -> String {
     let prefix = match node {
         Node::Source(_) => "src",
@@ -36,17 +56,25 @@ fn mermaid_id(node: &Node) -> String {
         Node::Health => "health",
         Node::Playbook(_) => "pb",
     };
-    let name: String = node
-        .name()
+    let raw = node.name();
+    let name: String = raw
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    format!("{prefix}_{name}")
+    if name == raw {
+        format!("{prefix}_{name}")
+    } else {
+        // Names that differ only in the characters replaced stay apart.
+        let digest: u32 = raw.bytes().fold(2_166_136_261, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16_777_619)
+        });
+        format!("{prefix}_{name}_{digest:08x}")
+    }
 }
 
 fn mermaid_node(node: &Node) -> String {
     let id = mermaid_id(node);
-    let name = node.name().replace('"', "'");
+    let name = mermaid_label(&node.name());
     match node {
         Node::Source(_) => format!("{id}[(\"{name}\")]"),
         Node::Attribute(_) => format!("{id}[/\"{name}\"/]"),
@@ -331,8 +359,41 @@ pub fn catalog(model: &Model) -> Vec<Block> {
     blocks
 }
 
+/// Text for Markdown: outside `` `code` `` spans, `&`, `<` and `>` as
+/// entities, so a description or a message is shown, never run as HTML
+/// (inside a closed code span Markdown shows them as they are); control
+/// characters become spaces.
+fn md_text(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    let last = parts.len() - 1;
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let code = i % 2 == 1 && i < last;
+        for c in part.chars() {
+            match c {
+                c if c.is_control() && c != '\n' => out.push(' '),
+                '&' if !code => out.push_str("&amp;"),
+                '<' if !code => out.push_str("&lt;"),
+                '>' if !code => out.push_str("&gt;"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
 fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    md_text(text).replace('|', "\\|").replace('\n', " ")
+}
+
+/// A code fence longer than any run of backticks in `text`, so the text
+/// cannot close it.
+fn fence(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
 }
 
 /// Render blocks as Markdown.
@@ -341,10 +402,11 @@ pub fn markdown(blocks: &[Block]) -> String {
     for block in blocks {
         match block {
             Block::Heading(level, text) => {
+                let text = md_text(text).replace('\n', " ");
                 let _ = writeln!(out, "{} {text}\n", "#".repeat(usize::from(*level)));
             }
             Block::Text(text) => {
-                let _ = writeln!(out, "{text}\n");
+                let _ = writeln!(out, "{}\n", md_text(text));
             }
             Block::Table(headers, rows) => {
                 let _ = writeln!(out, "| {} |", headers.join(" | "));
@@ -362,7 +424,8 @@ pub fn markdown(blocks: &[Block]) -> String {
                 out.push('\n');
             }
             Block::Code(text) => {
-                let _ = writeln!(out, "```text\n{text}\n```\n");
+                let fence = fence(text);
+                let _ = writeln!(out, "{fence}text\n{text}\n{fence}\n");
             }
             Block::Mermaid(text) => {
                 let _ = writeln!(out, "```mermaid\n{text}```\n");

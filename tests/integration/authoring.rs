@@ -275,3 +275,59 @@ fn the_catalog_lists_every_definition_with_lineage() {
     assert!(index.contains("[customer_health](customer_health.md)"));
     insta::assert_snapshot!(markdown);
 }
+
+#[test]
+fn hostile_names_and_descriptions_cannot_inject_into_the_catalog() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pipeline = "vane: 1
+description: \"</pre><script>alert(1)</script> and `x > 1`\"
+sources:
+  accounts: { path: accounts.csv }
+entity:
+  name: account
+  source: accounts
+  key: account_id
+  attributes: [\"seats\\n  click attr_seats call alert()\\n%%{init: {}}%%\", \"a\\\"]; b[\\\"x\"]
+metrics:
+  wide: { value: \"account.`seats\\n  click attr_seats call alert()\\n%%{init: {}}%%` + 1\", unused: true }
+";
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, pipeline).expect("write");
+    let out = dir.path().join("docs");
+    let report = commands::docs(&[path], &out);
+    assert_eq!(
+        report.exit,
+        Exit::Ok,
+        "{}",
+        render_human(&report.diagnostics, false)
+    );
+    let markdown = std::fs::read_to_string(out.join("p.md")).expect("markdown");
+    assert!(!markdown.contains("<script>"), "{markdown}");
+    assert!(markdown.contains("&lt;script&gt;"), "{markdown}");
+    assert!(
+        markdown.contains("`x > 1`"),
+        "code spans stay as written: {markdown}"
+    );
+    let graph = markdown
+        .split("```mermaid")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a mermaid block");
+    for line in graph.lines().filter(|l| l.trim() != "flowchart LR") {
+        let line = line.trim_start();
+        assert!(
+            line.is_empty()
+                || line.contains("-->")
+                || line.contains("[")
+                || line.contains("{")
+                || line.contains("("),
+            "a statement of its own: {line:?}"
+        );
+        assert!(
+            !line.starts_with("click") && !line.starts_with("%%"),
+            "{line:?}"
+        );
+    }
+    let html = std::fs::read_to_string(out.join("p.html")).expect("html");
+    assert!(!html.contains("<script>alert"), "the HTML escapes too");
+}
