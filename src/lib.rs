@@ -161,6 +161,20 @@ pub async fn run_night(
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
     let settings = RunSettings::resolve(options, &checked.model);
+    let out = settings.out.display();
+    let _lock = run::outputs::OutputLock::take(&settings.out).map_err(|e| {
+        vec![match e {
+            run::outputs::LockError::Held { pid } => Diagnostic::error(
+                Code::OutputFailed,
+                format!("another run is writing {out} (pid {pid})"),
+            )
+            .help("wait for it to finish; runs into one output folder take turns"),
+            run::outputs::LockError::Io(e) => {
+                Diagnostic::error(Code::OutputFailed, format!("cannot lock {out}: {e}"))
+                    .help("check that the output folder is writable; earlier nights are untouched")
+            }
+        }]
+    })?;
     let repairs = run::outputs::repair(&settings.out).map_err(|e| {
         vec![
             Diagnostic::error(

@@ -121,6 +121,8 @@ pub const SCORECARD_TABLE: &str = "scorecard";
 pub const ACTIONS_TABLE: &str = "actions";
 /// The manifest's file name in a partition.
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The file a run holds in its output folder while it writes.
+pub const LOCK_FILE: &str = ".vane.lock";
 
 /// The name an earlier night's output table is registered under.
 pub fn earlier_table(table: &str, as_of: chrono::NaiveDate) -> String {

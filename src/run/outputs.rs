@@ -18,7 +18,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 
-use crate::base::FileFormat;
+use crate::base::{FileFormat, names};
 
 /// The folder name of one night's partition.
 pub fn partition_name(as_of: NaiveDate) -> String {
@@ -225,6 +225,64 @@ fn may_be_running(pid: u32) -> bool {
         Path::new("/proc").join(pid.to_string()).exists()
     } else {
         true
+    }
+}
+
+/// The lock a run holds on its output folder while it reads earlier
+/// nights and writes its own; removed when dropped.
+pub struct OutputLock {
+    path: PathBuf,
+}
+
+/// Why an output folder could not be locked.
+pub enum LockError {
+    /// Another run that is still going holds it.
+    Held {
+        /// That run's process id.
+        pid: u32,
+    },
+    /// The folder or the lock file could not be written.
+    Io(std::io::Error),
+}
+
+impl OutputLock {
+    /// Take the lock on `out` (created if missing): a `.vane.lock` file
+    /// holding this process's id. A lock left by a process that no longer
+    /// runs is taken over.
+    pub fn take(out: &Path) -> Result<OutputLock, LockError> {
+        std::fs::create_dir_all(out).map_err(LockError::Io)?;
+        let path = out.join(names::LOCK_FILE);
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    write!(file, "{}", std::process::id()).map_err(LockError::Io)?;
+                    return Ok(OutputLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|text| text.trim().parse::<u32>().ok());
+                    match holder {
+                        Some(pid) if may_be_running(pid) => return Err(LockError::Held { pid }),
+                        _ => std::fs::remove_file(&path).map_err(LockError::Io)?,
+                    }
+                }
+                Err(e) => return Err(LockError::Io(e)),
+            }
+        }
+        Err(LockError::Io(std::io::Error::other(
+            "the lock file keeps reappearing",
+        )))
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -1169,3 +1169,31 @@ metrics:
         "the sum itself does not fit"
     );
 }
+
+#[test]
+fn runs_into_one_output_folder_take_turns() {
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    std::fs::create_dir_all(f.path("out")).expect("mkdir");
+    let lock = f.path("out/.vane.lock");
+    // A run that is still going (pid 1 always is) holds the folder.
+    std::fs::write(&lock, "1").expect("write");
+    let report = f.run("2026-11-01");
+    let (code, message) = first_error(&report);
+    assert_eq!(
+        (report.exit, code),
+        (Exit::Error, Code::OutputFailed),
+        "{message}"
+    );
+    assert!(message.contains("pid 1"), "{message}");
+    assert!(!f.path("out/as_of=2026-11-01").exists());
+    // A lock left by a run that was killed is taken over, and released.
+    std::fs::write(&lock, DEAD_PID.to_string()).expect("write");
+    let report = f.run("2026-11-01");
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(!lock.exists(), "released");
+}
