@@ -97,6 +97,12 @@ pub fn aggregate(source: &str, k: usize) -> String {
     format!("__{source}__agg{k}")
 }
 
+/// The count of a source's rows that its aggregates read, per entity key
+/// (to count the rows whose key is not in the population).
+pub fn rows_read(source: &str) -> String {
+    format!("__{source}__rows")
+}
+
 /// The side holding a source's `branch`-th distinct-count branch.
 pub fn distinct_side(source: &str, branch: usize) -> String {
     format!("{source}__distinct{branch}")

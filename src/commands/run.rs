@@ -41,6 +41,19 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
     } else {
         let _ = writeln!(out, "  {total} actions: {}", fired.join(", "));
     }
+    let orphans: Vec<String> = summary
+        .orphan_rows
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(source, n)| format!("{source} {n}"))
+        .collect();
+    if !orphans.is_empty() {
+        let _ = writeln!(
+            out,
+            "  rows whose key is no {entity}'s (not scored): {}",
+            orphans.join(", ")
+        );
+    }
     if summary.suppressed > 0 {
         let _ = writeln!(
             out,

@@ -27,9 +27,11 @@ use crate::check::model::{MetricKind, Model, Source, TypedExpr, TypedKind};
 
 /// The aggregations of one source, and how to compute its metrics from them.
 pub struct SourceAggregate {
-    /// `(side name, plan)`: each plan has the key as `__key__<side>` and
-    /// one column per aggregate; the scorecard left-joins every side.
-    pub sides: Vec<(String, LogicalPlan)>,
+    /// `(side name, plan, rows column)`: each plan has the key as
+    /// `__key__<side>` and one column per aggregate; the scorecard
+    /// left-joins every side. The main side also counts the rows it read
+    /// per key ([`names::rows_read`]).
+    pub sides: Vec<(String, LogicalPlan, Option<String>)>,
     /// `(metric column, expression over the aggregate columns)`, to evaluate after the joins.
     pub metrics: Vec<(String, Expr)>,
 }
@@ -365,20 +367,22 @@ pub fn source_aggregate(
         if let Some(any) = all_conditional.and_then(|c| c.into_iter().reduce(Expr::or)) {
             builder = builder.filter(any).map_err(err)?;
         }
+        let rows = names::rows_read(&source.name);
+        let mut aggregates = collector.aggregates.clone();
+        aggregates.push(count(lit(1i64)).alias(&rows));
         let mut projection =
             vec![cast(key.clone(), key_type.clone()).alias(names::side_key(&source.name))];
         projection.extend(
-            collector
-                .aggregates
+            aggregates
                 .iter()
                 .map(|a| ident(a.schema_name().to_string())),
         );
         let plan = builder
-            .aggregate(vec![key.clone()], collector.aggregates.clone())
+            .aggregate(vec![key.clone()], aggregates)
             .and_then(|b| b.project(projection))
             .and_then(|b| b.build())
             .map_err(err)?;
-        sides.push((source.name.clone(), plan));
+        sides.push((source.name.clone(), plan, Some(rows)));
     }
     for (index, branch) in collector.distinct.iter().enumerate() {
         let side = names::distinct_side(&source.name, index);
@@ -423,7 +427,7 @@ pub fn source_aggregate(
             .and_then(|b| b.project(projection))
             .and_then(|b| b.build())
             .map_err(err)?;
-        sides.push((side, plan));
+        sides.push((side, plan, None));
     }
     Ok(SourceAggregate { sides, metrics })
 }

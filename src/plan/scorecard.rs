@@ -59,8 +59,12 @@ pub struct Side {
     /// `targets` or `previous`.
     pub name: String,
     /// Its key column is [`names::side_key`] of the name, cast to the
-    /// entity key's type; every other column becomes a column of the facts.
+    /// entity key's type; every other column but `rows` becomes a column
+    /// of the facts.
     pub plan: LogicalPlan,
+    /// The column counting the source rows read per key, when the side
+    /// has one: the rows of keys outside the population are counted.
+    pub rows: Option<String>,
 }
 
 impl Side {
@@ -97,7 +101,7 @@ impl ScorecardPlan {
                 .as_arrow()
                 .fields()
                 .iter()
-                .filter(|f| *f.name() != key)
+                .filter(|f| *f.name() != key && Some(f.name()) != side.rows.as_ref())
                 .map(|f| std::sync::Arc::new(Field::clone(f).with_nullable(true)))
                 .collect::<Vec<_>>()
         });
@@ -176,18 +180,18 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             &key_type,
             inputs.as_of,
         )?;
-        sides.extend(
-            aggregate
-                .sides
-                .into_iter()
-                .map(|(name, plan)| Side { name, plan }),
-        );
+        sides.extend(aggregate.sides.into_iter().map(|(name, plan, rows)| Side {
+            name,
+            plan,
+            rows,
+        }));
         source_metrics.extend(aggregate.metrics);
     }
     if let Some(targets) = targets_plan(model, inputs, &key_type)? {
         sides.push(Side {
             name: names::TARGETS_SIDE.to_string(),
             plan: targets,
+            rows: None,
         });
     }
     if let Some(previous) = &inputs.previous {
@@ -201,6 +205,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         sides.push(Side {
             name: names::PREVIOUS_SIDE.to_string(),
             plan: previous,
+            rows: None,
         });
     }
     let has_previous = inputs.previous.is_some();

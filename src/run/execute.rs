@@ -30,6 +30,8 @@ pub struct Computed {
     pub actions_schema: SchemaRef,
     /// Fired actions (before cooldowns).
     pub actions: Vec<RecordBatch>,
+    /// `(source, rows)` its metrics read with a key that is no entity's.
+    pub orphan_rows: Vec<(String, u64)>,
 }
 
 /// How many entities have no key, and the keys that appear more than once
@@ -130,7 +132,8 @@ pub async fn execute(
     let facts = facts::compute_facts(ctx, &plan.scorecard, facts_schema, key)
         .await
         .map_err(|e| vec![execution_error(&e)])?;
-    let facts = entity::sort_by_key(&facts.schema(), &[facts], key)
+    let orphan_rows = facts.orphan_rows;
+    let facts = entity::sort_by_key(&facts.batch.schema(), &[facts.batch], key)
         .map_err(|e| vec![execution_error(&e)])?;
     watch.lap("compute facts");
     let (program, compile_ms) = compiling.await.map_err(|e| vec![internal(e)])?;
@@ -156,5 +159,6 @@ pub async fn execute(
         working_schema,
         actions_schema: entity::actions_schema(),
         actions,
+        orphan_rows,
     })
 }

@@ -8,10 +8,10 @@
 //! whichever core is free while the others already read data
 //! (docs/benchmarks.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -87,7 +87,7 @@ pub async fn compute_facts(
     plan: &ScorecardPlan,
     schema: SchemaRef,
     key: &str,
-) -> Result<RecordBatch> {
+) -> Result<Facts> {
     let parts: Vec<LogicalPlan> = std::iter::once(&plan.population)
         .chain(plan.sides.iter().map(|s| &s.plan))
         .cloned()
@@ -100,20 +100,57 @@ pub async fn compute_facts(
     let population = parts
         .next()
         .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?;
-    let sides: Vec<(String, RecordBatch)> = plan.sides.iter().map(|s| s.key()).zip(parts).collect();
-    left_join_by_key(schema, &population, key, &sides)
+    let sides: Vec<SideBatch> = plan
+        .sides
+        .iter()
+        .zip(parts)
+        .map(|(side, batch)| SideBatch {
+            key: side.key(),
+            rows: side.rows.clone(),
+            batch,
+        })
+        .collect();
+    let (batch, orphans) = left_join_by_key(schema, &population, key, &sides)?;
+    let orphan_rows = plan
+        .sides
+        .iter()
+        .zip(orphans)
+        .filter(|(side, _)| side.rows.is_some())
+        .map(|(side, n)| (side.name.clone(), n))
+        .collect();
+    Ok(Facts { batch, orphan_rows })
+}
+
+/// The facts, and the rows each source read for keys outside the population.
+pub struct Facts {
+    /// One row per entity of the population (unsorted).
+    pub batch: RecordBatch,
+    /// `(source, rows)` read with a key that is not in the population (or null).
+    pub orphan_rows: Vec<(String, u64)>,
+}
+
+/// One part of the facts to join to the population.
+pub struct SideBatch {
+    /// Its key column.
+    pub key: String,
+    /// Its column counting source rows per key, if any (not a fact).
+    pub rows: Option<String>,
+    /// Its rows, at most one per key.
+    pub batch: RecordBatch,
 }
 
 /// `population LEFT JOIN side ON key = side_key` for every side, keeping
 /// the population's rows in order. Null keys match nothing. Each side must
 /// have at most one row per key (they are grouped by it); a repeated key is
-/// an internal error rather than a silently duplicated entity.
+/// an internal error rather than a silently duplicated entity. Also returns,
+/// per side, the source rows (its `rows` column) of keys that matched no
+/// entity.
 pub fn left_join_by_key(
     schema: SchemaRef,
     population: &RecordBatch,
     key: &str,
-    sides: &[(String, RecordBatch)],
-) -> Result<RecordBatch> {
+    sides: &[SideBatch],
+) -> Result<(RecordBatch, Vec<u64>)> {
     let population_keys = population.column_by_name(key).ok_or_else(|| {
         DataFusionError::Internal(format!("the population has no key column `{key}`"))
     })?;
@@ -121,8 +158,18 @@ pub fn left_join_by_key(
     let converter = RowConverter::new(vec![SortField::new(key_type.clone())])?;
     let population_rows = converter.convert_columns(&[Arc::clone(population_keys)])?;
 
+    let population_set: HashSet<_> = (0..population.num_rows())
+        .filter(|&row| population_keys.is_valid(row))
+        .map(|row| population_rows.row(row))
+        .collect();
     let mut columns: Vec<ArrayRef> = population.columns().to_vec();
-    for (side_key, side) in sides {
+    let mut orphans = Vec::with_capacity(sides.len());
+    for SideBatch {
+        key: side_key,
+        rows,
+        batch: side,
+    } in sides
+    {
         let side_keys = side.column_by_name(side_key).ok_or_else(|| {
             DataFusionError::Internal(format!("a side has no key column `{side_key}`"))
         })?;
@@ -144,18 +191,33 @@ pub fn left_join_by_key(
                     .flatten()
             })
             .collect();
+        let mut orphan_rows = 0;
+        if let Some(counts) = rows
+            .as_ref()
+            .and_then(|r| side.column_by_name(r))
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        {
+            for row in 0..side.num_rows() {
+                let matched =
+                    side_keys.is_valid(row) && population_set.contains(&side_rows.row(row));
+                if !matched && counts.is_valid(row) {
+                    orphan_rows += u64::try_from(counts.value(row)).unwrap_or(0);
+                }
+            }
+        }
+        orphans.push(orphan_rows);
         for (field, column) in side.schema().fields().iter().zip(side.columns()) {
-            if field.name() != side_key {
+            if field.name() != side_key && Some(field.name()) != rows.as_ref() {
                 columns.push(take(column, &indices, None)?);
             }
         }
     }
-    Ok(RecordBatch::try_new(schema, columns)?)
+    Ok((RecordBatch::try_new(schema, columns)?, orphans))
 }
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::array::StringArray;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
@@ -195,8 +257,13 @@ mod tests {
             schema,
             &population(),
             "id",
-            &[("__key__s".to_string(), side)],
+            &[SideBatch {
+                key: "__key__s".to_string(),
+                rows: None,
+                batch: side,
+            }],
         )
+        .map(|(joined, _)| joined)
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct ManifestInput<'a> {
     pub files: [(&'a str, &'a str, usize); 2],
     /// Actions held back by cooldowns.
     pub suppressed: usize,
+    /// `(source, rows)` read with a key that is no entity's.
+    pub orphan_rows: &'a [(String, u64)],
     /// Stage timings in milliseconds.
     pub timings: &'a [(String, f64)],
 }
@@ -85,6 +87,7 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
         "inputs": inputs,
         "outputs": outputs,
         "actions_suppressed_by_cooldown": input.suppressed,
+        "orphan_rows": input.orphan_rows.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<String, Value>>(),
         "settings": {
             "threads": settings.threads,
             "memory_limit_bytes": settings.memory_limit,

@@ -36,6 +36,8 @@ pub struct RunSummary {
     pub timings: Vec<(String, f64)>,
     /// What the run repaired in the output folder before it started.
     pub repairs: Vec<String>,
+    /// `(source, rows)` its metrics read with a key that is no entity's.
+    pub orphan_rows: Vec<(String, u64)>,
 }
 
 fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
@@ -115,6 +117,7 @@ pub async fn write_night(
             (names::ACTIONS_TABLE, actions_file.as_str(), action_rows),
         ],
         suppressed,
+        orphan_rows: &computed.orphan_rows,
         timings: &timings,
     });
     outputs::write_synced(&staged.dir.join(names::MANIFEST_FILE), manifest.as_bytes())
@@ -155,5 +158,6 @@ pub async fn write_night(
         suppressed,
         timings,
         repairs: Vec::new(),
+        orphan_rows: computed.orphan_rows,
     })
 }

@@ -1197,3 +1197,32 @@ fn runs_into_one_output_folder_take_turns() {
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
     assert!(!lock.exists(), "released");
 }
+
+#[test]
+fn rows_whose_key_is_no_entitys_are_counted_not_silently_dropped() {
+    let events = "account_id,event_time\na1,2026-10-30T10:00:00\na1,2026-10-30T11:00:00\n\
+        zz,2026-10-30T10:00:00\nzz,2026-10-30T11:00:00\nzz,2026-10-31T10:00:00\n\
+        ,2026-10-30T10:00:00\nzz,2026-09-01T10:00:00\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", PLAYBOOK_PIPELINE),
+    ]);
+    let report = f.run("2026-11-01");
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    // Three rows of `zz` and one without a key in the 7-day window; the
+    // September row is outside every window and read by no metric.
+    assert!(
+        report
+            .output
+            .contains("rows whose key is no account's (not scored): events 4"),
+        "{}",
+        report.output
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(f.path("out/as_of=2026-11-01/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["orphan_rows"]["events"], 4);
+    assert_eq!(value(&f.compute("2026-11-01"), "a1", "logins"), "2");
+}
