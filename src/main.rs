@@ -120,7 +120,7 @@ enum Command {
         #[command(flatten)]
         data: DataFlags,
     },
-    /// Write the metric catalog (Markdown and HTML, with a Mermaid lineage graph).
+    /// Write the metric catalog (Markdown and an offline HTML page, with the lineage graph).
     Docs {
         /// Pipeline files.
         #[arg(required = true)]

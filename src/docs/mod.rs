@@ -1,8 +1,11 @@
 //! `vane docs`: a metric catalog per pipeline — every source, metric,
 //! target, indicator, health group and playbook with its description, owner,
 //! kind, canonical definition, inputs and users — and a lineage graph
-//! (Mermaid) from sources to health and playbooks. Written as Markdown and
-//! as a static HTML page from one document model.
+//! from sources to health and playbooks. Written as Markdown (the graph as
+//! Mermaid) and as a static HTML page that works offline (the graph as
+//! inline SVG) from one document model.
+
+mod svg;
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -21,8 +24,14 @@ pub enum Block {
     Table(Vec<String>, Vec<Vec<String>>),
     /// A code block.
     Code(String),
-    /// A Mermaid diagram.
-    Mermaid(String),
+    /// The lineage graph: Mermaid text (for Markdown) and an SVG drawing
+    /// (for HTML, which must work offline).
+    Lineage {
+        /// The graph as Mermaid `flowchart` text.
+        mermaid: String,
+        /// The graph as an inline `<svg>` element.
+        svg: String,
+    },
 }
 
 /// A name as text inside a quoted Mermaid label: quotes, angle brackets,
@@ -144,7 +153,10 @@ pub fn catalog(model: &Model) -> Vec<Block> {
         model.playbooks.len()
     )));
     blocks.push(Block::Heading(2, "Lineage".into()));
-    blocks.push(Block::Mermaid(lineage(model)));
+    blocks.push(Block::Lineage {
+        mermaid: lineage(model),
+        svg: svg::lineage_svg(&model.edges),
+    });
 
     blocks.push(Block::Heading(2, "Sources".into()));
     let rows = model
@@ -427,8 +439,8 @@ pub fn markdown(blocks: &[Block]) -> String {
                 let fence = fence(text);
                 let _ = writeln!(out, "{fence}text\n{text}\n{fence}\n");
             }
-            Block::Mermaid(text) => {
-                let _ = writeln!(out, "```mermaid\n{text}```\n");
+            Block::Lineage { mermaid, .. } => {
+                let _ = writeln!(out, "```mermaid\n{mermaid}```\n");
             }
         }
     }
@@ -484,13 +496,17 @@ pub fn html(title: &str, blocks: &[Block]) -> String {
             Block::Code(text) => {
                 let _ = writeln!(body, "<pre><code>{}</code></pre>", escape(text));
             }
-            Block::Mermaid(text) => {
-                let _ = writeln!(body, "<pre class=\"mermaid\">{}</pre>", escape(text));
+            Block::Lineage { mermaid, svg } => {
+                let _ = writeln!(
+                    body,
+                    "<figure>{svg}</figure>\n<details><summary>The graph as Mermaid text</summary><pre class=\"mermaid\">{}</pre></details>",
+                    escape(mermaid)
+                );
             }
         }
     }
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\nbody{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}}\ntable{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;vertical-align:top;text-align:left}}\ncode,pre{{background:#f5f5f5;border-radius:3px}}pre{{padding:.6rem;overflow-x:auto}}code{{padding:0 .2rem}}\n</style></head>\n<body>\n{body}<script type=\"module\">import mermaid from 'https://cdn.jsdelivr.net/npm/mermaid@11/dist/mermaid.esm.min.mjs'; mermaid.initialize({{ startOnLoad: true }});</script>\n</body></html>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\nbody{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222}}\ntable{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;vertical-align:top;text-align:left}}\ncode,pre{{background:#f5f5f5;border-radius:3px}}pre{{padding:.6rem;overflow-x:auto}}code{{padding:0 .2rem}}figure{{overflow-x:auto;margin:1rem 0}}\n</style></head>\n<body>\n{body}</body></html>\n",
         escape(title)
     )
 }

@@ -271,6 +271,14 @@ fn the_catalog_lists_every_definition_with_lineage() {
         "the HTML page draws the lineage"
     );
     assert!(page.contains("<code>count_distinct(user_id)</code>"));
+    assert!(
+        page.contains("<svg class=\"lineage\""),
+        "drawn without a script"
+    );
+    assert!(
+        !page.contains("<script") && !page.contains("http://") && !page.contains("https://"),
+        "the page loads nothing: it works offline"
+    );
     let index = std::fs::read_to_string(out.path().join("index.md")).expect("index");
     assert!(index.contains("[customer_health](customer_health.md)"));
     insta::assert_snapshot!(markdown);
