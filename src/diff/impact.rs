@@ -8,7 +8,7 @@ use datafusion::arrow::array::RecordBatch;
 
 use crate::base::names;
 use crate::check::model::Model;
-use crate::run::TextColumn;
+use crate::run::{TextColumn, fired};
 
 /// One entity whose health moved.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,22 +89,6 @@ fn table(batches: &[RecordBatch], key: &str, columns: &[String]) -> Table {
                 .map(|(c, column)| ((*c).clone(), column.get(row)))
                 .collect();
             out.insert(keys.get(row).unwrap_or_default(), row_values);
-        }
-    }
-    out
-}
-
-fn firing(actions: &[RecordBatch]) -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    for batch in actions {
-        let (Some(playbooks), Some(entities)) = (
-            TextColumn::of(batch, names::ACTION_PLAYBOOK),
-            TextColumn::of(batch, names::ACTION_ENTITY),
-        ) else {
-            continue;
-        };
-        for (p, e) in playbooks.all().zip(entities.all()) {
-            out.insert((p.unwrap_or_default(), e.unwrap_or_default()));
         }
     }
     out
@@ -273,11 +257,11 @@ pub fn impact(sides: &Sides<'_>) -> Impact {
         .collect();
     let head_name: BTreeMap<&String, &String> =
         sides.renamed.iter().map(|(new, old)| (old, new)).collect();
-    let was: BTreeSet<(String, String)> = firing(sides.base_actions)
+    let was: BTreeSet<(String, String)> = fired(sides.base_actions)
         .into_iter()
         .map(|(p, e)| (head_name.get(&p).map_or(p.clone(), |n| (*n).clone()), e))
         .collect();
-    let now = firing(sides.head_actions);
+    let now = fired(sides.head_actions);
     impact.newly_firing = now.difference(&was).cloned().collect();
     impact.no_longer_firing = was.difference(&now).cloned().collect();
     impact

@@ -161,19 +161,15 @@ impl Lowering<'_> {
             TypedKind::Health => ident(names::HEALTH),
             TypedKind::Band => ident(names::BAND),
             TypedKind::AsOf => timestamp_micros(self.as_of.get()),
-            TypedKind::Unary(Unary::Neg, x) if matches!(x.kind, TypedKind::Constant(Constant::Integer(n)) if n >= 0) => {
-                match x.kind {
-                    TypedKind::Constant(Constant::Integer(n)) => lit(-n),
-                    _ => return Err("a negated integer that is not one".into()),
-                }
-            }
-            TypedKind::Unary(Unary::Neg, x) if matches!(x.ty, Type::Integer | Type::Duration) => {
-                cast(
+            TypedKind::Unary(Unary::Neg, x) => match (&x.kind, x.ty) {
+                // A negative literal reads as one in plans.
+                (TypedKind::Constant(Constant::Integer(n)), _) if *n >= 0 => lit(-n),
+                (_, Type::Integer | Type::Duration) => cast(
                     Expr::Negative(Box::new(cast(go(x)?, EXACT_INTEGER))),
                     DataType::Int64,
-                )
-            }
-            TypedKind::Unary(Unary::Neg, x) => Expr::Negative(Box::new(go(x)?)),
+                ),
+                _ => Expr::Negative(Box::new(go(x)?)),
+            },
             TypedKind::Unary(Unary::Not, x) => !go(x)?,
             TypedKind::Binary(op, a, b) => {
                 let (ta, tb) = (a.ty, b.ty);

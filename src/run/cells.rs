@@ -2,8 +2,12 @@
 //! place `explain`, `diff`, `test`, cooldowns and the duplicate-key check
 //! read results cell by cell.
 
+use std::collections::BTreeSet;
+
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::base::names;
 
 /// A column of a batch, read as text.
 pub struct TextColumn<'a> {
@@ -33,6 +37,23 @@ impl<'a> TextColumn<'a> {
 /// Arrow's default display, showing a value that cannot be formatted as
 /// its error rather than failing.
 static DISPLAY: FormatOptions<'static> = FormatOptions::new().with_display_error(true);
+
+/// Every `(playbook, entity)` that fired, from batches of actions.
+pub fn fired(actions: &[RecordBatch]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for batch in actions {
+        let (Some(playbooks), Some(entities)) = (
+            TextColumn::of(batch, names::ACTION_PLAYBOOK),
+            TextColumn::of(batch, names::ACTION_ENTITY),
+        ) else {
+            continue;
+        };
+        for (p, e) in playbooks.all().zip(entities.all()) {
+            out.insert((p.unwrap_or_default(), e.unwrap_or_default()));
+        }
+    }
+    out
+}
 
 /// The text of one cell: `None` when the batch has no such column,
 /// `Some(None)` for null.

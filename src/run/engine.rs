@@ -16,6 +16,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
+use super::errors::internal;
 use super::outputs;
 use super::session::session;
 use super::settings::RunSettings;
@@ -46,44 +47,25 @@ pub struct InputFile {
 }
 
 impl Engine {
-    /// Start a session for `settings` and register every source of the
-    /// model, reusing the tables the sources step opened.
+    /// Start a session for `settings` and register the table the sources
+    /// step opened for every source of the model.
     pub async fn start(
         model: &Model,
         sources: &Sources,
         settings: &RunSettings,
     ) -> Result<Engine, Vec<Diagnostic>> {
         let ctx = session(settings).map_err(|d| vec![d])?;
-        let opened = futures::future::join_all(model.sources.iter().map(|source| async {
-            match sources.table(&source.name) {
-                Some(table) => Ok(table),
-                None => sources::listing_table(&ctx, &source.location)
-                    .await
-                    .map(|opened| opened.table),
-            }
-        }))
-        .await;
         let mut scans = BTreeMap::new();
         let mut errors = Vec::new();
-        for (source, table) in model.sources.iter().zip(opened) {
-            let table = match table {
-                Ok(table) => table,
-                Err(e) => {
-                    errors.push(
-                        Diagnostic::error(
-                            Code::DataUnreadable,
-                            format!(
-                                "source `{}`: cannot read {}: {}",
-                                source.name,
-                                source.location.path.display(),
-                                sources::error_text(&e)
-                            ),
-                        )
-                        .at(&model.file, source.span, "this source")
-                        .help("check `path:` (relative to the pipeline file) and `format:`"),
-                    );
-                    continue;
-                }
+        for source in &model.sources {
+            // The sources step opened every table (a model checked without
+            // the data cannot be run).
+            let Some(table) = sources.table(&source.name) else {
+                errors.push(internal(format!(
+                    "source `{}` was not opened before the run",
+                    source.name
+                )));
+                continue;
             };
             match register(&ctx, &source.name, table).await {
                 Ok(scan) => {

@@ -98,11 +98,7 @@ pub fn execution_error(error: &DataFusionError) -> Diagnostic {
             format!("a data file could not be read: {text}"),
         )
         .help("check that the source files are complete and in the format the pipeline says"),
-        Cause::Overflow => Diagnostic::error(
-            Code::OutOfRange,
-            format!("a computed value is beyond what a 64-bit integer holds: {text}"),
-        )
-        .help("integers are exact or an error, never wrapped: check the data for a sentinel such as 9223372036854775807"),
+        Cause::Overflow => out_of_range("a computed value", &text),
         Cause::Cast => Diagnostic::error(
             Code::SchemaMismatch,
             format!("a value could not be converted: {text}"),
@@ -113,6 +109,15 @@ pub fn execution_error(error: &DataFusionError) -> Diagnostic {
     }
 }
 
+/// V502: `what` does not fit a 64-bit integer.
+fn out_of_range(what: &str, text: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::OutOfRange,
+        format!("{what} is beyond what a 64-bit integer holds: {text}"),
+    )
+    .help("integers are exact or an error, never wrapped: check the data for a sentinel such as 9223372036854775807, or compute in numbers (`x * 1.0`) where a float is good enough")
+}
+
 /// A value of one entity that could not be computed, naming it and the entity.
 pub fn value_error(error: &ValueError, entity: &str) -> Diagnostic {
     let text = error_text(&error.error);
@@ -121,11 +126,7 @@ pub fn value_error(error: &ValueError, entity: &str) -> Diagnostic {
         None => error.what.clone(),
     };
     match classify(&error.error) {
-        Cause::Cast | Cause::Overflow => Diagnostic::error(
-            Code::OutOfRange,
-            format!("{whose} is beyond what a 64-bit integer holds: {text}"),
-        )
-        .help("integers are exact or an error, never wrapped: check the data for a sentinel such as 9223372036854775807, or compute in numbers (`x * 1.0`) where a float is good enough"),
+        Cause::Cast | Cause::Overflow => out_of_range(&whose, &text),
         _ => {
             let mut d = execution_error(&error.error);
             d.message = format!("{whose}: {}", d.message);

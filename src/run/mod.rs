@@ -20,7 +20,7 @@ pub mod settings;
 mod stopwatch;
 mod write;
 
-pub use cells::{TextColumn, cell};
+pub use cells::{TextColumn, cell, fired};
 pub use engine::Engine;
 pub use errors::execution_error;
 pub use execute::{Computed, execute};

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 
 use crate::Checked;
-use crate::base::{FileFormat, SourceFile, Span, names};
+use crate::base::{FileFormat, SourceFile, Span};
 use crate::check::model::{ExpectedValue, Fixture, Model, Target, Test};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::run::{RunOptions, Stopwatch, TextColumn, cell};
+use crate::run::{RunOptions, Stopwatch, TextColumn, cell, fired};
 
 /// The outcome of one test.
 #[derive(Debug)]
@@ -138,23 +138,11 @@ fn compare(
         for expected in &expectation.checks {
             match &expected.target {
                 Target::Playbooks => {
-                    let mut fired: Vec<String> = Vec::new();
-                    for b in actions {
-                        let (Some(entities), Some(playbooks)) = (
-                            TextColumn::of(b, names::ACTION_ENTITY),
-                            TextColumn::of(b, names::ACTION_PLAYBOOK),
-                        ) else {
-                            continue;
-                        };
-                        for (e, p) in entities.all().zip(playbooks.all()) {
-                            if let (Some(e), Some(p)) = (e, p)
-                                && e == entity
-                            {
-                                fired.push(p);
-                            }
-                        }
-                    }
-                    fired.sort();
+                    let fired: Vec<String> = fired(actions)
+                        .into_iter()
+                        .filter(|(_, e)| e == entity)
+                        .map(|(p, _)| p)
+                        .collect();
                     let mut wanted: Vec<String> = match &expected.value {
                         ExpectedValue::Null => Vec::new(),
                         ExpectedValue::Text(t) => vec![t.clone()],
