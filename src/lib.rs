@@ -152,8 +152,9 @@ async fn compute(
     })
 }
 
-/// (repair what an interrupted run left) → start an engine → plan →
-/// execute → write: one night, written atomically.
+/// (claim the output folder: lock it, repair what an interrupted run
+/// left) → start an engine → plan → execute → write: one night, written
+/// atomically.
 pub async fn run_night(
     checked: &Checked,
     options: &RunOptions,
@@ -161,32 +162,7 @@ pub async fn run_night(
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
     let settings = RunSettings::resolve(options, &checked.model);
-    let out = settings.out.display();
-    let _lock = run::outputs::OutputLock::take(&settings.out).map_err(|e| {
-        vec![match e {
-            run::outputs::LockError::Held { pid } => Diagnostic::error(
-                Code::OutputFailed,
-                format!("another run is writing {out} (pid {pid})"),
-            )
-            .help("wait for it to finish; runs into one output folder take turns"),
-            run::outputs::LockError::Io(e) => {
-                Diagnostic::error(Code::OutputFailed, format!("cannot lock {out}: {e}"))
-                    .help("check that the output folder is writable; earlier nights are untouched")
-            }
-        }]
-    })?;
-    let repairs = run::outputs::repair(&settings.out).map_err(|e| {
-        vec![
-            Diagnostic::error(
-                Code::OutputFailed,
-                format!(
-                    "cannot repair {} after an interrupted run: {e}",
-                    settings.out.display()
-                ),
-            )
-            .help("check that the output folder is writable; earlier nights are untouched"),
-        ]
-    })?;
+    let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
     let night = compute(checked, settings, &mut watch, progress).await?;
     let mut summary = run::write_night(
         &checked.model,

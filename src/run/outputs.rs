@@ -19,6 +19,7 @@ use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::base::{FileFormat, names};
+use crate::diagnostics::{Code, Diagnostic};
 
 /// The folder name of one night's partition.
 pub fn partition_name(as_of: NaiveDate) -> String {
@@ -235,7 +236,7 @@ pub struct OutputLock {
 }
 
 /// Why an output folder could not be locked.
-pub enum LockError {
+enum LockError {
     /// Another run that is still going holds it.
     Held {
         /// That run's process id.
@@ -249,7 +250,7 @@ impl OutputLock {
     /// Take the lock on `out` (created if missing): a `.vane.lock` file
     /// holding this process's id. A lock left by a process that no longer
     /// runs is taken over.
-    pub fn take(out: &Path) -> Result<OutputLock, LockError> {
+    fn take(out: &Path) -> Result<OutputLock, LockError> {
         std::fs::create_dir_all(out).map_err(LockError::Io)?;
         let path = out.join(names::LOCK_FILE);
         for _ in 0..2 {
@@ -286,11 +287,36 @@ impl Drop for OutputLock {
     }
 }
 
+/// Claim `out` for a run: take its lock, then repair what killed runs left
+/// there. Returns the lock (held until dropped) and the repairs, in words.
+pub fn claim(out: &Path) -> Result<(OutputLock, Vec<String>), Diagnostic> {
+    let folder = out.display();
+    let lock = OutputLock::take(out).map_err(|e| match e {
+        LockError::Held { pid } => Diagnostic::error(
+            Code::OutputFailed,
+            format!("another run is writing {folder} (pid {pid})"),
+        )
+        .help("wait for it to finish; runs into one output folder take turns"),
+        LockError::Io(e) => {
+            Diagnostic::error(Code::OutputFailed, format!("cannot lock {folder}: {e}"))
+                .help("check that the output folder is writable; earlier nights are untouched")
+        }
+    })?;
+    let repairs = repair(out).map_err(|e| {
+        Diagnostic::error(
+            Code::OutputFailed,
+            format!("cannot repair {folder} after an interrupted run: {e}"),
+        )
+        .help("check that the output folder is writable; earlier nights are untouched")
+    })?;
+    Ok((lock, repairs))
+}
+
 /// Repair what runs that were killed left in `out`: a night whose
 /// replacement was interrupted between its two renames is restored, and
 /// staging folders and replaced nights of processes no longer running are
 /// removed. Returns what was done, in words.
-pub fn repair(out: &Path) -> std::io::Result<Vec<String>> {
+fn repair(out: &Path) -> std::io::Result<Vec<String>> {
     let Ok(entries) = std::fs::read_dir(out) else {
         return Ok(Vec::new());
     };
