@@ -8,7 +8,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 use serde::Serialize;
 
 use crate::base::{SourceFile, Span};
@@ -312,7 +315,7 @@ impl std::error::Error for Diagnostic {}
 /// Adapter that lets miette draw a [`Diagnostic`] with its source snippet.
 struct MietteView<'a> {
     diagnostic: &'a Diagnostic,
-    source: Option<NamedSource<String>>,
+    source: Option<&'a IndexedSource>,
 }
 
 impl fmt::Debug for MietteView<'_> {
@@ -357,7 +360,7 @@ impl miette::Diagnostic for MietteView<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+        self.source.map(|s| s as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -419,6 +422,80 @@ fn printable_source(text: &str) -> String {
         .collect()
 }
 
+/// A file's printable text with a line index, so that drawing a snippet
+/// reads only the lines around it. miette's own `str` source scans from the
+/// start of the file for every snippet, which made rendering N diagnostics
+/// of an N-item file quadratic.
+struct IndexedSource {
+    name: String,
+    text: String,
+    /// Byte offset of each line's first byte; lines end at `\n`, `\r\n`
+    /// or a lone `\r`, as miette counts them.
+    line_starts: Vec<usize>,
+}
+
+impl IndexedSource {
+    fn new(file: &SourceFile) -> Self {
+        let text = printable_source(&file.text);
+        let bytes = text.as_bytes();
+        let mut line_starts = vec![0];
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                    i += 1;
+                    line_starts.push(i + 1);
+                }
+                b'\r' | b'\n' => line_starts.push(i + 1),
+                _ => {}
+            }
+            i += 1;
+        }
+        IndexedSource {
+            name: printable(&file.name).into_owned(),
+            text,
+            line_starts,
+        }
+    }
+
+    /// The 0-based line holding byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset) - 1
+    }
+}
+
+impl SourceCode for IndexedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let first_line = self
+            .line_of(span.offset())
+            .saturating_sub(context_lines_before);
+        let end_line = self.line_of(span.offset() + span.len()) + context_lines_after + 2;
+        let window_start = self.line_starts[first_line];
+        let window_end = self
+            .line_starts
+            .get(end_line)
+            .copied()
+            .unwrap_or(self.text.len());
+        let window = &self.text.as_bytes()[window_start..window_end];
+        let local = SourceSpan::new((span.offset() - window_start).into(), span.len());
+        let contents = window.read_span(&local, context_lines_before, context_lines_after)?;
+        let shown = contents.span();
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            contents.data(),
+            SourceSpan::new((shown.offset() + window_start).into(), shown.len()),
+            contents.line() + first_line,
+            contents.column(),
+            contents.line_count() + first_line,
+        )))
+    }
+}
+
 /// A diagnostic whose texts are [`printable`].
 fn printable_diagnostic(diagnostic: &Diagnostic) -> Diagnostic {
     let label = |l: &Label| Label {
@@ -450,12 +527,22 @@ pub fn render_human(diagnostics: &[Diagnostic], color: bool) -> String {
         .with_width(100)
         .with_links(false);
     let mut out = String::new();
+    let mut sources: Vec<(Arc<SourceFile>, IndexedSource)> = Vec::new();
     for diagnostic in diagnostics {
         let diagnostic = &printable_diagnostic(diagnostic);
-        let source = diagnostic
-            .file
-            .as_ref()
-            .map(|f| NamedSource::new(printable(&f.name), printable_source(&f.text)));
+        let source = match &diagnostic.file {
+            Some(file) => {
+                let at = match sources.iter().position(|(f, _)| Arc::ptr_eq(f, file)) {
+                    Some(at) => at,
+                    None => {
+                        sources.push((file.clone(), IndexedSource::new(file)));
+                        sources.len() - 1
+                    }
+                };
+                Some(&sources[at].1)
+            }
+            None => None,
+        };
         let view = MietteView { diagnostic, source };
         if handler.render_report(&mut out, &view).is_err() {
             out.push_str(&format!("{}: {}\n", diagnostic.code, diagnostic.message));
@@ -654,6 +741,85 @@ mod tests {
         }
         assert!(render_json(&[d]).contains("\\u001b"));
         assert_eq!(printable("tab\tand\nline"), "tab\tand\nline");
+    }
+
+    /// Snippets drawn from the line index are exactly those miette draws by
+    /// scanning the whole text, for every span of files with `\n`, `\r\n`
+    /// and lone `\r` line ends, at the first and last lines too.
+    #[test]
+    fn indexed_snippets_match_miettes_own() {
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .with_links(false);
+        let texts = [
+            "a: 1\nbb: two\nccc: [3]\n\ndddd: 4\neeeee: 5\nf: 6",
+            "a: 1\r\nb: 2\r\nc: 3\r\nd: é\r\n",
+            "a: 1\rb: 2\rc: 3\n\nd: 4\n",
+            "only",
+        ];
+        for text in texts {
+            let file = Arc::new(SourceFile::new("p.yaml", text.to_string()));
+            let indexed = IndexedSource::new(&file);
+            for start in 0..=text.len() {
+                for end in start..=(start + 9).min(text.len()) {
+                    if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                        continue;
+                    }
+                    let d = Diagnostic::error(Code::InvalidValue, "m")
+                        .at(&file, Span::new(start, end), "here")
+                        .also(Span::new(end, end), "there");
+                    let ours = render_human(std::slice::from_ref(&d), false);
+                    let view = MietteView {
+                        diagnostic: &d,
+                        source: Some(&indexed),
+                    };
+                    assert!(ours.contains("p.yaml"), "{ours}");
+                    let mut theirs = String::new();
+                    let scanned = miette::NamedSource::new("p.yaml", text.to_string());
+                    let plain = PlainView { view, scanned };
+                    handler.render_report(&mut theirs, &plain).unwrap();
+                    assert_eq!(ours, theirs, "{text:?} {start}..{end}");
+                }
+            }
+        }
+    }
+
+    /// A [`MietteView`] whose source is miette's own scanning `NamedSource`.
+    struct PlainView<'a> {
+        view: MietteView<'a>,
+        scanned: miette::NamedSource<String>,
+    }
+
+    impl fmt::Debug for PlainView<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.view.fmt(f)
+        }
+    }
+
+    impl fmt::Display for PlainView<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Display::fmt(&self.view, f)
+        }
+    }
+
+    impl std::error::Error for PlainView<'_> {}
+
+    impl miette::Diagnostic for PlainView<'_> {
+        fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+            self.view.code()
+        }
+        fn severity(&self) -> Option<miette::Severity> {
+            self.view.severity()
+        }
+        fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+            self.view.help()
+        }
+        fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+            Some(&self.scanned)
+        }
+        fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+            self.view.labels()
+        }
     }
 
     #[test]

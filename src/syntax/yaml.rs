@@ -16,6 +16,10 @@ use crate::diagnostics::{Code, Diagnostic};
 
 /// Largest pipeline file accepted, in bytes.
 pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+/// Most YAML values (mappings, lists and scalars, each alias expanded) in a file.
+pub const MAX_VALUES: usize = 250_000;
+/// Deepest nesting of mappings and lists, the top-level mapping included.
+pub const MAX_DEPTH: usize = 64;
 
 /// A YAML value with the span of its text in the file.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,8 +159,13 @@ impl<'de> Visitor<'de> for RawVisitor {
 }
 
 impl<'de> Deserialize<'de> for RawNode {
+    /// Each level of nesting recurses through the YAML deserializer, whose
+    /// frames are large; the stack grows on demand so that the documented
+    /// depth parses on any thread (test threads have 2 MiB).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawNode, D::Error> {
-        d.deserialize_any(RawVisitor)
+        stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, || {
+            d.deserialize_any(RawVisitor)
+        })
     }
 }
 
@@ -164,10 +173,11 @@ fn options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
-    // Room for any pipeline up to MAX_FILE_BYTES; alias bombs still hit the limits.
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = 2_000_000;
-    budget.max_events = 4_000_000;
+    budget.max_nodes = MAX_VALUES;
+    budget.max_events = 4 * MAX_VALUES;
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
     options.budget = Some(budget);
     options
 }
@@ -227,13 +237,26 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
             let mut message = first_line(&message);
             let mut help =
                 "fix the YAML syntax at this place; strings holding `: ` or ` #` need quotes";
-            if message.contains("budget breached") {
-                message =
-                    "the document has too many values, or expands nested aliases into too many"
-                        .to_string();
-                help = "pipeline files do not need large alias expansions; remove repeated `*alias` references or split the file";
-            } else if message.to_lowercase().contains("tab") {
-                help = "YAML does not allow tabs for indentation; indent with spaces";
+            match limit_hit(&message) {
+                Some(Limit::Values) => {
+                    message = format!(
+                        "the document has more than {MAX_VALUES} values (mappings, lists, keys and scalars, each alias expanded)"
+                    );
+                    help = "split the pipeline into several files, or remove repeated `*alias` references";
+                }
+                Some(Limit::Depth) => {
+                    message = format!("the document is nested more than {MAX_DEPTH} levels deep");
+                    help = "pipelines need a few levels of nesting; check for unbalanced brackets or runaway indentation";
+                }
+                Some(Limit::Aliases) => {
+                    message =
+                        "the document uses too many anchors, aliases or merge keys".to_string();
+                    help = "pipeline files do not need large alias expansions; remove repeated `*alias` references";
+                }
+                None if message.to_lowercase().contains("tab") => {
+                    help = "YAML does not allow tabs for indentation; indent with spaces";
+                }
+                None => {}
             }
             Err(
                 Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {message}"))
@@ -242,6 +265,29 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
             )
         }
     }
+}
+
+/// Which of the documented limits a YAML error is (see `docs/language.md`, Limits).
+enum Limit {
+    Values,
+    Depth,
+    Aliases,
+}
+
+/// The limit a parser message reports. serde-saphyr wraps its budget
+/// breaches on the way out through `Spanned`, so the breach is read from
+/// its message (`budget breached: Depth { depth: 65 }`).
+fn limit_hit(message: &str) -> Option<Limit> {
+    if message.contains("recursion limit exceeded") {
+        return Some(Limit::Depth);
+    }
+    let breach = message.split("budget breached: ").nth(1)?;
+    let name = breach.split([' ', '{']).next().unwrap_or("");
+    Some(match name {
+        "Depth" => Limit::Depth,
+        "Nodes" | "Events" | "ScalarBytes" | "Documents" => Limit::Values,
+        _ => Limit::Aliases,
+    })
 }
 
 fn first_line(message: &str) -> String {
@@ -253,4 +299,44 @@ fn first_line(message: &str) -> String {
         text = first.to_lowercase() + &text[1..];
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: String) -> Result<Node, Diagnostic> {
+        parse_yaml(&Arc::new(SourceFile::new("p.yaml", text)))
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("a: {}{}\n", "[".repeat(depth - 1), "]".repeat(depth - 1))
+    }
+
+    fn values(count: usize) -> String {
+        format!("a: [{}]\n", vec!["1"; count - 3].join(","))
+    }
+
+    #[test]
+    fn the_documented_nesting_limit_is_the_enforced_one() {
+        assert!(parse(nested(MAX_DEPTH)).is_ok());
+        for depth in [MAX_DEPTH + 1, MAX_DEPTH + 6, 1000] {
+            let error = parse(nested(depth)).unwrap_err();
+            assert_eq!(
+                error.message, "invalid YAML: the document is nested more than 64 levels deep",
+                "depth {depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_value_limit_is_the_enforced_one() {
+        assert!(parse(values(MAX_VALUES)).is_ok());
+        let error = parse(values(MAX_VALUES + 1)).unwrap_err();
+        assert!(
+            error.message.contains("more than 250000 values"),
+            "{}",
+            error.message
+        );
+    }
 }
