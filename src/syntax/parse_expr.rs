@@ -414,14 +414,31 @@ fn syntax_error(
         pest::error::ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
+    let span = match &found {
+        Some(_) => {
+            let word = scalar.value.get(start..).map_or(0, token_length);
+            scalar.file_span(start, end.max(start + word))
+        }
+        None => scalar.file_span(scalar.value.trim_end().len(), scalar.value.trim_end().len()),
+    };
+    let after_number = scalar
+        .value
+        .get(..start)
+        .is_some_and(|before| before.trim_end().ends_with(|c: char| c.is_ascii_digit()));
+    let glued_unit = found.as_deref().and_then(|token| {
+        let unit = token.trim_start_matches(|c: char| c.is_ascii_digit());
+        (unit.len() < token.len()).then_some(unit)
+    });
+    let unit = match glued_unit {
+        Some(unit) => Some(unit),
+        None => found.as_deref().filter(|_| after_number),
+    };
+    if let Some((word, kind)) = unit.and_then(|w| Some((w, unit_word(w)?))) {
+        return unit_word_error(file, span, word, kind);
+    }
     let message = match &found {
         Some(token) => format!("unexpected `{token}` in expression"),
         None => "expression ends too early".to_string(),
-    };
-    let span = if found.is_some() {
-        scalar.file_span(start, end)
-    } else {
-        scalar.file_span(scalar.value.trim_end().len(), scalar.value.trim_end().len())
     };
     let open = scalar.value.matches('(').count() > scalar.value.matches(')').count();
     let in_flow = scalar.style == super::scalar::ScalarStyle::Plain
@@ -448,6 +465,93 @@ fn syntax_error(
     Diagnostic::error(Code::ExprSyntax, message)
         .at(file, span, "here")
         .help(help)
+}
+
+/// Bytes of the token at the start of `rest`: a whole word or number, a run
+/// of operator characters, or one character.
+fn token_length(rest: &str) -> usize {
+    #[derive(PartialEq)]
+    enum Kind {
+        Word,
+        Operator,
+        Other,
+    }
+    let kind = |c: char| match c {
+        c if c.is_alphanumeric() || c == '_' => Kind::Word,
+        c if "=<>!&|".contains(c) => Kind::Operator,
+        _ => Kind::Other,
+    };
+    match rest.chars().next() {
+        None => 0,
+        Some(first) if kind(first) == Kind::Other => first.len_utf8(),
+        Some(first) => {
+            let first = kind(first);
+            rest.find(|c: char| kind(c) != first).unwrap_or(rest.len())
+        }
+    }
+}
+
+/// A duration unit written as a word after a number (`1 month`, `30 days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnitWord {
+    /// Months, quarters and years: no fixed length.
+    Calendar,
+    /// A unit Vane has, spelled out; the suffix to write instead.
+    Spelled(&'static str),
+    /// `m`: minutes or months?
+    BareM,
+}
+
+fn unit_word(token: &str) -> Option<UnitWord> {
+    let word = unit_letters(token).to_lowercase();
+    Some(match word.as_str() {
+        "month" | "months" | "mo" | "mon" | "quarter" | "quarters" | "year" | "years" | "y"
+        | "yr" | "yrs" => UnitWord::Calendar,
+        "week" | "weeks" | "wk" | "wks" => UnitWord::Spelled("w"),
+        "day" | "days" => UnitWord::Spelled("d"),
+        "hour" | "hours" | "hr" | "hrs" => UnitWord::Spelled("h"),
+        "minute" | "minutes" | "mins" => UnitWord::Spelled("min"),
+        "m" => UnitWord::BareM,
+        "second" | "seconds" | "sec" | "secs" => UnitWord::Spelled("s"),
+        _ => return None,
+    })
+}
+
+/// The letters a unit word starts with (`months` of `months)`).
+fn unit_letters(token: &str) -> &str {
+    let end = token
+        .find(|c: char| !c.is_alphabetic())
+        .unwrap_or(token.len());
+    &token[..end]
+}
+
+fn unit_word_error(file: &Arc<SourceFile>, span: Span, token: &str, unit: UnitWord) -> Diagnostic {
+    let word = unit_letters(token);
+    match unit {
+        UnitWord::Calendar => Diagnostic::error(
+            Code::TypeMismatch,
+            "months, quarters and years are not durations: their length in days varies",
+        )
+        .at(file, span, "not a duration unit")
+        .help(
+            "write days or weeks: `30d` or `4w` for about a month, `13w` or `90d` for a quarter, \
+             `52w` or `365d` for a year",
+        ),
+        UnitWord::Spelled(suffix) => Diagnostic::error(
+            Code::ExprSyntax,
+            format!("`{word}` is not a duration unit"),
+        )
+        .at(file, span, "not a duration unit")
+        .help(format!(
+            "write the number and `{suffix}` together, e.g. `30{suffix}`; units: w (weeks), d (days), h (hours), min, s"
+        )),
+        UnitWord::BareM => Diagnostic::error(Code::ExprSyntax, "`m` is not a duration unit")
+            .at(file, span, "minutes or months?")
+            .help(
+                "write `min` for minutes (`15min`); months have no fixed length, so write `30d` \
+                 or `4w` for about a month",
+            ),
+    }
 }
 
 fn describe_expected(rules: &[Rule]) -> String {
@@ -698,5 +802,40 @@ mod tests {
     fn invalid_dates_are_diagnosed() {
         let errors = parse_str("@2026-02-30").unwrap_err();
         assert_eq!(errors[0].code, Code::InvalidLiteral);
+    }
+
+    fn first_error(text: &str) -> (Code, String, String, Span) {
+        let error = parse_str(text).unwrap_err().remove(0);
+        let span = error.primary.as_ref().map(|l| l.span).unwrap();
+        (error.code, error.message, error.help.unwrap(), span)
+    }
+
+    #[test]
+    fn calendar_units_are_explained_not_unexpected() {
+        for text in ["1 month", "as_of - 2 years", "1 quarter", "3mo"] {
+            let (code, message, help, span) = first_error(text);
+            assert_eq!(code, Code::TypeMismatch, "{text}");
+            assert!(message.contains("are not durations"), "{text}: {message}");
+            assert!(help.contains("`30d` or `4w`"), "{text}: {help}");
+            let word = text[span.start..span.end].trim_start_matches(|c: char| c.is_ascii_digit());
+            assert!(
+                word.len() > 1 && word.chars().all(char::is_alphabetic),
+                "{text}: {word:?}"
+            );
+        }
+        let (code, message, help, _) = first_error("30 days");
+        assert_eq!(code, Code::ExprSyntax);
+        assert_eq!(message, "`days` is not a duration unit");
+        assert!(help.contains("`30d`"), "{help}");
+        let (_, _, help, _) = first_error("5m");
+        assert!(help.contains("`min`") && help.contains("`30d`"), "{help}");
+    }
+
+    #[test]
+    fn unexpected_words_are_underlined_whole() {
+        let (code, message, _, span) = first_error("a b_c");
+        assert_eq!(code, Code::ExprSyntax);
+        assert_eq!(message, "unexpected `b_c` in expression");
+        assert_eq!((span.start, span.end), (2, 5));
     }
 }

@@ -253,6 +253,12 @@ pub fn parse_yaml(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
                         "the document uses too many anchors, aliases or merge keys".to_string();
                     help = "pipeline files do not need large alias expansions; remove repeated `*alias` references";
                 }
+                None if message.contains("after single-quoted scalar") => {
+                    help = "a `'` inside a single-quoted YAML value is written `''` (`'event = ''login'''`), or put the whole value in double quotes: `\"event = 'login'\"`";
+                }
+                None if message.contains("after double-quoted scalar") => {
+                    help = "a `\"` inside a double-quoted YAML value is written `\\\"`; expression strings use single quotes, so `\"event = 'login'\"` needs neither";
+                }
                 None if message.to_lowercase().contains("tab") => {
                     help = "YAML does not allow tabs for indentation; indent with spaces";
                 }
@@ -338,5 +344,15 @@ mod tests {
             "{}",
             error.message
         );
+    }
+
+    #[test]
+    fn a_quote_inside_a_quoted_value_gets_quoting_advice() {
+        let error = parse("where: 'event = 'login''\n".to_string()).unwrap_err();
+        let help = error.help.unwrap();
+        assert!(help.contains("''login'''"), "{help}");
+        assert!(help.contains("\"event = 'login'\""), "{help}");
+        let error = parse("where: \"event = \"login\"\"\n".to_string()).unwrap_err();
+        assert!(error.help.unwrap().contains("single quotes"));
     }
 }
