@@ -33,6 +33,23 @@ pub struct Engine {
     scans: BTreeMap<String, LogicalPlan>,
     previous: Option<(NaiveDate, LogicalPlan)>,
     as_of: Micros,
+    partitions: usize,
+    inputs: BTreeMap<String, Vec<InputFile>>,
+}
+
+/// Input bytes per partition below which another partition does not pay:
+/// each one brings hash tables and buffers of its own to every aggregation.
+const BYTES_PER_PARTITION: u64 = 1024 * 1024;
+
+/// How many partitions the engine splits work into: the threads asked
+/// for, but no more than one per [`BYTES_PER_PARTITION`] of input, so
+/// that `--threads 1024` over a megabyte runs in one partition instead of
+/// a thousand sets of buffers.
+pub fn partitions_for(threads: usize, input_bytes: u64) -> usize {
+    let by_size = input_bytes.div_ceil(BYTES_PER_PARTITION).max(1);
+    threads
+        .min(usize::try_from(by_size).unwrap_or(usize::MAX))
+        .max(1)
 }
 
 /// One data file a run read, for the manifest.
@@ -83,6 +100,21 @@ impl Engine {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let mut inputs = BTreeMap::new();
+        for source in &model.sources {
+            inputs.insert(
+                source.name.clone(),
+                input_files(&ctx, &source.location).await,
+            );
+        }
+        let input_bytes = inputs.values().flatten().map(|f| f.bytes).sum();
+        let partitions = partitions_for(settings.threads, input_bytes);
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .target_partitions = partitions;
         let previous = match model.health {
             Some(_) => previous_scorecard(&ctx, settings).await,
             None => None,
@@ -93,6 +125,8 @@ impl Engine {
             scans,
             previous,
             as_of,
+            partitions,
+            inputs,
         })
     }
 
@@ -111,33 +145,20 @@ impl Engine {
         &self.ctx
     }
 
+    /// The partitions the engine splits work into (see [`partitions_for`]).
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+
     /// The night whose scorecard gives previous health and trend, if any.
     pub fn previous_night(&self) -> Option<NaiveDate> {
         self.previous.as_ref().map(|(date, _)| *date)
     }
 
-    /// Every file a source's location lists, sorted by path (empty when
-    /// they cannot be listed).
-    pub async fn input_files(&self, location: &SourceLocation) -> Vec<InputFile> {
-        let listed = async {
-            let url = sources::table_url(location).ok()?;
-            let store = self.ctx.runtime_env().object_store(&url).ok()?;
-            let state = self.ctx.state();
-            let stream = url.list_all_files(&state, store.as_ref(), "").await.ok()?;
-            let mut files: Vec<_> = stream.try_collect().await.ok()?;
-            files.sort_by(|a, b| a.location.cmp(&b.location));
-            Some(
-                files
-                    .into_iter()
-                    .map(|f| InputFile {
-                        path: format!("/{}", f.location),
-                        bytes: f.size,
-                        modified: f.last_modified.to_rfc3339(),
-                    })
-                    .collect(),
-            )
-        };
-        listed.await.unwrap_or_default()
+    /// The files a source read, as listed when the engine started, sorted
+    /// by path (empty when they could not be listed).
+    pub fn input_files(&self, source: &str) -> &[InputFile] {
+        self.inputs.get(source).map_or(&[], Vec::as_slice)
     }
 
     /// One output table of an earlier night's partition, when it exists and
@@ -150,6 +171,30 @@ impl Engine {
     ) -> Option<Arc<ListingTable>> {
         earlier_output(&self.ctx, partition, table, settings).await
     }
+}
+
+/// Every file a source's location lists, sorted by path (empty when they
+/// cannot be listed).
+async fn input_files(ctx: &SessionContext, location: &SourceLocation) -> Vec<InputFile> {
+    let listed = async {
+        let url = sources::table_url(location).ok()?;
+        let store = ctx.runtime_env().object_store(&url).ok()?;
+        let state = ctx.state();
+        let stream = url.list_all_files(&state, store.as_ref(), "").await.ok()?;
+        let mut files: Vec<_> = stream.try_collect().await.ok()?;
+        files.sort_by(|a, b| a.location.cmp(&b.location));
+        Some(
+            files
+                .into_iter()
+                .map(|f| InputFile {
+                    path: format!("/{}", f.location),
+                    bytes: f.size,
+                    modified: f.last_modified.to_rfc3339(),
+                })
+                .collect(),
+        )
+    };
+    listed.await.unwrap_or_default()
 }
 
 /// Register `table` as `name` and return an unoptimized scan of it.

@@ -22,6 +22,8 @@ pub struct ManifestInput<'a> {
     pub inputs: &'a [(&'a SourceLocation, Vec<InputFile>)],
     /// The night the previous health came from, if any.
     pub previous_night: Option<NaiveDate>,
+    /// The partitions the engine split work into.
+    pub partitions: usize,
     /// `(table, file name, rows)` of the outputs.
     pub files: [(&'a str, &'a str, usize); 2],
     /// Actions held back by cooldowns.
@@ -90,6 +92,7 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
         "orphan_rows": input.orphan_rows.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<String, Value>>(),
         "settings": {
             "threads": settings.threads,
+            "partitions": input.partitions,
             "memory_limit_bytes": settings.memory_limit,
             "csv_formulas": if settings.raw_csv { "kept" } else { "neutralised" },
         },

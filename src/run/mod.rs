@@ -21,7 +21,7 @@ mod stopwatch;
 mod write;
 
 pub use cells::{TextColumn, cell, fired};
-pub use engine::Engine;
+pub use engine::{Engine, partitions_for};
 pub use errors::execution_error;
 pub use execute::{Computed, execute};
 pub use settings::{RunOptions, RunSettings};

@@ -105,13 +105,14 @@ pub async fn write_night(
 
     let mut inputs = Vec::new();
     for source in &model.sources {
-        inputs.push((&source.location, engine.input_files(&source.location).await));
+        inputs.push((&source.location, engine.input_files(&source.name).to_vec()));
     }
     let manifest = manifest(&ManifestInput {
         model,
         settings,
         inputs: &inputs,
         previous_night: engine.previous_night(),
+        partitions: engine.partitions(),
         files: [
             (names::SCORECARD_TABLE, scorecard_file.as_str(), entities),
             (names::ACTIONS_TABLE, actions_file.as_str(), action_rows),

@@ -580,6 +580,36 @@ fn a_tight_memory_limit_gives_the_same_scorecard() {
 }
 
 #[test]
+fn many_threads_over_little_data_run_in_few_partitions_with_the_same_results() {
+    // `--threads 1024` over the 1.4 MB example took 6.7 GB: a thousand
+    // partitions, each with buffers of its own in every aggregation.
+    let night = |threads: usize| {
+        let out = tempfile::tempdir().expect("temp dir");
+        let options = RunOptions {
+            as_of: Some(date("2026-11-01")),
+            out: Some(out.path().to_path_buf()),
+            threads: Some(threads),
+            ..RunOptions::default()
+        };
+        let report = commands::run(&repo("pipelines/customer_health.yaml"), &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+        let partition = out.path().join("as_of=2026-11-01");
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(partition.join("manifest.json")).expect("manifest"),
+        )
+        .expect("manifest is JSON");
+        let scorecard = std::fs::read(partition.join("scorecard.parquet")).expect("scorecard");
+        (manifest["settings"].clone(), scorecard)
+    };
+    let (settings, scorecard) = night(1024);
+    assert_eq!(settings["threads"], 1024);
+    assert_eq!(settings["partitions"], 2, "{settings}");
+    assert_eq!(scorecard, night(2).1);
+    assert_eq!(vane::run::partitions_for(8, 0), 1);
+    assert_eq!(vane::run::partitions_for(8, 100 << 20), 8);
+}
+
+#[test]
 fn sample_data_is_deterministic_and_the_bundled_examples_are_current() {
     let out = tempfile::tempdir().expect("temp dir");
     let options = vane::sample::SampleOptions {
