@@ -70,6 +70,8 @@ pub enum Code {
     DataUnreadable,
     /// A computed value is beyond what its type holds (a 64-bit integer).
     OutOfRange,
+    /// Values of a declared column that do not parse, beyond the source's limit.
+    UnparsableValues,
     /// The run could not complete.
     RunFailed,
     /// Outputs could not be written.
@@ -114,6 +116,7 @@ impl Code {
         Code::SchemaMismatch,
         Code::DataUnreadable,
         Code::OutOfRange,
+        Code::UnparsableValues,
         Code::RunFailed,
         Code::OutputFailed,
         Code::InvalidArgument,
@@ -151,6 +154,7 @@ impl Code {
             Code::SchemaMismatch => "V500",
             Code::DataUnreadable => "V501",
             Code::OutOfRange => "V502",
+            Code::UnparsableValues => "V503",
             Code::RunFailed => "V600",
             Code::OutputFailed => "V601",
             Code::InvalidArgument => "V602",
@@ -189,6 +193,7 @@ impl Code {
             Code::SchemaMismatch => "schema-mismatch",
             Code::DataUnreadable => "data-unreadable",
             Code::OutOfRange => "value-out-of-range",
+            Code::UnparsableValues => "unparsable-values",
             Code::RunFailed => "run-failed",
             Code::OutputFailed => "output-failed",
             Code::InvalidArgument => "invalid-argument",

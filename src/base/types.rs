@@ -28,6 +28,16 @@ pub enum Type {
 }
 
 impl Type {
+    /// The type's name after "a" or "an", for messages ("an integer").
+    pub fn with_article(self) -> String {
+        let name = self.name();
+        if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            format!("an {name}")
+        } else {
+            format!("a {name}")
+        }
+    }
+
     /// Integer or number.
     pub fn is_numeric(self) -> bool {
         matches!(

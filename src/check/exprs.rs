@@ -715,13 +715,25 @@ impl ExprChecker<'_> {
 
     fn expect_arg(&mut self, arg: &TypedExpr, ok: bool, function: &str, wanted: &str) {
         if !ok {
+            let column = match &arg.kind {
+                TypedKind::Column(name) | TypedKind::Attribute(name) => Some(name),
+                _ => None,
+            };
+            let wanted_type = match wanted {
+                "a number" => Some(Type::Number),
+                "a date or timestamp" | "a timestamp" => Some(Type::Timestamp),
+                _ => None,
+            };
+            let advice = column
+                .zip(wanted_type)
+                .and_then(|(name, w)| super::columns::declare_advice(name, arg.ty, w));
             self.mismatch(
                 arg.span,
                 format!(
                     "`{function}` needs {wanted} here, but this is {}",
                     a(arg.ty)
                 ),
-                format!("see `{function}` in docs/language.md"),
+                advice.unwrap_or_else(|| format!("see `{function}` in docs/language.md")),
             );
         }
     }
@@ -1253,12 +1265,7 @@ fn allowed(place: Place, scope: Scope<'_>) -> bool {
 
 /// A type's name with its article: "a number", "an integer".
 pub(super) fn a(ty: Type) -> String {
-    let name = ty.name();
-    if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        format!("an {name}")
-    } else {
-        format!("a {name}")
-    }
+    ty.with_article()
 }
 
 /// A constant number's value (percentages already scaled).

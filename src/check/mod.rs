@@ -5,6 +5,7 @@
 //! **Architecture invariant:** `check` sees data only through schemas
 //! ([`Schemas`]), never rows, and never imports DataFusion.
 
+mod columns;
 mod exprs;
 pub mod functions;
 mod graph;
@@ -33,7 +34,10 @@ struct Checker<'a> {
     pipeline: &'a Pipeline,
     file: Arc<SourceFile>,
     sources: &'a Sources,
+    /// The opened sources' schemas with declared column types applied.
     schemas: &'a Schemas,
+    /// Each source's declared columns and parse-failure limit.
+    declared: Vec<(String, Vec<DeclaredColumn>, ParseFailureLimit)>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -42,12 +46,15 @@ struct Checker<'a> {
 /// checked against their schemas; without schemas they are taken on trust
 /// and checked again before running.
 pub fn check(pipeline: &Pipeline, sources: &Sources) -> (Option<Model>, Vec<Diagnostic>) {
+    let declared = columns::declared(pipeline, &sources.schemas);
+    let schemas = declared.schemas;
     let mut checker = Checker {
         pipeline,
         file: pipeline.file.clone(),
         sources,
-        schemas: &sources.schemas,
-        diagnostics: Vec::new(),
+        schemas: &schemas,
+        declared: declared.sources,
+        diagnostics: declared.diagnostics,
     };
     let model = checker.model();
     let has_errors = checker.diagnostics.iter().any(Diagnostic::is_error);
@@ -179,6 +186,12 @@ impl Checker<'_> {
             else {
                 continue;
             };
+            let (columns, max_parse_failures) = self
+                .declared
+                .iter()
+                .find(|(name, _, _)| *name == def.name.value)
+                .map(|(_, columns, limit)| (columns.clone(), *limit))
+                .unwrap_or((Vec::new(), ParseFailureLimit::Count(0)));
             let entity_key = self
                 .pipeline
                 .entity
@@ -187,8 +200,7 @@ impl Checker<'_> {
                 .map(|k| k.value.clone())
                 .unwrap_or_default();
             let key = text(&def.key).unwrap_or(entity_key);
-            let schema = self.schemas.get(&def.name.value);
-            if let Some(schema) = schema {
+            if let Some(schema) = self.schemas.get(&def.name.value) {
                 if let Some(time) = &def.time {
                     self.expect_column(
                         schema,
@@ -213,6 +225,8 @@ impl Checker<'_> {
                     Some("read_as_null") => MissingColumns::ReadAsNull,
                     _ => MissingColumns::Error,
                 },
+                columns,
+                max_parse_failures,
                 span: def.span,
             });
         }
@@ -255,7 +269,12 @@ impl Checker<'_> {
                         exprs::a(*t)
                     ),
                     "wrong type",
-                    format!("store `{}` as {wanted} in {}", column.value, schema.origin),
+                    types
+                        .first()
+                        .and_then(|w| columns::declare_advice(&column.value, *t, *w))
+                        .unwrap_or_else(|| {
+                            format!("store `{}` as {wanted} in {}", column.value, schema.origin)
+                        }),
                 );
                 false
             }

@@ -223,8 +223,80 @@ pub struct Source {
     pub key: String,
     /// What a column the pipeline reads does in files that lack it.
     pub missing_columns: MissingColumns,
+    /// Columns read as a declared type (`columns:`), converted in the scan.
+    pub columns: Vec<DeclaredColumn>,
+    /// How many values of declared columns may fail to parse before the run fails.
+    pub max_parse_failures: ParseFailureLimit,
     /// Where it is defined.
     pub span: Span,
+}
+
+/// A column a source reads as a declared type: CRM exports store times
+/// and numbers as text (ISO-8601 strings, epoch milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclaredColumn {
+    /// The column's name in the data (and in the pipeline).
+    pub name: String,
+    /// The type the pipeline reads it as.
+    pub ty: Type,
+    /// How text or numbers encode a timestamp or date.
+    pub format: ColumnFormat,
+    /// The column's key under `columns:`.
+    pub span: Span,
+}
+
+impl DeclaredColumn {
+    /// "a timestamp", "a timestamp in epoch milliseconds", … for messages.
+    pub fn describe(&self) -> String {
+        let ty = match self.ty {
+            Type::Timestamp => "a timestamp",
+            Type::Date => "a date",
+            Type::Integer => "an integer",
+            Type::Number => "a number",
+            Type::Boolean => "a boolean",
+            _ => "text",
+        };
+        match self.format {
+            ColumnFormat::Iso8601 => ty.to_string(),
+            ColumnFormat::EpochSeconds => format!("{ty} in epoch seconds"),
+            ColumnFormat::EpochMillis => format!("{ty} in epoch milliseconds"),
+            ColumnFormat::EpochMicros => format!("{ty} in epoch microseconds"),
+        }
+    }
+}
+
+/// How a declared timestamp or date column encodes its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnFormat {
+    /// ISO-8601 text (`2026-10-20`, `2026-10-20T10:00:00Z`, `…+02:00`);
+    /// text without an offset is UTC. The default.
+    Iso8601,
+    /// Seconds since 1970-01-01T00:00:00Z, as a number or text.
+    EpochSeconds,
+    /// Milliseconds since the epoch.
+    EpochMillis,
+    /// Microseconds since the epoch.
+    EpochMicros,
+}
+
+/// How many values of a source's declared columns may fail to parse
+/// (they read as null) before the run fails.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParseFailureLimit {
+    /// At most this many per column.
+    Count(u64),
+    /// At most this percentage of the rows read, per column.
+    Share(f64),
+}
+
+impl ParseFailureLimit {
+    /// Whether `failures` of `rows` values pass the limit.
+    pub fn allows(self, failures: u64, rows: u64) -> bool {
+        match self {
+            ParseFailureLimit::Count(n) => failures <= n,
+            ParseFailureLimit::Share(p) => (failures as f64) <= p / 100.0 * rows as f64,
+        }
+    }
 }
 
 /// What a column the pipeline reads does in the files of a source that

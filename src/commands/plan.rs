@@ -179,6 +179,15 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
                 ),
                 side.plan.clone(),
             )
+        }))
+        .chain(plan.parse_checks.iter().map(|check| {
+            (
+                format!(
+                    "parse check: values of `{}`'s declared columns that do not parse",
+                    check.source
+                ),
+                check.plan.clone(),
+            )
         }));
         for (name, part) in parts {
             describe(&engine, &name, part, stage, &mut out)

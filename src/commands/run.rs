@@ -54,6 +54,26 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
             orphans.join(", ")
         );
     }
+    let unparsed: Vec<String> = summary
+        .parse_failures
+        .iter()
+        .filter(|p| p.failures > 0)
+        .map(|p| {
+            let example = p
+                .example
+                .as_deref()
+                .map(|e| format!(", e.g. `{}`", crate::diagnostics::printable(e)))
+                .unwrap_or_default();
+            format!("{}.{} {}{example}", p.source, p.column, p.failures)
+        })
+        .collect();
+    if !unparsed.is_empty() {
+        let _ = writeln!(
+            out,
+            "  values that did not parse (read as null): {}",
+            unparsed.join("; ")
+        );
+    }
     if summary.suppressed > 0 {
         let _ = writeln!(
             out,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::base::units::Seconds;
-use crate::check::model::{MetricKind, Model, Node};
+use crate::check::model::{MetricKind, MissingColumns, Model, Node, ParseFailureLimit};
 
 /// What happened to a definition.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,6 +60,29 @@ pub fn descriptors(model: &Model) -> BTreeMap<Node, Descriptor> {
         d.insert("time", s.time.clone().unwrap_or_default());
         d.insert("key", s.key.clone());
         d.insert("partitions", s.location.partitions.join(", "));
+        d.insert(
+            "missing_columns",
+            match s.missing_columns {
+                MissingColumns::Error => "error",
+                MissingColumns::ReadAsNull => "read_as_null",
+            }
+            .into(),
+        );
+        d.insert(
+            "columns",
+            s.columns
+                .iter()
+                .map(|c| format!("{}: {}", c.name, c.describe()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        d.insert(
+            "max_parse_failures",
+            match s.max_parse_failures {
+                ParseFailureLimit::Count(n) => n.to_string(),
+                ParseFailureLimit::Share(p) => format!("{p}%"),
+            },
+        );
         out.insert(Node::Source(s.name.clone()), d);
     }
     let e = &model.entity;

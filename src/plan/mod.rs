@@ -8,12 +8,14 @@
 
 pub mod actions;
 pub mod aggregate;
+pub mod columns;
 pub mod exprs;
 pub mod scorecard;
 
 use crate::check::model::Model;
 use crate::diagnostics::{Code, Diagnostic};
 pub use actions::PlaybookActions;
+pub use columns::ParseCheck;
 pub use scorecard::{Inputs, ScorecardPlan, Side, Step};
 
 /// Everything one night computes, as plans and expressions.
@@ -31,12 +33,21 @@ pub struct Plan {
     pub key: String,
     /// The source holding one row per entity, for messages.
     pub entity_source: String,
+    /// Per source that declares column types, the count of values that do not parse.
+    pub parse_checks: Vec<ParseCheck>,
 }
 
 /// Plan one night of `model` over the executor's `inputs`.
 pub fn plan(model: &Model, inputs: &Inputs<'_>) -> Result<Plan, PlanError> {
+    let scans = columns::typed_scans(model, inputs.scans)?;
+    let typed = Inputs {
+        scans: &scans,
+        previous: inputs.previous.clone(),
+        as_of: inputs.as_of,
+    };
     Ok(Plan {
-        scorecard: scorecard::scorecard_plan(model, inputs)?,
+        scorecard: scorecard::scorecard_plan(model, &typed)?,
+        parse_checks: columns::parse_checks(model, inputs.scans)?,
         actions: actions::actions_plan(model, inputs.as_of)?,
         output_columns: scorecard::output_columns(model),
         entity: model.entity.name.clone(),

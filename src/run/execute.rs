@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use super::cells::TextColumn;
 use super::engine::Engine;
 use super::errors::{execution_error, internal, value_error};
+use super::parsing::{self, ParseFailures};
 use super::stopwatch::{Stopwatch, timed};
 use super::{entity, facts};
 use crate::diagnostics::{Code, Diagnostic};
@@ -32,6 +33,8 @@ pub struct Computed {
     pub actions: Vec<RecordBatch>,
     /// `(source, rows)` its metrics read with a key that is no entity's.
     pub orphan_rows: Vec<(String, u64)>,
+    /// Per declared column, the values that did not parse.
+    pub parse_failures: Vec<ParseFailures>,
 }
 
 /// How many entities have no key, and the keys that appear more than once
@@ -133,6 +136,13 @@ pub async fn execute(
         .await
         .map_err(|e| vec![execution_error(&e)])?;
     let orphan_rows = facts.orphan_rows;
+    let parse_failures = parsing::count_failures(ctx, &plan.parse_checks)
+        .await
+        .map_err(|e| vec![execution_error(&e)])?;
+    let over_limit = parsing::over_limit(&plan.parse_checks, &parse_failures);
+    if !over_limit.is_empty() {
+        return Err(over_limit);
+    }
     let facts = entity::sort_by_key(&facts.batch.schema(), &[facts.batch], key)
         .map_err(|e| vec![execution_error(&e)])?;
     watch.lap("compute facts");
@@ -160,5 +170,6 @@ pub async fn execute(
         actions_schema: entity::actions_schema(),
         actions,
         orphan_rows,
+        parse_failures,
     })
 }

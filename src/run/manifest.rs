@@ -30,8 +30,27 @@ pub struct ManifestInput<'a> {
     pub suppressed: usize,
     /// `(source, rows)` read with a key that is no entity's.
     pub orphan_rows: &'a [(String, u64)],
+    /// Per declared column, the values that did not parse.
+    pub parse_failures: &'a [super::parsing::ParseFailures],
     /// Stage timings in milliseconds.
     pub timings: &'a [(String, f64)],
+}
+
+/// `{source: {column: {failures, rows, example}}}` for the declared columns.
+fn parse_failures(counted: &[super::parsing::ParseFailures]) -> Value {
+    let mut sources = serde_json::Map::new();
+    for c in counted {
+        let columns = sources
+            .entry(c.source.clone())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(columns) = columns {
+            columns.insert(
+                c.column.clone(),
+                json!({ "failures": c.failures, "rows": c.rows, "example": c.example }),
+            );
+        }
+    }
+    Value::Object(sources)
 }
 
 /// The SHA-256 of a text, in hex.
@@ -90,6 +109,7 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
         "outputs": outputs,
         "actions_suppressed_by_cooldown": input.suppressed,
         "orphan_rows": input.orphan_rows.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<String, Value>>(),
+        "parse_failures": parse_failures(input.parse_failures),
         "settings": {
             "threads": settings.threads,
             "partitions": input.partitions,

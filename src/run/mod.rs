@@ -15,6 +15,7 @@ pub mod execute;
 mod facts;
 mod manifest;
 pub mod outputs;
+pub mod parsing;
 mod session;
 pub mod settings;
 mod stopwatch;

@@ -38,6 +38,8 @@ pub struct RunSummary {
     pub repairs: Vec<String>,
     /// `(source, rows)` its metrics read with a key that is no entity's.
     pub orphan_rows: Vec<(String, u64)>,
+    /// Per declared column, the values that did not parse.
+    pub parse_failures: Vec<super::parsing::ParseFailures>,
 }
 
 fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
@@ -119,6 +121,7 @@ pub async fn write_night(
         ],
         suppressed,
         orphan_rows: &computed.orphan_rows,
+        parse_failures: &computed.parse_failures,
         timings: &timings,
     });
     outputs::write_synced(&staged.dir.join(names::MANIFEST_FILE), manifest.as_bytes())
@@ -160,5 +163,6 @@ pub async fn write_night(
         timings,
         repairs: Vec::new(),
         orphan_rows: computed.orphan_rows,
+        parse_failures: computed.parse_failures,
     })
 }

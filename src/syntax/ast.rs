@@ -86,8 +86,23 @@ pub struct SourceDef {
     pub partitions: Vec<Text>,
     /// `error` or `read_as_null`: a read column some files lack.
     pub missing_columns: Option<Text>,
+    /// Declared column types (`columns:`), in file order.
+    pub columns: Vec<ColumnDecl>,
+    /// `max_parse_failures:` as written: a count or a percentage.
+    pub max_parse_failures: Option<Text>,
     /// Span of the source's name key, for messages about the whole source.
     pub span: Span,
+}
+
+/// One entry of a source's `columns:`: a column read as a declared type.
+#[derive(Debug, Clone)]
+pub struct ColumnDecl {
+    /// The column's name in the data.
+    pub name: Text,
+    /// `timestamp`, `date`, `number`, `integer`, `string` or `boolean`.
+    pub ty: Text,
+    /// How its values encode a timestamp or date (`iso8601`, `epoch_millis`, …).
+    pub format: Option<Text>,
 }
 
 /// The entity the scorecard has a row for (an account, a customer).

@@ -49,6 +49,18 @@ fn shape_schema(shape: &Shape, doc: &str) -> Value {
                 })
             }
         }
+        Shape::Columns => json!({
+            "type": "object",
+            "additionalProperties": {
+                "anyOf": [ { "enum": spec::COLUMN_TYPES }, section_schema(&spec::COLUMN) ]
+            }
+        }),
+        Shape::CountOrShare => json!({
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?%$" }
+            ]
+        }),
         Shape::NamedNumbers => json!({
             "type": "object",
             "additionalProperties": { "type": "number", "minimum": 0 }

@@ -190,6 +190,12 @@ impl Loader {
     fn text(&mut self, fields: &Fields<'_>, section: &Section, key: &str) -> Option<Text> {
         let node = fields.get(key)?;
         let field = section.field(key)?;
+        self.field_text(node, field)
+    }
+
+    /// A scalar field's text, checked against its choices if it has any.
+    fn field_text(&mut self, node: &Node, field: &Field) -> Option<Text> {
+        let key = field.key;
         let value = self.scalar(node, field)?;
         if let Shape::Choice(choices) = field.shape
             && !choices.contains(&value.as_str())
@@ -537,9 +543,54 @@ impl Loader {
             key: self.text(&fields, section, "key"),
             partitions: self.text_list(&fields, "partitions"),
             missing_columns: self.text(&fields, section, "missing_columns"),
+            columns: fields
+                .get("columns")
+                .map(|node| self.columns(node))
+                .unwrap_or_default(),
+            max_parse_failures: fields.get("max_parse_failures").and_then(|node| {
+                let value = match &node.kind {
+                    NodeKind::Str(s) => s.clone(),
+                    NodeKind::Int(_) | NodeKind::Float(_) => self.file.slice(node.span).to_string(),
+                    _ => {
+                        self.wrong_shape(node, "a count or a percentage", "max_parse_failures");
+                        return None;
+                    }
+                };
+                Some(Text {
+                    value,
+                    span: node.span,
+                })
+            }),
             span: name.span,
             name,
         })
+    }
+
+    /// A source's `columns:`: each a type word or `{ type, format }`.
+    fn columns(&mut self, node: &Node) -> Vec<ColumnDecl> {
+        let section = &spec::COLUMN;
+        let mut out = Vec::new();
+        for (name, value) in self.named(node, "column", false) {
+            let (ty, format) = match &value.kind {
+                NodeKind::Map(_) => match self.fields(value, section, name.span) {
+                    Some(fields) => (
+                        self.text(&fields, section, "type"),
+                        self.text(&fields, section, "format"),
+                    ),
+                    None => continue,
+                },
+                _ => (
+                    section
+                        .field("type")
+                        .and_then(|field| self.field_text(value, field)),
+                    None,
+                ),
+            };
+            if let Some(ty) = ty {
+                out.push(ColumnDecl { name, ty, format });
+            }
+        }
+        out
     }
 
     fn entity(&mut self, node: &Node, span: Span) -> Option<EntityDef> {

@@ -57,6 +57,10 @@ pub enum Shape {
     Named(&'static Section),
     /// A mapping from names to numbers.
     NamedNumbers,
+    /// Column name → a type word or a [`COLUMN`] section.
+    Columns,
+    /// A count (`10`) or a share of rows (`1%`).
+    CountOrShare,
     /// Fixture rows: source name → list of rows (column → value).
     Fixtures,
     /// Expectations: entity key → (name → value).
@@ -98,6 +102,17 @@ pub const OWNER: Field = field(
 pub const SOURCE_FORMATS: &[&str] = &["parquet", "csv", "jsonl", "arrow"];
 /// What a source does with a column some of its files lack.
 pub const MISSING_COLUMNS: &[&str] = &["error", "read_as_null"];
+/// The types a source's `columns:` may declare.
+pub const COLUMN_TYPES: &[&str] = &[
+    "timestamp",
+    "date",
+    "number",
+    "integer",
+    "string",
+    "boolean",
+];
+/// How `columns:` text or numbers become timestamps and dates.
+pub const COLUMN_FORMATS: &[&str] = &["iso8601", "epoch_seconds", "epoch_millis", "epoch_micros"];
 /// Output formats Vane writes.
 pub const OUTPUT_FORMATS: &[&str] = &["parquet", "csv", "jsonl"];
 /// Indicator kinds.
@@ -141,6 +156,34 @@ pub static SOURCE: Section = Section {
             "missing_columns",
             Shape::Choice(MISSING_COLUMNS),
             "A column the pipeline reads that some Parquet or Arrow files of the source lack: `error` (the default) or `read_as_null` in those files.",
+        ),
+        field(
+            "columns",
+            Shape::Columns,
+            "Declared column types, read from text or numbers inside the plan (`ts: timestamp`, `signed_on: date`, `amount: number`, `ms: { type: timestamp, format: epoch_millis }`).",
+        ),
+        field(
+            "max_parse_failures",
+            Shape::CountOrShare,
+            "Values of a declared column that may fail to parse before the run fails: a count (`0`, the default) or a share of the rows (`1%`). Failures read as null and are counted in the run summary and the manifest.",
+        ),
+    ],
+};
+
+/// `sources.<name>.columns.<column>` written as a mapping.
+pub static COLUMN: Section = Section {
+    name: "column",
+    doc: "A declared column type, with the format its values are written in.",
+    fields: &[
+        required(
+            "type",
+            Shape::Choice(COLUMN_TYPES),
+            "The type the column is read as.",
+        ),
+        field(
+            "format",
+            Shape::Choice(COLUMN_FORMATS),
+            "How text or numbers encode a timestamp or date: `iso8601` (the default: `2026-10-20`, `2026-10-20T10:00:00Z`, with or without an offset; without one it is UTC), `epoch_seconds`, `epoch_millis`, `epoch_micros`.",
         ),
     ],
 };

@@ -1256,3 +1256,150 @@ fn rows_whose_key_is_no_entitys_are_counted_not_silently_dropped() {
     assert_eq!(manifest["orphan_rows"]["events"], 4);
     assert_eq!(value(&f.compute("2026-11-01"), "a1", "logins"), "2");
 }
+
+#[test]
+fn crm_exports_load_as_they_are_with_declared_column_types() {
+    // JSON lines with ISO timestamps (with `Z`, with an offset, without
+    // either), epoch milliseconds and amounts as text; blank values are null.
+    let events = r#"{"account_id":"a1","ts":"2026-10-20T10:00:00Z","ms":1792922400000,"amount":"1.5"}
+{"account_id":"a1","ts":"2026-10-31T23:30:00-01:00","ms":1792922400000,"amount":"2"}
+{"account_id":"a1","ts":"2026-10-31 22:59:59","ms":1790000000000,"amount":" 4 "}
+{"account_id":"a2","ts":"2026-09-01T00:00:00+00:00","ms":1,"amount":""}
+{"account_id":"a2","ts":"","ms":null,"amount":"8"}
+"#;
+    let accounts = "account_id,signed_on,seats\na1,2026-01-05,10\na2,2025-12-31,x\na3,,5\n";
+    let pipeline = |events_extra: &str, accounts_extra: &str| {
+        format!(
+            "vane: 1
+sources:
+  accounts:
+    path: accounts.csv
+    columns: {{ signed_on: date, seats: integer }}{accounts_extra}
+  events:
+    path: events.jsonl
+    time: ts
+    columns:
+      ts: timestamp
+      ms: {{ type: timestamp, format: epoch_millis }}
+      amount: number{events_extra}
+entity: {{ name: account, source: accounts, key: account_id, attributes: [signed_on, seats] }}
+metrics:
+  events_30d: {{ from: events, window: 30d, value: count(), unused: true }}
+  amount_30d: {{ from: events, window: 30d, value: sum(amount), unused: true }}
+  last_ms: {{ from: events, value: max(ms), unused: true }}
+  tenure_days: {{ value: 'days_between(account.signed_on, as_of)', unused: true }}
+"
+        )
+    };
+    let f = Fixture::new(&[
+        ("accounts.csv", accounts),
+        ("events.jsonl", events),
+        ("p.yaml", &pipeline("", "\n    max_parse_failures: 1")),
+    ]);
+    let card = f.compute("2026-11-01");
+    // 23:30 at -01:00 is 00:30 UTC on Nov 1: outside the window.
+    assert_eq!(value(&card, "a1", "events_30d"), "2");
+    assert_eq!(value(&card, "a1", "amount_30d"), "5.5");
+    assert_eq!(value(&card, "a1", "last_ms"), "2026-10-25T10:00:00");
+    assert_eq!(value(&card, "a2", "events_30d"), "0");
+    assert_eq!(value(&card, "a1", "tenure_days"), "300.0");
+    assert_eq!(value(&card, "a2", "seats"), "null", "`x` is no integer");
+    assert_eq!(value(&card, "a3", "signed_on"), "null", "blank is null");
+
+    // The run reports the failure it allowed, in the summary and the manifest.
+    let report = f.run("2026-11-01");
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        report.output.contains("accounts.seats 1, e.g. `x`"),
+        "{}",
+        report.output
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(f.path("out/as_of=2026-11-01/manifest.json")).expect("manifest"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        manifest["parse_failures"]["accounts"]["seats"],
+        serde_json::json!({ "failures": 1, "rows": 3, "example": "x" })
+    );
+    assert_eq!(manifest["parse_failures"]["events"]["ts"]["failures"], 0);
+
+    // Beyond the limit (0 by default) the run fails and writes nothing.
+    std::fs::write(f.path("p.yaml"), pipeline("", "")).expect("write");
+    let report = f.run("2026-11-02");
+    assert_eq!(report.exit, Exit::Error);
+    let (code, message) = first_error(&report);
+    assert_eq!(code, Code::UnparsableValues);
+    assert!(
+        message.contains(
+            "1 of 3 values of column `seats` in `accounts` cannot be read as an integer, e.g. `x`"
+        ),
+        "{message}"
+    );
+    assert!(!f.path("out/as_of=2026-11-02").exists());
+}
+
+#[test]
+fn undeclared_text_times_get_advice_and_bad_declarations_are_caught_before_running() {
+    let events =
+        "{\"account_id\":\"a1\",\"ts\":\"2026-10-20T10:00:00Z\",\"n\":3,\"at\":1792922400000}\n";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.jsonl", events),
+        (
+            "p.yaml",
+            "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events: { path: events.jsonl, time: ts }
+entity: { name: account, source: accounts, key: account_id }
+metrics:
+  n: { from: events, value: count(), unused: true }
+",
+        ),
+        (
+            "bad.yaml",
+            "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events:
+    path: events.jsonl
+    time: ts
+    columns: { ts: timestamp, at: timestamp, n: { type: number, format: epoch_millis }, nope: date }
+    max_parse_failures: lots
+entity: { name: account, source: accounts, key: account_id }
+metrics:
+  n: { from: events, value: count(), unused: true }
+",
+        ),
+    ]);
+    let (_, diagnostics) = commands::check_path(&f.path("p.yaml"), Data::Opened);
+    let error = diagnostics.iter().find(|d| d.is_error()).expect("an error");
+    assert_eq!(error.code, Code::SchemaMismatch);
+    let help = error.help.as_deref().unwrap_or("");
+    assert!(help.contains("`columns: { ts: timestamp }`"), "{help}");
+
+    let (_, diagnostics) = commands::check_path(&f.path("bad.yaml"), Data::Opened);
+    let messages: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{} {}", d.code.as_str(), d.message))
+        .collect();
+    let expect = [
+        "V500 column `at` of `events` is stored as an integer, which cannot be read as a timestamp",
+        "V115 `format:` applies to timestamps and dates, not to a number column",
+        "V500 source `events` has no column `nope`",
+        "V115 `lots` is not a count or a percentage",
+    ];
+    for wanted in expect {
+        assert!(
+            messages.iter().any(|m| m.starts_with(wanted)),
+            "{wanted}\n{messages:#?}"
+        );
+    }
+    let at = diagnostics
+        .iter()
+        .find(|d| d.message.contains("`at`"))
+        .and_then(|d| d.help.clone())
+        .unwrap_or_default();
+    assert!(at.contains("format: epoch_seconds"), "{at}");
+}
