@@ -2,7 +2,7 @@
 //! `(metric, shift)` evaluations the planner must produce, and the lineage
 //! edges that `docs` and `diff` show.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Checker;
 use super::exprs::Env;
@@ -143,12 +143,17 @@ pub(super) fn evaluations(model: &Model) -> Result<Vec<(String, Seconds)>, Strin
         .map(|m| (m.name.clone(), Seconds::ZERO))
         .collect();
     each_expression(model, &mut |_, e| stack.extend(e.metric_refs()));
+    let by_name: HashMap<&str, &MetricKind> = model
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), &m.kind))
+        .collect();
     let mut needed = BTreeSet::new();
     while let Some((name, shift)) = stack.pop() {
         if !needed.insert((name.clone(), shift)) {
             continue;
         }
-        if let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) {
+        if let Some(MetricKind::Derived { value }) = by_name.get(name.as_str()) {
             for (dep, s) in value.metric_refs() {
                 let total = s.checked_add(shift).ok_or_else(|| name.clone())?;
                 stack.push((dep, total));
