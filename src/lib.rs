@@ -152,6 +152,80 @@ async fn compute(
     })
 }
 
+/// What a backfill did with one night.
+#[derive(Debug, Clone)]
+pub enum NightDone {
+    /// Computed and written.
+    Written(chrono::NaiveDate, Box<RunSummary>),
+    /// Already in the output folder, kept (no `--force`).
+    Kept(chrono::NaiveDate),
+}
+
+impl NightDone {
+    /// The night.
+    pub fn date(&self) -> chrono::NaiveDate {
+        match self {
+            NightDone::Written(date, _) | NightDone::Kept(date) => *date,
+        }
+    }
+}
+
+/// What a backfill did: each night in date order, and what it repaired
+/// in the output folder first.
+#[derive(Debug, Clone)]
+pub struct BackfillSummary {
+    /// Every night, written or kept.
+    pub nights: Vec<NightDone>,
+    /// What was repaired before the first night.
+    pub repairs: Vec<String>,
+}
+
+/// (claim the output folder once) → for every night in date order: keep
+/// it when its partition exists (unless `nights.force`), else start an
+/// engine → plan → execute → write it, as [`run_night`] would after the
+/// earlier nights. `on_night` hears of each night as it is done; a night
+/// that fails stops the backfill with every earlier night whole.
+pub async fn backfill(
+    checked: &Checked,
+    options: &RunOptions,
+    nights: &run::Nights,
+    on_night: &mut dyn FnMut(&NightDone),
+    progress: &dyn Fn(&str),
+) -> Result<BackfillSummary, Vec<Diagnostic>> {
+    let dates = nights.dates().map_err(|d| vec![d])?;
+    let first = RunOptions {
+        backfill: Some(nights.clone()),
+        ..options.clone()
+    };
+    let out = RunSettings::resolve(&first, &checked.model).out;
+    let (_lock, repairs) = run::outputs::claim(&out).map_err(|d| vec![d])?;
+    let mut done = Vec::with_capacity(dates.len());
+    for date in dates {
+        let options = RunOptions {
+            as_of: Some(date),
+            ..first.clone()
+        };
+        let settings = RunSettings::resolve(&options, &checked.model);
+        let night = if !nights.force
+            && settings
+                .out
+                .join(run::outputs::partition_name(date))
+                .is_dir()
+        {
+            NightDone::Kept(date)
+        } else {
+            let summary = compute_and_write(checked, settings, progress).await?;
+            NightDone::Written(date, Box::new(summary))
+        };
+        on_night(&night);
+        done.push(night);
+    }
+    Ok(BackfillSummary {
+        nights: done,
+        repairs,
+    })
+}
+
 /// (claim the output folder: lock it, repair what an interrupted run
 /// left) → start an engine → plan → execute → write: one night, written
 /// atomically.
@@ -160,11 +234,22 @@ pub async fn run_night(
     options: &RunOptions,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
-    let mut watch = Stopwatch::start();
     let settings = RunSettings::resolve(options, &checked.model);
     let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
+    let mut summary = compute_and_write(checked, settings, progress).await?;
+    summary.repairs = repairs;
+    Ok(summary)
+}
+
+/// compute → write one night into an output folder already claimed.
+async fn compute_and_write(
+    checked: &Checked,
+    settings: RunSettings,
+    progress: &dyn Fn(&str),
+) -> Result<RunSummary, Vec<Diagnostic>> {
+    let mut watch = Stopwatch::start();
     let night = compute(checked, settings, &mut watch, progress).await?;
-    let mut summary = run::write_night(
+    run::write_night(
         &checked.model,
         &night.engine,
         &night.settings,
@@ -172,7 +257,5 @@ pub async fn run_night(
         watch,
         progress,
     )
-    .await?;
-    summary.repairs = repairs;
-    Ok(summary)
+    .await
 }

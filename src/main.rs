@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use vane::base::FileFormat;
 use vane::commands::{self, Report};
 use vane::diagnostics::{self, Code, Diagnostic};
@@ -34,12 +35,19 @@ struct Cli {
     command: Command,
 }
 
-/// Flags shared by the commands that read data.
+/// Flags shared by the commands that read data for one night.
 #[derive(Args)]
 struct DataFlags {
     /// The as-of date (YYYY-MM-DD): windows end at its midnight UTC, exclusive. Default: today (UTC).
     #[arg(long)]
     as_of: Option<String>,
+    #[command(flatten)]
+    engine: EngineFlags,
+}
+
+/// Where nights are written and what the engine may use.
+#[derive(Args)]
+struct EngineFlags {
     /// Output folder (default: the pipeline's `outputs.dir`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -89,6 +97,31 @@ enum Command {
         format: Option<String>,
         /// Write CSV cells exactly as computed, even text a spreadsheet would
         /// run as a formula (by default such cells get a leading `'`).
+        #[arg(long)]
+        raw_csv: bool,
+    },
+    /// Compute and write many nights in date order, each as `vane run --as-of` would after the earlier ones.
+    Backfill {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The first night (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// The last night (YYYY-MM-DD), included when --every divides the range.
+        #[arg(long)]
+        to: String,
+        /// Days between nights: `1d`, `7d`, `2w`.
+        #[arg(long, default_value = "1d")]
+        every: String,
+        /// Compute nights already in the output folder again (each replaced atomically).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        engine: EngineFlags,
+        /// Output format (default: the pipeline's `outputs.format`, else parquet).
+        #[arg(long, value_parser = ["parquet", "csv", "jsonl"])]
+        format: Option<String>,
+        /// Write CSV cells exactly as computed, even text a spreadsheet would run as a formula.
         #[arg(long)]
         raw_csv: bool,
     },
@@ -276,6 +309,65 @@ fn progress_printer() -> Box<dyn Fn(&str)> {
     }
 }
 
+/// `--every`: whole days (`1d`) or weeks (`2w`).
+fn parse_every(text: &str) -> Result<u32, Diagnostic> {
+    let t = text.trim();
+    let days = if let Some(n) = t.strip_suffix('d') {
+        n.parse::<u32>().ok()
+    } else if let Some(n) = t.strip_suffix('w') {
+        n.parse::<u32>().ok().and_then(|n| n.checked_mul(7))
+    } else {
+        None
+    };
+    days.ok_or_else(|| {
+        Diagnostic::error(
+            Code::InvalidArgument,
+            format!("--every `{text}` is not a number of days or weeks"),
+        )
+        .help("nights are whole days apart: write e.g. --every 1d, --every 7d or --every 2w")
+    })
+}
+
+/// A backfill's progress on stderr: a bar on a terminal (nights done,
+/// nights per second, ETA, the last night's line), else a line per night.
+struct NightsBar {
+    bar: Option<ProgressBar>,
+}
+
+impl NightsBar {
+    fn start() -> NightsBar {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} nights  {per_sec:.1}  elapsed {elapsed}  ETA {eta}  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        NightsBar { bar }
+    }
+
+    fn night(&self, done: commands::NightsDone, line: &str) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(done.total as u64);
+                bar.set_position(done.done as u64);
+                bar.set_message(line.to_string());
+            }
+            None => eprintln!("vane: {line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, Report> {
     let as_of = flags
         .as_of
@@ -283,6 +375,13 @@ fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, R
         .map(|text| parse_date("--as-of", text))
         .transpose()
         .map_err(Report::error)?;
+    Ok(RunOptions {
+        as_of,
+        ..engine_options(flags.engine, format)?
+    })
+}
+
+fn engine_options(flags: EngineFlags, format: Option<String>) -> Result<RunOptions, Report> {
     let memory_limit = match flags.memory_limit.as_deref() {
         None => None,
         Some(text) => Some(parse_size(text).ok_or_else(|| {
@@ -307,12 +406,11 @@ fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, R
         ));
     }
     Ok(RunOptions {
-        as_of,
         out: flags.out,
         format: format.as_deref().and_then(FileFormat::from_name),
         memory_limit,
         threads: flags.threads,
-        raw_csv: false,
+        ..RunOptions::default()
     })
 }
 
@@ -354,6 +452,39 @@ fn main() -> ExitCode {
             }
             Err(report) => report,
         },
+        Command::Backfill {
+            pipeline,
+            from,
+            to,
+            every,
+            force,
+            engine,
+            format,
+            raw_csv,
+        } => {
+            let nights = (|| {
+                Ok(vane::run::Nights {
+                    from: parse_date("--from", &from)?,
+                    to: parse_date("--to", &to)?,
+                    every_days: parse_every(&every)?,
+                    force,
+                })
+            })();
+            match (nights, engine_options(engine, format)) {
+                (Ok(nights), Ok(options)) => {
+                    let options = RunOptions { raw_csv, ..options };
+                    let bar = NightsBar::start();
+                    let report =
+                        commands::backfill(&pipeline, &options, &nights, &mut |done, line| {
+                            bar.night(done, line)
+                        });
+                    bar.finish();
+                    report
+                }
+                (Err(diagnostic), _) => Report::error(diagnostic),
+                (_, Err(report)) => report,
+            }
+        }
         Command::Plan {
             pipeline,
             data,
@@ -454,9 +585,11 @@ mod tests {
     fn thread_counts_outside_1_to_1024_are_refused() {
         let flags = |threads| DataFlags {
             as_of: None,
-            out: None,
-            memory_limit: None,
-            threads: Some(threads),
+            engine: EngineFlags {
+                out: None,
+                memory_limit: None,
+                threads: Some(threads),
+            },
         };
         for threads in [0, 1025, usize::MAX] {
             let report = run_options(flags(threads), None).expect_err("out of range");
@@ -465,6 +598,16 @@ mod tests {
         for threads in [1, 2, 1024] {
             let options = run_options(flags(threads), None).map_err(|r| r.diagnostics);
             assert_eq!(options.expect("in range").threads, Some(threads));
+        }
+    }
+
+    #[test]
+    fn every_is_whole_days_or_weeks() {
+        assert_eq!(parse_every("1d").ok(), Some(1));
+        assert_eq!(parse_every("2w").ok(), Some(14));
+        for bad in ["12h", "7", "-1d", "1.5d", "d"] {
+            let error = parse_every(bad).expect_err("not days");
+            assert_eq!(error.code, Code::InvalidArgument, "{bad}");
         }
     }
 

@@ -5,6 +5,7 @@
 //! [`crate::compute_night`], [`crate::run_night`]) and the workflows on top
 //! of it, and turns what they return into a report.
 
+mod backfill;
 mod diff;
 mod docs;
 mod explain;
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::OnceLock;
 
+pub use backfill::{NightsDone, backfill, backfill_text};
 pub use diff::{Base, DiffFormat, DiffOptions, diff};
 pub use docs::docs;
 pub use explain::{explain, explain_row};

@@ -110,6 +110,11 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
         "actions_suppressed_by_cooldown": input.suppressed,
         "orphan_rows": input.orphan_rows.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<String, Value>>(),
         "parse_failures": parse_failures(input.parse_failures),
+        "backfill": settings.backfill.as_ref().map(|n| json!({
+            "from": day(n.from),
+            "to": day(n.to),
+            "every_days": n.every_days,
+        })),
         "settings": {
             "threads": settings.threads,
             "partitions": input.partitions,

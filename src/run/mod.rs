@@ -6,6 +6,7 @@
 //! **Architecture invariant:** everything that reads rows of data files or
 //! writes the output folder lives here (and in `sample`).
 
+pub mod backfill;
 mod cells;
 mod cooldowns;
 pub mod engine;
@@ -21,6 +22,7 @@ pub mod settings;
 mod stopwatch;
 mod write;
 
+pub use backfill::Nights;
 pub use cells::{TextColumn, cell, fired};
 pub use engine::{Engine, partitions_for};
 pub use errors::execution_error;

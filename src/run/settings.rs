@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
+use super::backfill::Nights;
 use crate::base::FileFormat;
 use crate::check::model::Model;
 
@@ -27,6 +28,8 @@ pub struct RunOptions {
     /// Write CSV text cells as computed, formulas included. Default: no,
     /// a cell a spreadsheet would run gets a leading `'`.
     pub raw_csv: bool,
+    /// The backfill this night is part of, if any (recorded in the manifest).
+    pub backfill: Option<Nights>,
 }
 
 /// The settings a run uses, every default resolved.
@@ -44,6 +47,8 @@ pub struct RunSettings {
     pub threads: usize,
     /// Whether CSV text cells are written as computed, formulas included.
     pub raw_csv: bool,
+    /// The backfill this night is part of, if any.
+    pub backfill: Option<Nights>,
 }
 
 impl RunSettings {
@@ -63,6 +68,7 @@ impl RunSettings {
             memory_limit: options.memory_limit,
             threads: options.threads.unwrap_or(cores).max(1),
             raw_csv: options.raw_csv,
+            backfill: options.backfill.clone(),
         }
     }
 }

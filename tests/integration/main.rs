@@ -3,6 +3,7 @@
 
 mod architecture;
 mod authoring;
+mod backfill;
 mod corpus;
 mod plans;
 mod properties;

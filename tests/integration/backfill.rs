@@ -1,0 +1,207 @@
+//! `vane backfill`: every night byte-identical to `vane run` for that night
+//! after the earlier ones, resumable, `--force`, and whole nights after a kill.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use vane::commands::{self, Exit};
+use vane::diagnostics::Code;
+use vane::run::{Nights, RunOptions};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn date(text: &str) -> NaiveDate {
+    text.parse().expect("date")
+}
+
+fn options(out: &Path) -> RunOptions {
+    RunOptions {
+        out: Some(out.to_path_buf()),
+        threads: Some(2),
+        ..RunOptions::default()
+    }
+}
+
+fn nights(from: &str, to: &str, every_days: u32, force: bool) -> Nights {
+    Nights {
+        from: date(from),
+        to: date(to),
+        every_days,
+        force,
+    }
+}
+
+/// The nights' partitions under `out`, sorted.
+fn partitions(out: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("as_of="))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A night's scorecard and actions files, and its manifest without the
+/// fields a backfill may change (timings and the backfill itself).
+fn night_files(partition: &Path) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
+    let read = |name: &str| std::fs::read(partition.join(name)).expect(name);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&read("manifest.json")).expect("manifest is JSON");
+    if let Some(fields) = manifest.as_object_mut() {
+        fields.remove("timings_ms");
+        fields.remove("backfill");
+    }
+    (read("scorecard.parquet"), read("actions.parquet"), manifest)
+}
+
+fn assert_same_nights(a: &Path, b: &Path) {
+    let names = partitions(a);
+    assert_eq!(names, partitions(b));
+    for name in names {
+        let (card_a, actions_a, manifest_a) = night_files(&a.join(&name));
+        let (card_b, actions_b, manifest_b) = night_files(&b.join(&name));
+        assert!(card_a == card_b, "{name}: scorecards differ");
+        assert!(actions_a == actions_b, "{name}: actions differ");
+        let normalise = |m: serde_json::Value, out: &Path| {
+            m.to_string().replace(&out.display().to_string(), "OUT")
+        };
+        assert_eq!(normalise(manifest_a, a), normalise(manifest_b, b), "{name}");
+    }
+}
+
+#[test]
+fn every_night_is_byte_identical_to_runs_in_date_order() {
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let runs = tempfile::tempdir().expect("temp dir");
+    let filled = tempfile::tempdir().expect("temp dir");
+    // 13 nights, two days apart: windows of 7d to 90d overlap several
+    // nights, cooldowns (14d) chain and trends read the night before; the
+    // step does not divide the range (the 25th is the last night).
+    let range = nights("2026-10-01", "2026-10-26", 2, false);
+    let dates = range.dates().expect("nights");
+    assert_eq!(dates.len(), 13);
+    for night in &dates {
+        let options = RunOptions {
+            as_of: Some(*night),
+            ..options(runs.path())
+        };
+        let report = commands::run(&pipeline, &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{night}: {:?}", report.diagnostics);
+    }
+    let report = commands::backfill(&pipeline, &options(filled.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        report.output.starts_with("13 nights: 13 written, 0 kept"),
+        "{}",
+        report.output
+    );
+    assert!(report.output.contains("2026-10-25: written — "));
+    assert_same_nights(runs.path(), filled.path());
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(filled.path().join("as_of=2026-10-03/manifest.json")).expect("manifest"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        manifest["backfill"],
+        serde_json::json!({ "from": "2026-10-01", "to": "2026-10-26", "every_days": 2 })
+    );
+    assert_eq!(manifest["previous_scorecard"], "2026-10-01");
+
+    // Resume: nights present are kept, missing ones computed as before.
+    for gone in ["as_of=2026-10-09", "as_of=2026-10-25"] {
+        std::fs::remove_dir_all(filled.path().join(gone)).expect("remove");
+    }
+    let report = commands::backfill(&pipeline, &options(filled.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        report.output.starts_with("13 nights: 2 written, 11 kept"),
+        "{}",
+        report.output
+    );
+    assert_same_nights(runs.path(), filled.path());
+
+    // --force computes every night again, with the same bytes.
+    let forced = nights("2026-10-01", "2026-10-26", 2, true);
+    let report = commands::backfill(&pipeline, &options(filled.path()), &forced, &mut |_, _| {});
+    assert!(report.output.starts_with("13 nights: 13 written, 0 kept"));
+    assert_same_nights(runs.path(), filled.path());
+}
+
+#[test]
+fn nights_before_the_first_event_and_windows_longer_than_the_step() {
+    let pipeline = repo("pipelines/supply_chain.yaml");
+    let runs = tempfile::tempdir().expect("temp dir");
+    let filled = tempfile::tempdir().expect("temp dir");
+    // Weekly nights from long before the example data begins into it.
+    let range = nights("2019-12-20", "2020-01-20", 7, false);
+    for night in range.dates().expect("nights") {
+        let options = RunOptions {
+            as_of: Some(night),
+            ..options(runs.path())
+        };
+        assert_eq!(commands::run(&pipeline, &options, &|_| {}).exit, Exit::Ok);
+    }
+    let report = commands::backfill(&pipeline, &options(filled.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert_same_nights(runs.path(), filled.path());
+}
+
+#[test]
+fn bad_ranges_are_errors_and_write_nothing() {
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let out = tempfile::tempdir().expect("temp dir");
+    let target = out.path().join("nights");
+    for range in [
+        nights("2026-10-02", "2026-10-01", 1, false),
+        nights("2026-10-01", "2026-10-02", 0, false),
+        nights("1990-01-01", "2026-10-01", 1, false),
+    ] {
+        let report = commands::backfill(&pipeline, &options(&target), &range, &mut |_, _| {});
+        assert_eq!(report.exit, Exit::Error);
+        assert_eq!(report.diagnostics[0].code, Code::InvalidArgument);
+        assert!(!target.exists());
+    }
+}
+
+#[test]
+fn a_killed_backfill_leaves_whole_nights_and_resumes() {
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let killed = tempfile::tempdir().expect("temp dir");
+    let clean = tempfile::tempdir().expect("temp dir");
+    let (from, to) = ("2026-09-01", "2026-10-15");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vane"))
+        .args(["backfill", &pipeline.display().to_string()])
+        .args(["--from", from, "--to", to, "--threads", "2", "--out"])
+        .arg(killed.path())
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start vane");
+    let started = Instant::now();
+    while partitions(killed.path()).len() < 3 && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let before = partitions(killed.path());
+    assert!(before.len() >= 3, "{before:?}");
+    for name in &before {
+        let night = night_files(&killed.path().join(name));
+        assert!(!night.0.is_empty(), "{name} is whole");
+    }
+    let range = nights(from, to, 1, false);
+    let report = commands::backfill(&pipeline, &options(killed.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let report = commands::backfill(&pipeline, &options(clean.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert_same_nights(clean.path(), killed.path());
+}
