@@ -14,11 +14,20 @@ pub const HEALTH_MODEL: &str = "health_model";
 pub const PREVIOUS_HEALTH: &str = "previous_health";
 /// Health minus previous health.
 pub const TREND: &str = "trend";
+/// Whether the previous night was scored by other definitions than this one.
+pub const TREND_DEFINITION_CHANGED: &str = "trend_definition_changed";
 
 use super::units::Seconds;
 
 /// Scorecard columns Vane adds under these exact names.
-const RESERVED: &[&str] = &[HEALTH, BAND, HEALTH_MODEL, PREVIOUS_HEALTH, TREND];
+const RESERVED: &[&str] = &[
+    HEALTH,
+    BAND,
+    HEALTH_MODEL,
+    PREVIOUS_HEALTH,
+    TREND,
+    TREND_DEFINITION_CHANGED,
+];
 
 /// Prefixes of the columns Vane generates ([`score`], [`group`], and every
 /// internal `__` column).

@@ -6,6 +6,7 @@
 //! ([`Schemas`]), never rows, and never imports DataFusion.
 
 mod columns;
+pub mod definitions;
 mod exprs;
 pub mod functions;
 mod graph;

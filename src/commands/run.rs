@@ -74,6 +74,12 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
             unparsed.join("; ")
         );
     }
+    if let Some((night, movers)) = summary.definitions_changed_since {
+        let _ = writeln!(
+            out,
+            "  warning: the previous night ({night}) was scored by other definitions, so `trend` mixes a definition change with changes in the data ({movers} {entity}s moved more than 10 points); `trend_definition_changed` marks it"
+        );
+    }
     if summary.suppressed > 0 {
         let _ = writeln!(
             out,

@@ -43,6 +43,7 @@ pub fn plan(model: &Model, inputs: &Inputs<'_>) -> Result<Plan, PlanError> {
     let typed = Inputs {
         scans: &scans,
         previous: inputs.previous.clone(),
+        previous_definitions_changed: inputs.previous_definitions_changed,
         as_of: inputs.as_of,
     };
     Ok(Plan {

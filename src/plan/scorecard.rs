@@ -38,6 +38,9 @@ pub struct Inputs<'a> {
     pub scans: &'a BTreeMap<String, LogicalPlan>,
     /// The previous scorecard (key + health), when one exists.
     pub previous: Option<LogicalPlan>,
+    /// Whether the previous scorecard was computed by other definitions
+    /// (null when there is none or it does not say).
+    pub previous_definitions_changed: Option<bool>,
     /// The as-of instant (midnight UTC at the start of the as-of date).
     pub as_of: Micros,
 }
@@ -251,7 +254,13 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
     });
 
     if let Some(health) = &model.health {
-        steps.extend(health_steps(model, health, &lowering, has_previous)?);
+        steps.extend(health_steps(
+            model,
+            health,
+            &lowering,
+            has_previous,
+            inputs.previous_definitions_changed,
+        )?);
     }
     steps.retain(|s| !s.columns.is_empty());
     Ok(ScorecardPlan {
@@ -286,6 +295,7 @@ pub fn output_columns(model: &Model) -> Vec<String> {
                 names::HEALTH_MODEL,
                 names::PREVIOUS_HEALTH,
                 names::TREND,
+                names::TREND_DEFINITION_CHANGED,
             ]
             .map(String::from),
         );
@@ -446,6 +456,7 @@ fn health_steps(
     health: &Health,
     lowering: &Lowering<'_>,
     has_previous: bool,
+    previous_definitions_changed: Option<bool>,
 ) -> LowerResult<Vec<Step>> {
     // A model applies when its condition is true and no earlier model's is.
     let mut conditions: Vec<(String, Expr)> = Vec::new();
@@ -546,6 +557,12 @@ fn health_steps(
         lit(ScalarValue::Float64(None))
     };
     band_and_trend.push((names::TREND.to_string(), trend));
+    band_and_trend.push((
+        names::TREND_DEFINITION_CHANGED.to_string(),
+        lit(ScalarValue::Boolean(
+            previous_definitions_changed.filter(|_| has_previous),
+        )),
+    ));
     Ok(vec![
         Step {
             label: "group scores and health model".to_string(),

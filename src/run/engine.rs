@@ -32,6 +32,7 @@ pub struct Engine {
     ctx: SessionContext,
     scans: BTreeMap<String, LogicalPlan>,
     previous: Option<(NaiveDate, LogicalPlan)>,
+    previous_definitions_changed: Option<bool>,
     as_of: Micros,
     partitions: usize,
     inputs: BTreeMap<String, Vec<InputFile>>,
@@ -119,11 +120,17 @@ impl Engine {
             Some(_) => previous_scorecard(&ctx, settings).await,
             None => None,
         };
+        let previous_definitions_changed = previous.as_ref().and_then(|(date, _)| {
+            let partition = settings.out.join(outputs::partition_name(*date));
+            let recorded = outputs::recorded_definitions(&partition)?;
+            Some(recorded != crate::check::definitions::definitions_hash(model))
+        });
         let as_of = Micros::midnight(settings.as_of);
         Ok(Engine {
             ctx,
             scans,
             previous,
+            previous_definitions_changed,
             as_of,
             partitions,
             inputs,
@@ -136,6 +143,7 @@ impl Engine {
         plan::Inputs {
             scans: &self.scans,
             previous: self.previous.as_ref().map(|(_, scan)| scan.clone()),
+            previous_definitions_changed: self.previous_definitions_changed,
             as_of: self.as_of,
         }
     }
@@ -148,6 +156,12 @@ impl Engine {
     /// The partitions the engine splits work into (see [`partitions_for`]).
     pub fn partitions(&self) -> usize {
         self.partitions
+    }
+
+    /// Whether the previous night was scored by other definitions (null
+    /// when there is none, or its manifest does not say).
+    pub fn previous_definitions_changed(&self) -> Option<bool> {
+        self.previous_definitions_changed
     }
 
     /// The night whose scorecard gives previous health and trend, if any.

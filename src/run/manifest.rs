@@ -100,6 +100,7 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
             "name": input.model.name,
             "path": input.model.file.name,
             "sha256": sha256_hex(input.model.file.text.as_bytes()),
+            "definitions_sha256": crate::check::definitions::definitions_hash(input.model),
         },
         "as_of": day(settings.as_of),
         "window_end_exclusive": format!("{}T00:00:00Z", day(settings.as_of)),

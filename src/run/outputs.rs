@@ -32,6 +32,15 @@ pub fn partition_date(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
 }
 
+/// The definitions hash an earlier night's manifest records, if it does.
+pub fn recorded_definitions(partition: &std::path::Path) -> Option<String> {
+    let text = std::fs::read(partition.join(crate::base::names::MANIFEST_FILE)).ok()?;
+    let manifest: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    manifest["pipeline"]["definitions_sha256"]
+        .as_str()
+        .map(str::to_string)
+}
+
 /// Earlier partitions in an output folder, newest first.
 pub fn earlier_partitions(out: &Path, before: NaiveDate) -> Vec<(NaiveDate, PathBuf)> {
     let mut found: Vec<(NaiveDate, PathBuf)> = std::fs::read_dir(out)

@@ -40,6 +40,22 @@ pub struct RunSummary {
     pub orphan_rows: Vec<(String, u64)>,
     /// Per declared column, the values that did not parse.
     pub parse_failures: Vec<super::parsing::ParseFailures>,
+    /// When the previous night was scored by other definitions: that
+    /// night, and how many entities' health moved more than 10 points.
+    pub definitions_changed_since: Option<(chrono::NaiveDate, usize)>,
+}
+
+/// Entities whose `trend` is beyond ±10 points.
+fn big_movers(scorecard: &[RecordBatch]) -> usize {
+    scorecard
+        .iter()
+        .filter_map(|b| b.column_by_name(names::TREND))
+        .filter_map(|c| {
+            c.as_any()
+                .downcast_ref::<datafusion::arrow::array::Float64Array>()
+        })
+        .map(|trend| trend.iter().flatten().filter(|t| t.abs() > 10.0).count())
+        .sum()
 }
 
 fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
@@ -164,5 +180,9 @@ pub async fn write_night(
         repairs: Vec::new(),
         orphan_rows: computed.orphan_rows,
         parse_failures: computed.parse_failures,
+        definitions_changed_since: engine
+            .previous_night()
+            .filter(|_| engine.previous_definitions_changed() == Some(true))
+            .map(|night| (night, big_movers(&computed.scorecard))),
     })
 }

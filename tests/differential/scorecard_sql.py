@@ -162,6 +162,7 @@ h AS (
 SELECT *,
   CASE WHEN health IS NULL THEN NULL WHEN health < 40 THEN 'red' WHEN health < 70 THEN 'yellow' ELSE 'green' END AS band,
   CAST(NULL AS DOUBLE) AS previous_health,
-  CAST(NULL AS DOUBLE) AS trend
+  CAST(NULL AS DOUBLE) AS trend,
+  CAST(NULL AS BOOLEAN) AS trend_definition_changed
 FROM h ORDER BY account_id
 """

@@ -1403,3 +1403,73 @@ metrics:
         .unwrap_or_default();
     assert!(at.contains("format: epoch_seconds"), "{at}");
 }
+
+#[test]
+fn a_trend_across_a_definition_change_is_marked_and_reformatting_is_no_change() {
+    let original = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
+        .expect("pipeline")
+        .replace("../examples/", &format!("{}/", repo("examples").display()));
+    let reweighted = original.replace("    adoption: 35\n", "    adoption: 60\n");
+    assert_ne!(original, reweighted);
+    // Comments, blank lines and spacing inside expressions change nothing.
+    let reformatted = original
+        .replace("\nmetrics:\n", "\n# a comment\n\nmetrics:\n")
+        .replace("count_distinct(user_id)", "count_distinct( user_id )");
+    assert_ne!(original, reformatted);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pipeline = dir.path().join("p.yaml");
+    let night = |text: &str, as_of: &str| {
+        std::fs::write(&pipeline, text).expect("write");
+        let options = RunOptions {
+            as_of: Some(date(as_of)),
+            out: Some(dir.path().join("out")),
+            threads: Some(2),
+            ..RunOptions::default()
+        };
+        let report = commands::run(&pipeline, &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+        let file = dir
+            .path()
+            .join(format!("out/as_of={as_of}/scorecard.parquet"));
+        let batches = read_parquet(&file);
+        let mut changed: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let column = b
+                    .column_by_name("trend_definition_changed")
+                    .expect("column");
+                (0..b.num_rows())
+                    .map(|row| array_value_to_string(column, row).expect("text"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        (changed, report.output)
+    };
+    let (first, _) = night(&original, "2026-10-01");
+    assert_eq!(first, [""], "null: no previous night");
+    let (same, output) = night(&reformatted, "2026-10-02");
+    assert_eq!(same, ["false"]);
+    assert!(!output.contains("other definitions"), "{output}");
+    let (changed, output) = night(&reweighted, "2026-10-03");
+    assert_eq!(changed, ["true"]);
+    assert!(
+        output.contains("warning: the previous night (2026-10-02) was scored by other definitions"),
+        "{output}"
+    );
+    assert!(
+        output.contains("accounts moved more than 10 points"),
+        "{output}"
+    );
+}
+
+fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).expect("open");
+    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("batches")
+}
