@@ -329,9 +329,11 @@ fn parse_every(text: &str) -> Result<u32, Diagnostic> {
 }
 
 /// A backfill's progress on stderr: a bar on a terminal (nights done,
-/// nights per second, ETA, the last night's line), else a line per night.
+/// source rows read per second, ETA, the last night's line), else a line
+/// per night.
 struct NightsBar {
     bar: Option<ProgressBar>,
+    started: std::time::Instant,
 }
 
 impl NightsBar {
@@ -340,22 +342,27 @@ impl NightsBar {
             let bar = ProgressBar::new(0);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} nights  {per_sec:.1}  elapsed {elapsed}  ETA {eta}  {msg}",
+                    "{bar:30} {pos}/{len} nights  elapsed {elapsed}  ETA {eta}  {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
             bar
         });
-        NightsBar { bar }
+        NightsBar {
+            bar,
+            started: std::time::Instant::now(),
+        }
     }
 
     fn night(&self, done: commands::NightsDone, line: &str) {
         match &self.bar {
             Some(bar) => {
+                let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+                let rate = done.rows_read as f64 / seconds;
                 bar.set_length(done.total as u64);
                 bar.set_position(done.done as u64);
-                bar.set_message(line.to_string());
+                bar.set_message(format!("{:.2}M events/s  {line}", rate / 1e6));
             }
             None => eprintln!("vane: {line}"),
         }

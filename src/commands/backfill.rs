@@ -28,8 +28,9 @@ fn night_line(night: &NightDone, entity: &str) -> String {
         NightDone::Written(date, summary) => {
             let actions: usize = summary.actions.iter().map(|(_, n)| n).sum();
             format!(
-                "{date}: written — {}; {actions} actions",
-                bands_text(summary, entity)
+                "{date}: written — {}; {actions} actions; {} source rows read",
+                bands_text(summary, entity),
+                summary.rows_read
             )
         }
         NightDone::Kept(date) => format!("{date}: kept (already written; --force recomputes it)"),
@@ -66,6 +67,8 @@ pub struct NightsDone {
     pub done: usize,
     /// Nights in the range.
     pub total: usize,
+    /// Source rows (events) the nights written so far read.
+    pub rows_read: u64,
 }
 
 /// `vane backfill PIPELINE --from --to`: compute and write every night.
@@ -88,11 +91,16 @@ pub fn backfill(
     diagnostics.retain(Diagnostic::is_error);
     let entity = checked.model.entity.name.clone();
     let mut finished = 0;
+    let mut rows_read = 0;
     let mut each_night = |night: &NightDone| {
         finished += 1;
+        if let NightDone::Written(_, summary) = night {
+            rows_read += summary.rows_read;
+        }
         let done = NightsDone {
             done: finished,
             total: dates.len(),
+            rows_read,
         };
         on_night(done, &night_line(night, &entity));
     };

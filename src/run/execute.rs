@@ -35,6 +35,8 @@ pub struct Computed {
     pub orphan_rows: Vec<(String, u64)>,
     /// Per declared column, the values that did not parse.
     pub parse_failures: Vec<ParseFailures>,
+    /// Source rows the aggregations read.
+    pub rows_read: u64,
 }
 
 /// How many entities have no key, and the keys that appear more than once
@@ -136,6 +138,7 @@ pub async fn execute(
         .await
         .map_err(|e| vec![execution_error(&e)])?;
     let orphan_rows = facts.orphan_rows;
+    let rows_read = facts.rows_read;
     let parse_failures = parsing::count_failures(ctx, &plan.parse_checks)
         .await
         .map_err(|e| vec![execution_error(&e)])?;
@@ -171,5 +174,6 @@ pub async fn execute(
         actions,
         orphan_rows,
         parse_failures,
+        rows_read,
     })
 }

@@ -111,6 +111,7 @@ pub async fn compute_facts(
         })
         .collect();
     let (batch, orphans) = left_join_by_key(schema, &population, key, &sides)?;
+    let rows_read = sides.iter().map(SideBatch::rows_read).sum();
     let orphan_rows = plan
         .sides
         .iter()
@@ -118,7 +119,11 @@ pub async fn compute_facts(
         .filter(|(side, _)| side.rows.is_some())
         .map(|(side, n)| (side.name.clone(), n))
         .collect();
-    Ok(Facts { batch, orphan_rows })
+    Ok(Facts {
+        batch,
+        orphan_rows,
+        rows_read,
+    })
 }
 
 /// The facts, and the rows each source read for keys outside the population.
@@ -127,6 +132,8 @@ pub struct Facts {
     pub batch: RecordBatch,
     /// `(source, rows)` read with a key that is not in the population (or null).
     pub orphan_rows: Vec<(String, u64)>,
+    /// Source rows the aggregations read (inside windows and filters), all keys.
+    pub rows_read: u64,
 }
 
 /// One part of the facts to join to the population.
@@ -137,6 +144,23 @@ pub struct SideBatch {
     pub rows: Option<String>,
     /// Its rows, at most one per key.
     pub batch: RecordBatch,
+}
+
+impl SideBatch {
+    /// The source rows its aggregation read (0 for a side without a rows column).
+    fn rows_read(&self) -> u64 {
+        self.rows
+            .as_ref()
+            .and_then(|r| self.batch.column_by_name(r))
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .map_or(0, |counts| {
+                counts
+                    .iter()
+                    .flatten()
+                    .map(|n| u64::try_from(n).unwrap_or(0))
+                    .sum()
+            })
+    }
 }
 
 /// `population LEFT JOIN side ON key = side_key` for every side, keeping

@@ -40,6 +40,8 @@ pub struct RunSummary {
     pub orphan_rows: Vec<(String, u64)>,
     /// Per declared column, the values that did not parse.
     pub parse_failures: Vec<super::parsing::ParseFailures>,
+    /// Source rows the aggregations read (inside windows and filters).
+    pub rows_read: u64,
     /// When the previous night was scored by other definitions: that
     /// night, and how many entities' health moved more than 10 points.
     pub definitions_changed_since: Option<(chrono::NaiveDate, usize)>,
@@ -180,6 +182,7 @@ pub async fn write_night(
         repairs: Vec::new(),
         orphan_rows: computed.orphan_rows,
         parse_failures: computed.parse_failures,
+        rows_read: computed.rows_read,
         definitions_changed_since: engine
             .previous_night()
             .filter(|_| engine.previous_definitions_changed() == Some(true))
