@@ -271,18 +271,24 @@ impl Diagnostic {
         }
     }
 
-    /// Point at `span` in `file`, with a label text.
+    /// Point at `span` in `file`, with a label text. The span is kept
+    /// inside the file and widened to whole characters, so editors reading
+    /// the JSON output get valid positions.
     pub fn at(mut self, file: &Arc<SourceFile>, span: Span, label: impl Into<String>) -> Self {
         self.file = Some(file.clone());
         self.primary = Some(Label {
-            span,
+            span: whole_characters(&file.text, span),
             text: label.into(),
         });
         self
     }
 
-    /// Add a related place in the same file.
+    /// Add a related place in the same file (kept inside it like [`Diagnostic::at`]).
     pub fn also(mut self, span: Span, label: impl Into<String>) -> Self {
+        let span = match &self.file {
+            Some(file) => whole_characters(&file.text, span),
+            None => span,
+        };
         self.secondary.push(Label {
             span,
             text: label.into(),
@@ -316,6 +322,20 @@ impl fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// `span` inside `text`, its start moved back and its end forward to
+/// character boundaries.
+fn whole_characters(text: &str, span: Span) -> Span {
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = span.end.clamp(start, text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    Span::new(start, end)
+}
 
 /// Adapter that lets miette draw a [`Diagnostic`] with its source snippet.
 struct MietteView<'a> {

@@ -113,8 +113,12 @@ pub fn schema() -> Report {
 fn block_on<F: Future>(future: F) -> Result<F::Output, Diagnostic> {
     static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     let runtime = RUNTIME.get_or_init(|| {
+        // Plans of deep expressions are walked recursively by the engine;
+        // 8 MiB per thread (as the main thread has) keeps the deepest
+        // expression Vane accepts well inside the stack.
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .thread_stack_size(8 * 1024 * 1024)
             .build()
     });
     match runtime {

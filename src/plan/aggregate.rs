@@ -15,7 +15,7 @@ use datafusion::functions::core as core_fn;
 use datafusion::functions_aggregate::expr_fn::{
     avg, bool_or, count, max, median, min, percentile_cont, sum,
 };
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::PlanError;
 use super::exprs::{EXACT_INTEGER, LowerResult, Lowering, out_of_range, safe_div};
@@ -305,9 +305,10 @@ pub fn source_aggregate(
                 // Float sums and means add exact decimals, so the result does not
                 // depend on the order parallel partitions are merged in.
                 (Aggregate::Sum, true) => {
-                    let total =
-                        collector.register(sum(exact(first(lowered_args)?)), &predicate, lo, hi)?;
-                    cast(zero_filled(&total), DataType::Float64)
+                    let x = first(lowered_args)?;
+                    let total = collector.register(sum(exact(x.clone())), &predicate, lo, hi)?;
+                    let magnitude = collector.register(magnitude(x), &predicate, lo, hi)?;
+                    within_exact_range(&magnitude, cast(zero_filled(&total), DataType::Float64))
                 }
                 // Integer sums add as 38-digit decimals and convert back
                 // when the metric is computed: exact, or an error naming it.
@@ -328,8 +329,14 @@ pub fn source_aggregate(
                         cast(x.clone(), EXACT_INTEGER)
                     };
                     let total = collector.register(sum(summed), &predicate, lo, hi)?;
-                    let n = collector.register(count(x), &predicate, lo, hi)?;
-                    safe_div(ident(total), ident(n))
+                    let n = collector.register(count(x.clone()), &predicate, lo, hi)?;
+                    let mean = safe_div(ident(total), ident(n));
+                    if exact_float {
+                        let magnitude = collector.register(magnitude(x), &predicate, lo, hi)?;
+                        within_exact_range(&magnitude, mean)
+                    } else {
+                        mean
+                    }
                 }
                 _ => {
                     let alias = collector.register(
@@ -447,7 +454,34 @@ pub fn with_filter(aggregate: Expr, filter: Expr) -> LowerResult<Expr> {
 /// A decimal exact to 1e-18 and wide enough (58 integer digits) that no
 /// realistic sum overflows: float sums add exactly, in any order.
 fn exact(x: Expr) -> Expr {
-    cast(x, DataType::Decimal256(76, 18))
+    cast(x, EXACT_FLOAT)
+}
+
+/// The decimal float sums add in: 76 digits, 18 after the point.
+const EXACT_FLOAT: DataType = DataType::Decimal256(76, 18);
+
+/// Below this sum of magnitudes no partial sum of an [`EXACT_FLOAT`] can
+/// leave its range (2^255 / 10^18 ≈ 5.79 × 10^58), so the sum is exact.
+const EXACT_FLOAT_LIMIT: f64 = 5.7e58;
+
+/// The sum of |x| as floats: a bound on every partial sum of `x`.
+fn magnitude(x: Expr) -> Expr {
+    sum(datafusion::functions::math::expr_fn::abs(cast(
+        x,
+        DataType::Float64,
+    )))
+}
+
+/// `value`, or an error when the magnitudes summed reach
+/// [`EXACT_FLOAT_LIMIT`] (the decimal sum would have wrapped around): the
+/// error is a cast that cannot fit, which the run reports as out of range
+/// with the metric and the entity.
+fn within_exact_range(magnitude: &str, value: Expr) -> Expr {
+    let beyond = ident(magnitude).gt_eq(lit(EXACT_FLOAT_LIMIT));
+    let failing = cast(ident(magnitude) * lit(1e30), EXACT_FLOAT);
+    when(beyond, cast(failing, DataType::Float64))
+        .otherwise(value)
+        .unwrap_or_else(|_| lit(ScalarValue::Float64(None)))
 }
 
 fn first(mut args: Vec<Expr>) -> LowerResult<Expr> {

@@ -10,7 +10,9 @@
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::functions::{core as core_fn, math, string};
-use datafusion::logical_expr::{Expr, Operator, binary_expr, cast, ident, in_list, lit, when};
+use datafusion::logical_expr::{
+    Cast, Expr, Operator, binary_expr, cast, ident, in_list, lit, when,
+};
 
 use super::PlanError;
 use crate::base::names;
@@ -53,6 +55,20 @@ fn float(e: Expr) -> Expr {
     cast(e, DataType::Float64)
 }
 
+/// A null of the engine type Vane computes `ty` in.
+fn null_of(ty: Type) -> Expr {
+    let data_type = match ty {
+        Type::Integer | Type::Duration => DataType::Int64,
+        Type::Boolean => DataType::Boolean,
+        Type::String => DataType::Utf8,
+        Type::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Type::Date => DataType::Date32,
+        Type::Null | Type::Unknown => return lit(ScalarValue::Null),
+        Type::Number => DataType::Float64,
+    };
+    cast(lit(ScalarValue::Null), data_type)
+}
+
 /// A decimal wide enough for the sum, difference or product of any two
 /// 64-bit integers.
 pub const EXACT_INTEGER: DataType = DataType::Decimal128(38, 0);
@@ -60,9 +76,39 @@ pub const EXACT_INTEGER: DataType = DataType::Decimal128(38, 0);
 /// `a op b` for 64-bit integers, exact or an error: computed as a 38-digit
 /// decimal and cast back, and the cast fails (never wraps) when the result
 /// is beyond a 64-bit integer.
+///
+/// An operand that is itself such a result joins the decimal arithmetic
+/// without its cast back, so a chain casts back once: exact while the
+/// decimal holds it (38 digits; beyond, the decimal operation fails), and
+/// the engine's type derivation, which visits both sides of every cast
+/// again, stays linear in the chain's length instead of exponential.
 pub fn exact_integer(a: Expr, op: BinaryOp, b: Expr) -> Expr {
-    let wide = binary_expr(cast(a, EXACT_INTEGER), operator(op), cast(b, EXACT_INTEGER));
+    let wide = binary_expr(widened(a), operator(op), widened(b));
     cast(wide, DataType::Int64)
+}
+
+/// `e` as a 38-digit decimal: the decimal inside an [`exact_integer`]
+/// result, or `e` cast.
+fn widened(e: Expr) -> Expr {
+    match e {
+        Expr::Cast(Cast { expr, field })
+            if *field.data_type() == DataType::Int64 && is_wide(&expr) =>
+        {
+            *expr
+        }
+        other => cast(other, EXACT_INTEGER),
+    }
+}
+
+/// Whether `e` is decimal arithmetic [`exact_integer`] built.
+fn is_wide(e: &Expr) -> bool {
+    let Expr::BinaryExpr(binary) = e else {
+        return false;
+    };
+    [&binary.left, &binary.right].into_iter().all(|side| {
+        is_wide(side)
+            || matches!(side.as_ref(), Expr::Cast(c) if *c.field.data_type() == EXACT_INTEGER)
+    })
 }
 
 /// `a / b` as floats, null when `b` is zero.
@@ -249,6 +295,15 @@ impl Lowering<'_> {
         let temporal = |t: Type| matches!(t, Type::Timestamp | Type::Date);
         // Integers and durations (whole microseconds) are 64-bit integers.
         let whole = |t: Type| matches!(t, Type::Integer | Type::Duration);
+        // Arithmetic with the `null` literal is null, in the result's type
+        // (lowered as it stands, `as_of + null` would add two timestamps).
+        let arithmetic = matches!(
+            op,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div
+        );
+        if arithmetic && (ta == Type::Null || tb == Type::Null) {
+            return null_of(result);
+        }
         match op {
             BinaryOp::Div => safe_div(a, b),
             BinaryOp::Add | BinaryOp::Sub if result == Type::Timestamp => {

@@ -111,6 +111,15 @@ pub fn execution_error(error: &DataFusionError) -> Diagnostic {
 
 /// V502: `what` does not fit a 64-bit integer.
 fn out_of_range(what: &str, text: &str) -> Diagnostic {
+    // Float sums and means add as 76-digit decimals; the plan makes a sum
+    // that would leave them fail a cast to that decimal.
+    if text.contains("Decimal256") {
+        return Diagnostic::error(
+            Code::OutOfRange,
+            format!("{what} is a sum of numbers too large to add exactly (their magnitudes add up to 5.7 × 10^58 or more)"),
+        )
+        .help("float sums and means are exact or an error, never wrapped: check the data for a sentinel such as 1e300, or scale the values down");
+    }
     Diagnostic::error(
         Code::OutOfRange,
         format!("{what} is beyond what a 64-bit integer holds: {text}"),

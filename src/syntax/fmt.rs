@@ -27,18 +27,57 @@ pub fn plain_safe(text: &str) -> bool {
         && !text.contains('\t')
 }
 
-fn double_quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+/// Whether the scalar ending at `end` sits inside `{ … }` or `[ … ]`:
+/// there the next thing after it (past spaces, line breaks and comments)
+/// is `,`, `}` or `]`; in block context it never is.
+fn in_flow(text: &str, end: usize) -> bool {
+    let mut rest = text.get(end..).unwrap_or("");
+    loop {
+        rest = rest.trim_start();
+        match rest.strip_prefix('#') {
+            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, after)| after),
+            None => break,
+        }
+    }
+    rest.starts_with([',', '}', ']'])
 }
 
+/// `text` as a double-quoted YAML scalar, escaping what YAML would
+/// otherwise fold or misread (a raw line break inside quotes reads as a space).
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `text` as a single-quoted YAML scalar, or double-quoted when it holds
+/// what single quotes cannot (line breaks, control characters).
 fn single_quoted(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        return double_quoted(text);
+    }
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// The scalar text to put in the file for a site's canonical value.
-fn render(site: &ExpressionSite, raw: &str) -> String {
+/// The scalar text to put in the file for a site's canonical value;
+/// `flow` when the site is inside `{ … }` or `[ … ]`, where `,` and
+/// brackets end a plain value.
+fn render(site: &ExpressionSite, raw: &str, flow: bool) -> String {
+    let flow_safe = !flow || !site.canonical.contains(['[', ']', '{', '}', ',']);
     match site.style {
-        ScalarStyle::Plain if plain_safe(&site.canonical) => site.canonical.clone(),
+        ScalarStyle::Plain if flow_safe && plain_safe(&site.canonical) => site.canonical.clone(),
         ScalarStyle::Plain | ScalarStyle::DoubleQuoted => double_quoted(&site.canonical),
         ScalarStyle::SingleQuoted => single_quoted(&site.canonical),
         ScalarStyle::Block => {
@@ -76,7 +115,7 @@ pub fn format_text(text: &str, sites: &[ExpressionSite]) -> String {
             _ => site.span.end,
         };
         out.push_str(&text[cursor..site.span.start]);
-        out.push_str(&render(site, raw));
+        out.push_str(&render(site, raw, in_flow(text, site.span.end)));
         cursor = end;
     }
     out.push_str(&text[cursor..]);
@@ -95,5 +134,15 @@ mod tests {
         assert!(!plain_safe("'gold' = segment"));
         assert!(!plain_safe("a: b"));
         assert!(!plain_safe("x #y"));
+    }
+
+    #[test]
+    fn flow_context_is_seen_past_spaces_and_comments() {
+        let text = "a: { b: x in [1], c: y }\nd: z, w\ne: [ v # note\n ]\n";
+        let end = |s: &str| text.find(s).unwrap() + s.len();
+        assert!(in_flow(text, end("x in [1]")));
+        assert!(in_flow(text, end("c: y")));
+        assert!(!in_flow(text, end("d: z, w")));
+        assert!(in_flow(text, end("[ v")));
     }
 }

@@ -679,8 +679,13 @@ impl Loader {
         };
         if let Some(node) = fields.get("groups") {
             for (name, value) in self.named(node, "group", true) {
-                let group_fields = match &value.kind {
-                    NodeKind::Int(_) | NodeKind::Float(_) => {
+                let is_number = match &value.kind {
+                    NodeKind::Int(_) | NodeKind::Float(_) => true,
+                    NodeKind::Str(s) => s.trim().strip_suffix('%').is_some(),
+                    _ => false,
+                };
+                let group_fields = match is_number {
+                    true => {
                         let weight = self.number(value, "a group weight");
                         health.groups.push(GroupDef {
                             name,
@@ -689,7 +694,7 @@ impl Loader {
                         });
                         continue;
                     }
-                    _ => self.fields(value, &spec::GROUP, name.span),
+                    false => self.fields(value, &spec::GROUP, name.span),
                 };
                 if let Some(f) = group_fields {
                     health.groups.push(GroupDef {
@@ -843,4 +848,25 @@ pub fn load_pipeline(file: &Arc<SourceFile>, root: &Node) -> (Loaded, Vec<Diagno
         },
         loader.diagnostics,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_group_weight_may_be_written_as_a_percentage() {
+        let text = "vane: 1\nhealth:\n  groups: { a: 40%, b: { weight: 60% } }\n";
+        let (loaded, diagnostics) = super::super::load_text("p.yaml", text.to_string());
+        let shapes: Vec<_> = diagnostics
+            .iter()
+            .filter(|d| d.code == crate::diagnostics::Code::WrongShape)
+            .collect();
+        assert!(shapes.is_empty(), "{shapes:?}");
+        let health = loaded.and_then(|l| l.pipeline.health).expect("health");
+        let weights: Vec<f64> = health
+            .groups
+            .iter()
+            .filter_map(|g| g.weight.as_ref().map(|w| w.value))
+            .collect();
+        assert_eq!(weights, [40.0, 60.0]);
+    }
 }

@@ -20,6 +20,9 @@ use crate::diagnostics::{Code, Diagnostic};
 
 /// Deepest nesting of parentheses, brackets and `case` accepted.
 pub const MAX_NESTING: usize = 64;
+/// Deepest expression tree accepted: a chain of N operators (`1 + 1 + …`)
+/// nests N deep, and every later stage walks the tree recursively.
+pub const MAX_DEPTH: usize = 256;
 /// Longest expression accepted, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 16 * 1024;
 /// Longest run of prefix operators (`- - - x`, `not not x`) accepted.
@@ -653,11 +656,31 @@ pub fn parse_expression(
         None => null_at(scalar.span),
     };
     let errors = converter.errors.into_inner();
-    if errors.is_empty() {
-        Ok(expr)
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    if depth(&expr) > MAX_DEPTH {
+        return Err(vec![too_complex(
+            file,
+            scalar,
+            0,
+            format!(
+                "expression is more than {MAX_DEPTH} operations deep (a chain of operators nests one level per operator)"
+            ),
+        )]);
+    }
+    Ok(expr)
+}
+
+/// The depth of an expression tree, counted without recursion.
+fn depth(expr: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(expr, 1)];
+    while let Some((e, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        stack.extend(e.children().into_iter().map(|c| (c, d + 1)));
+    }
+    deepest
 }
 
 /// Parse a message template (`"{account.name} fell {round(x, 1)} points"`).

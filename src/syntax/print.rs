@@ -48,12 +48,14 @@ fn decimal(value: f64) -> String {
     format!("{value:?}")
 }
 
-/// Format a percentage's number without a needless `.0`.
+/// Format a percentage's number without a needless `.0`, and never with
+/// an exponent, which a percentage literal cannot have (`1e20%` is no
+/// literal; `100000000000000000000%` is).
 fn percent(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{}", value as i64)
     } else {
-        format!("{value:?}")
+        format!("{value}")
     }
 }
 

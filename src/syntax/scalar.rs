@@ -97,20 +97,20 @@ impl ScalarText {
 
 /// Decide how the scalar at `span` was written by looking at the file text.
 pub fn style_of(file: &SourceFile, span: Span) -> ScalarStyle {
-    match file.slice(span).chars().next() {
-        Some('"') => return ScalarStyle::DoubleQuoted,
-        Some('\'') => return ScalarStyle::SingleQuoted,
-        _ => {}
-    }
+    // A block scalar's span starts at its content, which may itself start
+    // with a quote (`|-` over `'a' = seg`): look for the header first.
     let before = file.text.get(..span.start).unwrap_or("");
     let previous = before
         .trim_end_matches([' ', '\t', '\n', '\r'])
         .trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
     let header_has_newline = before.trim_end_matches([' ', '\t']).ends_with('\n');
     if header_has_newline && (previous.ends_with('|') || previous.ends_with('>')) {
-        ScalarStyle::Block
-    } else {
-        ScalarStyle::Plain
+        return ScalarStyle::Block;
+    }
+    match file.slice(span).chars().next() {
+        Some('"') => ScalarStyle::DoubleQuoted,
+        Some('\'') => ScalarStyle::SingleQuoted,
+        _ => ScalarStyle::Plain,
     }
 }
 

@@ -5,6 +5,7 @@ mod architecture;
 mod authoring;
 mod backfill;
 mod corpus;
+mod fuzz;
 mod plans;
 mod properties;
 mod run;

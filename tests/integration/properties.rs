@@ -34,7 +34,7 @@ fn literal() -> impl Strategy<Value = Literal> {
     prop_oneof![
         (0i64..=i64::MAX).prop_map(Literal::Integer),
         (0.0f64..1e300).prop_map(Literal::Decimal),
-        (0.0f64..1e6).prop_map(Literal::Percent),
+        prop_oneof![0.0f64..1e6, 0.0f64..1e300].prop_map(Literal::Percent),
         ".*".prop_map(Literal::String),
         any::<bool>().prop_map(Literal::Boolean),
         Just(Literal::Null),
