@@ -1,5 +1,6 @@
 //! `vane backfill`: every night byte-identical to `vane run` for that night
-//! after the earlier ones, resumable, `--force`, and whole nights after a kill.
+//! after the earlier ones (on the examples and on random pipelines),
+//! resumable, `--force`, and whole nights after a kill.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -204,4 +205,123 @@ fn a_killed_backfill_leaves_whole_nights_and_resumes() {
     let report = commands::backfill(&pipeline, &options(clean.path()), &range, &mut |_, _| {});
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
     assert_same_nights(clean.path(), killed.path());
+}
+
+/// A random pipeline over random events: windows longer and shorter than
+/// the step, `where:` clauses, every kind of aggregate, `change`, a health
+/// score with a trend, and a playbook with a cooldown.
+fn random_case(rng: &mut rand_chacha::ChaCha8Rng) -> (String, String, Nights) {
+    use rand::Rng;
+    let mut events = String::from("account_id,event_time,user_id,kind,amount,x\n");
+    let start = date("2026-08-15").and_hms_opt(0, 0, 0).expect("midnight");
+    for _ in 0..rng.random_range(40..200) {
+        let at = start + chrono::Duration::minutes(rng.random_range(0..80 * 24 * 60));
+        events.push_str(&format!(
+            "a{},{},u{},{},{},{:.3}\n",
+            rng.random_range(1..6),
+            at.format("%Y-%m-%dT%H:%M:%S"),
+            rng.random_range(0..8),
+            ["a", "b"][rng.random_range(0..2)],
+            rng.random_range(-50..500),
+            rng.random_range(-10.0..100.0),
+        ));
+    }
+    let aggregates = [
+        "count()",
+        "sum(amount)",
+        "min(x)",
+        "max(amount)",
+        "avg(x)",
+        "count_distinct(user_id)",
+        "count_if(kind = 'b')",
+    ];
+    let mut metrics = String::new();
+    let count = rng.random_range(2..6);
+    for i in 0..count {
+        let window = rng.random_range(1..40);
+        let filter = if rng.random_bool(0.4) {
+            ", where: \"kind = 'a'\""
+        } else {
+            ""
+        };
+        let value = aggregates[rng.random_range(0..aggregates.len())];
+        metrics.push_str(&format!(
+            "  m{i}: {{ from: events, window: {window}d{filter}, value: \"{value}\", unused: true }}\n"
+        ));
+    }
+    metrics.push_str("  moved: { value: change(m0), unused: true }\n");
+    let cooldown = rng.random_range(0..10);
+    let threshold = rng.random_range(0..5);
+    let pipeline = format!(
+        "vane: 1
+sources:
+  accounts: {{ path: accounts.csv }}
+  events: {{ path: events.csv, time: event_time }}
+entity: {{ name: account, source: accounts, key: account_id, attributes: [seats] }}
+metrics:
+{metrics}indicators:
+  busy: {{ kind: leading, metric: m0, score: 'ramp(value, 0, 10)', group: usage }}
+health:
+  groups: {{ usage: 1 }}
+  bands: {{ red: {{ from: 0, to: 50 }}, green: {{ from: 50, to: 100 }} }}
+playbooks:
+  nudge:
+    when: m0 > {threshold}
+    action: call
+    message: 'm0 is {{m0}}'
+    cooldown: {cooldown}d
+"
+    );
+    let from = date("2026-09-01") + chrono::Duration::days(rng.random_range(0..30));
+    let every = rng.random_range(1..6);
+    let to = from + chrono::Duration::days(i64::from(every) * rng.random_range(2..6) + 1);
+    let nights = Nights {
+        from,
+        to,
+        every_days: every,
+        force: false,
+    };
+    (events, pipeline, nights)
+}
+
+#[test]
+fn random_pipelines_backfill_exactly_as_nightly_runs() {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x12);
+    for case in 0..8 {
+        let (events, pipeline, range) = random_case(&mut rng);
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("accounts.csv"),
+            "account_id,seats\na1,5\na2,10\na3,0\na4,3\na5,8\n",
+        )
+        .expect("accounts");
+        std::fs::write(dir.path().join("events.csv"), &events).expect("events");
+        let path = dir.path().join("p.yaml");
+        std::fs::write(&path, &pipeline).expect("pipeline");
+        let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
+        for night in range.dates().expect("nights") {
+            let options = RunOptions {
+                as_of: Some(night),
+                ..options(&runs)
+            };
+            let report = commands::run(&path, &options, &|_| {});
+            assert_eq!(
+                report.exit,
+                Exit::Ok,
+                "case {case}: {:?}\n{pipeline}",
+                report.diagnostics
+            );
+        }
+        let report = commands::backfill(&path, &options(&filled), &range, &mut |_, _| {});
+        assert_eq!(
+            report.exit,
+            Exit::Ok,
+            "case {case}: {:?}\n{pipeline}",
+            report.diagnostics
+        );
+        let nights = range.dates().expect("nights").len();
+        assert_eq!(partitions(&filled).len(), nights, "case {case}");
+        assert_same_nights(&runs, &filled);
+    }
 }
