@@ -9,3 +9,4 @@ mod fuzz;
 mod plans;
 mod properties;
 mod run;
+mod support;

@@ -1020,23 +1020,11 @@ fn csv_outputs_neutralise_formulas_unless_asked_not_to() {
 /// Write a Parquet file with text columns (and a timestamp `event_time`).
 fn parquet(path: &Path, columns: &[(&str, Vec<&str>)]) {
     use datafusion::arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use std::sync::Arc;
-    let fields: Vec<Field> = columns
+    let columns = columns
         .iter()
-        .map(|(name, _)| match *name {
-            "event_time" => Field::new(
-                *name,
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-                true,
-            ),
-            _ => Field::new(*name, DataType::Utf8, true),
-        })
-        .collect();
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .map(|(name, values)| -> ArrayRef {
-            match *name {
+        .map(|(name, values)| {
+            let array: ArrayRef = match *name {
                 "event_time" => Arc::new(TimestampMicrosecondArray::from(
                     values
                         .iter()
@@ -1049,17 +1037,11 @@ fn parquet(path: &Path, columns: &[(&str, Vec<&str>)]) {
                         .collect::<Vec<_>>(),
                 )),
                 _ => Arc::new(StringArray::from(values.clone())),
-            }
+            };
+            (name.to_string(), array)
         })
         .collect();
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).expect("batch");
-    std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
-    let file = std::fs::File::create(path).expect("create");
-    let mut writer =
-        datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None).expect("writer");
-    writer.write(&batch).expect("write");
-    writer.close().expect("close");
+    crate::support::write_parquet(path, columns);
 }
 
 #[test]

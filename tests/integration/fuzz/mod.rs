@@ -56,10 +56,10 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
     TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, i256};
+use datafusion::arrow::datatypes::{DataType, i256};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vane::Data;
