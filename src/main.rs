@@ -45,6 +45,29 @@ struct DataFlags {
     engine: EngineFlags,
 }
 
+/// How a night's files are written.
+#[derive(Args)]
+struct OutputFlags {
+    /// Output format (default: the pipeline's `outputs.format`, else parquet).
+    #[arg(long, value_parser = ["parquet", "csv", "jsonl"])]
+    format: Option<String>,
+    /// Write CSV cells exactly as computed, even text a spreadsheet would
+    /// run as a formula (by default such cells get a leading `'`).
+    #[arg(long)]
+    raw_csv: bool,
+}
+
+impl OutputFlags {
+    /// `options` with the format and CSV handling these flags ask for.
+    fn apply(self, options: RunOptions) -> RunOptions {
+        RunOptions {
+            format: self.format.as_deref().and_then(FileFormat::from_name),
+            raw_csv: self.raw_csv,
+            ..options
+        }
+    }
+}
+
 /// Where nights are written and what the engine may use.
 #[derive(Args)]
 struct EngineFlags {
@@ -92,13 +115,8 @@ enum Command {
         pipeline: PathBuf,
         #[command(flatten)]
         data: DataFlags,
-        /// Output format (default: the pipeline's `outputs.format`, else parquet).
-        #[arg(long, value_parser = ["parquet", "csv", "jsonl"])]
-        format: Option<String>,
-        /// Write CSV cells exactly as computed, even text a spreadsheet would
-        /// run as a formula (by default such cells get a leading `'`).
-        #[arg(long)]
-        raw_csv: bool,
+        #[command(flatten)]
+        output: OutputFlags,
     },
     /// Compute and write many nights in date order, each as `vane run --as-of` would after the earlier ones.
     Backfill {
@@ -118,12 +136,8 @@ enum Command {
         force: bool,
         #[command(flatten)]
         engine: EngineFlags,
-        /// Output format (default: the pipeline's `outputs.format`, else parquet).
-        #[arg(long, value_parser = ["parquet", "csv", "jsonl"])]
-        format: Option<String>,
-        /// Write CSV cells exactly as computed, even text a spreadsheet would run as a formula.
-        #[arg(long)]
-        raw_csv: bool,
+        #[command(flatten)]
+        output: OutputFlags,
     },
     /// Print the DataFusion plans a run executes.
     Plan {
@@ -375,7 +389,7 @@ impl NightsBar {
     }
 }
 
-fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, Report> {
+fn run_options(flags: DataFlags) -> Result<RunOptions, Report> {
     let as_of = flags
         .as_of
         .as_deref()
@@ -384,11 +398,11 @@ fn run_options(flags: DataFlags, format: Option<String>) -> Result<RunOptions, R
         .map_err(Report::error)?;
     Ok(RunOptions {
         as_of,
-        ..engine_options(flags.engine, format)?
+        ..engine_options(flags.engine)?
     })
 }
 
-fn engine_options(flags: EngineFlags, format: Option<String>) -> Result<RunOptions, Report> {
+fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
     let memory_limit = match flags.memory_limit.as_deref() {
         None => None,
         Some(text) => Some(parse_size(text).ok_or_else(|| {
@@ -414,7 +428,6 @@ fn engine_options(flags: EngineFlags, format: Option<String>) -> Result<RunOptio
     }
     Ok(RunOptions {
         out: flags.out,
-        format: format.as_deref().and_then(FileFormat::from_name),
         memory_limit,
         threads: flags.threads,
         ..RunOptions::default()
@@ -450,13 +463,9 @@ fn main() -> ExitCode {
         Command::Run {
             pipeline,
             data,
-            format,
-            raw_csv,
-        } => match run_options(data, format) {
-            Ok(options) => {
-                let options = RunOptions { raw_csv, ..options };
-                commands::run(&pipeline, &options, progress.as_ref())
-            }
+            output,
+        } => match run_options(data) {
+            Ok(options) => commands::run(&pipeline, &output.apply(options), progress.as_ref()),
             Err(report) => report,
         },
         Command::Backfill {
@@ -466,8 +475,7 @@ fn main() -> ExitCode {
             every,
             force,
             engine,
-            format,
-            raw_csv,
+            output,
         } => {
             let nights = (|| {
                 Ok(vane::run::Nights {
@@ -477,9 +485,9 @@ fn main() -> ExitCode {
                     force,
                 })
             })();
-            match (nights, engine_options(engine, format)) {
+            match (nights, engine_options(engine)) {
                 (Ok(nights), Ok(options)) => {
-                    let options = RunOptions { raw_csv, ..options };
+                    let options = output.apply(options);
                     let bar = NightsBar::start();
                     let report =
                         commands::backfill(&pipeline, &options, &nights, &mut |done, line| {
@@ -496,7 +504,7 @@ fn main() -> ExitCode {
             pipeline,
             data,
             stage,
-        } => match run_options(data, None) {
+        } => match run_options(data) {
             Ok(options) => commands::plan(&pipeline, &options, stage.into()),
             Err(report) => report,
         },
@@ -518,7 +526,7 @@ fn main() -> ExitCode {
                     Err("name two pipelines: vane diff BASE HEAD (or vane diff --git REV PIPELINE)")
                 }
             };
-            match (target, run_options(data, None)) {
+            match (target, run_options(data)) {
                 (Ok((base, head)), Ok(run)) => commands::diff(
                     &base,
                     &head,
@@ -539,7 +547,7 @@ fn main() -> ExitCode {
             pipeline,
             entity,
             data,
-        } => match run_options(data, None) {
+        } => match run_options(data) {
             Ok(options) => commands::explain(&pipeline, &entity, &options),
             Err(report) => report,
         },
@@ -599,11 +607,11 @@ mod tests {
             },
         };
         for threads in [0, 1025, usize::MAX] {
-            let report = run_options(flags(threads), None).expect_err("out of range");
+            let report = run_options(flags(threads)).expect_err("out of range");
             assert_eq!(report.diagnostics[0].code, Code::InvalidArgument);
         }
         for threads in [1, 2, 1024] {
-            let options = run_options(flags(threads), None).map_err(|r| r.diagnostics);
+            let options = run_options(flags(threads)).map_err(|r| r.diagnostics);
             assert_eq!(options.expect("in range").threads, Some(threads));
         }
     }

@@ -3,6 +3,7 @@
 //! the schemas the rest of the checker sees — with declared types in place
 //! of the stored ones, since the plan converts them when it scans.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::model::{ColumnFormat, DeclaredColumn, ParseFailureLimit};
@@ -14,8 +15,8 @@ use crate::syntax::ast::{Pipeline, SourceDef, Text};
 /// Each source's declared columns and failure limit, the schemas with the
 /// declared types applied, and any problems found.
 pub struct Declared {
-    /// `(source, columns, limit)`, in file order.
-    pub sources: Vec<(String, Vec<DeclaredColumn>, ParseFailureLimit)>,
+    /// Per source name, its declared columns (in file order) and limit.
+    pub sources: BTreeMap<String, (Vec<DeclaredColumn>, ParseFailureLimit)>,
     /// The opened sources' schemas as the pipeline reads them.
     pub schemas: Schemas,
     /// Problems with the declarations.
@@ -26,7 +27,7 @@ pub struct Declared {
 /// opened schemas (when there are any).
 pub fn declared(pipeline: &Pipeline, schemas: &Schemas) -> Declared {
     let mut out = Declared {
-        sources: Vec::new(),
+        sources: BTreeMap::new(),
         schemas: schemas.clone(),
         diagnostics: Vec::new(),
     };
@@ -81,7 +82,7 @@ pub fn declared(pipeline: &Pipeline, schemas: &Schemas) -> Declared {
             }
             columns.push(column);
         }
-        out.sources.push((def.name.value.clone(), columns, limit));
+        out.sources.insert(def.name.value.clone(), (columns, limit));
     }
     out
 }

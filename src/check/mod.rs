@@ -37,8 +37,8 @@ struct Checker<'a> {
     sources: &'a Sources,
     /// The opened sources' schemas with declared column types applied.
     schemas: &'a Schemas,
-    /// Each source's declared columns and parse-failure limit.
-    declared: Vec<(String, Vec<DeclaredColumn>, ParseFailureLimit)>,
+    /// Each source's declared columns and parse-failure limit, by name.
+    declared: BTreeMap<String, (Vec<DeclaredColumn>, ParseFailureLimit)>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -189,9 +189,7 @@ impl Checker<'_> {
             };
             let (columns, max_parse_failures) = self
                 .declared
-                .iter()
-                .find(|(name, _, _)| *name == def.name.value)
-                .map(|(_, columns, limit)| (columns.clone(), *limit))
+                .remove(&def.name.value)
                 .unwrap_or((Vec::new(), ParseFailureLimit::Count(0)));
             let entity_key = self
                 .pipeline

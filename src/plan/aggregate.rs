@@ -308,7 +308,7 @@ pub fn source_aggregate(
                     let x = first(lowered_args)?;
                     let total = collector.register(sum(exact(x.clone())), &predicate, lo, hi)?;
                     let magnitude = collector.register(magnitude(x), &predicate, lo, hi)?;
-                    within_exact_range(&magnitude, cast(zero_filled(&total), DataType::Float64))
+                    within_exact_range(&magnitude, cast(zero_filled(&total), DataType::Float64))?
                 }
                 // Integer sums add as 38-digit decimals and convert back
                 // when the metric is computed: exact, or an error naming it.
@@ -333,7 +333,7 @@ pub fn source_aggregate(
                     let mean = safe_div(ident(total), ident(n));
                     if exact_float {
                         let magnitude = collector.register(magnitude(x), &predicate, lo, hi)?;
-                        within_exact_range(&magnitude, mean)
+                        within_exact_range(&magnitude, mean)?
                     } else {
                         mean
                     }
@@ -476,12 +476,12 @@ fn magnitude(x: Expr) -> Expr {
 /// [`EXACT_FLOAT_LIMIT`] (the decimal sum would have wrapped around): the
 /// error is a cast that cannot fit, which the run reports as out of range
 /// with the metric and the entity.
-fn within_exact_range(magnitude: &str, value: Expr) -> Expr {
+fn within_exact_range(magnitude: &str, value: Expr) -> LowerResult<Expr> {
     let beyond = ident(magnitude).gt_eq(lit(EXACT_FLOAT_LIMIT));
     let failing = cast(ident(magnitude) * lit(1e30), EXACT_FLOAT);
     when(beyond, cast(failing, DataType::Float64))
         .otherwise(value)
-        .unwrap_or_else(|_| lit(ScalarValue::Float64(None)))
+        .map_err(|e| e.to_string().into())
 }
 
 fn first(mut args: Vec<Expr>) -> LowerResult<Expr> {

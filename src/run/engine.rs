@@ -33,6 +33,7 @@ pub struct Engine {
     scans: BTreeMap<String, LogicalPlan>,
     previous: Option<(NaiveDate, LogicalPlan)>,
     previous_definitions_changed: Option<bool>,
+    definitions_sha256: String,
     as_of: Micros,
     partitions: usize,
     inputs: BTreeMap<String, Vec<InputFile>>,
@@ -120,10 +121,11 @@ impl Engine {
             Some(_) => previous_scorecard(&ctx, settings).await,
             None => None,
         };
+        let definitions_sha256 = crate::check::definitions::definitions_hash(model);
         let previous_definitions_changed = previous.as_ref().and_then(|(date, _)| {
             let partition = settings.out.join(outputs::partition_name(*date));
             let recorded = outputs::recorded_definitions(&partition)?;
-            Some(recorded != crate::check::definitions::definitions_hash(model))
+            Some(recorded != definitions_sha256)
         });
         let as_of = Micros::midnight(settings.as_of);
         Ok(Engine {
@@ -131,6 +133,7 @@ impl Engine {
             scans,
             previous,
             previous_definitions_changed,
+            definitions_sha256,
             as_of,
             partitions,
             inputs,
@@ -156,6 +159,11 @@ impl Engine {
     /// The partitions the engine splits work into (see [`partitions_for`]).
     pub fn partitions(&self) -> usize {
         self.partitions
+    }
+
+    /// The hash of the model's canonical definitions, which the manifest records.
+    pub fn definitions_sha256(&self) -> &str {
+        &self.definitions_sha256
     }
 
     /// Whether the previous night was scored by other definitions (null

@@ -134,14 +134,15 @@ pub async fn execute(
     let compiling = tokio::task::spawn_blocking(move || {
         timed(|| entity::compile_program(&state, compiled_schema, &steps, &playbooks))
     });
-    let facts = facts::compute_facts(ctx, &plan.scorecard, facts_schema, key)
-        .await
-        .map_err(|e| vec![execution_error(&e)])?;
+    // Declared columns' parse checks read their sources alongside the facts.
+    let (facts, parse_failures) = futures::join!(
+        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key),
+        parsing::count_failures(ctx, &plan.parse_checks)
+    );
+    let facts = facts.map_err(|e| vec![execution_error(&e)])?;
+    let parse_failures = parse_failures.map_err(|e| vec![execution_error(&e)])?;
     let orphan_rows = facts.orphan_rows;
     let rows_read = facts.rows_read;
-    let parse_failures = parsing::count_failures(ctx, &plan.parse_checks)
-        .await
-        .map_err(|e| vec![execution_error(&e)])?;
     let over_limit = parsing::over_limit(&plan.parse_checks, &parse_failures);
     if !over_limit.is_empty() {
         return Err(over_limit);

@@ -147,19 +147,23 @@ pub struct SideBatch {
 }
 
 impl SideBatch {
-    /// The source rows its aggregation read (0 for a side without a rows column).
-    fn rows_read(&self) -> u64 {
+    /// Its column counting source rows per key, when it has one.
+    fn row_counts(&self) -> Option<&Int64Array> {
         self.rows
             .as_ref()
             .and_then(|r| self.batch.column_by_name(r))
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-            .map_or(0, |counts| {
-                counts
-                    .iter()
-                    .flatten()
-                    .map(|n| u64::try_from(n).unwrap_or(0))
-                    .sum()
-            })
+    }
+
+    /// The source rows its aggregation read (0 for a side without a rows column).
+    fn rows_read(&self) -> u64 {
+        self.row_counts().map_or(0, |counts| {
+            counts
+                .iter()
+                .flatten()
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .sum()
+        })
     }
 }
 
@@ -188,12 +192,12 @@ pub fn left_join_by_key(
         .collect();
     let mut columns: Vec<ArrayRef> = population.columns().to_vec();
     let mut orphans = Vec::with_capacity(sides.len());
-    for SideBatch {
-        key: side_key,
-        rows,
-        batch: side,
-    } in sides
-    {
+    for side_batch in sides {
+        let SideBatch {
+            key: side_key,
+            rows,
+            batch: side,
+        } = side_batch;
         let side_keys = side.column_by_name(side_key).ok_or_else(|| {
             DataFusionError::Internal(format!("a side has no key column `{side_key}`"))
         })?;
@@ -216,11 +220,7 @@ pub fn left_join_by_key(
             })
             .collect();
         let mut orphan_rows = 0;
-        if let Some(counts) = rows
-            .as_ref()
-            .and_then(|r| side.column_by_name(r))
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-        {
+        if let Some(counts) = side_batch.row_counts() {
             for row in 0..side.num_rows() {
                 let matched =
                     side_keys.is_valid(row) && population_set.contains(&side_rows.row(row));

@@ -22,6 +22,8 @@ pub struct ManifestInput<'a> {
     pub inputs: &'a [(&'a SourceLocation, Vec<InputFile>)],
     /// The night the previous health came from, if any.
     pub previous_night: Option<NaiveDate>,
+    /// The hash of the canonical definitions the night was scored by.
+    pub definitions_sha256: &'a str,
     /// The partitions the engine split work into.
     pub partitions: usize,
     /// `(table, file name, rows)` of the outputs.
@@ -100,7 +102,7 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
             "name": input.model.name,
             "path": input.model.file.name,
             "sha256": sha256_hex(input.model.file.text.as_bytes()),
-            "definitions_sha256": crate::check::definitions::definitions_hash(input.model),
+            "definitions_sha256": input.definitions_sha256,
         },
         "as_of": day(settings.as_of),
         "window_end_exclusive": format!("{}T00:00:00Z", day(settings.as_of)),

@@ -132,6 +132,7 @@ pub async fn write_night(
         settings,
         inputs: &inputs,
         previous_night: engine.previous_night(),
+        definitions_sha256: engine.definitions_sha256(),
         partitions: engine.partitions(),
         files: [
             (names::SCORECARD_TABLE, scorecard_file.as_str(), entities),
