@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""How long many nights take: `vane backfill` against separate `vane run`s.
+"""How long many nights take: `vane backfill` against separate `vane run`s
+and against one hand-written DuckDB query.
 
 For a book generated as bench/run.py generates it (`--scale` million
 events), the script times, with the same threads and memory limit:
 
 - one `vane run --as-of LAST` (one night);
 - `vane backfill --from FIRST --to LAST --every 7d` (N weekly nights);
-- N separate `vane run --as-of D`, in date order, into another folder;
+- N separate `vane run --as-of D`, in date order, into another folder
+  (unless `--no-runs`);
+- with `--duckdb`, bench/duckdb_nights.py: the same N nights as ONE DuckDB
+  query (a `nights` table joined to the events and the other sources by the
+  window condition, grouped by night and account), COPY to Parquet, timed
+  in-process like bench/duckdb_scorecard.py (and as a process).
 
-checks that every night's scorecard and actions are byte-identical between
-the two folders, and prints the times and the ratios backfill / one night
-and backfill / N runs. A script, not a test.
+It checks that every night's scorecard and actions are byte-identical
+between the backfill and the separate runs, and that DuckDB's values equal
+the backfill's scorecards for every (night, account): every column both
+have, floats within 1e-9. It prints one table row per (scale, N): the times
+and the ratios backfill / one night, backfill / N runs and backfill / DuckDB.
+`--nights-list 13,26,52` shows how time grows with the number of nights and
+`--scale 1,10,50` with the number of events. A script, not a test.
 
-Usage: python3 bench/backfill.py [--scale 10] [--nights 13] [--threads 2]
+Usage: python3 bench/backfill.py [--scale 10] [--nights 13 | --nights-list 13,26,52]
+                                  [--duckdb] [--no-runs] [--threads 2]
                                   [--memory-limit 2GB]
 """
 
@@ -24,55 +35,130 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run as bench_run  # noqa: E402  (bench/run.py: the data and the binary)
+import run as bench_run  # noqa: E402  (bench/run.py: the data, the binary and PYTHON)
+
+NIGHTS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duckdb_nights.py")
 
 
 def timed(args):
-    started = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True, text=True)
-    return time.perf_counter() - started
+    """Run a command under /usr/bin/time; return (wall seconds, peak RSS MiB, stdout)."""
+    return bench_run.timed(args)
+
+
+def number(text):
+    value = float(text)
+    return int(value) if value == int(value) else value
+
+
+def same_files(runs, filled):
+    for name in sorted(os.listdir(runs)):
+        for table in ("scorecard.parquet", "actions.parquet"):
+            a, b = os.path.join(runs, name, table), os.path.join(filled, name, table)
+            if not filecmp.cmp(a, b, shallow=False):
+                sys.exit(f"{name}/{table} differs between the backfill and the runs")
+
+
+def one_row(scale, nights, args, folder, pipeline, one, scratch):
+    last = datetime.date.fromisoformat(bench_run.AS_OF)
+    first = last - datetime.timedelta(days=7 * (nights - 1))
+    common = ["--threads", str(args.threads), "--memory-limit", args.memory_limit]
+    row = {"scale": scale, "nights": nights, "one": one}
+    filled = os.path.join(scratch, f"filled-{nights}")
+    row["backfill"], row["backfill_rss"], _ = timed(
+        [bench_run.VANE, "backfill", pipeline, "--from", str(first), "--to", str(last),
+         "--every", "7d", "--out", filled, *common])
+    written = sorted(os.listdir(filled))
+    if len(written) != nights:
+        sys.exit(f"the backfill wrote {len(written)} nights, not {nights}")
+    if not args.no_runs:
+        runs = os.path.join(scratch, f"runs-{nights}")
+        row["runs"] = 0.0
+        night = first
+        while night <= last:
+            row["runs"] += timed([bench_run.VANE, "run", pipeline, "--as-of", str(night),
+                                  "--out", runs, *common])[0]
+            night += datetime.timedelta(days=7)
+        same_files(runs, filled)
+        shutil.rmtree(runs)
+    if args.duckdb:
+        out = os.path.join(scratch, f"duckdb-{nights}.parquet")
+        wall, rss, stdout = timed([bench_run.PYTHON, NIGHTS_SCRIPT, folder, str(first), str(last), "7",
+                                   str(args.threads), out, "--memory-limit", args.memory_limit])
+        row["duck"] = float(stdout.strip().splitlines()[-1])
+        row["duck_process"], row["duck_rss"] = wall, rss
+        check = subprocess.run([bench_run.PYTHON, NIGHTS_SCRIPT, "--compare", out, filled],
+                               text=True, capture_output=True)
+        row["match"] = check.returncode == 0
+        row["check"] = (check.stdout.strip() or check.stderr.strip()[-600:])
+        os.remove(out)
+    shutil.rmtree(filled)
+    return row
+
+
+def table(rows, args):
+    head = ["scale", "events", "nights", "one night", "backfill", "backfill peak RSS"]
+    if not args.no_runs:
+        head += ["N runs"]
+    if args.duckdb:
+        head += ["DuckDB (in-process)", "DuckDB (process)", "DuckDB peak RSS"]
+    head += ["backfill / one night"]
+    if not args.no_runs:
+        head += ["backfill / runs"]
+    if args.duckdb:
+        head += ["backfill / DuckDB", "values match"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if h == "values match" else "---:" for h in head) + "|"]
+    for r in rows:
+        cells = [str(r["scale"]), r["events"], str(r["nights"]), f"{r['one']:.2f} s", f"{r['backfill']:.2f} s",
+                 f"{r['backfill_rss']:.0f} MiB"]
+        if not args.no_runs:
+            cells += [f"{r['runs']:.2f} s"]
+        if args.duckdb:
+            cells += [f"{r['duck']:.2f} s", f"{r['duck_process']:.2f} s", f"{r['duck_rss']:.0f} MiB"]
+        cells += [f"{r['backfill'] / r['one']:.1f}×"]
+        if not args.no_runs:
+            cells += [f"{r['backfill'] / r['runs']:.2f}"]
+        if args.duckdb:
+            cells += [f"{r['backfill'] / r['duck']:.2f}",
+                      "yes" if r["match"] else "NO: " + r["check"].splitlines()[0]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=10)
+    parser.add_argument("--scale", default="10", help="millions of events; a comma-separated list for several")
     parser.add_argument("--nights", type=int, default=13)
+    parser.add_argument("--nights-list", default=None, help="comma-separated numbers of nights, e.g. 13,26,52 (overrides --nights)")
+    parser.add_argument("--duckdb", action="store_true", help="also time the N nights as one DuckDB query and check its values")
+    parser.add_argument("--no-runs", action="store_true", help="skip the N separate vane runs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="2GB")
     args = parser.parse_args()
     if not os.path.exists(bench_run.VANE):
         sys.exit("build the release binary first: cargo build --release")
-    scale = int(args.scale) if args.scale == int(args.scale) else args.scale
-    _, pipeline = bench_run.dataset(scale)
-    last = datetime.date.fromisoformat(bench_run.AS_OF)
-    first = last - datetime.timedelta(days=7 * (args.nights - 1))
-    common = ["--threads", str(args.threads), "--memory-limit", args.memory_limit]
-    with tempfile.TemporaryDirectory() as scratch:
-        one = timed([bench_run.VANE, "run", pipeline, "--as-of", str(last),
-                     "--out", os.path.join(scratch, "one"), *common])
-        filled = os.path.join(scratch, "filled")
-        backfill = timed([bench_run.VANE, "backfill", pipeline, "--from", str(first),
-                          "--to", str(last), "--every", "7d", "--out", filled, *common])
-        runs = os.path.join(scratch, "runs")
-        separate = 0.0
-        night = first
-        while night <= last:
-            separate += timed([bench_run.VANE, "run", pipeline, "--as-of", str(night),
-                               "--out", runs, *common])
-            night += datetime.timedelta(days=7)
-        for name in sorted(os.listdir(runs)):
-            for table in ("scorecard.parquet", "actions.parquet"):
-                a, b = os.path.join(runs, name, table), os.path.join(filled, name, table)
-                if not filecmp.cmp(a, b, shallow=False):
-                    sys.exit(f"{name}/{table} differs between the backfill and the runs")
-        shutil.rmtree(runs)
-    print(f"| scale | nights | one night | backfill | {args.nights} runs | backfill / one night | backfill / runs |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {scale} | {args.nights} | {one:.2f} s | {backfill:.2f} s | {separate:.2f} s "
-          f"| {backfill / one:.1f}× | {backfill / separate:.2f} |")
+    if args.duckdb:
+        bench_run.ensure_tools(False)
+    scales = [number(s) for s in args.scale.split(",")]
+    counts = [int(n) for n in args.nights_list.split(",")] if args.nights_list else [args.nights]
+    rows = []
+    for scale in scales:
+        folder, pipeline = bench_run.dataset(scale)
+        events = f"{bench_run.events_in(folder) / 1e6:.1f}M" if os.path.exists(bench_run.PYTHON) else "—"
+        with tempfile.TemporaryDirectory() as scratch:
+            one = timed([bench_run.VANE, "run", pipeline, "--as-of", bench_run.AS_OF,
+                         "--out", os.path.join(scratch, "one"), "--threads", str(args.threads),
+                         "--memory-limit", args.memory_limit])[0]
+            for nights in counts:
+                row = one_row(scale, nights, args, folder, pipeline, one, scratch)
+                row["events"] = events
+                note = f"; DuckDB {row['duck']:.2f} s, {row['check']}" if args.duckdb else ""
+                print(f"scale {scale}, {nights} nights: backfill {row['backfill']:.2f} s{note}", file=sys.stderr)
+                rows.append(row)
+    print(table(rows, args))
+    if args.duckdb and not all(r["match"] for r in rows):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

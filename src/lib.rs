@@ -48,7 +48,7 @@ pub mod test;
 
 use check::model::Model;
 use diagnostics::{Code, Diagnostic};
-use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, Stopwatch};
+use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, SharedNights, Stopwatch};
 use sources::Sources;
 use syntax::ast::Pipeline;
 use syntax::load::Loaded;
@@ -129,12 +129,14 @@ pub async fn compute_night(
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
-    compute(checked, settings, watch, progress).await
+    compute(checked, settings, &SharedNights::default(), watch, progress).await
 }
 
+/// One night; the sides in `shared` for it come from a pass shared with other nights.
 async fn compute(
     checked: &Checked,
     settings: RunSettings,
+    shared: &SharedNights,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
@@ -144,7 +146,8 @@ async fn compute(
     watch.lap("register sources");
     let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
     watch.lap("plan");
-    let computed = run::execute(&engine, &plan, watch, progress).await?;
+    let computed_sides = shared.for_night(engine.plan_inputs().as_of);
+    let computed = run::execute(&engine, &plan, &computed_sides, watch, progress).await?;
     Ok(Night {
         settings,
         engine,
@@ -199,22 +202,28 @@ pub async fn backfill(
     };
     let out = RunSettings::resolve(&first, &checked.model).out;
     let (_lock, repairs) = run::outputs::claim(&out).map_err(|d| vec![d])?;
-    let mut done = Vec::with_capacity(dates.len());
-    for date in dates {
+    let settings_of = |date| {
         let options = RunOptions {
             as_of: Some(date),
             ..first.clone()
         };
-        let settings = RunSettings::resolve(&options, &checked.model);
-        let night = if !nights.force
-            && settings
-                .out
-                .join(run::outputs::partition_name(date))
-                .is_dir()
-        {
+        RunSettings::resolve(&options, &checked.model)
+    };
+    let kept = |date| !nights.force && out.join(run::outputs::partition_name(date)).is_dir();
+    let to_compute: Vec<chrono::NaiveDate> = dates.iter().copied().filter(|d| !kept(*d)).collect();
+    let shared = match to_compute.first() {
+        Some(&date) if to_compute.len() > 1 => {
+            progress("computing the sources' buckets for every night");
+            share_nights(checked, &settings_of(date), &to_compute).await?
+        }
+        _ => SharedNights::default(),
+    };
+    let mut done = Vec::with_capacity(dates.len());
+    for date in dates {
+        let night = if kept(date) {
             NightDone::Kept(date)
         } else {
-            let summary = compute_and_write(checked, settings, progress).await?;
+            let summary = compute_and_write(checked, settings_of(date), &shared, progress).await?;
             NightDone::Written(date, Box::new(summary))
         };
         on_night(&night);
@@ -236,7 +245,8 @@ pub async fn run_night(
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
     let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
-    let mut summary = compute_and_write(checked, settings, progress).await?;
+    let mut summary =
+        compute_and_write(checked, settings, &SharedNights::default(), progress).await?;
     summary.repairs = repairs;
     Ok(summary)
 }
@@ -245,10 +255,11 @@ pub async fn run_night(
 async fn compute_and_write(
     checked: &Checked,
     settings: RunSettings,
+    shared: &SharedNights,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
-    let night = compute(checked, settings, &mut watch, progress).await?;
+    let night = compute(checked, settings, shared, &mut watch, progress).await?;
     run::write_night(
         &checked.model,
         &night.engine,
@@ -258,4 +269,41 @@ async fn compute_and_write(
         progress,
     )
     .await
+}
+
+/// Plan every night of `dates` (planning only) and plan them together:
+/// the sides they share.
+pub fn plan_nights(
+    checked: &Checked,
+    inputs: &plan::Inputs<'_>,
+    dates: &[chrono::NaiveDate],
+) -> Result<plan::windowed::NightsPlan, Vec<Diagnostic>> {
+    let mut plans = Vec::with_capacity(dates.len());
+    for &date in dates {
+        let as_of = base::units::Micros::midnight(date);
+        let night_inputs = plan::Inputs {
+            scans: inputs.scans,
+            previous: None,
+            previous_definitions_changed: None,
+            as_of,
+        };
+        let night =
+            plan::plan(&checked.model, &night_inputs).map_err(|e| vec![e.into_diagnostic()])?;
+        plans.push((as_of, night.scorecard));
+    }
+    let nights: Vec<_> = plans.iter().map(|(as_of, p)| (*as_of, p)).collect();
+    Ok(plan::windowed::plan_nights(&nights))
+}
+
+/// The sides `dates` share, computed in one pass over each source.
+async fn share_nights(
+    checked: &Checked,
+    settings: &RunSettings,
+    dates: &[chrono::NaiveDate],
+) -> Result<SharedNights, Vec<Diagnostic>> {
+    let engine = Engine::start(&checked.model, &checked.sources, settings).await?;
+    let nights = plan_nights(checked, &engine.plan_inputs(), dates)?;
+    run::compute_shared(engine.session(), &nights)
+        .await
+        .map_err(|e| vec![run::execution_error(&e)])
 }

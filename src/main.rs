@@ -148,6 +148,13 @@ enum Command {
         /// Which stage to show.
         #[arg(long, value_enum, default_value = "all")]
         stage: PlanStage,
+        /// Show the plan of a backfill over these nights (FROM..TO): the
+        /// aggregations they share and the sides computed night by night.
+        #[arg(long, value_name = "FROM..TO")]
+        nights: Option<String>,
+        /// Days between those nights: `1d`, `7d`, `2w`.
+        #[arg(long, default_value = "1d", requires = "nights")]
+        every: String,
     },
     /// What a pipeline change means: definitions, lineage and which entities it moves (exit 1 on changes).
     Diff {
@@ -504,10 +511,42 @@ fn main() -> ExitCode {
             pipeline,
             data,
             stage,
+            nights: None,
+            ..
         } => match run_options(data) {
             Ok(options) => commands::plan(&pipeline, &options, stage.into()),
             Err(report) => report,
         },
+        Command::Plan {
+            pipeline,
+            data,
+            stage,
+            nights: Some(range),
+            every,
+        } => {
+            let nights = (|| {
+                let (from, to) = range.split_once("..").ok_or_else(|| {
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("--nights `{range}` is not a range of dates"),
+                    )
+                    .help("write the first and last night, e.g. --nights 2026-01-04..2026-11-01")
+                })?;
+                Ok(vane::run::Nights {
+                    from: parse_date("--nights", from)?,
+                    to: parse_date("--nights", to)?,
+                    every_days: parse_every(&every)?,
+                    force: true,
+                })
+            })();
+            match (nights, run_options(data)) {
+                (Ok(nights), Ok(options)) => {
+                    commands::plan_nights(&pipeline, &options, &nights, stage.into())
+                }
+                (Err(diagnostic), _) => Report::error(diagnostic),
+                (_, Err(report)) => report,
+            }
+        }
         Command::Diff {
             base,
             head,

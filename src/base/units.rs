@@ -93,6 +93,11 @@ impl Micros {
         )
     }
 
+    /// The instant `micros` microseconds after the epoch.
+    pub fn new(micros: i64) -> Micros {
+        Micros(micros)
+    }
+
     /// The number of microseconds.
     pub fn get(self) -> i64 {
         self.0

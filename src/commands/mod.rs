@@ -25,7 +25,7 @@ pub use diff::{Base, DiffFormat, DiffOptions, diff};
 pub use docs::docs;
 pub use explain::{explain, explain_row};
 pub use fmt::{fmt, formatted};
-pub use plan::{Stage, model_text, plan};
+pub use plan::{Stage, model_text, plan, plan_nights};
 pub use run::{run, summary_text};
 pub use sample_data::sample_data;
 pub use test::test;

@@ -13,7 +13,8 @@ use crate::Data;
 use crate::base::units::Seconds;
 use crate::check::model::{MetricKind, Model};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::run::{Engine, RunOptions, RunSettings, execution_error};
+use crate::plan::windowed::Recipe;
+use crate::run::{Engine, Nights, RunOptions, RunSettings, execution_error};
 
 /// Which plans `vane plan` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +216,73 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
             for (column, expr) in &playbook.columns {
                 let _ = writeln!(out, "  {column} := {expr}");
             }
+        }
+        Ok(out)
+    });
+    match described {
+        Ok(output) => Report::ok(output),
+        Err(errors) => Report::failed(errors),
+    }
+}
+
+/// `vane plan PIPELINE --nights FROM..TO`: the plan of a backfill — the
+/// aggregation each shared side runs once for every night, and the sides
+/// each night computes for itself, with the reason.
+pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage: Stage) -> Report {
+    let dates = match nights.dates() {
+        Ok(dates) => dates,
+        Err(d) => return Report::error(d),
+    };
+    let (checked, diagnostics) = check_path(pipeline, Data::Opened);
+    let Some(checked) = checked else {
+        return Report::failed(diagnostics);
+    };
+    let described = run_blocking(async {
+        let first = RunOptions {
+            as_of: dates.first().copied(),
+            ..options.clone()
+        };
+        let settings = RunSettings::resolve(&first, &checked.model);
+        let engine = Engine::start(&checked.model, &checked.sources, &settings).await?;
+        let plan = crate::plan_nights(&checked, &engine.plan_inputs(), &dates)?;
+        let mut out = String::new();
+        let (first, last) = (dates.first(), dates.last());
+        let _ = writeln!(
+            out,
+            "{} nights from {} to {}, every {} days: {} sides shared (one pass over their source), {} computed night by night",
+            dates.len(),
+            first.map(ToString::to_string).unwrap_or_default(),
+            last.map(ToString::to_string).unwrap_or_default(),
+            nights.every_days,
+            plan.shared.len(),
+            plan.per_night.len()
+        );
+        for (side, why) in &plan.per_night {
+            let _ = writeln!(out, "side `{side}`: night by night, because {why}");
+        }
+        let _ = writeln!(
+            out,
+            "every night: the population, the effective targets and the previous night's health, as `vane plan` shows"
+        );
+        for side in &plan.shared {
+            let what = match &side.recipe {
+                Recipe::Aggregates { columns, .. } => format!(
+                    "{} aggregates per ({}, bucket), combined per night over the buckets in its windows",
+                    columns.len(),
+                    checked.model.entity.name
+                ),
+                Recipe::Distinct { counts, .. } => format!(
+                    "{} distinct counts: per ({}, value), the buckets the value occurs in",
+                    counts.len(),
+                    checked.model.entity.name
+                ),
+            };
+            let bucket = Seconds::of(side.bucket.get() / 1_000_000, 1)
+                .map_or_else(|| format!("{} µs", side.bucket.get()), |s| s.to_string());
+            let name = format!("shared side `{}` ({what}; buckets of {bucket})", side.name);
+            describe(&engine, &name, side.plan.clone(), stage, &mut out)
+                .await
+                .map_err(|d| vec![d])?;
         }
         Ok(out)
     });

@@ -19,6 +19,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, iden
 
 use super::PlanError;
 use super::exprs::{EXACT_INTEGER, LowerResult, Lowering, out_of_range, safe_div};
+use super::windowed::{Shape, Window, Windowed, WindowedAggregate, WindowedCount};
 use crate::base::names;
 use crate::base::types::Type;
 use crate::base::units::{Micros, Seconds};
@@ -27,11 +28,13 @@ use crate::check::model::{MetricKind, Model, Source, TypedExpr, TypedKind};
 
 /// The aggregations of one source, and how to compute its metrics from them.
 pub struct SourceAggregate {
-    /// `(side name, plan, rows column)`: each plan has the key as
-    /// `__key__<side>` and one column per aggregate; the scorecard
+    /// `(side name, plan, rows column, windowed)`: each plan has the key
+    /// as `__key__<side>` and one column per aggregate; the scorecard
     /// left-joins every side. The main side also counts the rows it read
-    /// per key ([`names::rows_read`]).
-    pub sides: Vec<(String, LogicalPlan, Option<String>)>,
+    /// per key ([`names::rows_read`]). `windowed` describes the side's
+    /// columns as windows over the source's time, for planning many nights
+    /// together; absent for a source without time.
+    pub sides: Vec<(String, LogicalPlan, Option<String>, Option<Windowed>)>,
     /// `(metric column, expression over the aggregate columns)`, to evaluate after the joins.
     pub metrics: Vec<(String, Expr)>,
 }
@@ -137,6 +140,8 @@ struct DistinctBranch {
     value: Expr,
     /// `(condition, count column)` per distinct aggregate on this value.
     counts: Vec<(Option<Expr>, String)>,
+    /// The same counts as windows and conditions apart from them.
+    windowed: Vec<WindowedCount>,
     /// The rows the branch reads.
     range: Range,
 }
@@ -150,24 +155,47 @@ struct Collector<'a> {
     /// Every aggregate's condition (`None` for an aggregate over all rows).
     conditions: Vec<Option<Expr>>,
     distinct: Vec<DistinctBranch>,
+    /// Every aggregate of the main aggregation as a window and a condition.
+    windowed: Vec<WindowedAggregate>,
+}
+
+/// An aggregate's condition split in two: its window on the time column,
+/// and everything else (`where`, the aggregate's own condition).
+struct Condition {
+    window: Window,
+    window_parts: Vec<Expr>,
+    other_parts: Vec<Expr>,
+}
+
+impl Condition {
+    /// The whole condition, as the single-night plan filters by it.
+    fn full(&self) -> Option<Expr> {
+        and_all(
+            self.window_parts
+                .iter()
+                .chain(&self.other_parts)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The condition apart from the window.
+    fn other(&self) -> Option<Expr> {
+        and_all(self.other_parts.clone())
+    }
 }
 
 impl Collector<'_> {
     /// Add an aggregate (with its condition) to the main aggregation; returns its column.
-    fn register(
-        &mut self,
-        base: Expr,
-        predicate: &Option<Expr>,
-        lo: Option<Micros>,
-        hi: Micros,
-    ) -> LowerResult<String> {
-        self.range.include(lo, hi);
-        if !self.conditions.contains(predicate) {
+    fn register(&mut self, base: Expr, condition: &Condition) -> LowerResult<String> {
+        self.range.include(condition.window.lo, condition.window.hi);
+        let predicate = condition.full();
+        if !self.conditions.contains(&predicate) {
             self.conditions.push(predicate.clone());
         }
-        let full = match predicate {
-            Some(p) => with_filter(base, p.clone())?,
-            None => base,
+        let full = match &predicate {
+            Some(p) => with_filter(base.clone(), p.clone())?,
+            None => base.clone(),
         };
         let text = full.to_string();
         if let Some(alias) = self.by_text.get(&text) {
@@ -176,17 +204,18 @@ impl Collector<'_> {
         let alias = names::aggregate(&self.source.name, self.aggregates.len());
         self.by_text.insert(text, alias.clone());
         self.aggregates.push(full.alias(&alias));
+        self.windowed.push(WindowedAggregate {
+            column: alias.clone(),
+            aggregate: base,
+            condition: condition.other(),
+            window: condition.window,
+        });
         Ok(alias)
     }
 
     /// Add a distinct count to the branch for its value; returns its column.
-    fn register_distinct(
-        &mut self,
-        value: Expr,
-        predicate: Option<Expr>,
-        lo: Option<Micros>,
-        hi: Micros,
-    ) -> String {
+    fn register_distinct(&mut self, value: Expr, condition: &Condition) -> String {
+        let predicate = condition.full();
         let text = value.to_string();
         let position = match self
             .distinct
@@ -198,13 +227,16 @@ impl Collector<'_> {
                 self.distinct.push(DistinctBranch {
                     value,
                     counts: Vec::new(),
+                    windowed: Vec::new(),
                     range: Range::new(),
                 });
                 self.distinct.len() - 1
             }
         };
         let branch = &mut self.distinct[position];
-        branch.range.include(lo, hi);
+        branch
+            .range
+            .include(condition.window.lo, condition.window.hi);
         let wanted = predicate.as_ref().map(|p| p.to_string());
         if let Some((_, column)) = branch
             .counts
@@ -215,6 +247,11 @@ impl Collector<'_> {
         }
         let column = names::distinct_count(&self.source.name, position, branch.counts.len());
         branch.counts.push((predicate, column.clone()));
+        branch.windowed.push(WindowedCount {
+            column: column.clone(),
+            condition: condition.other(),
+            window: condition.window,
+        });
         column
     }
 }
@@ -249,6 +286,7 @@ pub fn source_aggregate(
         range: Range::new(),
         conditions: Vec::new(),
         distinct: Vec::new(),
+        windowed: Vec::new(),
     };
     let mut metrics = Vec::new();
     for (metric, shift) in &evaluations {
@@ -267,16 +305,14 @@ pub fn source_aggregate(
             shift: Seconds::ZERO,
             key: &source.key,
         };
-        let mut conditions = Vec::new();
+        let mut window_parts = Vec::new();
         if let Some((column, data_type)) = time {
-            conditions.push(ident(column).lt(time_literal(data_type, hi)));
+            window_parts.push(ident(column).lt(time_literal(data_type, hi)));
             if let Some(lo) = lo {
-                conditions.push(ident(column).gt_eq(time_literal(data_type, lo)));
+                window_parts.push(ident(column).gt_eq(time_literal(data_type, lo)));
             }
         }
-        if let Some(f) = filter {
-            conditions.push(lowering.lower(f)?);
-        }
+        let metric_filter = filter.as_ref().map(|f| lowering.lower(f)).transpose()?;
         let mut on_aggregate = |node: &TypedExpr| -> LowerResult<Expr> {
             let TypedKind::Aggregate {
                 function,
@@ -290,35 +326,34 @@ pub fn source_aggregate(
                 .iter()
                 .map(|a| lowering.lower(a))
                 .collect::<LowerResult<Vec<_>>>()?;
-            let mut all = conditions.clone();
+            let mut other: Vec<Expr> = metric_filter.iter().cloned().collect();
             if let Some(f) = filter {
-                all.push(lowering.lower(f)?);
+                other.push(lowering.lower(f)?);
             }
-            let predicate = and_all(all);
+            let condition = Condition {
+                window: Window { lo, hi },
+                window_parts: window_parts.clone(),
+                other_parts: other,
+            };
             let exact_float = args.first().is_some_and(|a| a.ty != Type::Integer);
             Ok(match (function, exact_float) {
                 (Aggregate::CountDistinct, _) => {
-                    let column =
-                        collector.register_distinct(first(lowered_args)?, predicate, lo, hi);
+                    let column = collector.register_distinct(first(lowered_args)?, &condition);
                     zero_filled(&column)
                 }
                 // Float sums and means add exact decimals, so the result does not
                 // depend on the order parallel partitions are merged in.
                 (Aggregate::Sum, true) => {
                     let x = first(lowered_args)?;
-                    let total = collector.register(sum(exact(x.clone())), &predicate, lo, hi)?;
-                    let magnitude = collector.register(magnitude(x), &predicate, lo, hi)?;
+                    let total = collector.register(sum(exact(x.clone())), &condition)?;
+                    let magnitude = collector.register(magnitude(x), &condition)?;
                     within_exact_range(&magnitude, cast(zero_filled(&total), DataType::Float64))?
                 }
                 // Integer sums add as 38-digit decimals and convert back
                 // when the metric is computed: exact, or an error naming it.
                 (Aggregate::Sum, false) => {
-                    let total = collector.register(
-                        sum(cast(first(lowered_args)?, EXACT_INTEGER)),
-                        &predicate,
-                        lo,
-                        hi,
-                    )?;
+                    let total = collector
+                        .register(sum(cast(first(lowered_args)?, EXACT_INTEGER)), &condition)?;
                     cast(zero_filled(&total), DataType::Int64)
                 }
                 (Aggregate::Avg, _) => {
@@ -328,23 +363,19 @@ pub fn source_aggregate(
                     } else {
                         cast(x.clone(), EXACT_INTEGER)
                     };
-                    let total = collector.register(sum(summed), &predicate, lo, hi)?;
-                    let n = collector.register(count(x.clone()), &predicate, lo, hi)?;
+                    let total = collector.register(sum(summed), &condition)?;
+                    let n = collector.register(count(x.clone()), &condition)?;
                     let mean = safe_div(ident(total), ident(n));
                     if exact_float {
-                        let magnitude = collector.register(magnitude(x), &predicate, lo, hi)?;
+                        let magnitude = collector.register(magnitude(x), &condition)?;
                         within_exact_range(&magnitude, mean)?
                     } else {
                         mean
                     }
                 }
                 _ => {
-                    let alias = collector.register(
-                        aggregate_call(*function, lowered_args)?,
-                        &predicate,
-                        lo,
-                        hi,
-                    )?;
+                    let alias =
+                        collector.register(aggregate_call(*function, lowered_args)?, &condition)?;
                     if function.zero_when_empty() {
                         zero_filled(&alias)
                     } else {
@@ -389,7 +420,17 @@ pub fn source_aggregate(
             .and_then(|b| b.project(projection))
             .and_then(|b| b.build())
             .map_err(err)?;
-        sides.push((source.name.clone(), plan, Some(rows)));
+        let windowed = time.map(|(column, data_type)| Windowed {
+            scan: scan.clone(),
+            key: source.key.clone(),
+            time: column.to_string(),
+            time_type: data_type.clone(),
+            shape: Shape::Aggregates {
+                aggregates: collector.windowed.clone(),
+                rows: rows.clone(),
+            },
+        });
+        sides.push((source.name.clone(), plan, Some(rows), windowed));
     }
     for (index, branch) in collector.distinct.iter().enumerate() {
         let side = names::distinct_side(&source.name, index);
@@ -434,7 +475,17 @@ pub fn source_aggregate(
             .and_then(|b| b.project(projection))
             .and_then(|b| b.build())
             .map_err(err)?;
-        sides.push((side, plan, None));
+        let windowed = time.map(|(column, data_type)| Windowed {
+            scan: scan.clone(),
+            key: source.key.clone(),
+            time: column.to_string(),
+            time_type: data_type.clone(),
+            shape: Shape::Distinct {
+                value: branch.value.clone(),
+                counts: branch.windowed.clone(),
+            },
+        });
+        sides.push((side, plan, None, windowed));
     }
     Ok(SourceAggregate { sides, metrics })
 }

@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod columns;
 pub mod exprs;
 pub mod scorecard;
+pub mod windowed;
 
 use crate::check::model::Model;
 use crate::diagnostics::{Code, Diagnostic};

@@ -68,6 +68,9 @@ pub struct Side {
     /// The column counting the source rows read per key, when the side
     /// has one: the rows of keys outside the population are counted.
     pub rows: Option<String>,
+    /// The side's columns as windows over its source's time, when they
+    /// are (see [`super::windowed`]): many nights can share one pass.
+    pub windowed: Option<super::windowed::Windowed>,
 }
 
 impl Side {
@@ -183,11 +186,17 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             &key_type,
             inputs.as_of,
         )?;
-        sides.extend(aggregate.sides.into_iter().map(|(name, plan, rows)| Side {
-            name,
-            plan,
-            rows,
-        }));
+        sides.extend(
+            aggregate
+                .sides
+                .into_iter()
+                .map(|(name, plan, rows, windowed)| Side {
+                    name,
+                    plan,
+                    rows,
+                    windowed,
+                }),
+        );
         source_metrics.extend(aggregate.metrics);
     }
     if let Some(targets) = targets_plan(model, inputs, &key_type)? {
@@ -195,6 +204,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             name: names::TARGETS_SIDE.to_string(),
             plan: targets,
             rows: None,
+            windowed: None,
         });
     }
     if let Some(previous) = &inputs.previous {
@@ -209,6 +219,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             name: names::PREVIOUS_SIDE.to_string(),
             plan: previous,
             rows: None,
+            windowed: None,
         });
     }
     let has_previous = inputs.previous.is_some();

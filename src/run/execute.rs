@@ -114,10 +114,12 @@ fn project_columns(
 }
 
 /// Execute `plan` on `engine`: the working scorecard, the scorecard and
-/// the fired actions (before cooldowns). Stages are timed on `watch`.
+/// the fired actions (before cooldowns). Sides in `shared` were computed
+/// by a pass shared with other nights. Stages are timed on `watch`.
 pub async fn execute(
     engine: &Engine,
     plan: &Plan,
+    shared: &BTreeMap<String, RecordBatch>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Computed, Vec<Diagnostic>> {
@@ -136,7 +138,7 @@ pub async fn execute(
     });
     // Declared columns' parse checks read their sources alongside the facts.
     let (facts, parse_failures) = futures::join!(
-        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key),
+        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key, shared),
         parsing::count_failures(ctx, &plan.parse_checks)
     );
     let facts = facts.map_err(|e| vec![execution_error(&e)])?;

@@ -8,7 +8,7 @@
 //! whichever core is free while the others already read data
 //! (docs/benchmarks.md).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
@@ -76,40 +76,62 @@ async fn compute_one_by_one(
     Ok(computed)
 }
 
+/// Independent plans, each as one batch. They run at once, each as its
+/// own task; when that exhausts `--memory-limit` (the limit's share per
+/// operator shrinks with every operator running), they run again one
+/// after another, as the branches of a single joined plan would.
+pub async fn compute_parts(
+    ctx: &SessionContext,
+    parts: &[LogicalPlan],
+) -> Result<Vec<RecordBatch>> {
+    match compute_all_at_once(ctx, parts).await {
+        Err(e) if is_out_of_memory(&e) => compute_one_by_one(ctx, parts).await,
+        other => other,
+    }
+}
+
 /// The facts of a scorecard plan: one row per entity of the population
 /// (unsorted), with every side's columns, in `schema` (the plan's
-/// [`ScorecardPlan::facts_schema`]). The parts run at once, each as its own
-/// task; when that exhausts `--memory-limit` (the limit's share per
-/// operator shrinks with every operator running), they run again one after
-/// another, as the branches of a single joined plan would.
+/// [`ScorecardPlan::facts_schema`]). Sides in `computed` (by name, from a
+/// pass shared by many nights) are taken as they are; the population and
+/// the other sides are computed by [`compute_parts`].
 pub async fn compute_facts(
     ctx: &SessionContext,
     plan: &ScorecardPlan,
     schema: SchemaRef,
     key: &str,
+    computed: &BTreeMap<String, RecordBatch>,
 ) -> Result<Facts> {
     let parts: Vec<LogicalPlan> = std::iter::once(&plan.population)
-        .chain(plan.sides.iter().map(|s| &s.plan))
+        .chain(
+            plan.sides
+                .iter()
+                .filter(|s| !computed.contains_key(&s.name))
+                .map(|s| &s.plan),
+        )
         .cloned()
         .collect();
-    let computed = match compute_all_at_once(ctx, &parts).await {
-        Err(e) if is_out_of_memory(&e) => compute_one_by_one(ctx, &parts).await?,
-        other => other?,
-    };
-    let mut parts = computed.into_iter();
+    let mut parts = compute_parts(ctx, &parts).await?.into_iter();
     let population = parts
         .next()
         .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?;
     let sides: Vec<SideBatch> = plan
         .sides
         .iter()
-        .zip(parts)
-        .map(|(side, batch)| SideBatch {
-            key: side.key(),
-            rows: side.rows.clone(),
-            batch,
+        .map(|side| {
+            let batch = match computed.get(&side.name) {
+                Some(batch) => batch.clone(),
+                None => parts
+                    .next()
+                    .ok_or_else(|| DataFusionError::Internal("a side was lost".to_string()))?,
+            };
+            Ok(SideBatch {
+                key: side.key(),
+                rows: side.rows.clone(),
+                batch,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let (batch, orphans) = left_join_by_key(schema, &population, key, &sides)?;
     let rows_read = sides.iter().map(SideBatch::rows_read).sum();
     let orphan_rows = plan

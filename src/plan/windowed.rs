@@ -1,0 +1,762 @@
+//! Many nights in one pass. A source's aggregates are windows over its
+//! time column; the nights of a backfill differ only in where the windows
+//! end. Cut time into buckets whose edges fall on every window's edges,
+//! aggregate each source once per (entity, bucket) — counts, sums, minima
+//! and maxima, each under its own condition — and every night's aggregate
+//! is a combination of the buckets inside its window. A distinct count
+//! keeps, per (entity, value), the buckets the value occurs in: it counts
+//! for a night when one of them lies inside the night's window. Exact, not
+//! approximate.
+//!
+//! A side is shared only when every night's plan has the same aggregates
+//! and conditions, apart from where the windows lie. Otherwise — a
+//! condition that reads `as_of`, `median` and `percentile`, a source
+//! without time — it is computed night by night as `run` does, and
+//! [`NightsPlan::per_night`] says why.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::functions::core as core_fn;
+use datafusion::functions_aggregate::expr_fn::{array_agg, bool_or, count};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
+
+use super::aggregate::{time_literal, with_filter};
+use super::scorecard::{ScorecardPlan, Side};
+use crate::base::names;
+use crate::base::units::Micros;
+
+/// `[lo, hi)` of one evaluation of an aggregate; `lo` is absent when it
+/// looks at all history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The first instant inside, if any.
+    pub lo: Option<Micros>,
+    /// The first instant after.
+    pub hi: Micros,
+}
+
+/// One aggregate of a source's main aggregation, apart from its window.
+#[derive(Debug, Clone)]
+pub struct WindowedAggregate {
+    /// The side's column holding it.
+    pub column: String,
+    /// The aggregate call, without any condition.
+    pub aggregate: Expr,
+    /// Its condition other than the window (`where`, `count_if`'s).
+    pub condition: Option<Expr>,
+    /// Its window.
+    pub window: Window,
+}
+
+/// One distinct count, apart from its window.
+#[derive(Debug, Clone)]
+pub struct WindowedCount {
+    /// The side's column holding it.
+    pub column: String,
+    /// Its condition other than the window.
+    pub condition: Option<Expr>,
+    /// Its window.
+    pub window: Window,
+}
+
+/// What a source side computes.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    /// The main aggregation, and the column counting the rows it read.
+    Aggregates {
+        /// Every aggregate column.
+        aggregates: Vec<WindowedAggregate>,
+        /// The rows-read column.
+        rows: String,
+    },
+    /// Distinct counts of one value.
+    Distinct {
+        /// The counted value.
+        value: Expr,
+        /// Every count column.
+        counts: Vec<WindowedCount>,
+    },
+}
+
+/// A source side described as windows over the source's time column.
+#[derive(Debug, Clone)]
+pub struct Windowed {
+    /// The source's (typed) scan.
+    pub scan: LogicalPlan,
+    /// The source's key column.
+    pub key: String,
+    /// The source's time column.
+    pub time: String,
+    /// Its type.
+    pub time_type: DataType,
+    /// What the side computes.
+    pub shape: Shape,
+}
+
+/// The buckets `lo ≤ b < hi` of one night's window; `lo` absent means
+/// from the first bucket (including the one before the origin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketRange {
+    /// The first bucket inside, if bounded.
+    pub lo: Option<i64>,
+    /// The first bucket after.
+    pub hi: i64,
+}
+
+impl BucketRange {
+    /// Whether bucket `b` lies inside.
+    pub fn contains(&self, b: i64) -> bool {
+        self.lo.is_none_or(|lo| lo <= b) && b < self.hi
+    }
+}
+
+/// How a night's column combines the buckets inside its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Add the buckets' counts.
+    Count,
+    /// Add the buckets' sums; null when no bucket had a value.
+    Sum,
+    /// The least of the buckets' minima.
+    Min,
+    /// The greatest of the buckets' maxima.
+    Max,
+}
+
+/// One column of a shared main side.
+#[derive(Debug, Clone)]
+pub struct Combined {
+    /// The side's column.
+    pub column: String,
+    /// How buckets combine.
+    pub combine: Combine,
+    /// The bucket aggregation's column holding the per-bucket value.
+    pub input: String,
+    /// For sums, the column counting the values summed per bucket.
+    pub values: Option<String>,
+    /// Per night, the buckets inside its window.
+    pub ranges: Vec<BucketRange>,
+}
+
+/// How every night's side follows from the bucket aggregation.
+#[derive(Debug, Clone)]
+pub enum Recipe {
+    /// A main side: its columns, and per night the bucket ranges whose
+    /// row counts (one column per set of conditions) give the rows read.
+    Aggregates {
+        /// Every aggregate column.
+        columns: Vec<Combined>,
+        /// The rows-read column of the side.
+        rows: String,
+        /// Per night, `(buckets, row-count column)` to add.
+        row_ranges: Vec<Vec<(BucketRange, String)>>,
+    },
+    /// A distinct side: per (entity, value), lists of the buckets the value
+    /// occurs in (any, and under each count's condition).
+    Distinct {
+        /// Per night, the buckets that put an entity into the side.
+        presence: Vec<BucketRange>,
+        /// `(side column, list column, per night its buckets)`.
+        counts: Vec<(String, String, Vec<BucketRange>)>,
+    },
+}
+
+/// A side every night shares: one aggregation, then a combination per night.
+#[derive(Debug, Clone)]
+pub struct SharedSide {
+    /// The side's name (as in the night's plan).
+    pub name: String,
+    /// The single-night side's schema, which every night's batch has.
+    pub schema: SchemaRef,
+    /// The aggregation by (entity, bucket): key first, then `__bucket`
+    /// (main sides) or the bucket lists (distinct sides).
+    pub plan: LogicalPlan,
+    /// The width of a bucket.
+    pub bucket: Micros,
+    /// How each night follows.
+    pub recipe: Recipe,
+}
+
+/// Many nights planned together.
+#[derive(Debug, Clone)]
+pub struct NightsPlan {
+    /// The nights' as-of instants, ascending.
+    pub nights: Vec<Micros>,
+    /// Sides computed once for every night.
+    pub shared: Vec<SharedSide>,
+    /// `(side, why)` for the sides each night computes for itself.
+    pub per_night: Vec<(String, String)>,
+}
+
+/// The bucket column of a bucket aggregation.
+pub const BUCKET: &str = "__bucket";
+/// The value column of a distinct bucket aggregation.
+const VALUE: &str = "__value";
+/// The list of every bucket a value occurs in.
+pub const PRESENCE: &str = "__present";
+
+type Shared<T> = Result<T, String>;
+
+/// Plan `nights` (as-of instant and that night's plan, ascending) together.
+pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)]) -> NightsPlan {
+    let mut plan = NightsPlan {
+        nights: nights.iter().map(|(n, _)| *n).collect(),
+        shared: Vec::new(),
+        per_night: Vec::new(),
+    };
+    let Some((_, first)) = nights.first() else {
+        return plan;
+    };
+    for side in &first.sides {
+        let sides: Option<Vec<&Side>> = nights
+            .iter()
+            .map(|(_, p)| p.sides.iter().find(|s| s.name == side.name))
+            .collect();
+        let result = match (&side.windowed, sides) {
+            _ if side.name == names::TARGETS_SIDE || side.name == names::PREVIOUS_SIDE => continue,
+            (None, _) => Err("its source has no time column".to_string()),
+            (Some(_), None) => Err("the nights' plans differ".to_string()),
+            (Some(_), Some(sides)) => share(&plan.nights, &sides),
+        };
+        match result {
+            Ok(shared) => plan.shared.push(shared),
+            Err(why) => plan.per_night.push((side.name.clone(), why)),
+        }
+    }
+    plan
+}
+
+/// The side as one aggregation for every night, or why it cannot be.
+fn share(nights: &[Micros], sides: &[&Side]) -> Shared<SharedSide> {
+    let first = sides[0];
+    let windowed = first.windowed.as_ref().ok_or("no windows")?;
+    let schema: SchemaRef = first.plan.schema().inner().clone();
+    for side in sides {
+        if side.plan.schema().inner().fields() != schema.fields() {
+            return Err("the nights' plans differ".to_string());
+        }
+    }
+    let unit = micros_per_unit(&windowed.time_type).ok_or_else(|| {
+        format!(
+            "its time column is of type {}, not a timestamp or date",
+            windowed.time_type
+        )
+    })?;
+    let windows = windows_by_night(nights, sides)?;
+    let grid = Grid::new(nights, &windows, unit)?;
+    match &windowed.shape {
+        Shape::Aggregates { aggregates, rows } => {
+            let (plan, recipe) = share_aggregates(windowed, aggregates, rows, &windows, &grid)?;
+            let output = plan.schema().inner().clone();
+            if let Recipe::Aggregates { columns, .. } = &recipe {
+                for c in columns {
+                    let made = output
+                        .field_with_name(&c.input)
+                        .map_err(|e| e.to_string())?;
+                    let wanted = schema
+                        .field_with_name(&c.column)
+                        .map_err(|e| e.to_string())?;
+                    if made.data_type() != wanted.data_type() || !combinable(c, made.data_type()) {
+                        return Err(format!(
+                            "`{}` is of type {}, which buckets do not combine",
+                            c.column,
+                            wanted.data_type()
+                        ));
+                    }
+                }
+            }
+            Ok(SharedSide {
+                name: first.name.clone(),
+                schema,
+                plan,
+                bucket: Micros::new(grid.width),
+                recipe,
+            })
+        }
+        Shape::Distinct { value, counts } => {
+            let (plan, recipe) = share_distinct(windowed, value, counts, &windows, &grid)?;
+            Ok(SharedSide {
+                name: first.name.clone(),
+                schema,
+                plan,
+                bucket: Micros::new(grid.width),
+                recipe,
+            })
+        }
+    }
+}
+
+fn combinable(column: &Combined, data_type: &DataType) -> bool {
+    match column.combine {
+        Combine::Count => *data_type == DataType::Int64,
+        Combine::Sum => matches!(
+            data_type,
+            DataType::Int64
+                | DataType::Float64
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        ),
+        Combine::Min | Combine::Max => true,
+    }
+}
+
+/// Microseconds per stored unit of a time column's type.
+fn micros_per_unit(data_type: &DataType) -> Option<Unit> {
+    Some(match data_type {
+        DataType::Timestamp(TimeUnit::Second, _) => Unit::Coarser(1_000_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) | DataType::Date64 => Unit::Coarser(1_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Unit::Coarser(1),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => Unit::Nanos,
+        DataType::Date32 => Unit::Coarser(86_400_000_000),
+        _ => return None,
+    })
+}
+
+/// How a time column stores instants.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    /// Whole multiples of this many microseconds.
+    Coarser(i64),
+    /// Nanoseconds.
+    Nanos,
+}
+
+impl Unit {
+    /// `micros` in the column's unit, when it is a whole number of them.
+    fn native(self, micros: i64) -> Option<i64> {
+        match self {
+            Unit::Coarser(per) => (micros % per == 0).then_some(micros / per),
+            Unit::Nanos => micros.checked_mul(1_000),
+        }
+    }
+}
+
+/// Per night, every column's window (in the first side's column order),
+/// checking that the nights agree on everything else and that each
+/// window lies at the same place relative to its night.
+fn windows_by_night(nights: &[Micros], sides: &[&Side]) -> Shared<Vec<Vec<Window>>> {
+    let signature = |side: &Side| -> Shared<Vec<(String, Option<String>, Option<i64>, i64)>> {
+        let windowed = side.windowed.as_ref().ok_or("no windows")?;
+        Ok(match &windowed.shape {
+            Shape::Aggregates { aggregates, .. } => aggregates
+                .iter()
+                .map(|a| {
+                    (
+                        format!("{}:{}", a.column, a.aggregate),
+                        a.condition.as_ref().map(ToString::to_string),
+                        a.window.lo.map(Micros::get),
+                        a.window.hi.get(),
+                    )
+                })
+                .collect(),
+            Shape::Distinct { value, counts } => counts
+                .iter()
+                .map(|c| {
+                    (
+                        format!("{}:{value}", c.column),
+                        c.condition.as_ref().map(ToString::to_string),
+                        c.window.lo.map(Micros::get),
+                        c.window.hi.get(),
+                    )
+                })
+                .collect(),
+        })
+    };
+    let mut first: Option<Vec<(String, Option<String>, Option<i64>, i64)>> = None;
+    let mut windows = Vec::with_capacity(sides.len());
+    for (night, side) in nights.iter().zip(sides) {
+        let mine = signature(side)?;
+        let relative: Vec<_> = mine
+            .iter()
+            .map(|(what, condition, lo, hi)| {
+                (
+                    what.clone(),
+                    condition.clone(),
+                    lo.map(|lo| night.get().checked_sub(lo)),
+                    night.get().checked_sub(*hi),
+                )
+            })
+            .collect();
+        if let Some(first) = &first {
+            let theirs: Vec<_> = first
+                .iter()
+                .map(|(what, condition, lo, hi)| {
+                    (
+                        what.clone(),
+                        condition.clone(),
+                        lo.map(|lo| nights[0].get().checked_sub(lo)),
+                        nights[0].get().checked_sub(*hi),
+                    )
+                })
+                .collect();
+            if theirs.iter().zip(&relative).any(|(a, b)| a.0 != b.0)
+                || theirs.len() != relative.len()
+            {
+                return Err("the nights' plans differ".to_string());
+            }
+            if theirs.iter().zip(&relative).any(|(a, b)| a.1 != b.1) {
+                return Err("a condition reads `as_of`".to_string());
+            }
+            if theirs
+                .iter()
+                .zip(&relative)
+                .any(|(a, b)| a.2 != b.2 || a.3 != b.3)
+            {
+                return Err("a window reaches the limit of time".to_string());
+            }
+        } else {
+            first = Some(mine.clone());
+        }
+        windows.push(
+            mine.into_iter()
+                .map(|(_, _, lo, hi)| Window {
+                    lo: lo.map(Micros::new),
+                    hi: Micros::new(hi),
+                })
+                .collect(),
+        );
+    }
+    Ok(windows)
+}
+
+/// Buckets of `width` microseconds from `origin`: every window edge of
+/// every night is a bucket edge. With a window over all history, bucket
+/// −1 holds everything before the origin.
+struct Grid {
+    origin: i64,
+    width: i64,
+    unit: Unit,
+    all_history: bool,
+    /// `[lo, hi)` of the rows any night reads.
+    lo: Option<i64>,
+    hi: i64,
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a.abs() } else { gcd(b, a % b) }
+}
+
+impl Grid {
+    fn new(nights: &[Micros], windows: &[Vec<Window>], unit: Unit) -> Shared<Grid> {
+        let all = windows.iter().flatten();
+        let edges: Vec<i64> = all
+            .clone()
+            .flat_map(|w| w.lo.into_iter().chain([w.hi]).map(Micros::get))
+            .collect();
+        let all_history = all.clone().any(|w| w.lo.is_none());
+        let origin = edges
+            .iter()
+            .copied()
+            .min()
+            .or(nights.first().map(|n| n.get()))
+            .ok_or("no nights")?;
+        let hi = edges.iter().copied().max().unwrap_or(origin);
+        let width = edges
+            .iter()
+            .try_fold(0i64, |g, e| e.checked_sub(origin).map(|d| gcd(g, d)))
+            .ok_or("a window reaches the limit of time")?;
+        let width = if width == 0 { 86_400_000_000 } else { width };
+        for micros in [origin, width] {
+            unit.native(micros)
+                .ok_or("its windows do not fall on whole units of its time column")?;
+        }
+        Ok(Grid {
+            origin,
+            width,
+            unit,
+            all_history,
+            lo: (!all_history).then_some(origin),
+            hi,
+        })
+    }
+
+    /// The bucket an edge starts.
+    fn bucket(&self, edge: Micros) -> i64 {
+        (edge.get() - self.origin) / self.width
+    }
+
+    fn range(&self, window: Window) -> BucketRange {
+        BucketRange {
+            lo: window.lo.map(|lo| self.bucket(lo)),
+            hi: self.bucket(window.hi),
+        }
+    }
+
+    /// The bucket of a row, from its time column.
+    fn bucket_expr(&self, time: &str, time_type: &DataType) -> Shared<Expr> {
+        let native = |micros| {
+            self.unit
+                .native(micros)
+                .ok_or("a bucket edge between units")
+        };
+        let offset = cast(ident(time), DataType::Int64) - lit(native(self.origin)?);
+        let bucket = offset / lit(native(self.width)?);
+        if self.all_history {
+            when(
+                ident(time).lt(time_literal(time_type, Micros::new(self.origin))),
+                lit(-1i64),
+            )
+            .otherwise(bucket)
+            .map_err(|e| e.to_string())
+        } else {
+            Ok(bucket)
+        }
+    }
+
+    /// The rows any night reads, as a predicate on the time column.
+    fn predicate(&self, time: &str, time_type: &DataType) -> Expr {
+        let upper = ident(time).lt(time_literal(time_type, Micros::new(self.hi)));
+        match self.lo {
+            Some(lo) => upper.and(ident(time).gt_eq(time_literal(time_type, Micros::new(lo)))),
+            None => upper,
+        }
+    }
+}
+
+/// How an aggregate call combines over buckets, when it does.
+fn combine_of(aggregate: &Expr) -> Shared<(Combine, Option<Expr>)> {
+    let Expr::AggregateFunction(function) = aggregate else {
+        return Err(format!("`{aggregate}` is not an aggregate"));
+    };
+    let params = &function.params;
+    if params.distinct || params.filter.is_some() || !params.order_by.is_empty() {
+        return Err(format!("`{aggregate}` needs each night's rows"));
+    }
+    let arg = params.args.first().cloned();
+    Ok(match function.func.name() {
+        "count" => (Combine::Count, None),
+        "sum" => (Combine::Sum, arg),
+        "min" => (Combine::Min, None),
+        "max" => (Combine::Max, None),
+        other => return Err(format!("`{other}` needs each night's rows")),
+    })
+}
+
+fn err(e: datafusion::error::DataFusionError) -> String {
+    e.to_string()
+}
+
+/// The bucket aggregation of a main side, and how nights follow from it.
+fn share_aggregates(
+    windowed: &Windowed,
+    aggregates: &[WindowedAggregate],
+    rows: &str,
+    windows: &[Vec<Window>],
+    grid: &Grid,
+) -> Shared<(LogicalPlan, Recipe)> {
+    let (time, time_type) = (windowed.time.as_str(), &windowed.time_type);
+    let mut outputs: Vec<Expr> = Vec::new();
+    let mut by_text: BTreeMap<String, String> = BTreeMap::new();
+    let mut add = |e: Expr, outputs: &mut Vec<Expr>| -> String {
+        let text = e.to_string();
+        if let Some(name) = by_text.get(&text) {
+            return name.clone();
+        }
+        let name = format!("__b{}", outputs.len());
+        by_text.insert(text, name.clone());
+        outputs.push(e.alias(&name));
+        name
+    };
+    let filtered = |e: Expr, condition: &Option<Expr>| -> Shared<Expr> {
+        match condition {
+            Some(c) => with_filter(e, c.clone()).map_err(|e| format!("{e:?}")),
+            None => Ok(e),
+        }
+    };
+    let mut columns = Vec::new();
+    for (index, a) in aggregates.iter().enumerate() {
+        let (combine, summed) = combine_of(&a.aggregate)?;
+        let input = add(filtered(a.aggregate.clone(), &a.condition)?, &mut outputs);
+        let values = match summed {
+            Some(arg) => Some(add(filtered(count(arg), &a.condition)?, &mut outputs)),
+            None => None,
+        };
+        columns.push(Combined {
+            column: a.column.clone(),
+            combine,
+            input,
+            values,
+            ranges: windows.iter().map(|w| grid.range(w[index])).collect(),
+        });
+    }
+    // Rows read: per night, the buckets where the same set of conditions
+    // is active share one row-count column.
+    let conditions: Vec<Option<String>> = aggregates
+        .iter()
+        .map(|a| a.condition.as_ref().map(ToString::to_string))
+        .collect();
+    let mut row_ranges = Vec::with_capacity(windows.len());
+    for night in windows {
+        let ranges: Vec<BucketRange> = night.iter().map(|w| grid.range(*w)).collect();
+        let mut edges: Vec<i64> = ranges
+            .iter()
+            .flat_map(|r| r.lo.into_iter().chain([r.hi]))
+            .collect();
+        edges.sort_unstable();
+        edges.dedup();
+        let mut pieces: Vec<BucketRange> = edges
+            .windows(2)
+            .map(|p| BucketRange {
+                lo: Some(p[0]),
+                hi: p[1],
+            })
+            .collect();
+        if grid.all_history
+            && let Some(&first) = edges.first()
+        {
+            pieces.insert(
+                0,
+                BucketRange {
+                    lo: None,
+                    hi: first,
+                },
+            );
+        }
+        let mut night_rows = Vec::new();
+        for piece in pieces {
+            let active: Vec<usize> = ranges
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| covers(r, &piece))
+                .map(|(i, _)| i)
+                .collect();
+            if active.is_empty() {
+                continue;
+            }
+            let any = if active.iter().any(|&i| conditions[i].is_none()) {
+                None
+            } else {
+                let mut seen = BTreeMap::new();
+                for &i in &active {
+                    if let Some(c) = &aggregates[i].condition {
+                        seen.insert(c.to_string(), c.clone());
+                    }
+                }
+                seen.into_values().reduce(Expr::or)
+            };
+            let column = add(filtered(count(lit(1i64)), &any)?, &mut outputs);
+            night_rows.push((piece, column));
+        }
+        row_ranges.push(night_rows);
+    }
+    // When every aggregate has a condition, rows meeting none of them
+    // change nothing: drop them before grouping.
+    let mut filter = grid.predicate(time, time_type);
+    let any: Option<Vec<Expr>> = aggregates.iter().map(|a| a.condition.clone()).collect();
+    let mut distinct_conditions = BTreeMap::new();
+    for condition in any.into_iter().flatten() {
+        distinct_conditions.insert(condition.to_string(), condition);
+    }
+    if let Some(any) = distinct_conditions.into_values().reduce(Expr::or) {
+        filter = filter.and(any);
+    }
+    let bucket = grid.bucket_expr(time, time_type)?;
+    let plan = LogicalPlanBuilder::from(windowed.scan.clone())
+        .filter(filter)
+        .and_then(|b| b.aggregate(vec![ident(&windowed.key), bucket.alias(BUCKET)], outputs))
+        .and_then(|b| b.build())
+        .map_err(err)?;
+    Ok((
+        plan,
+        Recipe::Aggregates {
+            columns,
+            rows: rows.to_string(),
+            row_ranges,
+        },
+    ))
+}
+
+/// Whether `outer` holds every bucket of `inner` (a piece between edges).
+fn covers(outer: &BucketRange, inner: &BucketRange) -> bool {
+    let lo_ok = match (outer.lo, inner.lo) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(a), Some(b)) => a <= b,
+    };
+    lo_ok && inner.hi <= outer.hi
+}
+
+/// The bucket aggregation of a distinct side, and how nights follow from it.
+fn share_distinct(
+    windowed: &Windowed,
+    value: &Expr,
+    counts: &[WindowedCount],
+    windows: &[Vec<Window>],
+    grid: &Grid,
+) -> Shared<(LogicalPlan, Recipe)> {
+    let (time, time_type) = (windowed.time.as_str(), &windowed.time_type);
+    let key = ident(&windowed.key);
+    let flags: Vec<Expr> = counts
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let condition = c.condition.clone().unwrap_or_else(|| lit(true));
+            bool_or(core_fn::coalesce().call(vec![condition, lit(false)])).alias(flag(j))
+        })
+        .collect();
+    let mut lists = vec![array_agg(ident(BUCKET)).alias(PRESENCE)];
+    for j in 0..counts.len() {
+        lists.push(
+            with_filter(array_agg(ident(BUCKET)), ident(flag(j)))
+                .map_err(|e| format!("{e:?}"))?
+                .alias(list(j)),
+        );
+    }
+    let mut projection = vec![key.clone(), ident(PRESENCE)];
+    projection.extend((0..counts.len()).map(|j| ident(list(j))));
+    let bucket = grid.bucket_expr(time, time_type)?;
+    let plan = LogicalPlanBuilder::from(windowed.scan.clone())
+        .filter(
+            value
+                .clone()
+                .is_not_null()
+                .and(grid.predicate(time, time_type)),
+        )
+        .and_then(|b| {
+            b.aggregate(
+                vec![
+                    key.clone(),
+                    value.clone().alias(VALUE),
+                    bucket.alias(BUCKET),
+                ],
+                flags,
+            )
+        })
+        .and_then(|b| b.aggregate(vec![key.clone(), ident(VALUE)], lists))
+        .and_then(|b| b.project(projection))
+        .and_then(|b| b.build())
+        .map_err(err)?;
+    let presence = windows
+        .iter()
+        .map(|night| {
+            let lo = night
+                .iter()
+                .map(|w| w.lo)
+                .collect::<Option<Vec<_>>>()
+                .and_then(|los| los.into_iter().min());
+            let hi = night.iter().map(|w| w.hi).max().unwrap_or(Micros::MIN);
+            grid.range(Window { lo, hi })
+        })
+        .collect();
+    let counts = counts
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            (
+                c.column.clone(),
+                list(j),
+                windows.iter().map(|w| grid.range(w[j])).collect(),
+            )
+        })
+        .collect();
+    Ok((plan, Recipe::Distinct { presence, counts }))
+}
+
+fn flag(j: usize) -> String {
+    format!("__flag{j}")
+}
+
+fn list(j: usize) -> String {
+    format!("__buckets{j}")
+}

@@ -1,0 +1,524 @@
+//! Execute a [`NightsPlan`]'s shared sides once, then cut each into every
+//! night's side: the batch that night's own plan would have computed, row
+//! for row (one row per key with rows in the night's windows), so the
+//! facts, and everything after them, are the same.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Decimal256Array, Float64Array, Int64Array,
+    RecordBatch, UInt32Array,
+};
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Decimal256Type, Float64Type, Int64Type, i256,
+};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+
+use super::facts::compute_parts;
+use crate::base::units::Micros;
+use crate::plan::windowed::{
+    BUCKET, BucketRange, Combine, Combined, NightsPlan, PRESENCE, Recipe, SharedSide,
+};
+
+/// Every shared side, cut per night.
+#[derive(Debug, Default)]
+pub struct SharedNights {
+    nights: Vec<Micros>,
+    /// `(side, one batch per night)`.
+    sides: Vec<(String, Vec<RecordBatch>)>,
+    /// Source rows the shared aggregations grouped.
+    grouped: usize,
+}
+
+impl SharedNights {
+    /// The sides computed for `night`, by side name (empty for a night
+    /// that was not planned).
+    pub fn for_night(&self, night: Micros) -> BTreeMap<String, RecordBatch> {
+        let Some(index) = self.nights.iter().position(|n| *n == night) else {
+            return BTreeMap::new();
+        };
+        self.sides
+            .iter()
+            .filter_map(|(name, batches)| Some((name.clone(), batches.get(index)?.clone())))
+            .collect()
+    }
+
+    /// How many (entity, bucket) groups the shared aggregations produced.
+    pub fn groups(&self) -> usize {
+        self.grouped
+    }
+}
+
+/// Run every shared side's aggregation (at once, or one by one when that
+/// exhausts the memory limit) and cut it into nights.
+pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<SharedNights> {
+    let parts: Vec<LogicalPlan> = plan.shared.iter().map(|s| s.plan.clone()).collect();
+    let computed = compute_parts(ctx, &parts).await?;
+    let mut shared = SharedNights {
+        nights: plan.nights.clone(),
+        ..SharedNights::default()
+    };
+    for (side, batch) in plan.shared.iter().zip(computed) {
+        shared.grouped += batch.num_rows();
+        let nights = cut(side, &batch, plan.nights.len())?;
+        shared.sides.push((side.name.clone(), nights));
+    }
+    Ok(shared)
+}
+
+fn internal(message: impl Into<String>) -> DataFusionError {
+    DataFusionError::Internal(message.into())
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| internal(format!("the shared aggregation has no column `{name}`")))
+}
+
+/// The batch of every night.
+fn cut(side: &SharedSide, batch: &RecordBatch, nights: usize) -> Result<Vec<RecordBatch>> {
+    if batch.num_columns() == 0 {
+        return Err(internal("the shared aggregation has no key"));
+    }
+    let keys = Keys::of(batch.column(0))?;
+    match &side.recipe {
+        Recipe::Aggregates {
+            columns,
+            rows,
+            row_ranges,
+        } => cut_aggregates(side, batch, &keys, columns, rows, row_ranges),
+        Recipe::Distinct { presence, counts } => {
+            cut_distinct(side, batch, &keys, presence, counts, nights)
+        }
+    }
+}
+
+/// Each row's entity as a small number, and one row of each entity.
+struct Keys {
+    of_row: Vec<u32>,
+    first_row: Vec<u32>,
+}
+
+impl Keys {
+    fn of(keys: &ArrayRef) -> Result<Keys> {
+        let converter = RowConverter::new(vec![SortField::new(keys.data_type().clone())])?;
+        let rows = converter.convert_columns(&[Arc::clone(keys)])?;
+        let mut ids = HashMap::with_capacity(1024);
+        let mut first_row = Vec::new();
+        let of_row = (0..rows.num_rows())
+            .map(|row| {
+                *ids.entry(rows.row(row)).or_insert_with(|| {
+                    first_row.push(row as u32);
+                    (first_row.len() - 1) as u32
+                })
+            })
+            .collect();
+        Ok(Keys { of_row, first_row })
+    }
+
+    fn len(&self) -> usize {
+        self.first_row.len()
+    }
+
+    /// The key column of the rows `reps`, in the side's key type.
+    fn column(&self, keys: &ArrayRef, reps: Vec<u32>, data_type: &DataType) -> Result<ArrayRef> {
+        let taken = take(keys, &UInt32Array::from(reps), None)?;
+        Ok(cast(&taken, data_type)?)
+    }
+}
+
+/// Running sums over the rows in (entity, bucket) order: the sum of a
+/// range is a difference of two. Decimal sums wrap as DataFusion's do, so
+/// differences stay exact.
+enum Prefix {
+    Int(Vec<i64>),
+    Dec128(Vec<i128>),
+    Dec256(Vec<i256>),
+    Float(Vec<f64>),
+}
+
+impl Prefix {
+    fn of(array: &ArrayRef, order: &[u32]) -> Result<Prefix> {
+        fn running<T: Copy>(
+            order: &[u32],
+            zero: T,
+            value: impl Fn(usize) -> Option<T>,
+            add: impl Fn(T, T) -> T,
+        ) -> Vec<T> {
+            let mut out = Vec::with_capacity(order.len() + 1);
+            let mut total = zero;
+            out.push(total);
+            for &row in order {
+                if let Some(v) = value(row as usize) {
+                    total = add(total, v);
+                }
+                out.push(total);
+            }
+            out
+        }
+        let valid = |row: usize| array.is_valid(row);
+        Ok(match array.data_type() {
+            DataType::Int64 => {
+                let a = array.as_primitive::<Int64Type>();
+                Prefix::Int(running(
+                    order,
+                    0,
+                    |r| valid(r).then(|| a.value(r)),
+                    i64::wrapping_add,
+                ))
+            }
+            DataType::Decimal128(..) => {
+                let a = array.as_primitive::<Decimal128Type>();
+                Prefix::Dec128(running(
+                    order,
+                    0,
+                    |r| valid(r).then(|| a.value(r)),
+                    i128::wrapping_add,
+                ))
+            }
+            DataType::Decimal256(..) => {
+                let a = array.as_primitive::<Decimal256Type>();
+                Prefix::Dec256(running(
+                    order,
+                    i256::ZERO,
+                    |r| valid(r).then(|| a.value(r)),
+                    i256::wrapping_add,
+                ))
+            }
+            DataType::Float64 => {
+                let a = array.as_primitive::<Float64Type>();
+                Prefix::Float(running(
+                    order,
+                    0.0,
+                    |r| valid(r).then(|| a.value(r)),
+                    |x, y| x + y,
+                ))
+            }
+            other => {
+                return Err(internal(format!(
+                    "buckets do not add values of type {other}"
+                )));
+            }
+        })
+    }
+
+    /// The count over `[start, end)` of a count column.
+    fn count(&self, (start, end): (usize, usize)) -> i64 {
+        match self {
+            Prefix::Int(p) => p[end].wrapping_sub(p[start]),
+            _ => 0,
+        }
+    }
+}
+
+/// A column of one night being built.
+enum Built {
+    Int(Vec<Option<i64>>),
+    Dec128(Vec<Option<i128>>),
+    Dec256(Vec<Option<i256>>),
+    Float(Vec<Option<f64>>),
+    Take(Vec<Option<u32>>),
+}
+
+impl Built {
+    fn finish(self, data_type: &DataType, input: &ArrayRef) -> Result<ArrayRef> {
+        Ok(match (self, data_type) {
+            (Built::Int(v), _) => Arc::new(Int64Array::from(v)),
+            (Built::Dec128(v), DataType::Decimal128(p, s)) => {
+                Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s)?)
+            }
+            (Built::Dec256(v), DataType::Decimal256(p, s)) => {
+                Arc::new(Decimal256Array::from(v).with_precision_and_scale(*p, *s)?)
+            }
+            (Built::Float(v), _) => Arc::new(Float64Array::from(v)),
+            (Built::Take(v), _) => take(input, &UInt32Array::from(v), None)?,
+            (_, other) => return Err(internal(format!("a decimal column of type {other}"))),
+        })
+    }
+}
+
+/// One aggregate column's inputs, in (entity, bucket) order.
+struct Source<'a> {
+    combined: &'a Combined,
+    input: &'a ArrayRef,
+    sums: Option<Prefix>,
+    values: Option<Prefix>,
+    /// For minima and maxima: comparable rows and, per position, the best
+    /// row so far within its entity.
+    ordered: Option<(Rows, Vec<Option<u32>>)>,
+}
+
+fn better(combine: Combine, rows: &Rows, candidate: u32, best: Option<u32>) -> bool {
+    best.is_none_or(|best| {
+        let (c, b) = (rows.row(candidate as usize), rows.row(best as usize));
+        match combine {
+            Combine::Max => c > b,
+            _ => c < b,
+        }
+    })
+}
+
+fn cut_aggregates(
+    side: &SharedSide,
+    batch: &RecordBatch,
+    keys: &Keys,
+    columns: &[Combined],
+    rows: &str,
+    row_ranges: &[Vec<(BucketRange, String)>],
+) -> Result<Vec<RecordBatch>> {
+    let buckets = column(batch, BUCKET)?.as_primitive::<Int64Type>();
+    // Rows in (entity, bucket) order, and where each entity's rows start.
+    let mut starts = vec![0usize; keys.len() + 1];
+    for &k in &keys.of_row {
+        starts[k as usize + 1] += 1;
+    }
+    for k in 0..keys.len() {
+        starts[k + 1] += starts[k];
+    }
+    let mut next = starts.clone();
+    let mut order = vec![0u32; keys.of_row.len()];
+    for (row, &k) in keys.of_row.iter().enumerate() {
+        order[next[k as usize]] = row as u32;
+        next[k as usize] += 1;
+    }
+    for k in 0..keys.len() {
+        order[starts[k]..starts[k + 1]].sort_unstable_by_key(|&r| buckets.value(r as usize));
+    }
+    let sorted: Vec<i64> = order.iter().map(|&r| buckets.value(r as usize)).collect();
+
+    let mut row_counts: BTreeMap<&str, Prefix> = BTreeMap::new();
+    for (_, name) in row_ranges.iter().flatten() {
+        if !row_counts.contains_key(name.as_str()) {
+            row_counts.insert(name, Prefix::of(column(batch, name)?, &order)?);
+        }
+    }
+    let mut sources = Vec::with_capacity(columns.len());
+    for combined in columns {
+        let input = column(batch, &combined.input)?;
+        let mut source = Source {
+            combined,
+            input,
+            sums: None,
+            values: None,
+            ordered: None,
+        };
+        match combined.combine {
+            Combine::Count | Combine::Sum => source.sums = Some(Prefix::of(input, &order)?),
+            Combine::Min | Combine::Max => {
+                let converter = RowConverter::new(vec![SortField::new(input.data_type().clone())])?;
+                let rows = converter.convert_columns(&[Arc::clone(input)])?;
+                let mut best_so_far = vec![None; order.len()];
+                for k in 0..keys.len() {
+                    let mut best: Option<u32> = None;
+                    for position in starts[k]..starts[k + 1] {
+                        let row = order[position];
+                        if input.is_valid(row as usize)
+                            && better(combined.combine, &rows, row, best)
+                        {
+                            best = Some(row);
+                        }
+                        best_so_far[position] = best;
+                    }
+                }
+                source.ordered = Some((rows, best_so_far));
+            }
+        }
+        if let Some(values) = &combined.values {
+            source.values = Some(Prefix::of(column(batch, values)?, &order)?);
+        }
+        sources.push(source);
+    }
+
+    let key_type = side.schema.field(0).data_type().clone();
+    let mut out = Vec::with_capacity(row_ranges.len());
+    for (night, night_rows) in row_ranges.iter().enumerate() {
+        let mut reps = Vec::new();
+        let mut rows_read = Vec::new();
+        let mut built: Vec<Built> = sources
+            .iter()
+            .map(|s| match (&s.sums, s.combined.combine) {
+                (_, Combine::Min | Combine::Max) => Built::Take(Vec::new()),
+                (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::new()),
+                (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::new()),
+                (Some(Prefix::Float(_)), _) => Built::Float(Vec::new()),
+                _ => Built::Int(Vec::new()),
+            })
+            .collect();
+        for k in 0..keys.len() {
+            let (first, end) = (starts[k], starts[k + 1]);
+            let span = |range: &BucketRange| {
+                let b = &sorted[first..end];
+                let s = range.lo.map_or(0, |lo| b.partition_point(|&x| x < lo));
+                let e = b.partition_point(|&x| x < range.hi).max(s);
+                (first + s, first + e)
+            };
+            let read: i64 = night_rows
+                .iter()
+                .map(|(range, name)| {
+                    row_counts
+                        .get(name.as_str())
+                        .map_or(0, |p| p.count(span(range)))
+                })
+                .sum();
+            if read == 0 {
+                continue;
+            }
+            reps.push(keys.first_row[k]);
+            rows_read.push(Some(read));
+            for (source, column) in sources.iter().zip(built.iter_mut()) {
+                let range = source.combined.ranges[night];
+                let (s, e) = span(&range);
+                let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
+                match (column, &source.sums, &source.ordered) {
+                    (Built::Take(v), _, Some((rows, best_so_far))) => {
+                        let best = if range.lo.is_none() {
+                            (e > first).then(|| best_so_far[e - 1]).flatten()
+                        } else {
+                            let mut best = None;
+                            for &row in &order[s..e] {
+                                if source.input.is_valid(row as usize)
+                                    && better(source.combined.combine, rows, row, best)
+                                {
+                                    best = Some(row);
+                                }
+                            }
+                            best
+                        };
+                        v.push(best);
+                    }
+                    (Built::Int(v), Some(Prefix::Int(p)), _) => {
+                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    }
+                    (Built::Dec128(v), Some(Prefix::Dec128(p)), _) => {
+                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    }
+                    (Built::Dec256(v), Some(Prefix::Dec256(p)), _) => {
+                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    }
+                    (Built::Float(v), Some(Prefix::Float(p)), _) => {
+                        v.push(has_values.then(|| p[e] - p[s]));
+                    }
+                    _ => return Err(internal("a shared column lost its kind")),
+                }
+            }
+        }
+        let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
+        for (source, column) in sources.iter().zip(built) {
+            let data_type = side
+                .schema
+                .field_with_name(&source.combined.column)?
+                .data_type();
+            by_name.insert(
+                &source.combined.column,
+                column.finish(data_type, source.input)?,
+            );
+        }
+        by_name.insert(rows, Arc::new(Int64Array::from(rows_read)));
+        let key_column = keys.column(batch.column(0), reps, &key_type)?;
+        out.push(assemble(side, key_column, by_name)?);
+    }
+    Ok(out)
+}
+
+/// A night's batch in the side's schema: its key, then its columns by name.
+fn assemble(
+    side: &SharedSide,
+    key: ArrayRef,
+    mut by_name: BTreeMap<&str, ArrayRef>,
+) -> Result<RecordBatch> {
+    let mut columns = vec![key];
+    for field in side.schema.fields().iter().skip(1) {
+        columns.push(by_name.remove(field.name().as_str()).ok_or_else(|| {
+            internal(format!("the shared side has no column `{}`", field.name()))
+        })?);
+    }
+    Ok(RecordBatch::try_new(Arc::clone(&side.schema), columns)?)
+}
+
+fn cut_distinct(
+    side: &SharedSide,
+    batch: &RecordBatch,
+    keys: &Keys,
+    presence: &[BucketRange],
+    counts: &[(String, String, Vec<BucketRange>)],
+    nights: usize,
+) -> Result<Vec<RecordBatch>> {
+    let lists: Vec<(&str, &[BucketRange])> = std::iter::once((PRESENCE, presence))
+        .chain(
+            counts
+                .iter()
+                .map(|(_, list, ranges)| (list.as_str(), ranges.as_slice())),
+        )
+        .collect();
+    let width = nights + 1;
+    // Per list and entity, +1/−1 at the nights a value starts and stops counting.
+    let mut changes = vec![vec![0i64; keys.len() * width]; lists.len()];
+    let mut buckets: Vec<i64> = Vec::new();
+    for ((name, ranges), changes) in lists.iter().zip(changes.iter_mut()) {
+        let list = column(batch, name)?.as_list::<i32>();
+        for row in 0..batch.num_rows() {
+            if list.is_null(row) {
+                continue;
+            }
+            let values = list.value(row);
+            let values = values.as_primitive::<Int64Type>();
+            buckets.clear();
+            buckets.extend(values.iter().flatten());
+            buckets.sort_unstable();
+            buckets.dedup();
+            let base = keys.of_row[row] as usize * width;
+            let mut current: Option<(usize, usize)> = None;
+            for &b in &buckets {
+                let from = ranges.partition_point(|r| r.hi <= b);
+                let to = ranges.partition_point(|r| r.lo.is_none_or(|lo| lo <= b));
+                if from >= to {
+                    continue;
+                }
+                current = match current {
+                    Some((s, e)) if from <= e => Some((s, e.max(to))),
+                    Some((s, e)) => {
+                        changes[base + s] += 1;
+                        changes[base + e] -= 1;
+                        Some((from, to))
+                    }
+                    None => Some((from, to)),
+                };
+            }
+            if let Some((s, e)) = current {
+                changes[base + s] += 1;
+                changes[base + e] -= 1;
+            }
+        }
+        for k in 0..keys.len() {
+            let slot = &mut changes[k * width..(k + 1) * width];
+            for n in 1..width {
+                slot[n] += slot[n - 1];
+            }
+        }
+    }
+    let key_type = side.schema.field(0).data_type().clone();
+    let mut out = Vec::with_capacity(nights);
+    for night in 0..nights {
+        let present: Vec<usize> = (0..keys.len())
+            .filter(|k| changes[0][k * width + night] > 0)
+            .collect();
+        let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
+        for ((column_name, _, _), changes) in counts.iter().zip(&changes[1..]) {
+            let values: Int64Array = present
+                .iter()
+                .map(|k| Some(changes[k * width + night]))
+                .collect();
+            by_name.insert(column_name, Arc::new(values));
+        }
+        let reps = present.iter().map(|&k| keys.first_row[k]).collect();
+        let key_column = keys.column(batch.column(0), reps, &key_type)?;
+        out.push(assemble(side, key_column, by_name)?);
+    }
+    Ok(out)
+}
