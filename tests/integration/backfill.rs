@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use vane::commands::{self, Exit};
+use vane::commands::{self, Exit, Stage};
 use vane::diagnostics::Code;
 use vane::run::{Nights, RunOptions};
 
@@ -216,14 +216,23 @@ fn random_case(rng: &mut rand_chacha::ChaCha8Rng) -> (String, String, Nights) {
     let start = date("2026-08-15").and_hms_opt(0, 0, 0).expect("midnight");
     for _ in 0..rng.random_range(40..200) {
         let at = start + chrono::Duration::minutes(rng.random_range(0..80 * 24 * 60));
+        // Now and then a missing value, and an account that is no entity's.
+        let amount = if rng.random_bool(0.1) {
+            String::new()
+        } else {
+            rng.random_range(-50..500).to_string()
+        };
+        let x = if rng.random_bool(0.1) {
+            String::new()
+        } else {
+            format!("{:.3}", rng.random_range(-10.0..100.0))
+        };
         events.push_str(&format!(
-            "a{},{},u{},{},{},{:.3}\n",
-            rng.random_range(1..6),
+            "a{},{},u{},{},{amount},{x}\n",
+            rng.random_range(1..7),
             at.format("%Y-%m-%dT%H:%M:%S"),
             rng.random_range(0..8),
             ["a", "b"][rng.random_range(0..2)],
-            rng.random_range(-50..500),
-            rng.random_range(-10.0..100.0),
         ));
     }
     let aggregates = [
@@ -234,19 +243,33 @@ fn random_case(rng: &mut rand_chacha::ChaCha8Rng) -> (String, String, Nights) {
         "avg(x)",
         "count_distinct(user_id)",
         "count_if(kind = 'b')",
+        "sum(x)",
+        "min(kind)",
+        "count_distinct(kind)",
+        "median(x)",
+        "count_if(event_time >= as_of - 2d)",
     ];
     let mut metrics = String::new();
     let count = rng.random_range(2..6);
     for i in 0..count {
-        let window = rng.random_range(1..40);
+        // Windows of whole days, of hours (buckets narrower than a day)
+        // and over all history.
+        // m0 feeds `change`, a score and a playbook: numeric, windowed in days.
+        let window = match rng.random_range(0..6) {
+            _ if i == 0 => format!(", window: {}d", rng.random_range(1..40)),
+            0 => String::new(),
+            1 => format!(", window: {}h", rng.random_range(1..100)),
+            _ => format!(", window: {}d", rng.random_range(1..40)),
+        };
         let filter = if rng.random_bool(0.4) {
             ", where: \"kind = 'a'\""
         } else {
             ""
         };
-        let value = aggregates[rng.random_range(0..aggregates.len())];
+        let kinds = if i == 0 { 7 } else { aggregates.len() };
+        let value = aggregates[rng.random_range(0..kinds)];
         metrics.push_str(&format!(
-            "  m{i}: {{ from: events, window: {window}d{filter}, value: \"{value}\", unused: true }}\n"
+            "  m{i}: {{ from: events{window}{filter}, value: \"{value}\", unused: true }}\n"
         ));
     }
     metrics.push_str("  moved: { value: change(m0), unused: true }\n");
@@ -288,7 +311,8 @@ playbooks:
 fn random_pipelines_backfill_exactly_as_nightly_runs() {
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x12);
-    for case in 0..8 {
+    let (mut shared_sides, mut per_night_sides) = (0, 0);
+    for case in 0..12 {
         let (events, pipeline, range) = random_case(&mut rng);
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(
@@ -323,5 +347,13 @@ fn random_pipelines_backfill_exactly_as_nightly_runs() {
         let nights = range.dates().expect("nights").len();
         assert_eq!(partitions(&filled).len(), nights, "case {case}");
         assert_same_nights(&runs, &filled);
+        let plan = commands::plan_nights(&path, &options(&filled), &range, Stage::Logical);
+        assert_eq!(plan.exit, Exit::Ok, "{:?}", plan.diagnostics);
+        shared_sides += plan.output.matches("== shared side").count();
+        per_night_sides += plan.output.matches("night by night, because").count();
     }
+    // Both paths ran: sides shared by every night, and sides (a condition
+    // reading as_of, a median) computed night by night.
+    assert!(shared_sides >= 8, "{shared_sides} sides shared");
+    assert!(per_night_sides >= 1, "{per_night_sides} sides per night");
 }
