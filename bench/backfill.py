@@ -20,10 +20,11 @@ the backfill's scorecards for every (night, account): every column both
 have, floats within 1e-9. It prints one table row per (scale, N): the times
 and the ratios backfill / one night, backfill / N runs and backfill / DuckDB.
 `--nights-list 13,26,52` shows how time grows with the number of nights and
-`--scale 1,10,50` with the number of events. A script, not a test.
+`--scale 1,10,50` with the number of events; `--repeat K` reports medians of
+K timings (peak RSS: the maximum). A script, not a test.
 
 Usage: python3 bench/backfill.py [--scale 10] [--nights 13 | --nights-list 13,26,52]
-                                  [--duckdb] [--no-runs] [--threads 2]
+                                  [--duckdb] [--no-runs] [--repeat 1] [--threads 2]
                                   [--memory-limit 2GB]
 """
 
@@ -32,6 +33,7 @@ import datetime
 import filecmp
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,10 @@ def number(text):
     return int(value) if value == int(value) else value
 
 
+def median(values):
+    return statistics.median(list(values))
+
+
 def same_files(runs, filled):
     for name in sorted(os.listdir(runs)):
         for table in ("scorecard.parquet", "actions.parquet"):
@@ -60,13 +66,25 @@ def same_files(runs, filled):
                 sys.exit(f"{name}/{table} differs between the backfill and the runs")
 
 
+def repeated(repeat, setup, args):
+    """(median wall seconds, maximum peak RSS MiB) of `repeat` runs of `args`,
+    calling `setup()` before each (to start from an empty output folder)."""
+    results = []
+    for _ in range(repeat):
+        setup()
+        results.append(timed(args))
+    return median(wall for wall, _, _ in results), max(rss for _, rss, _ in results)
+
+
 def one_row(scale, nights, args, folder, pipeline, one, scratch):
     last = datetime.date.fromisoformat(bench_run.AS_OF)
     first = last - datetime.timedelta(days=7 * (nights - 1))
     common = ["--threads", str(args.threads), "--memory-limit", args.memory_limit]
     row = {"scale": scale, "nights": nights, "one": one}
     filled = os.path.join(scratch, f"filled-{nights}")
-    row["backfill"], row["backfill_rss"], _ = timed(
+    # A backfill skips the nights already in its folder: start empty each time.
+    row["backfill"], row["backfill_rss"] = repeated(
+        args.repeat, lambda: shutil.rmtree(filled, ignore_errors=True),
         [bench_run.VANE, "backfill", pipeline, "--from", str(first), "--to", str(last),
          "--every", "7d", "--out", filled, *common])
     written = sorted(os.listdir(filled))
@@ -74,20 +92,27 @@ def one_row(scale, nights, args, folder, pipeline, one, scratch):
         sys.exit(f"the backfill wrote {len(written)} nights, not {nights}")
     if not args.no_runs:
         runs = os.path.join(scratch, f"runs-{nights}")
-        row["runs"] = 0.0
-        night = first
-        while night <= last:
-            row["runs"] += timed([bench_run.VANE, "run", pipeline, "--as-of", str(night),
-                                  "--out", runs, *common])[0]
-            night += datetime.timedelta(days=7)
+        totals = []
+        for _ in range(args.repeat):
+            shutil.rmtree(runs, ignore_errors=True)
+            total = 0.0
+            night = first
+            while night <= last:
+                total += timed([bench_run.VANE, "run", pipeline, "--as-of", str(night),
+                                "--out", runs, *common])[0]
+                night += datetime.timedelta(days=7)
+            totals.append(total)
+        row["runs"] = median(totals)
         same_files(runs, filled)
         shutil.rmtree(runs)
     if args.duckdb:
         out = os.path.join(scratch, f"duckdb-{nights}.parquet")
-        wall, rss, stdout = timed([bench_run.PYTHON, NIGHTS_SCRIPT, folder, str(first), str(last), "7",
-                                   str(args.threads), out, "--memory-limit", args.memory_limit])
-        row["duck"] = float(stdout.strip().splitlines()[-1])
-        row["duck_process"], row["duck_rss"] = wall, rss
+        duck_runs = [timed([bench_run.PYTHON, NIGHTS_SCRIPT, folder, str(first), str(last), "7",
+                            str(args.threads), out, "--memory-limit", args.memory_limit])
+                     for _ in range(args.repeat)]
+        row["duck"] = median(float(stdout.strip().splitlines()[-1]) for _, _, stdout in duck_runs)
+        row["duck_process"] = median(wall for wall, _, _ in duck_runs)
+        row["duck_rss"] = max(rss for _, rss, _ in duck_runs)
         check = subprocess.run([bench_run.PYTHON, NIGHTS_SCRIPT, "--compare", out, filled],
                                text=True, capture_output=True)
         row["match"] = check.returncode == 0
@@ -133,6 +158,7 @@ def main():
     parser.add_argument("--nights-list", default=None, help="comma-separated numbers of nights, e.g. 13,26,52 (overrides --nights)")
     parser.add_argument("--duckdb", action="store_true", help="also time the N nights as one DuckDB query and check its values")
     parser.add_argument("--no-runs", action="store_true", help="skip the N separate vane runs")
+    parser.add_argument("--repeat", type=int, default=1, help="time everything this many times; report medians")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="2GB")
     args = parser.parse_args()
@@ -147,9 +173,10 @@ def main():
         folder, pipeline = bench_run.dataset(scale)
         events = f"{bench_run.events_in(folder) / 1e6:.1f}M" if os.path.exists(bench_run.PYTHON) else "—"
         with tempfile.TemporaryDirectory() as scratch:
-            one = timed([bench_run.VANE, "run", pipeline, "--as-of", bench_run.AS_OF,
-                         "--out", os.path.join(scratch, "one"), "--threads", str(args.threads),
-                         "--memory-limit", args.memory_limit])[0]
+            one_out = os.path.join(scratch, "one")
+            one = repeated(args.repeat, lambda: shutil.rmtree(one_out, ignore_errors=True),
+                           [bench_run.VANE, "run", pipeline, "--as-of", bench_run.AS_OF, "--out", one_out,
+                            "--threads", str(args.threads), "--memory-limit", args.memory_limit])[0]
             for nights in counts:
                 row = one_row(scale, nights, args, folder, pipeline, one, scratch)
                 row["events"] = events

@@ -277,7 +277,7 @@ pub fn plan_nights(
     checked: &Checked,
     inputs: &plan::Inputs<'_>,
     dates: &[chrono::NaiveDate],
-) -> Result<plan::windowed::NightsPlan, Vec<Diagnostic>> {
+) -> Result<plan::nights::NightsPlan, Vec<Diagnostic>> {
     let mut plans = Vec::with_capacity(dates.len());
     for &date in dates {
         let as_of = base::units::Micros::midnight(date);
@@ -292,7 +292,7 @@ pub fn plan_nights(
         plans.push((as_of, night.scorecard));
     }
     let nights: Vec<_> = plans.iter().map(|(as_of, p)| (*as_of, p)).collect();
-    Ok(plan::windowed::plan_nights(&nights))
+    Ok(plan::nights::plan_nights(&nights))
 }
 
 /// The sides `dates` share, computed in one pass over each source.

@@ -13,7 +13,7 @@ use crate::Data;
 use crate::base::units::Seconds;
 use crate::check::model::{MetricKind, Model};
 use crate::diagnostics::{Code, Diagnostic};
-use crate::plan::windowed::Recipe;
+use crate::plan::nights::Recipe;
 use crate::run::{Engine, Nights, RunOptions, RunSettings, execution_error};
 
 /// Which plans `vane plan` prints.

@@ -19,7 +19,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, iden
 
 use super::PlanError;
 use super::exprs::{EXACT_INTEGER, LowerResult, Lowering, out_of_range, safe_div};
-use super::windowed::{Shape, Window, Windowed, WindowedAggregate, WindowedCount};
+use super::windows::{Shape, Window, Windowed, WindowedAggregate, WindowedCount};
 use crate::base::names;
 use crate::base::types::Type;
 use crate::base::units::{Micros, Seconds};

@@ -10,8 +10,9 @@ pub mod actions;
 pub mod aggregate;
 pub mod columns;
 pub mod exprs;
+pub mod nights;
 pub mod scorecard;
-pub mod windowed;
+pub mod windows;
 
 use crate::check::model::Model;
 use crate::diagnostics::{Code, Diagnostic};

@@ -69,8 +69,8 @@ pub struct Side {
     /// has one: the rows of keys outside the population are counted.
     pub rows: Option<String>,
     /// The side's columns as windows over its source's time, when they
-    /// are (see [`super::windowed`]): many nights can share one pass.
-    pub windowed: Option<super::windowed::Windowed>,
+    /// are (see [`super::windows`]): many nights can share one pass.
+    pub windowed: Option<super::windows::Windowed>,
 }
 
 impl Side {

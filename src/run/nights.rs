@@ -21,7 +21,7 @@ use datafusion::prelude::SessionContext;
 
 use super::facts::compute_parts;
 use crate::base::units::Micros;
-use crate::plan::windowed::{
+use crate::plan::nights::{
     BUCKET, BucketRange, Combine, Combined, NightsPlan, PRESENCE, Recipe, SharedSide,
 };
 
