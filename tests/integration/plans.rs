@@ -1,6 +1,6 @@
 //! Snapshots of what reviewers read: the optimized logical plan of a small
-//! pipeline (one scan and one aggregation per source, windows pushed down)
-//! and `explain` on an example account.
+//! pipeline (one scan and one aggregation per source, windows pushed down),
+//! the plan of a backfill's shared pass, and `explain` on an example account.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +32,39 @@ fn the_logical_plan_fuses_each_source_into_one_aggregation() {
     assert_eq!(aggregates, 2, "{}", report.output);
     assert!(
         report.output.contains("TableScan: orders"),
+        "{}",
+        report.output
+    );
+    insta::assert_snapshot!(report.output);
+}
+
+#[test]
+fn the_nights_plan_shares_each_source_and_says_why_a_side_is_not_shared() {
+    let nights = vane::run::Nights {
+        from: chrono::NaiveDate::from_ymd_opt(2026, 8, 2).expect("date"),
+        to: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+        every_days: 7,
+        force: true,
+    };
+    let report = commands::plan_nights(
+        &repo("pipelines/customer_health.yaml"),
+        &options(),
+        &nights,
+        Stage::Optimized,
+    );
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    // events (main and two distinct counts), subscriptions, nps, orders
+    // share one pass each; tickets' conditions read as_of.
+    assert_eq!(
+        report.output.matches("== shared side").count(),
+        6,
+        "{}",
+        report.output
+    );
+    assert!(
+        report
+            .output
+            .contains("side `tickets`: night by night, because a condition reads `as_of`"),
         "{}",
         report.output
     );
