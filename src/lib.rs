@@ -211,10 +211,17 @@ pub async fn backfill(
     };
     let kept = |date| !nights.force && out.join(run::outputs::partition_name(date)).is_dir();
     let to_compute: Vec<chrono::NaiveDate> = dates.iter().copied().filter(|d| !kept(*d)).collect();
-    let shared = match to_compute.first() {
-        Some(&date) if to_compute.len() > 1 => {
+    // The nights shared are evenly spaced: every night from the first to
+    // the last one computed (kept nights in between cost little).
+    let shared = match (to_compute.first(), to_compute.last()) {
+        (Some(&first), Some(&last)) if to_compute.len() > 1 => {
             progress("computing the sources' buckets for every night");
-            share_nights(checked, &settings_of(date), &to_compute).await?
+            let span: Vec<chrono::NaiveDate> = dates
+                .iter()
+                .copied()
+                .filter(|d| (first..=last).contains(d))
+                .collect();
+            share_nights(checked, &settings_of(first), &span).await?
         }
         _ => SharedNights::default(),
     };

@@ -17,9 +17,10 @@
 use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
-use datafusion::functions::core as core_fn;
-use datafusion::functions_aggregate::expr_fn::{array_agg, bool_or, count};
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
+use datafusion::functions_aggregate::expr_fn::{bit_or, count};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, cast, ident, lit, when,
+};
 
 use super::aggregate::{time_literal, with_filter};
 use super::scorecard::{ScorecardPlan, Side};
@@ -85,13 +86,13 @@ pub enum Recipe {
         /// Per night, `(buckets, row-count column)` to add.
         row_ranges: Vec<Vec<(BucketRange, String)>>,
     },
-    /// A distinct side: per (entity, value), lists of the buckets the value
-    /// occurs in (any, and under each count's condition).
+    /// A distinct side: per (entity, value), masks of the nights the value
+    /// counts for ([`NIGHTS_PER_WORD`] nights per column).
     Distinct {
-        /// Per night, the buckets that put an entity into the side.
-        presence: Vec<BucketRange>,
-        /// `(side column, list column, per night its buckets)`.
-        counts: Vec<(String, String, Vec<BucketRange>)>,
+        /// The mask columns of the nights that put the entity into the side.
+        presence: Vec<String>,
+        /// `(side column, its mask columns)`.
+        counts: Vec<(String, Vec<String>)>,
     },
 }
 
@@ -126,8 +127,8 @@ pub struct NightsPlan {
 pub const BUCKET: &str = "__bucket";
 /// The value column of a distinct bucket aggregation.
 const VALUE: &str = "__value";
-/// The list of every bucket a value occurs in.
-pub const PRESENCE: &str = "__present";
+/// The mask columns of the nights a value puts its entity into the side.
+const PRESENCE: &str = "__present";
 
 type Shared<T> = Result<T, String>;
 
@@ -208,7 +209,7 @@ fn share(nights: &[Micros], sides: &[&Side]) -> Shared<SharedSide> {
             })
         }
         Shape::Distinct { value, counts } => {
-            let (plan, recipe) = share_distinct(windowed, value, counts, &windows, &grid)?;
+            let (plan, recipe) = share_distinct(windowed, value, counts, nights, &windows, unit)?;
             Ok(SharedSide {
                 name: first.name.clone(),
                 schema,
@@ -610,86 +611,151 @@ fn covers(outer: &BucketRange, inner: &BucketRange) -> bool {
     lo_ok && inner.hi <= outer.hi
 }
 
-/// The bucket aggregation of a distinct side, and how nights follow from it.
+/// Nights per word of a night mask: bit `n` of word `w` is night `62w + n`
+/// (62, so that `1 << 62` still fits an Int64 and no shift overflows).
+pub const NIGHTS_PER_WORD: usize = 62;
+
+/// The aggregation of a distinct side by (entity, value): per count, the
+/// nights whose window holds one of the value's rows (under the count's
+/// condition), as masks of bits; and the nights whose branch range holds
+/// any row (which puts the entity into that night's side). A row at time
+/// `t` lies in the windows of a run of consecutive nights, computed from
+/// `t` by division because the nights are evenly spaced.
 fn share_distinct(
     windowed: &Windowed,
     value: &Expr,
     counts: &[WindowedCount],
+    nights: &[Micros],
     windows: &[Vec<Window>],
-    grid: &Grid,
+    unit: Unit,
 ) -> Shared<(LogicalPlan, Recipe)> {
     let (time, time_type) = (windowed.time.as_str(), &windowed.time_type);
-    let key = ident(&windowed.key);
-    let flags: Vec<Expr> = counts
-        .iter()
-        .enumerate()
-        .map(|(j, c)| {
-            let condition = c.condition.clone().unwrap_or_else(|| lit(true));
-            bool_or(core_fn::coalesce().call(vec![condition, lit(false)])).alias(flag(j))
-        })
-        .collect();
-    let mut lists = vec![array_agg(ident(BUCKET)).alias(PRESENCE)];
-    for j in 0..counts.len() {
-        lists.push(
-            with_filter(array_agg(ident(BUCKET)), ident(flag(j)))
-                .map_err(|e| format!("{e:?}"))?
-                .alias(list(j)),
-        );
+    let step = match nights {
+        [first, second, ..] => second.get() - first.get(),
+        _ => 86_400_000_000,
+    };
+    if nights.windows(2).any(|p| p[1].get() - p[0].get() != step) || step <= 0 {
+        return Err("the nights are not evenly spaced".to_string());
     }
-    let mut projection = vec![key.clone(), ident(PRESENCE)];
-    projection.extend((0..counts.len()).map(|j| ident(list(j))));
-    let bucket = grid.bucket_expr(time, time_type)?;
+    let native = |micros: i64| {
+        unit.native(micros)
+            .ok_or_else(|| "its windows do not fall on whole units of its time column".to_string())
+    };
+    let first = windows.first().ok_or("no nights")?;
+    let last = windows.last().ok_or("no nights")?;
+    let presence_of = |night: &[Window]| Window {
+        lo: night
+            .iter()
+            .map(|w| w.lo)
+            .collect::<Option<Vec<_>>>()
+            .and_then(|los| los.into_iter().min()),
+        hi: night.iter().map(|w| w.hi).max().unwrap_or(Micros::MIN),
+    };
+    let t = cast(ident(time), DataType::Int64);
+    let step_native = native(step)?;
+    let words = nights.len().div_ceil(NIGHTS_PER_WORD);
+    let last_night = nights.len() as i64 - 1;
+    // The masks of one window (as it lies on the first night) for the row's time.
+    let masks = |window: Window| -> Shared<Vec<Expr>> {
+        let hi = native(window.hi.get())?;
+        let first_night = when(t.clone().lt(lit(hi)), lit(0i64))
+            .otherwise((t.clone() - lit(hi)) / lit(step_native) + lit(1i64))
+            .map_err(|e| e.to_string())?;
+        let last_of_window = match window.lo {
+            // Rows before the window on the first night (the filter keeps
+            // them for longer windows) count for no night: integer
+            // division would round their negative offset up to 0.
+            Some(lo) => {
+                let lo = native(lo.get())?;
+                let by_time = (t.clone() - lit(lo)) / lit(step_native);
+                when(t.clone().lt(lit(lo)), lit(-1i64))
+                    .when(by_time.clone().gt(lit(last_night)), lit(last_night))
+                    .otherwise(by_time)
+                    .map_err(|e| e.to_string())?
+            }
+            None => lit(last_night),
+        };
+        (0..words)
+            .map(|w| {
+                let base = (w * NIGHTS_PER_WORD) as i64;
+                let from = first_night.clone() - lit(base);
+                let from = when(from.clone().lt(lit(0i64)), lit(0i64)).otherwise(from);
+                let to = last_of_window.clone() - lit(base);
+                let top = NIGHTS_PER_WORD as i64 - 1;
+                let to = when(to.clone().gt(lit(top)), lit(top)).otherwise(to);
+                let (from, to) = (
+                    from.map_err(|e| e.to_string())?,
+                    to.map_err(|e| e.to_string())?,
+                );
+                let bits = shift_left(lit(1i64), to.clone() + lit(1i64))
+                    - shift_left(lit(1i64), from.clone());
+                when(from.lt_eq(to), bits)
+                    .otherwise(lit(0i64))
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    let mut aggregates = Vec::new();
+    let presence_columns: Vec<String> = (0..words).map(|w| format!("{PRESENCE}{w}")).collect();
+    for (mask, column) in masks(presence_of(first))?
+        .into_iter()
+        .zip(&presence_columns)
+    {
+        aggregates.push(bit_or(mask).alias(column));
+    }
+    let mut count_columns = Vec::new();
+    for (j, c) in counts.iter().enumerate() {
+        let columns: Vec<String> = (0..words).map(|w| format!("{}{w}", list(j))).collect();
+        for (mask, column) in masks(first[j])?.into_iter().zip(&columns) {
+            let masked = match &c.condition {
+                Some(condition) => {
+                    with_filter(bit_or(mask), condition.clone()).map_err(|e| format!("{e:?}"))?
+                }
+                None => bit_or(mask),
+            };
+            aggregates.push(masked.alias(column));
+        }
+        count_columns.push((c.column.clone(), columns));
+    }
+    let span = presence_of(first);
+    let end = presence_of(last).hi;
+    let mut filter = value
+        .clone()
+        .is_not_null()
+        .and(ident(time).lt(time_literal(time_type, end)));
+    if let Some(lo) = span.lo {
+        filter = filter.and(ident(time).gt_eq(time_literal(time_type, lo)));
+    }
+    let key = ident(&windowed.key);
+    let mut projection = vec![key.clone()];
+    projection.extend(
+        aggregates
+            .iter()
+            .map(|a| ident(a.schema_name().to_string())),
+    );
     let plan = LogicalPlanBuilder::from(windowed.scan.clone())
-        .filter(
-            value
-                .clone()
-                .is_not_null()
-                .and(grid.predicate(time, time_type)),
-        )
-        .and_then(|b| {
-            b.aggregate(
-                vec![
-                    key.clone(),
-                    value.clone().alias(VALUE),
-                    bucket.alias(BUCKET),
-                ],
-                flags,
-            )
-        })
-        .and_then(|b| b.aggregate(vec![key.clone(), ident(VALUE)], lists))
+        .filter(filter)
+        .and_then(|b| b.aggregate(vec![key.clone(), value.clone().alias(VALUE)], aggregates))
         .and_then(|b| b.project(projection))
         .and_then(|b| b.build())
         .map_err(err)?;
-    let presence = windows
-        .iter()
-        .map(|night| {
-            let lo = night
-                .iter()
-                .map(|w| w.lo)
-                .collect::<Option<Vec<_>>>()
-                .and_then(|los| los.into_iter().min());
-            let hi = night.iter().map(|w| w.hi).max().unwrap_or(Micros::MIN);
-            grid.range(Window { lo, hi })
-        })
-        .collect();
-    let counts = counts
-        .iter()
-        .enumerate()
-        .map(|(j, c)| {
-            (
-                c.column.clone(),
-                list(j),
-                windows.iter().map(|w| grid.range(w[j])).collect(),
-            )
-        })
-        .collect();
-    Ok((plan, Recipe::Distinct { presence, counts }))
+    Ok((
+        plan,
+        Recipe::Distinct {
+            presence: presence_columns,
+            counts: count_columns,
+        },
+    ))
 }
 
-fn flag(j: usize) -> String {
-    format!("__flag{j}")
+fn shift_left(value: Expr, by: Expr) -> Expr {
+    Expr::BinaryExpr(BinaryExpr::new(
+        Box::new(value),
+        Operator::BitwiseShiftLeft,
+        Box::new(by),
+    ))
 }
 
 fn list(j: usize) -> String {
-    format!("__buckets{j}")
+    format!("__nights{j}_")
 }

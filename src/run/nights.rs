@@ -22,7 +22,7 @@ use datafusion::prelude::SessionContext;
 use super::facts::compute_parts;
 use crate::base::units::Micros;
 use crate::plan::nights::{
-    BUCKET, BucketRange, Combine, Combined, NightsPlan, PRESENCE, Recipe, SharedSide,
+    BUCKET, BucketRange, Combine, Combined, NIGHTS_PER_WORD, NightsPlan, Recipe, SharedSide,
 };
 
 /// Every shared side, cut per night.
@@ -445,60 +445,31 @@ fn cut_distinct(
     side: &SharedSide,
     batch: &RecordBatch,
     keys: &Keys,
-    presence: &[BucketRange],
-    counts: &[(String, String, Vec<BucketRange>)],
+    presence: &[String],
+    counts: &[(String, Vec<String>)],
     nights: usize,
 ) -> Result<Vec<RecordBatch>> {
-    let lists: Vec<(&str, &[BucketRange])> = std::iter::once((PRESENCE, presence))
-        .chain(
-            counts
-                .iter()
-                .map(|(_, list, ranges)| (list.as_str(), ranges.as_slice())),
-        )
+    let lists: Vec<&[String]> = std::iter::once(presence)
+        .chain(counts.iter().map(|(_, masks)| masks.as_slice()))
         .collect();
-    let width = nights + 1;
-    // Per list and entity, +1/−1 at the nights a value starts and stops counting.
-    let mut changes = vec![vec![0i64; keys.len() * width]; lists.len()];
-    let mut buckets: Vec<i64> = Vec::new();
-    for ((name, ranges), changes) in lists.iter().zip(changes.iter_mut()) {
-        let list = column(batch, name)?.as_list::<i32>();
-        for row in 0..batch.num_rows() {
-            if list.is_null(row) {
-                continue;
-            }
-            let values = list.value(row);
-            let values = values.as_primitive::<Int64Type>();
-            buckets.clear();
-            buckets.extend(values.iter().flatten());
-            buckets.sort_unstable();
-            buckets.dedup();
-            let base = keys.of_row[row] as usize * width;
-            let mut current: Option<(usize, usize)> = None;
-            for &b in &buckets {
-                let from = ranges.partition_point(|r| r.hi <= b);
-                let to = ranges.partition_point(|r| r.lo.is_none_or(|lo| lo <= b));
-                if from >= to {
+    // Per list, entity and night: the values counting for that night.
+    let mut tallies = vec![vec![0i64; keys.len() * nights]; lists.len()];
+    for (masks, tally) in lists.iter().zip(tallies.iter_mut()) {
+        for (word, name) in masks.iter().enumerate() {
+            let mask = column(batch, name)?.as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                if mask.is_null(row) {
                     continue;
                 }
-                current = match current {
-                    Some((s, e)) if from <= e => Some((s, e.max(to))),
-                    Some((s, e)) => {
-                        changes[base + s] += 1;
-                        changes[base + e] -= 1;
-                        Some((from, to))
+                let entity = keys.of_row[row] as usize * nights;
+                let mut bits = mask.value(row) as u64;
+                while bits != 0 {
+                    let night = word * NIGHTS_PER_WORD + bits.trailing_zeros() as usize;
+                    if night < nights {
+                        tally[entity + night] += 1;
                     }
-                    None => Some((from, to)),
-                };
-            }
-            if let Some((s, e)) = current {
-                changes[base + s] += 1;
-                changes[base + e] -= 1;
-            }
-        }
-        for k in 0..keys.len() {
-            let slot = &mut changes[k * width..(k + 1) * width];
-            for n in 1..width {
-                slot[n] += slot[n - 1];
+                    bits &= bits - 1;
+                }
             }
         }
     }
@@ -506,13 +477,13 @@ fn cut_distinct(
     let mut out = Vec::with_capacity(nights);
     for night in 0..nights {
         let present: Vec<usize> = (0..keys.len())
-            .filter(|k| changes[0][k * width + night] > 0)
+            .filter(|k| tallies[0][k * nights + night] > 0)
             .collect();
         let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
-        for ((column_name, _, _), changes) in counts.iter().zip(&changes[1..]) {
+        for ((column_name, _), tally) in counts.iter().zip(&tallies[1..]) {
             let values: Int64Array = present
                 .iter()
-                .map(|k| Some(changes[k * width + night]))
+                .map(|k| Some(tally[k * nights + night]))
                 .collect();
             by_name.insert(column_name, Arc::new(values));
         }

@@ -357,3 +357,74 @@ fn random_pipelines_backfill_exactly_as_nightly_runs() {
     assert!(shared_sides >= 8, "{shared_sides} sides shared");
     assert!(per_night_sides >= 1, "{per_night_sides} sides per night");
 }
+
+/// More nights than one mask word holds (62), distinct counts under
+/// conditions and windows of several lengths; then nights removed from the
+/// middle and the backfill run again, so the nights it computes are not
+/// contiguous (the kept ones in between are skipped, not recomputed).
+#[test]
+fn seventy_daily_nights_with_distinct_counts_and_gaps_resume_exactly() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x70);
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("accounts.csv"),
+        "account_id\na1\na2\na3\na4\n",
+    )
+    .expect("accounts");
+    let mut events = String::from("account_id,event_time,user_id,kind\n");
+    let start = date("2026-06-01").and_hms_opt(0, 0, 0).expect("midnight");
+    for _ in 0..600 {
+        let at = start + chrono::Duration::minutes(rng.random_range(0..110 * 24 * 60));
+        events.push_str(&format!(
+            "a{},{},u{},{}\n",
+            rng.random_range(1..6),
+            at.format("%Y-%m-%dT%H:%M:%S"),
+            rng.random_range(0..12),
+            ["a", "b", "c"][rng.random_range(0..3)],
+        ));
+    }
+    std::fs::write(dir.path().join("events.csv"), events).expect("events");
+    let pipeline = dir.path().join("p.yaml");
+    std::fs::write(
+        &pipeline,
+        "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events: { path: events.csv, time: event_time }
+entity: { name: account, source: accounts, key: account_id }
+metrics:
+  users_3d: { from: events, window: 3d, value: count_distinct(user_id), unused: true }
+  users_20d: { from: events, window: 20d, where: \"kind != 'c'\", value: count_distinct(user_id), unused: true }
+  kinds_ever: { from: events, value: count_distinct(kind), unused: true }
+  b_users_7d: { from: events, window: 7d, value: \"count_distinct(case when kind = 'b' then user_id end)\", unused: true }
+  moved: { value: change(users_20d), unused: true }
+",
+    )
+    .expect("pipeline");
+    let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
+    let range = nights("2026-06-20", "2026-08-28", 1, false);
+    assert_eq!(range.dates().expect("nights").len(), 70);
+    for night in range.dates().expect("nights") {
+        let options = RunOptions {
+            as_of: Some(night),
+            ..options(&runs)
+        };
+        let report = commands::run(&pipeline, &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    }
+    let report = commands::backfill(&pipeline, &options(&filled), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert_same_nights(&runs, &filled);
+    for gone in ["2026-06-25", "2026-07-30", "2026-07-31", "2026-08-27"] {
+        std::fs::remove_dir_all(filled.join(format!("as_of={gone}"))).expect("remove a night");
+    }
+    let report = commands::backfill(&pipeline, &options(&filled), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        report.output.contains("4 written, 66 kept"),
+        "{}",
+        report.output
+    );
+    assert_same_nights(&runs, &filled);
+}
