@@ -65,7 +65,21 @@ def scoring_tail(data):
 
 
 def nights_sql(data, first, last, every_days):
-    """One query: the scorecard of every night FIRST, FIRST + EVERY, … ≤ LAST."""
+    """One query: the scorecard of every night FIRST, FIRST + EVERY, … ≤ LAST.
+
+    Per source, `nights n JOIN source ON <the window of n.night>`, grouped by
+    (n.night, account_id); the same FILTERs as scorecard_sql. Two rewrites,
+    both exact:
+    - `first_report_at` (min over *all* events before the night) is the
+      account's first report overall when that is before the night, else
+      null, so it needs no join to the nights;
+    - the events are read once for `[FIRST - 60d, LAST)` (60 days: the
+      widest reach back, `change(logins_30d)`'s previous 30 days) and joined
+      to the nights on `[night - 60d, night)`; each FILTER then narrows to its
+      own 30-day window.
+    Tickets join on `opened_at < night` (no lower bound: a ticket opened long
+    ago may still be open at the night), as scorecard_sql reads them.
+    """
     N = "n.night"
     w30, w30_prev, w90, w365 = window(N, 30), window(N, 30, 30), window(N, 90), window(N, 365)
     lo = f"TIMESTAMP '{first} 00:00:00'"
@@ -196,7 +210,7 @@ def compare(duck_path, vane_dir):
     problems = []
     if missing:
         problems.append(f"columns of Vane's scorecard the DuckDB query does not compute: {missing}")
-    if not any(c in columns for c in ("health", "band")):
+    if not all(c in columns for c in ("health", "band")):
         problems.append("health and band not both compared")
 
     def null_nan(side, c):
@@ -252,7 +266,8 @@ def main(argv):
         memory_limit = argv[i + 1]
         argv = argv[:i] + argv[i + 2:]
     data, first, last, every, threads, out = argv[:6]
-    datetime.date.fromisoformat(first), datetime.date.fromisoformat(last)
+    for day in (first, last):  # they go into the SQL text: dates only
+        datetime.date.fromisoformat(day)
     print(f"{run(data, first, last, int(every), int(threads), out, memory_limit):.6f}")
 
 

@@ -181,6 +181,25 @@ pub struct BackfillSummary {
     pub nights: Vec<NightDone>,
     /// What was repaired before the first night.
     pub repairs: Vec<String>,
+    /// The pass the computed nights shared, when more than one was computed.
+    pub shared: Option<SharedPass>,
+}
+
+/// What the nights of a backfill computed in one pass.
+#[derive(Debug, Clone)]
+pub struct SharedPass {
+    /// The nights planned together (from the first to the last computed).
+    pub nights: usize,
+    /// The sides computed once for all of them.
+    pub sides: Vec<String>,
+    /// `(side, why)` for the sides each night computed for itself.
+    pub per_night: Vec<(String, String)>,
+    /// (entity, bucket) and (entity, value) groups the pass aggregated.
+    pub groups: usize,
+    /// Seconds the pass took (planning every night, aggregating, cutting).
+    pub seconds: f64,
+    /// Of those, seconds aggregating the sources and cutting the groups into nights.
+    pub aggregating_and_cutting: (f64, f64),
 }
 
 /// (claim the output folder once) → for every night in date order: keep
@@ -213,7 +232,7 @@ pub async fn backfill(
     let to_compute: Vec<chrono::NaiveDate> = dates.iter().copied().filter(|d| !kept(*d)).collect();
     // The nights shared are evenly spaced: every night from the first to
     // the last one computed (kept nights in between cost little).
-    let shared = match (to_compute.first(), to_compute.last()) {
+    let (shared, pass) = match (to_compute.first(), to_compute.last()) {
         (Some(&first), Some(&last)) if to_compute.len() > 1 => {
             progress("computing the sources' buckets for every night");
             let span: Vec<chrono::NaiveDate> = dates
@@ -221,9 +240,10 @@ pub async fn backfill(
                 .copied()
                 .filter(|d| (first..=last).contains(d))
                 .collect();
-            share_nights(checked, &settings_of(first), &span).await?
+            let (shared, pass) = share_nights(checked, &settings_of(first), &span).await?;
+            (shared, Some(pass))
         }
-        _ => SharedNights::default(),
+        _ => (SharedNights::default(), None),
     };
     let mut done = Vec::with_capacity(dates.len());
     for date in dates {
@@ -239,6 +259,7 @@ pub async fn backfill(
     Ok(BackfillSummary {
         nights: done,
         repairs,
+        shared: pass,
     })
 }
 
@@ -307,10 +328,20 @@ async fn share_nights(
     checked: &Checked,
     settings: &RunSettings,
     dates: &[chrono::NaiveDate],
-) -> Result<SharedNights, Vec<Diagnostic>> {
+) -> Result<(SharedNights, SharedPass), Vec<Diagnostic>> {
+    let started = std::time::Instant::now();
     let engine = Engine::start(&checked.model, &checked.sources, settings).await?;
     let nights = plan_nights(checked, &engine.plan_inputs(), dates)?;
-    run::compute_shared(engine.session(), &nights)
+    let shared = run::compute_shared(engine.session(), &nights)
         .await
-        .map_err(|e| vec![run::execution_error(&e)])
+        .map_err(|e| vec![run::execution_error(&e)])?;
+    let pass = SharedPass {
+        nights: dates.len(),
+        sides: nights.shared.iter().map(|s| s.name.clone()).collect(),
+        per_night: nights.per_night.clone(),
+        groups: shared.groups(),
+        seconds: started.elapsed().as_secs_f64(),
+        aggregating_and_cutting: shared.seconds(),
+    };
+    Ok((shared, pass))
 }

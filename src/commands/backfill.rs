@@ -54,6 +54,22 @@ pub fn backfill_text(summary: &crate::BackfillSummary, entity: &str) -> String {
         "{} nights: {written} written, {kept} kept",
         summary.nights.len()
     );
+    if let Some(pass) = &summary.shared {
+        let _ = writeln!(
+            out,
+            "one pass for {} nights: {} sides shared ({}; {} groups) in {:.2} s ({:.2} s aggregating, {:.2} s cutting into nights)",
+            pass.nights,
+            pass.sides.len(),
+            pass.sides.join(", "),
+            pass.groups,
+            pass.seconds,
+            pass.aggregating_and_cutting.0,
+            pass.aggregating_and_cutting.1
+        );
+        for (side, why) in &pass.per_night {
+            let _ = writeln!(out, "  side `{side}` computed night by night: {why}");
+        }
+    }
     for night in &summary.nights {
         let _ = writeln!(out, "  {}", night_line(night, entity));
     }

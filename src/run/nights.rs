@@ -31,8 +31,10 @@ pub struct SharedNights {
     nights: Vec<Micros>,
     /// `(side, one batch per night)`.
     sides: Vec<(String, Vec<RecordBatch>)>,
-    /// Source rows the shared aggregations grouped.
+    /// Groups the shared aggregations produced.
     grouped: usize,
+    /// Seconds aggregating, and seconds cutting the groups into nights.
+    seconds: (f64, f64),
 }
 
 impl SharedNights {
@@ -52,13 +54,20 @@ impl SharedNights {
     pub fn groups(&self) -> usize {
         self.grouped
     }
+
+    /// Seconds spent aggregating the sources, and cutting the groups into nights.
+    pub fn seconds(&self) -> (f64, f64) {
+        self.seconds
+    }
 }
 
 /// Run every shared side's aggregation (at once, or one by one when that
 /// exhausts the memory limit) and cut it into nights.
 pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<SharedNights> {
+    let started = std::time::Instant::now();
     let parts: Vec<LogicalPlan> = plan.shared.iter().map(|s| s.plan.clone()).collect();
     let computed = compute_parts(ctx, &parts).await?;
+    let aggregated = started.elapsed().as_secs_f64();
     let mut shared = SharedNights {
         nights: plan.nights.clone(),
         ..SharedNights::default()
@@ -68,6 +77,7 @@ pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<S
         let nights = cut(side, &batch, plan.nights.len())?;
         shared.sides.push((side.name.clone(), nights));
     }
+    shared.seconds = (aggregated, started.elapsed().as_secs_f64() - aggregated);
     Ok(shared)
 }
 
