@@ -48,6 +48,10 @@ pub mod test;
 
 use check::model::Model;
 use diagnostics::{Code, Diagnostic};
+use std::collections::BTreeMap;
+
+use base::units::Micros;
+use datafusion::arrow::array::RecordBatch;
 use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, SharedNights, Stopwatch};
 use sources::Sources;
 use syntax::ast::Pipeline;
@@ -129,14 +133,15 @@ pub async fn compute_night(
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
-    compute(checked, settings, &SharedNights::default(), watch, progress).await
+    compute(checked, settings, &BTreeMap::new(), watch, progress).await
 }
 
-/// One night; the sides in `shared` for it come from a pass shared with other nights.
+/// One night; the parts of its facts in `computed` (by name) were
+/// computed already, by a pass shared with other nights or ahead.
 async fn compute(
     checked: &Checked,
     settings: RunSettings,
-    shared: &SharedNights,
+    computed: &BTreeMap<String, RecordBatch>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
@@ -146,8 +151,7 @@ async fn compute(
     watch.lap("register sources");
     let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
     watch.lap("plan");
-    let computed_sides = shared.for_night(engine.plan_inputs().as_of);
-    let computed = run::execute(&engine, &plan, &computed_sides, watch, progress).await?;
+    let computed = run::execute(&engine, &plan, computed, watch, progress).await?;
     Ok(Night {
         settings,
         engine,
@@ -232,7 +236,7 @@ pub async fn backfill(
     let to_compute: Vec<chrono::NaiveDate> = dates.iter().copied().filter(|d| !kept(*d)).collect();
     // The nights shared are evenly spaced: every night from the first to
     // the last one computed (kept nights in between cost little).
-    let (shared, pass) = match (to_compute.first(), to_compute.last()) {
+    let (shared, mut ahead, pass) = match (to_compute.first(), to_compute.last()) {
         (Some(&first), Some(&last)) if to_compute.len() > 1 => {
             progress("computing the sources' buckets for every night");
             let span: Vec<chrono::NaiveDate> = dates
@@ -240,17 +244,29 @@ pub async fn backfill(
                 .copied()
                 .filter(|d| (first..=last).contains(d))
                 .collect();
-            let (shared, pass) = share_nights(checked, &settings_of(first), &span).await?;
-            (shared, Some(pass))
+            let wanted: Vec<Micros> = to_compute.iter().map(|d| Micros::midnight(*d)).collect();
+            let (shared, ahead, pass) =
+                share_nights(checked, &settings_of(first), &span, &wanted).await?;
+            (shared, Some(ahead), Some(pass))
         }
-        _ => (SharedNights::default(), None),
+        _ => (SharedNights::default(), None, None),
     };
     let mut done = Vec::with_capacity(dates.len());
     for date in dates {
         let night = if kept(date) {
             NightDone::Kept(date)
         } else {
-            let summary = compute_and_write(checked, settings_of(date), &shared, progress).await?;
+            let as_of = Micros::midnight(date);
+            let mut computed = shared.for_night(as_of);
+            if let Some(ahead) = ahead.as_mut() {
+                let own = ahead
+                    .next(as_of)
+                    .await
+                    .map_err(|e| vec![run::execution_error(&e)])?;
+                computed.extend(own);
+            }
+            let summary =
+                compute_and_write(checked, settings_of(date), &computed, progress).await?;
             NightDone::Written(date, Box::new(summary))
         };
         on_night(&night);
@@ -273,8 +289,7 @@ pub async fn run_night(
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
     let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
-    let mut summary =
-        compute_and_write(checked, settings, &SharedNights::default(), progress).await?;
+    let mut summary = compute_and_write(checked, settings, &BTreeMap::new(), progress).await?;
     summary.repairs = repairs;
     Ok(summary)
 }
@@ -283,11 +298,11 @@ pub async fn run_night(
 async fn compute_and_write(
     checked: &Checked,
     settings: RunSettings,
-    shared: &SharedNights,
+    computed: &BTreeMap<String, RecordBatch>,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
-    let night = compute(checked, settings, shared, &mut watch, progress).await?;
+    let night = compute(checked, settings, computed, &mut watch, progress).await?;
     run::write_night(
         &checked.model,
         &night.engine,
@@ -328,7 +343,8 @@ async fn share_nights(
     checked: &Checked,
     settings: &RunSettings,
     dates: &[chrono::NaiveDate],
-) -> Result<(SharedNights, SharedPass), Vec<Diagnostic>> {
+    wanted: &[Micros],
+) -> Result<(SharedNights, run::Ahead, SharedPass), Vec<Diagnostic>> {
     let started = std::time::Instant::now();
     let engine = Engine::start(&checked.model, &checked.sources, settings).await?;
     let nights = plan_nights(checked, &engine.plan_inputs(), dates)?;
@@ -343,5 +359,6 @@ async fn share_nights(
         seconds: started.elapsed().as_secs_f64(),
         aggregating_and_cutting: shared.seconds(),
     };
-    Ok((shared, pass))
+    let ahead = run::compute_ahead(engine.session(), &nights, wanted);
+    Ok((shared, ahead, pass))
 }

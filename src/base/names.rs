@@ -95,6 +95,8 @@ pub fn direction(kpi: &str) -> String {
 pub const TARGETS_SIDE: &str = "targets";
 /// The side of the facts holding the previous night's health.
 pub const PREVIOUS_SIDE: &str = "previous";
+/// The population, among the facts' parts a backfill computes ahead of a night.
+pub const POPULATION_PART: &str = "__population";
 
 /// The entity key as carried by a joined side.
 pub fn side_key(side: &str) -> String {

@@ -121,6 +121,11 @@ pub struct NightsPlan {
     pub shared: Vec<SharedSide>,
     /// `(side, why)` for the sides each night computes for itself.
     pub per_night: Vec<(String, String)>,
+    /// Per night, the parts of its facts that need no earlier night (the
+    /// population under [`names::POPULATION_PART`], the targets, the sides
+    /// not shared): a backfill computes them ahead, while earlier nights
+    /// finish.
+    pub own: Vec<Vec<(String, LogicalPlan)>>,
 }
 
 /// The bucket column of a bucket aggregation.
@@ -138,6 +143,7 @@ pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)]) -> NightsPlan {
         nights: nights.iter().map(|(n, _)| *n).collect(),
         shared: Vec::new(),
         per_night: Vec::new(),
+        own: Vec::new(),
     };
     let Some((_, first)) = nights.first() else {
         return plan;
@@ -158,6 +164,22 @@ pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)]) -> NightsPlan {
             Err(why) => plan.per_night.push((side.name.clone(), why)),
         }
     }
+    plan.own = nights
+        .iter()
+        .map(|(_, night)| {
+            let population = (names::POPULATION_PART.to_string(), night.population.clone());
+            std::iter::once(population)
+                .chain(
+                    night
+                        .sides
+                        .iter()
+                        .filter(|s| s.name != names::PREVIOUS_SIDE)
+                        .filter(|s| !plan.shared.iter().any(|shared| shared.name == s.name))
+                        .map(|s| (s.name.clone(), s.plan.clone())),
+                )
+                .collect()
+        })
+        .collect();
     plan
 }
 

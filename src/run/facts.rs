@@ -21,6 +21,7 @@ use datafusion::prelude::SessionContext;
 use tokio::task::JoinSet;
 
 use super::errors::is_out_of_memory;
+use crate::base::names;
 use crate::plan::ScorecardPlan;
 
 /// Optimize, plan and execute one part of the facts, as one batch.
@@ -93,8 +94,9 @@ pub async fn compute_parts(
 /// The facts of a scorecard plan: one row per entity of the population
 /// (unsorted), with every side's columns, in `schema` (the plan's
 /// [`ScorecardPlan::facts_schema`]). Sides in `computed` (by name, from a
-/// pass shared by many nights) are taken as they are; the population and
-/// the other sides are computed by [`compute_parts`].
+/// pass shared by many nights, or computed ahead; the population under
+/// [`names::POPULATION_PART`]) are taken as they are; the others are
+/// computed by [`compute_parts`].
 pub async fn compute_facts(
     ctx: &SessionContext,
     plan: &ScorecardPlan,
@@ -102,7 +104,11 @@ pub async fn compute_facts(
     key: &str,
     computed: &BTreeMap<String, RecordBatch>,
 ) -> Result<Facts> {
-    let parts: Vec<LogicalPlan> = std::iter::once(&plan.population)
+    let population_computed = computed.get(names::POPULATION_PART);
+    let parts: Vec<LogicalPlan> = population_computed
+        .is_none()
+        .then_some(&plan.population)
+        .into_iter()
         .chain(
             plan.sides
                 .iter()
@@ -112,9 +118,12 @@ pub async fn compute_facts(
         .cloned()
         .collect();
     let mut parts = compute_parts(ctx, &parts).await?.into_iter();
-    let population = parts
-        .next()
-        .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?;
+    let population = match population_computed {
+        Some(population) => population.clone(),
+        None => parts
+            .next()
+            .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?,
+    };
     let sides: Vec<SideBatch> = plan
         .sides
         .iter()

@@ -28,7 +28,7 @@ pub use cells::{TextColumn, cell, fired};
 pub use engine::{Engine, partitions_for};
 pub use errors::execution_error;
 pub use execute::{Computed, execute};
-pub use nights::{SharedNights, compute_shared};
+pub use nights::{Ahead, SharedNights, compute_ahead, compute_shared};
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;
 pub use write::{RunSummary, write_night};

@@ -3,7 +3,7 @@
 //! for row (one row per key with rows in the night's windows), so the
 //! facts, and everything after them, are the same.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Decimal256Type, Float64Type, Int64Type, i256,
 };
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::common::HashMap;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -81,6 +82,65 @@ pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<S
     Ok(shared)
 }
 
+/// How many nights the parts computed ahead may run in advance.
+const AHEAD: usize = 2;
+
+/// The parts of each night's facts that need no earlier night (see
+/// [`NightsPlan::own`]), computed in date order on a task of their own
+/// while the earlier nights finish: their entity steps, playbooks and
+/// writing are one core's work, and this keeps the other busy.
+pub struct Ahead {
+    receiver: tokio::sync::mpsc::Receiver<Result<(Micros, BTreeMap<String, RecordBatch>)>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+type Parts = Vec<(String, LogicalPlan)>;
+
+/// Start computing the own parts of the nights in `wanted`, in order.
+pub fn compute_ahead(ctx: &SessionContext, plan: &NightsPlan, wanted: &[Micros]) -> Ahead {
+    let (sender, receiver) = tokio::sync::mpsc::channel(AHEAD);
+    let jobs: Vec<(Micros, Parts)> = plan
+        .nights
+        .iter()
+        .zip(&plan.own)
+        .filter(|(night, _)| wanted.contains(night))
+        .map(|(night, parts)| (*night, parts.clone()))
+        .collect();
+    let ctx = ctx.clone();
+    let task = tokio::spawn(async move {
+        for (night, parts) in jobs {
+            let plans: Vec<LogicalPlan> = parts.iter().map(|(_, p)| p.clone()).collect();
+            let computed = compute_parts(&ctx, &plans).await.map(|batches| {
+                let names = parts.into_iter().map(|(name, _)| name);
+                (night, names.zip(batches).collect())
+            });
+            let failed = computed.is_err();
+            if sender.send(computed).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ahead { receiver, task }
+}
+
+impl Ahead {
+    /// The own parts of `night`, the next night in order.
+    pub async fn next(&mut self, night: Micros) -> Result<BTreeMap<String, RecordBatch>> {
+        match self.receiver.recv().await {
+            Some(Ok((computed, parts))) if computed == night => Ok(parts),
+            Some(Ok(_)) => Err(internal("the nights computed ahead came out of order")),
+            Some(Err(e)) => Err(e),
+            None => Err(internal("the nights computed ahead stopped early")),
+        }
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 fn internal(message: impl Into<String>) -> DataFusionError {
     DataFusionError::Internal(message.into())
 }
@@ -119,7 +179,7 @@ impl Keys {
     fn of(keys: &ArrayRef) -> Result<Keys> {
         let converter = RowConverter::new(vec![SortField::new(keys.data_type().clone())])?;
         let rows = converter.convert_columns(&[Arc::clone(keys)])?;
-        let mut ids = HashMap::with_capacity(1024);
+        let mut ids: HashMap<_, u32> = HashMap::with_capacity_and_hasher(1024, Default::default());
         let mut first_row = Vec::new();
         let of_row = (0..rows.num_rows())
             .map(|row| {
