@@ -781,3 +781,87 @@ fn shift_left(value: Expr, by: Expr) -> Expr {
 fn list(j: usize) -> String {
     format!("__nights{j}_")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000_000;
+
+    fn window(night: i64, days_back: i64, shift_days: i64) -> Window {
+        let hi = night - shift_days * DAY;
+        Window {
+            lo: Some(Micros::new(hi - days_back * DAY)),
+            hi: Micros::new(hi),
+        }
+    }
+
+    #[test]
+    fn buckets_are_as_wide_as_every_window_edge_allows() {
+        let nights: Vec<Micros> = (0..4)
+            .map(|n| Micros::new(100 * DAY + 7 * n * DAY))
+            .collect();
+        let windows: Vec<Vec<Window>> = nights
+            .iter()
+            .map(|n| vec![window(n.get(), 28, 0), window(n.get(), 14, 14)])
+            .collect();
+        let grid = Grid::new(&nights, &windows, Unit::Coarser(1)).expect("grid");
+        // Every edge is a multiple of 7 days from the earliest one.
+        assert_eq!(grid.width, 7 * DAY);
+        assert_eq!(grid.origin, 100 * DAY - 28 * DAY);
+        assert_eq!(
+            grid.range(windows[3][0]),
+            BucketRange { lo: Some(3), hi: 7 }
+        );
+        // A 12-hour window makes buckets of 12 hours, which a date column
+        // cannot hold.
+        let mut halves = windows.clone();
+        for (night, w) in nights.iter().zip(&mut halves) {
+            w.push(Window {
+                lo: Some(Micros::new(night.get() - DAY / 2)),
+                hi: *night,
+            });
+        }
+        let grid = Grid::new(&nights, &halves, Unit::Coarser(1)).expect("grid");
+        assert_eq!(grid.width, DAY / 2);
+        assert!(Grid::new(&nights, &halves, Unit::Coarser(DAY)).is_err());
+    }
+
+    #[test]
+    fn a_window_over_all_history_puts_older_rows_in_bucket_minus_one() {
+        let nights = vec![Micros::new(10 * DAY), Micros::new(11 * DAY)];
+        let windows: Vec<Vec<Window>> = nights
+            .iter()
+            .map(|n| vec![Window { lo: None, hi: *n }, window(n.get(), 2, 0)])
+            .collect();
+        let grid = Grid::new(&nights, &windows, Unit::Coarser(1)).expect("grid");
+        assert!(grid.all_history);
+        assert_eq!(grid.lo, None);
+        let all = grid.range(windows[1][0]);
+        assert!(all.contains(-1) && all.contains(2) && !all.contains(3));
+    }
+
+    #[test]
+    fn only_counts_sums_minima_and_maxima_combine_over_buckets() {
+        use datafusion::functions_aggregate::expr_fn::{avg, median, sum};
+        assert_eq!(
+            combine_of(&count(lit(1i64))).map(|c| c.0),
+            Ok(Combine::Count)
+        );
+        assert_eq!(combine_of(&sum(ident("x"))).map(|c| c.0), Ok(Combine::Sum));
+        assert!(combine_of(&median(ident("x"))).is_err());
+        assert!(combine_of(&avg(ident("x"))).is_err());
+    }
+
+    #[test]
+    fn a_piece_is_covered_only_by_windows_holding_all_of_it() {
+        let outer = BucketRange { lo: Some(2), hi: 5 };
+        assert!(covers(&outer, &BucketRange { lo: Some(2), hi: 5 }));
+        assert!(!covers(&outer, &BucketRange { lo: Some(1), hi: 3 }));
+        assert!(!covers(&outer, &BucketRange { lo: None, hi: 3 }));
+        assert!(covers(
+            &BucketRange { lo: None, hi: 5 },
+            &BucketRange { lo: None, hi: 3 }
+        ));
+    }
+}
