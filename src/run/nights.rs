@@ -73,10 +73,20 @@ pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<S
         nights: plan.nights.clone(),
         ..SharedNights::default()
     };
+    // Each side is cut on a thread of its own: the sides are independent.
+    let mut cutting = Vec::with_capacity(computed.len());
     for (side, batch) in plan.shared.iter().zip(computed) {
         shared.grouped += batch.num_rows();
-        let nights = cut(side, &batch, plan.nights.len())?;
-        shared.sides.push((side.name.clone(), nights));
+        let (side, nights) = (side.clone(), plan.nights.len());
+        cutting.push(tokio::task::spawn_blocking(move || {
+            cut(&side, &batch, nights).map(|batches| (side.name, batches))
+        }));
+    }
+    for task in cutting {
+        let cut = task
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        shared.sides.push(cut);
     }
     shared.seconds = (aggregated, started.elapsed().as_secs_f64() - aggregated);
     Ok(shared)
