@@ -265,21 +265,22 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
             "every night: the population, the effective targets and the previous night's health, as `vane plan` shows"
         );
         for side in &plan.shared {
+            let entity = &checked.model.entity.name;
             let what = match &side.recipe {
-                Recipe::Aggregates { columns, .. } => format!(
-                    "{} aggregates per ({}, bucket), combined per night over the buckets in its windows",
-                    columns.len(),
-                    checked.model.entity.name
-                ),
+                Recipe::Aggregates { columns, .. } => {
+                    let bucket = Seconds::of(side.bucket.get() / 1_000_000, 1)
+                        .map_or_else(|| format!("{} µs", side.bucket.get()), |s| s.to_string());
+                    format!(
+                        "{} aggregates per ({entity}, bucket of {bucket}), combined per night over the buckets in its windows",
+                        columns.len()
+                    )
+                }
                 Recipe::Distinct { counts, .. } => format!(
-                    "{} distinct counts: per ({}, value), the buckets the value occurs in",
-                    counts.len(),
-                    checked.model.entity.name
+                    "{} distinct counts: per ({entity}, value), a mask of the nights whose window holds the value",
+                    counts.len()
                 ),
             };
-            let bucket = Seconds::of(side.bucket.get() / 1_000_000, 1)
-                .map_or_else(|| format!("{} µs", side.bucket.get()), |s| s.to_string());
-            let name = format!("shared side `{}` ({what}; buckets of {bucket})", side.name);
+            let name = format!("shared side `{}` ({what})", side.name);
             describe(&engine, &name, side.plan.clone(), stage, &mut out)
                 .await
                 .map_err(|d| vec![d])?;

@@ -4,9 +4,8 @@
 //! aggregate each source once per (entity, bucket) — counts, sums, minima
 //! and maxima, each under its own condition — and every night's aggregate
 //! is a combination of the buckets inside its window. A distinct count
-//! keeps, per (entity, value), the buckets the value occurs in: it counts
-//! for a night when one of them lies inside the night's window. Exact, not
-//! approximate.
+//! keeps, per (entity, value), a mask of the nights whose window holds one
+//! of the value's rows. Exact, not approximate.
 //!
 //! A side is shared only when every night's plan has the same aggregates
 //! and conditions, apart from where the windows lie. Otherwise — a
@@ -288,90 +287,83 @@ impl Unit {
     }
 }
 
-/// Per night, every column's window (in the first side's column order),
-/// checking that the nights agree on everything else and that each
-/// window lies at the same place relative to its night.
-fn windows_by_night(nights: &[Micros], sides: &[&Side]) -> Shared<Vec<Vec<Window>>> {
-    let signature = |side: &Side| -> Shared<Vec<(String, Option<String>, Option<i64>, i64)>> {
+/// One column of a side as the nights compare it: what it computes, its
+/// condition apart from the window, and its window.
+struct Term {
+    what: String,
+    condition: Option<String>,
+    window: Window,
+}
+
+impl Term {
+    fn of(side: &Side) -> Shared<Vec<Term>> {
         let windowed = side.windowed.as_ref().ok_or("no windows")?;
+        let condition = |c: &Option<Expr>| c.as_ref().map(ToString::to_string);
         Ok(match &windowed.shape {
             Shape::Aggregates { aggregates, .. } => aggregates
                 .iter()
-                .map(|a| {
-                    (
-                        format!("{}:{}", a.column, a.aggregate),
-                        a.condition.as_ref().map(ToString::to_string),
-                        a.window.lo.map(Micros::get),
-                        a.window.hi.get(),
-                    )
+                .map(|a| Term {
+                    what: format!("{}:{}", a.column, a.aggregate),
+                    condition: condition(&a.condition),
+                    window: a.window,
                 })
                 .collect(),
             Shape::Distinct { value, counts } => counts
                 .iter()
-                .map(|c| {
-                    (
-                        format!("{}:{value}", c.column),
-                        c.condition.as_ref().map(ToString::to_string),
-                        c.window.lo.map(Micros::get),
-                        c.window.hi.get(),
-                    )
+                .map(|c| Term {
+                    what: format!("{}:{value}", c.column),
+                    condition: condition(&c.condition),
+                    window: c.window,
                 })
                 .collect(),
         })
-    };
-    let mut first: Option<Vec<(String, Option<String>, Option<i64>, i64)>> = None;
+    }
+
+    /// Where the window lies relative to `night`.
+    fn relative(&self, night: Micros) -> (Option<Option<i64>>, Option<i64>) {
+        (
+            self.window.lo.map(|lo| night.get().checked_sub(lo.get())),
+            night.get().checked_sub(self.window.hi.get()),
+        )
+    }
+}
+
+/// Per night, every column's window (in the first side's column order),
+/// checking that the nights agree on everything else and that each
+/// window lies at the same place relative to its night.
+fn windows_by_night(nights: &[Micros], sides: &[&Side]) -> Shared<Vec<Vec<Window>>> {
+    let mut first: Option<(Micros, Vec<Term>)> = None;
     let mut windows = Vec::with_capacity(sides.len());
-    for (night, side) in nights.iter().zip(sides) {
-        let mine = signature(side)?;
-        let relative: Vec<_> = mine
-            .iter()
-            .map(|(what, condition, lo, hi)| {
-                (
-                    what.clone(),
-                    condition.clone(),
-                    lo.map(|lo| night.get().checked_sub(lo)),
-                    night.get().checked_sub(*hi),
-                )
-            })
-            .collect();
-        if let Some(first) = &first {
-            let theirs: Vec<_> = first
-                .iter()
-                .map(|(what, condition, lo, hi)| {
-                    (
-                        what.clone(),
-                        condition.clone(),
-                        lo.map(|lo| nights[0].get().checked_sub(lo)),
-                        nights[0].get().checked_sub(*hi),
-                    )
-                })
-                .collect();
-            if theirs.iter().zip(&relative).any(|(a, b)| a.0 != b.0)
-                || theirs.len() != relative.len()
+    for (&night, side) in nights.iter().zip(sides) {
+        let terms = Term::of(side)?;
+        if let Some((first_night, first_terms)) = &first {
+            if first_terms.len() != terms.len()
+                || first_terms
+                    .iter()
+                    .zip(&terms)
+                    .any(|(a, b)| a.what != b.what)
             {
                 return Err("the nights' plans differ".to_string());
             }
-            if theirs.iter().zip(&relative).any(|(a, b)| a.1 != b.1) {
+            if first_terms
+                .iter()
+                .zip(&terms)
+                .any(|(a, b)| a.condition != b.condition)
+            {
                 return Err("a condition reads `as_of`".to_string());
             }
-            if theirs
+            if first_terms
                 .iter()
-                .zip(&relative)
-                .any(|(a, b)| a.2 != b.2 || a.3 != b.3)
+                .zip(&terms)
+                .any(|(a, b)| a.relative(*first_night) != b.relative(night))
             {
                 return Err("a window reaches the limit of time".to_string());
             }
-        } else {
-            first = Some(mine.clone());
         }
-        windows.push(
-            mine.into_iter()
-                .map(|(_, _, lo, hi)| Window {
-                    lo: lo.map(Micros::new),
-                    hi: Micros::new(hi),
-                })
-                .collect(),
-        );
+        windows.push(terms.iter().map(|t| t.window).collect());
+        if first.is_none() {
+            first = Some((night, terms));
+        }
     }
     Ok(windows)
 }
