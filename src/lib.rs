@@ -52,7 +52,7 @@ use std::collections::BTreeMap;
 
 use base::units::Micros;
 use datafusion::arrow::array::RecordBatch;
-use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, SharedNights, Stopwatch};
+use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, Stopwatch};
 use sources::Sources;
 use syntax::ast::Pipeline;
 use syntax::load::Loaded;
@@ -202,7 +202,8 @@ pub struct SharedPass {
     pub groups: usize,
     /// Seconds the pass took (planning every night, aggregating, cutting).
     pub seconds: f64,
-    /// Of those, seconds aggregating the sources and cutting the groups into nights.
+    /// Of those, seconds aggregating the sources and preparing the groups
+    /// to be cut into nights (each night is cut as it comes).
     pub aggregating_and_cutting: (f64, f64),
 }
 
@@ -236,7 +237,7 @@ pub async fn backfill(
     let to_compute: Vec<chrono::NaiveDate> = dates.iter().copied().filter(|d| !kept(*d)).collect();
     // The nights shared are evenly spaced: every night from the first to
     // the last one computed (kept nights in between cost little).
-    let (shared, mut ahead, pass) = match (to_compute.first(), to_compute.last()) {
+    let (mut ahead, pass) = match (to_compute.first(), to_compute.last()) {
         (Some(&first), Some(&last)) if to_compute.len() > 1 => {
             progress("computing the sources' buckets for every night");
             let span: Vec<chrono::NaiveDate> = dates
@@ -245,26 +246,23 @@ pub async fn backfill(
                 .filter(|d| (first..=last).contains(d))
                 .collect();
             let wanted: Vec<Micros> = to_compute.iter().map(|d| Micros::midnight(*d)).collect();
-            let (shared, ahead, pass) =
-                share_nights(checked, &settings_of(first), &span, &wanted).await?;
-            (shared, Some(ahead), Some(pass))
+            let (ahead, pass) = share_nights(checked, &settings_of(first), &span, &wanted).await?;
+            (Some(ahead), Some(pass))
         }
-        _ => (SharedNights::default(), None, None),
+        _ => (None, None),
     };
     let mut done = Vec::with_capacity(dates.len());
     for date in dates {
         let night = if kept(date) {
             NightDone::Kept(date)
         } else {
-            let as_of = Micros::midnight(date);
-            let mut computed = shared.for_night(as_of);
-            if let Some(ahead) = ahead.as_mut() {
-                let own = ahead
-                    .next(as_of)
+            let computed = match ahead.as_mut() {
+                Some(ahead) => ahead
+                    .next(Micros::midnight(date))
                     .await
-                    .map_err(|e| vec![run::execution_error(&e)])?;
-                computed.extend(own);
-            }
+                    .map_err(|e| vec![run::execution_error(&e)])?,
+                None => BTreeMap::new(),
+            };
             let summary =
                 compute_and_write(checked, settings_of(date), &computed, progress).await?;
             NightDone::Written(date, Box::new(summary))
@@ -344,7 +342,7 @@ async fn share_nights(
     settings: &RunSettings,
     dates: &[chrono::NaiveDate],
     wanted: &[Micros],
-) -> Result<(SharedNights, run::Ahead, SharedPass), Vec<Diagnostic>> {
+) -> Result<(run::Ahead, SharedPass), Vec<Diagnostic>> {
     let started = std::time::Instant::now();
     let engine = Engine::start(&checked.model, &checked.sources, settings).await?;
     let nights = plan_nights(checked, &engine.plan_inputs(), dates)?;
@@ -359,6 +357,6 @@ async fn share_nights(
         seconds: started.elapsed().as_secs_f64(),
         aggregating_and_cutting: shared.seconds(),
     };
-    let ahead = run::compute_ahead(engine.session(), &nights, wanted);
-    Ok((shared, ahead, pass))
+    let ahead = run::compute_ahead(engine.session(), &nights, shared, wanted);
+    Ok((ahead, pass))
 }

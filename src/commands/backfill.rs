@@ -57,7 +57,7 @@ pub fn backfill_text(summary: &crate::BackfillSummary, entity: &str) -> String {
     if let Some(pass) = &summary.shared {
         let _ = writeln!(
             out,
-            "one pass for {} nights: {} sides shared ({}; {} groups) in {:.2} s ({:.2} s aggregating, {:.2} s cutting into nights)",
+            "one pass for {} nights: {} sides shared ({}; {} groups) in {:.2} s ({:.2} s aggregating, {:.2} s preparing the groups to be cut into nights)",
             pass.nights,
             pass.sides.len(),
             pass.sides.join(", "),

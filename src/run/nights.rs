@@ -26,44 +26,46 @@ use crate::plan::nights::{
     BUCKET, BucketRange, Combine, Combined, NIGHTS_PER_WORD, NightsPlan, Recipe, SharedSide,
 };
 
-/// Every shared side, cut per night.
-#[derive(Debug, Default)]
+/// Every shared side's groups, prepared to be cut into any night's side.
+/// Nights are cut one at a time (in date order), so memory holds the
+/// groups, not every night's sides at once.
+#[derive(Default)]
 pub struct SharedNights {
     nights: Vec<Micros>,
-    /// `(side, one batch per night)`.
-    sides: Vec<(String, Vec<RecordBatch>)>,
+    sides: Vec<Prepared>,
     /// Groups the shared aggregations produced.
     grouped: usize,
-    /// Seconds aggregating, and seconds cutting the groups into nights.
+    /// Seconds aggregating, and seconds preparing the groups to be cut.
     seconds: (f64, f64),
 }
 
 impl SharedNights {
-    /// The sides computed for `night`, by side name (empty for a night
-    /// that was not planned).
-    pub fn for_night(&self, night: Micros) -> BTreeMap<String, RecordBatch> {
+    /// The shared sides of `night`, by side name (none for a night that
+    /// was not planned).
+    pub fn for_night(&mut self, night: Micros) -> Result<BTreeMap<String, RecordBatch>> {
         let Some(index) = self.nights.iter().position(|n| *n == night) else {
-            return BTreeMap::new();
+            return Ok(BTreeMap::new());
         };
+        let nights = self.nights.len();
         self.sides
-            .iter()
-            .filter_map(|(name, batches)| Some((name.clone(), batches.get(index)?.clone())))
+            .iter_mut()
+            .map(|side| Ok((side.name().to_string(), side.night(index, nights)?)))
             .collect()
     }
 
-    /// How many (entity, bucket) groups the shared aggregations produced.
+    /// How many groups the shared aggregations produced.
     pub fn groups(&self) -> usize {
         self.grouped
     }
 
-    /// Seconds spent aggregating the sources, and cutting the groups into nights.
+    /// Seconds spent aggregating the sources, and preparing the groups.
     pub fn seconds(&self) -> (f64, f64) {
         self.seconds
     }
 }
 
 /// Run every shared side's aggregation (at once, or one by one when that
-/// exhausts the memory limit) and cut it into nights.
+/// exhausts the memory limit) and prepare each to be cut into nights.
 pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<SharedNights> {
     let started = std::time::Instant::now();
     let parts: Vec<LogicalPlan> = plan.shared.iter().map(|s| s.plan.clone()).collect();
@@ -73,20 +75,20 @@ pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<S
         nights: plan.nights.clone(),
         ..SharedNights::default()
     };
-    // Each side is cut on a thread of its own: the sides are independent.
-    let mut cutting = Vec::with_capacity(computed.len());
+    // Each side is prepared on a thread of its own: they are independent.
+    let mut preparing = Vec::with_capacity(computed.len());
     for (side, batch) in plan.shared.iter().zip(computed) {
         shared.grouped += batch.num_rows();
-        let (side, nights) = (side.clone(), plan.nights.len());
-        cutting.push(tokio::task::spawn_blocking(move || {
-            cut(&side, &batch, nights).map(|batches| (side.name, batches))
+        let side = side.clone();
+        preparing.push(tokio::task::spawn_blocking(move || {
+            Prepared::new(side, batch)
         }));
     }
-    for task in cutting {
-        let cut = task
+    for task in preparing {
+        let prepared = task
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))??;
-        shared.sides.push(cut);
+        shared.sides.push(prepared);
     }
     shared.seconds = (aggregated, started.elapsed().as_secs_f64() - aggregated);
     Ok(shared)
@@ -95,10 +97,11 @@ pub async fn compute_shared(ctx: &SessionContext, plan: &NightsPlan) -> Result<S
 /// How many nights the parts computed ahead may run in advance.
 const AHEAD: usize = 2;
 
-/// The parts of each night's facts that need no earlier night (see
-/// [`NightsPlan::own`]), computed in date order on a task of their own
-/// while the earlier nights finish: their entity steps, playbooks and
-/// writing are one core's work, and this keeps the other busy.
+/// Each night's facts that need no earlier night — its shared sides cut
+/// from the groups, and its own parts (see [`NightsPlan::own`]) — computed
+/// in date order on a task of their own while the earlier nights finish:
+/// their entity steps, playbooks and writing are one core's work, and this
+/// keeps the other busy.
 pub struct Ahead {
     receiver: tokio::sync::mpsc::Receiver<Result<(Micros, BTreeMap<String, RecordBatch>)>>,
     task: tokio::task::JoinHandle<()>,
@@ -106,8 +109,13 @@ pub struct Ahead {
 
 type Parts = Vec<(String, LogicalPlan)>;
 
-/// Start computing the own parts of the nights in `wanted`, in order.
-pub fn compute_ahead(ctx: &SessionContext, plan: &NightsPlan, wanted: &[Micros]) -> Ahead {
+/// Start computing the nights in `wanted`, in order.
+pub fn compute_ahead(
+    ctx: &SessionContext,
+    plan: &NightsPlan,
+    mut shared: SharedNights,
+    wanted: &[Micros],
+) -> Ahead {
     let (sender, receiver) = tokio::sync::mpsc::channel(AHEAD);
     let jobs: Vec<(Micros, Parts)> = plan
         .nights
@@ -120,10 +128,13 @@ pub fn compute_ahead(ctx: &SessionContext, plan: &NightsPlan, wanted: &[Micros])
     let task = tokio::spawn(async move {
         for (night, parts) in jobs {
             let plans: Vec<LogicalPlan> = parts.iter().map(|(_, p)| p.clone()).collect();
-            let computed = compute_parts(&ctx, &plans).await.map(|batches| {
-                let names = parts.into_iter().map(|(name, _)| name);
-                (night, names.zip(batches).collect())
-            });
+            let computed = match shared.for_night(night) {
+                Ok(mut sides) => compute_parts(&ctx, &plans).await.map(|batches| {
+                    sides.extend(parts.into_iter().map(|(name, _)| name).zip(batches));
+                    (night, sides)
+                }),
+                Err(e) => Err(e),
+            };
             let failed = computed.is_err();
             if sender.send(computed).await.is_err() || failed {
                 break;
@@ -134,7 +145,7 @@ pub fn compute_ahead(ctx: &SessionContext, plan: &NightsPlan, wanted: &[Micros])
 }
 
 impl Ahead {
-    /// The own parts of `night`, the next night in order.
+    /// The facts computed ahead for `night`, the next night in order.
     pub async fn next(&mut self, night: Micros) -> Result<BTreeMap<String, RecordBatch>> {
         match self.receiver.recv().await {
             Some(Ok((computed, parts))) if computed == night => Ok(parts),
@@ -161,20 +172,43 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
         .ok_or_else(|| internal(format!("the shared aggregation has no column `{name}`")))
 }
 
-/// The batch of every night.
-fn cut(side: &SharedSide, batch: &RecordBatch, nights: usize) -> Result<Vec<RecordBatch>> {
-    if batch.num_columns() == 0 {
-        return Err(internal("the shared aggregation has no key"));
+/// A shared side's groups, ready to be cut into nights.
+enum Prepared {
+    Aggregates(PreparedAggregates),
+    Distinct(PreparedDistinct),
+}
+
+impl Prepared {
+    fn new(side: SharedSide, batch: RecordBatch) -> Result<Prepared> {
+        if batch.num_columns() == 0 {
+            return Err(internal("the shared aggregation has no key"));
+        }
+        let keys = Keys::of(batch.column(0))?;
+        Ok(match &side.recipe {
+            Recipe::Aggregates { .. } => {
+                Prepared::Aggregates(PreparedAggregates::new(side, batch, keys)?)
+            }
+            Recipe::Distinct { .. } => Prepared::Distinct(PreparedDistinct {
+                side,
+                batch,
+                keys,
+                word: None,
+            }),
+        })
     }
-    let keys = Keys::of(batch.column(0))?;
-    match &side.recipe {
-        Recipe::Aggregates {
-            columns,
-            rows,
-            row_ranges,
-        } => cut_aggregates(side, batch, &keys, columns, rows, row_ranges),
-        Recipe::Distinct { presence, counts } => {
-            cut_distinct(side, batch, &keys, presence, counts, nights)
+
+    fn name(&self) -> &str {
+        match self {
+            Prepared::Aggregates(p) => &p.side.name,
+            Prepared::Distinct(p) => &p.side.name,
+        }
+    }
+
+    /// The side of night `index` (of `nights`).
+    fn night(&mut self, index: usize, nights: usize) -> Result<RecordBatch> {
+        match self {
+            Prepared::Aggregates(p) => p.night(index),
+            Prepared::Distinct(p) => p.night(index, nights),
         }
     }
 }
@@ -324,9 +358,9 @@ impl Built {
 }
 
 /// One aggregate column's inputs, in (entity, bucket) order.
-struct Source<'a> {
-    combined: &'a Combined,
-    input: &'a ArrayRef,
+struct Source {
+    combined: Combined,
+    input: ArrayRef,
     sums: Option<Prefix>,
     values: Option<Prefix>,
     /// For minima and maxima: comparable rows and, per position, the best
@@ -344,166 +378,215 @@ fn better(combine: Combine, rows: &Rows, candidate: u32, best: Option<u32>) -> b
     })
 }
 
-fn cut_aggregates(
-    side: &SharedSide,
-    batch: &RecordBatch,
-    keys: &Keys,
-    columns: &[Combined],
-    rows: &str,
-    row_ranges: &[Vec<(BucketRange, String)>],
-) -> Result<Vec<RecordBatch>> {
-    let buckets = column(batch, BUCKET)?.as_primitive::<Int64Type>();
-    // Rows in (entity, bucket) order, and where each entity's rows start.
-    let mut starts = vec![0usize; keys.len() + 1];
-    for &k in &keys.of_row {
-        starts[k as usize + 1] += 1;
-    }
-    for k in 0..keys.len() {
-        starts[k + 1] += starts[k];
-    }
-    let mut next = starts.clone();
-    let mut order = vec![0u32; keys.of_row.len()];
-    for (row, &k) in keys.of_row.iter().enumerate() {
-        order[next[k as usize]] = row as u32;
-        next[k as usize] += 1;
-    }
-    for k in 0..keys.len() {
-        order[starts[k]..starts[k + 1]].sort_unstable_by_key(|&r| buckets.value(r as usize));
-    }
-    let sorted: Vec<i64> = order.iter().map(|&r| buckets.value(r as usize)).collect();
+/// A main side's groups in (entity, bucket) order, with running sums.
+struct PreparedAggregates {
+    side: SharedSide,
+    batch: RecordBatch,
+    keys: Keys,
+    /// Where each entity's groups start in `order`.
+    starts: Vec<usize>,
+    /// Group rows in (entity, bucket) order.
+    order: Vec<u32>,
+    /// Their buckets, in that order.
+    sorted: Vec<i64>,
+    /// Running sums of the row-count columns, by name.
+    row_counts: BTreeMap<String, Prefix>,
+    sources: Vec<Source>,
+}
 
-    let mut row_counts: BTreeMap<&str, Prefix> = BTreeMap::new();
-    for (_, name) in row_ranges.iter().flatten() {
-        if !row_counts.contains_key(name.as_str()) {
-            row_counts.insert(name, Prefix::of(column(batch, name)?, &order)?);
-        }
-    }
-    let mut sources = Vec::with_capacity(columns.len());
-    for combined in columns {
-        let input = column(batch, &combined.input)?;
-        let mut source = Source {
-            combined,
-            input,
-            sums: None,
-            values: None,
-            ordered: None,
+impl PreparedAggregates {
+    fn new(side: SharedSide, batch: RecordBatch, keys: Keys) -> Result<PreparedAggregates> {
+        let Recipe::Aggregates {
+            columns,
+            row_ranges,
+            ..
+        } = &side.recipe
+        else {
+            return Err(internal("not a main side"));
         };
-        match combined.combine {
-            Combine::Count | Combine::Sum => source.sums = Some(Prefix::of(input, &order)?),
-            Combine::Min | Combine::Max => {
-                let converter = RowConverter::new(vec![SortField::new(input.data_type().clone())])?;
-                let rows = converter.convert_columns(&[Arc::clone(input)])?;
-                let mut best_so_far = vec![None; order.len()];
-                for k in 0..keys.len() {
-                    let mut best: Option<u32> = None;
-                    for position in starts[k]..starts[k + 1] {
-                        let row = order[position];
-                        if input.is_valid(row as usize)
-                            && better(combined.combine, &rows, row, best)
-                        {
-                            best = Some(row);
-                        }
-                        best_so_far[position] = best;
-                    }
-                }
-                source.ordered = Some((rows, best_so_far));
+        let buckets = column(&batch, BUCKET)?.as_primitive::<Int64Type>();
+        // Rows in (entity, bucket) order, and where each entity's rows start.
+        let mut starts = vec![0usize; keys.len() + 1];
+        for &k in &keys.of_row {
+            starts[k as usize + 1] += 1;
+        }
+        for k in 0..keys.len() {
+            starts[k + 1] += starts[k];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0u32; keys.of_row.len()];
+        for (row, &k) in keys.of_row.iter().enumerate() {
+            order[next[k as usize]] = row as u32;
+            next[k as usize] += 1;
+        }
+        for k in 0..keys.len() {
+            order[starts[k]..starts[k + 1]].sort_unstable_by_key(|&r| buckets.value(r as usize));
+        }
+        let sorted: Vec<i64> = order.iter().map(|&r| buckets.value(r as usize)).collect();
+
+        let mut row_counts: BTreeMap<String, Prefix> = BTreeMap::new();
+        for (_, name) in row_ranges.iter().flatten() {
+            if !row_counts.contains_key(name.as_str()) {
+                row_counts.insert(name.clone(), Prefix::of(column(&batch, name)?, &order)?);
             }
         }
-        if let Some(values) = &combined.values {
-            source.values = Some(Prefix::of(column(batch, values)?, &order)?);
+        let mut sources = Vec::with_capacity(columns.len());
+        for combined in columns {
+            let input = Arc::clone(column(&batch, &combined.input)?);
+            let mut source = Source {
+                combined: combined.clone(),
+                input: Arc::clone(&input),
+                sums: None,
+                values: None,
+                ordered: None,
+            };
+            match combined.combine {
+                Combine::Count | Combine::Sum => source.sums = Some(Prefix::of(&input, &order)?),
+                Combine::Min | Combine::Max => {
+                    let converter =
+                        RowConverter::new(vec![SortField::new(input.data_type().clone())])?;
+                    let rows = converter.convert_columns(&[Arc::clone(&input)])?;
+                    let mut best_so_far = vec![None; order.len()];
+                    for k in 0..keys.len() {
+                        let mut best: Option<u32> = None;
+                        for position in starts[k]..starts[k + 1] {
+                            let row = order[position];
+                            if input.is_valid(row as usize)
+                                && better(combined.combine, &rows, row, best)
+                            {
+                                best = Some(row);
+                            }
+                            best_so_far[position] = best;
+                        }
+                    }
+                    source.ordered = Some((rows, best_so_far));
+                }
+            }
+            if let Some(values) = &combined.values {
+                source.values = Some(Prefix::of(column(&batch, values)?, &order)?);
+            }
+            sources.push(source);
         }
-        sources.push(source);
+
+        Ok(PreparedAggregates {
+            side,
+            batch,
+            keys,
+            starts,
+            order,
+            sorted,
+            row_counts,
+            sources,
+        })
     }
 
-    let key_type = side.schema.field(0).data_type().clone();
-    let mut out = Vec::with_capacity(row_ranges.len());
-    for (night, night_rows) in row_ranges.iter().enumerate() {
-        let mut reps = Vec::new();
-        let mut rows_read = Vec::new();
-        let mut built: Vec<Built> = sources
-            .iter()
-            .map(|s| match (&s.sums, s.combined.combine) {
-                (_, Combine::Min | Combine::Max) => Built::Take(Vec::new()),
-                (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::new()),
-                (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::new()),
-                (Some(Prefix::Float(_)), _) => Built::Float(Vec::new()),
-                _ => Built::Int(Vec::new()),
-            })
-            .collect();
-        for k in 0..keys.len() {
-            let (first, end) = (starts[k], starts[k + 1]);
-            let span = |range: &BucketRange| {
-                let b = &sorted[first..end];
-                let s = range.lo.map_or(0, |lo| b.partition_point(|&x| x < lo));
-                let e = b.partition_point(|&x| x < range.hi).max(s);
-                (first + s, first + e)
-            };
-            let read: i64 = night_rows
+    /// The side of night `night`: one row per entity with rows in its windows.
+    fn night(&self, night: usize) -> Result<RecordBatch> {
+        let Recipe::Aggregates {
+            rows, row_ranges, ..
+        } = &self.side.recipe
+        else {
+            return Err(internal("not a main side"));
+        };
+        let night_rows = row_ranges
+            .get(night)
+            .ok_or_else(|| internal("a night that was not planned"))?;
+        let (side, keys, starts, order, sorted) = (
+            &self.side,
+            &self.keys,
+            &self.starts,
+            &self.order,
+            &self.sorted,
+        );
+        let (row_counts, sources) = (&self.row_counts, &self.sources);
+        {
+            let mut reps = Vec::new();
+            let mut rows_read = Vec::new();
+            let mut built: Vec<Built> = sources
                 .iter()
-                .map(|(range, name)| {
-                    row_counts
-                        .get(name.as_str())
-                        .map_or(0, |p| p.count(span(range)))
+                .map(|s| match (&s.sums, s.combined.combine) {
+                    (_, Combine::Min | Combine::Max) => Built::Take(Vec::new()),
+                    (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::new()),
+                    (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::new()),
+                    (Some(Prefix::Float(_)), _) => Built::Float(Vec::new()),
+                    _ => Built::Int(Vec::new()),
                 })
-                .sum();
-            if read == 0 {
-                continue;
-            }
-            reps.push(keys.first_row[k]);
-            rows_read.push(Some(read));
-            for (source, column) in sources.iter().zip(built.iter_mut()) {
-                let range = source.combined.ranges[night];
-                let (s, e) = span(&range);
-                let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
-                match (column, &source.sums, &source.ordered) {
-                    (Built::Take(v), _, Some((rows, best_so_far))) => {
-                        let best = if range.lo.is_none() {
-                            (e > first).then(|| best_so_far[e - 1]).flatten()
-                        } else {
-                            let mut best = None;
-                            for &row in &order[s..e] {
-                                if source.input.is_valid(row as usize)
-                                    && better(source.combined.combine, rows, row, best)
-                                {
-                                    best = Some(row);
+                .collect();
+            for k in 0..keys.len() {
+                let (first, end) = (starts[k], starts[k + 1]);
+                let span = |range: &BucketRange| {
+                    let b = &sorted[first..end];
+                    let s = range.lo.map_or(0, |lo| b.partition_point(|&x| x < lo));
+                    let e = b.partition_point(|&x| x < range.hi).max(s);
+                    (first + s, first + e)
+                };
+                let read: i64 = night_rows
+                    .iter()
+                    .map(|(range, name)| {
+                        row_counts
+                            .get(name.as_str())
+                            .map_or(0, |p| p.count(span(range)))
+                    })
+                    .sum();
+                if read == 0 {
+                    continue;
+                }
+                reps.push(keys.first_row[k]);
+                rows_read.push(Some(read));
+                for (source, column) in sources.iter().zip(built.iter_mut()) {
+                    let range = source.combined.ranges[night];
+                    let (s, e) = span(&range);
+                    let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
+                    match (column, &source.sums, &source.ordered) {
+                        (Built::Take(v), _, Some((rows, best_so_far))) => {
+                            let best = if range.lo.is_none() {
+                                (e > first).then(|| best_so_far[e - 1]).flatten()
+                            } else {
+                                let mut best = None;
+                                for &row in &order[s..e] {
+                                    if source.input.is_valid(row as usize)
+                                        && better(source.combined.combine, rows, row, best)
+                                    {
+                                        best = Some(row);
+                                    }
                                 }
-                            }
-                            best
-                        };
-                        v.push(best);
+                                best
+                            };
+                            v.push(best);
+                        }
+                        (Built::Int(v), Some(Prefix::Int(p)), _) => {
+                            v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                        }
+                        (Built::Dec128(v), Some(Prefix::Dec128(p)), _) => {
+                            v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                        }
+                        (Built::Dec256(v), Some(Prefix::Dec256(p)), _) => {
+                            v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                        }
+                        (Built::Float(v), Some(Prefix::Float(p)), _) => {
+                            v.push(has_values.then(|| p[e] - p[s]));
+                        }
+                        _ => return Err(internal("a shared column lost its kind")),
                     }
-                    (Built::Int(v), Some(Prefix::Int(p)), _) => {
-                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
-                    }
-                    (Built::Dec128(v), Some(Prefix::Dec128(p)), _) => {
-                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
-                    }
-                    (Built::Dec256(v), Some(Prefix::Dec256(p)), _) => {
-                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
-                    }
-                    (Built::Float(v), Some(Prefix::Float(p)), _) => {
-                        v.push(has_values.then(|| p[e] - p[s]));
-                    }
-                    _ => return Err(internal("a shared column lost its kind")),
                 }
             }
+            let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
+            for (source, column) in sources.iter().zip(built) {
+                let data_type = side
+                    .schema
+                    .field_with_name(&source.combined.column)?
+                    .data_type();
+                by_name.insert(
+                    &source.combined.column,
+                    column.finish(data_type, &source.input)?,
+                );
+            }
+            by_name.insert(rows, Arc::new(Int64Array::from(rows_read)));
+            let key_type = side.schema.field(0).data_type();
+            let key_column = keys.column(self.batch.column(0), reps, key_type)?;
+            assemble(side, key_column, by_name)
         }
-        let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
-        for (source, column) in sources.iter().zip(built) {
-            let data_type = side
-                .schema
-                .field_with_name(&source.combined.column)?
-                .data_type();
-            by_name.insert(
-                &source.combined.column,
-                column.finish(data_type, source.input)?,
-            );
-        }
-        by_name.insert(rows, Arc::new(Int64Array::from(rows_read)));
-        let key_column = keys.column(batch.column(0), reps, &key_type)?;
-        out.push(assemble(side, key_column, by_name)?);
     }
-    Ok(out)
 }
 
 /// A night's batch in the side's schema: its key, then its columns by name.
@@ -521,55 +604,78 @@ fn assemble(
     Ok(RecordBatch::try_new(Arc::clone(&side.schema), columns)?)
 }
 
-fn cut_distinct(
-    side: &SharedSide,
-    batch: &RecordBatch,
-    keys: &Keys,
-    presence: &[String],
-    counts: &[(String, Vec<String>)],
-    nights: usize,
-) -> Result<Vec<RecordBatch>> {
-    let lists: Vec<&[String]> = std::iter::once(presence)
-        .chain(counts.iter().map(|(_, masks)| masks.as_slice()))
-        .collect();
-    // Per list, entity and night: the values counting for that night.
-    let mut tallies = vec![vec![0i64; keys.len() * nights]; lists.len()];
-    for (masks, tally) in lists.iter().zip(tallies.iter_mut()) {
-        for (word, name) in masks.iter().enumerate() {
-            let mask = column(batch, name)?.as_primitive::<Int64Type>();
-            for row in 0..batch.num_rows() {
+/// A distinct side's (entity, value) groups with their night masks; the
+/// tallies of one mask word (62 nights) at a time.
+struct PreparedDistinct {
+    side: SharedSide,
+    batch: RecordBatch,
+    keys: Keys,
+    /// The word tallied last, and per list (presence, then each count) and
+    /// entity, the values counting for each of its nights.
+    word: Option<(usize, Vec<Vec<u32>>)>,
+}
+
+impl PreparedDistinct {
+    fn tally(&self, word: usize) -> Result<Vec<Vec<u32>>> {
+        let Recipe::Distinct { presence, counts } = &self.side.recipe else {
+            return Err(internal("not a distinct side"));
+        };
+        let lists: Vec<&String> = std::iter::once(presence.get(word))
+            .chain(counts.iter().map(|(_, masks)| masks.get(word)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| internal("a night beyond the masks"))?;
+        let mut tallies = vec![vec![0u32; self.keys.len() * NIGHTS_PER_WORD]; lists.len()];
+        for (name, tally) in lists.iter().zip(tallies.iter_mut()) {
+            let mask = column(&self.batch, name)?.as_primitive::<Int64Type>();
+            for row in 0..self.batch.num_rows() {
                 if mask.is_null(row) {
                     continue;
                 }
-                let entity = keys.of_row[row] as usize * nights;
+                let entity = self.keys.of_row[row] as usize * NIGHTS_PER_WORD;
                 let mut bits = mask.value(row) as u64;
                 while bits != 0 {
-                    let night = word * NIGHTS_PER_WORD + bits.trailing_zeros() as usize;
-                    if night < nights {
-                        tally[entity + night] += 1;
+                    let bit = bits.trailing_zeros() as usize;
+                    if bit < NIGHTS_PER_WORD {
+                        tally[entity + bit] += 1;
                     }
                     bits &= bits - 1;
                 }
             }
         }
+        Ok(tallies)
     }
-    let key_type = side.schema.field(0).data_type().clone();
-    let mut out = Vec::with_capacity(nights);
-    for night in 0..nights {
-        let present: Vec<usize> = (0..keys.len())
-            .filter(|k| tallies[0][k * nights + night] > 0)
+
+    /// The side of night `night` (of `nights`): the entities with a value
+    /// in its branch range, and their counts.
+    fn night(&mut self, night: usize, nights: usize) -> Result<RecordBatch> {
+        if night >= nights {
+            return Err(internal("a night that was not planned"));
+        }
+        let (word, bit) = (night / NIGHTS_PER_WORD, night % NIGHTS_PER_WORD);
+        if self.word.as_ref().is_none_or(|(w, _)| *w != word) {
+            self.word = Some((word, self.tally(word)?));
+        }
+        let Some((_, tallies)) = &self.word else {
+            return Err(internal("no tallies"));
+        };
+        let Recipe::Distinct { counts, .. } = &self.side.recipe else {
+            return Err(internal("not a distinct side"));
+        };
+        let at = |k: usize| k * NIGHTS_PER_WORD + bit;
+        let present: Vec<usize> = (0..self.keys.len())
+            .filter(|&k| tallies[0][at(k)] > 0)
             .collect();
         let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
         for ((column_name, _), tally) in counts.iter().zip(&tallies[1..]) {
             let values: Int64Array = present
                 .iter()
-                .map(|k| Some(tally[k * nights + night]))
+                .map(|&k| Some(i64::from(tally[at(k)])))
                 .collect();
             by_name.insert(column_name, Arc::new(values));
         }
-        let reps = present.iter().map(|&k| keys.first_row[k]).collect();
-        let key_column = keys.column(batch.column(0), reps, &key_type)?;
-        out.push(assemble(side, key_column, by_name)?);
+        let reps = present.iter().map(|&k| self.keys.first_row[k]).collect();
+        let key_type = self.side.schema.field(0).data_type();
+        let key_column = self.keys.column(self.batch.column(0), reps, key_type)?;
+        assemble(&self.side, key_column, by_name)
     }
-    Ok(out)
 }
