@@ -48,10 +48,8 @@ pub mod test;
 
 use check::model::Model;
 use diagnostics::{Code, Diagnostic};
-use std::collections::BTreeMap;
 
 use base::units::Micros;
-use datafusion::arrow::array::RecordBatch;
 use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, Stopwatch};
 use sources::Sources;
 use syntax::ast::Pipeline;
@@ -133,15 +131,15 @@ pub async fn compute_night(
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
-    compute(checked, settings, &BTreeMap::new(), watch, progress).await
+    compute(checked, settings, None, watch, progress).await
 }
 
-/// One night; the parts of its facts in `computed` (by name) were
-/// computed already, by a pass shared with other nights or ahead.
+/// One night; with `ahead`, its facts but the previous night's health were
+/// joined already (a backfill).
 async fn compute(
     checked: &Checked,
     settings: RunSettings,
-    computed: &BTreeMap<String, RecordBatch>,
+    ahead: Option<&run::JoinedAhead>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
@@ -151,7 +149,7 @@ async fn compute(
     watch.lap("register sources");
     let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
     watch.lap("plan");
-    let computed = run::execute(&engine, &plan, computed, watch, progress).await?;
+    let computed = run::execute(&engine, &plan, ahead, watch, progress).await?;
     Ok(Night {
         settings,
         engine,
@@ -256,15 +254,17 @@ pub async fn backfill(
         let night = if kept(date) {
             NightDone::Kept(date)
         } else {
-            let computed = match ahead.as_mut() {
-                Some(ahead) => ahead
-                    .next(Micros::midnight(date))
-                    .await
-                    .map_err(|e| vec![run::execution_error(&e)])?,
-                None => BTreeMap::new(),
+            let joined = match ahead.as_mut() {
+                Some(ahead) => Some(
+                    ahead
+                        .next(Micros::midnight(date))
+                        .await
+                        .map_err(|e| vec![run::execution_error(&e)])?,
+                ),
+                None => None,
             };
             let summary =
-                compute_and_write(checked, settings_of(date), &computed, progress).await?;
+                compute_and_write(checked, settings_of(date), joined.as_ref(), progress).await?;
             NightDone::Written(date, Box::new(summary))
         };
         on_night(&night);
@@ -287,7 +287,7 @@ pub async fn run_night(
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
     let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
-    let mut summary = compute_and_write(checked, settings, &BTreeMap::new(), progress).await?;
+    let mut summary = compute_and_write(checked, settings, None, progress).await?;
     summary.repairs = repairs;
     Ok(summary)
 }
@@ -296,11 +296,11 @@ pub async fn run_night(
 async fn compute_and_write(
     checked: &Checked,
     settings: RunSettings,
-    computed: &BTreeMap<String, RecordBatch>,
+    ahead: Option<&run::JoinedAhead>,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
-    let night = compute(checked, settings, computed, &mut watch, progress).await?;
+    let night = compute(checked, settings, ahead, &mut watch, progress).await?;
     run::write_night(
         &checked.model,
         &night.engine,
@@ -333,7 +333,10 @@ pub fn plan_nights(
         plans.push((as_of, night.scorecard));
     }
     let nights: Vec<_> = plans.iter().map(|(as_of, p)| (*as_of, p)).collect();
-    Ok(plan::nights::plan_nights(&nights))
+    Ok(plan::nights::plan_nights(
+        &nights,
+        &checked.model.entity.key,
+    ))
 }
 
 /// The sides `dates` share, computed in one pass over each source.

@@ -125,6 +125,11 @@ pub struct NightsPlan {
     /// not shared): a backfill computes them ahead, while earlier nights
     /// finish.
     pub own: Vec<Vec<(String, LogicalPlan)>>,
+    /// The sides every night joins to its population, in order (all but
+    /// the previous night's health), each with its rows-read column.
+    pub join_order: Vec<(String, Option<String>)>,
+    /// The entity key column.
+    pub key: String,
 }
 
 /// The bucket column of a bucket aggregation.
@@ -136,13 +141,16 @@ const PRESENCE: &str = "__present";
 
 type Shared<T> = Result<T, String>;
 
-/// Plan `nights` (as-of instant and that night's plan, ascending) together.
-pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)]) -> NightsPlan {
+/// Plan `nights` (as-of instant and that night's plan, ascending) together;
+/// `key` is the entity key column.
+pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)], key: &str) -> NightsPlan {
     let mut plan = NightsPlan {
         nights: nights.iter().map(|(n, _)| *n).collect(),
         shared: Vec::new(),
         per_night: Vec::new(),
         own: Vec::new(),
+        join_order: Vec::new(),
+        key: key.to_string(),
     };
     let Some((_, first)) = nights.first() else {
         return plan;
@@ -163,6 +171,12 @@ pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)]) -> NightsPlan {
             Err(why) => plan.per_night.push((side.name.clone(), why)),
         }
     }
+    plan.join_order = first
+        .sides
+        .iter()
+        .filter(|s| s.name != names::PREVIOUS_SIDE)
+        .map(|s| (s.name.clone(), s.rows.clone()))
+        .collect();
     plan.own = nights
         .iter()
         .map(|(_, night)| {

@@ -114,12 +114,13 @@ fn project_columns(
 }
 
 /// Execute `plan` on `engine`: the working scorecard, the scorecard and
-/// the fired actions (before cooldowns). Sides in `shared` were computed
-/// by a pass shared with other nights. Stages are timed on `watch`.
+/// the fired actions (before cooldowns). With `ahead`, the facts but the
+/// previous night's health were joined ahead of the night (a backfill).
+/// Stages are timed on `watch`.
 pub async fn execute(
     engine: &Engine,
     plan: &Plan,
-    shared: &BTreeMap<String, RecordBatch>,
+    ahead: Option<&facts::JoinedAhead>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Computed, Vec<Diagnostic>> {
@@ -138,7 +139,7 @@ pub async fn execute(
     });
     // Declared columns' parse checks read their sources alongside the facts.
     let (facts, parse_failures) = futures::join!(
-        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key, shared),
+        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key, ahead),
         parsing::count_failures(ctx, &plan.parse_checks)
     );
     let facts = facts.map_err(|e| vec![execution_error(&e)])?;
@@ -149,8 +150,12 @@ pub async fn execute(
     if !over_limit.is_empty() {
         return Err(over_limit);
     }
-    let facts = entity::sort_by_key(&facts.batch.schema(), &[facts.batch], key)
-        .map_err(|e| vec![execution_error(&e)])?;
+    // Facts joined ahead are sorted already (the joins keep their order).
+    let facts = match ahead {
+        Some(_) => facts.batch,
+        None => entity::sort_by_key(&facts.batch.schema(), &[facts.batch], key)
+            .map_err(|e| vec![execution_error(&e)])?,
+    };
     watch.lap("compute facts");
     let (program, compile_ms) = compiling.await.map_err(|e| vec![internal(e)])?;
     let program = program.map_err(|e| vec![execution_error(&e)])?;

@@ -92,55 +92,38 @@ pub async fn compute_parts(
 }
 
 /// The facts of a scorecard plan: one row per entity of the population
-/// (unsorted), with every side's columns, in `schema` (the plan's
-/// [`ScorecardPlan::facts_schema`]). Sides in `computed` (by name, from a
-/// pass shared by many nights, or computed ahead; the population under
-/// [`names::POPULATION_PART`]) are taken as they are; the others are
-/// computed by [`compute_parts`].
+/// (unsorted, or sorted by key when joined ahead), with every side's
+/// columns, in `schema` (the plan's [`ScorecardPlan::facts_schema`]).
+/// With `ahead` (a backfill joined every part but the previous night's
+/// health ahead of the night), only that side is computed and joined.
 pub async fn compute_facts(
     ctx: &SessionContext,
     plan: &ScorecardPlan,
     schema: SchemaRef,
     key: &str,
-    computed: &BTreeMap<String, RecordBatch>,
+    ahead: Option<&JoinedAhead>,
 ) -> Result<Facts> {
-    let population_computed = computed.get(names::POPULATION_PART);
-    let parts: Vec<LogicalPlan> = population_computed
-        .is_none()
-        .then_some(&plan.population)
-        .into_iter()
-        .chain(
-            plan.sides
-                .iter()
-                .filter(|s| !computed.contains_key(&s.name))
-                .map(|s| &s.plan),
-        )
+    if let Some(ahead) = ahead {
+        return join_previous(ctx, plan, schema, key, ahead).await;
+    }
+    let parts: Vec<LogicalPlan> = std::iter::once(&plan.population)
+        .chain(plan.sides.iter().map(|s| &s.plan))
         .cloned()
         .collect();
     let mut parts = compute_parts(ctx, &parts).await?.into_iter();
-    let population = match population_computed {
-        Some(population) => population.clone(),
-        None => parts
-            .next()
-            .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?,
-    };
+    let population = parts
+        .next()
+        .ok_or_else(|| DataFusionError::Internal("no population".to_string()))?;
     let sides: Vec<SideBatch> = plan
         .sides
         .iter()
-        .map(|side| {
-            let batch = match computed.get(&side.name) {
-                Some(batch) => batch.clone(),
-                None => parts
-                    .next()
-                    .ok_or_else(|| DataFusionError::Internal("a side was lost".to_string()))?,
-            };
-            Ok(SideBatch {
-                key: side.key(),
-                rows: side.rows.clone(),
-                batch,
-            })
+        .zip(parts)
+        .map(|(side, batch)| SideBatch {
+            key: side.key(),
+            rows: side.rows.clone(),
+            batch,
         })
-        .collect::<Result<_>>()?;
+        .collect();
     let (batch, orphans) = left_join_by_key(schema, &population, key, &sides)?;
     let rows_read = sides.iter().map(SideBatch::rows_read).sum();
     let orphan_rows = plan
@@ -154,6 +137,103 @@ pub async fn compute_facts(
         batch,
         orphan_rows,
         rows_read,
+    })
+}
+
+/// A night's facts joined ahead of it: every part but the previous
+/// night's health, sorted by key.
+#[derive(Debug)]
+pub struct JoinedAhead {
+    /// The population with every side's columns but the previous night's.
+    pub batch: RecordBatch,
+    /// The sides joined, in order.
+    pub sides: Vec<String>,
+    /// `(source, rows)` read with a key that is no entity's.
+    pub orphan_rows: Vec<(String, u64)>,
+    /// Source rows the aggregations read.
+    pub rows_read: u64,
+}
+
+/// Join a night's parts (the population under [`names::POPULATION_PART`],
+/// each side by name) in `order` — `(side, rows column)` — and sort by key.
+pub fn join_ahead(
+    mut parts: BTreeMap<String, RecordBatch>,
+    order: &[(String, Option<String>)],
+    key: &str,
+) -> Result<JoinedAhead> {
+    let missing =
+        |name: &str| DataFusionError::Internal(format!("no part `{name}` computed ahead"));
+    let population = parts
+        .remove(names::POPULATION_PART)
+        .ok_or_else(|| missing(names::POPULATION_PART))?;
+    let mut fields: Vec<_> = population.schema().fields().iter().cloned().collect();
+    let mut sides = Vec::with_capacity(order.len());
+    for (name, rows) in order {
+        let batch = parts.remove(name).ok_or_else(|| missing(name))?;
+        let side_key = names::side_key(name);
+        fields.extend(
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .filter(|f| *f.name() != side_key && Some(f.name()) != rows.as_ref())
+                .map(|f| Arc::new(f.as_ref().clone().with_nullable(true))),
+        );
+        sides.push(SideBatch {
+            key: side_key,
+            rows: rows.clone(),
+            batch,
+        });
+    }
+    let schema: SchemaRef = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+    let (joined, orphans) = left_join_by_key(Arc::clone(&schema), &population, key, &sides)?;
+    let batch = super::entity::sort_by_key(&schema, &[joined], key)?;
+    Ok(JoinedAhead {
+        batch,
+        sides: order.iter().map(|(name, _)| name.clone()).collect(),
+        orphan_rows: order
+            .iter()
+            .zip(orphans)
+            .filter(|((_, rows), _)| rows.is_some())
+            .map(|((name, _), n)| (name.clone(), n))
+            .collect(),
+        rows_read: sides.iter().map(SideBatch::rows_read).sum(),
+    })
+}
+
+/// The facts from a night joined ahead: compute and join the previous
+/// night's health, when the plan has it.
+async fn join_previous(
+    ctx: &SessionContext,
+    plan: &ScorecardPlan,
+    schema: SchemaRef,
+    key: &str,
+    ahead: &JoinedAhead,
+) -> Result<Facts> {
+    let (previous, others): (Vec<_>, Vec<_>) = plan
+        .sides
+        .iter()
+        .partition(|s| s.name == names::PREVIOUS_SIDE);
+    if others.iter().map(|s| &s.name).ne(ahead.sides.iter()) {
+        return Err(DataFusionError::Internal(
+            "the sides joined ahead are not the night's".to_string(),
+        ));
+    }
+    let plans: Vec<LogicalPlan> = previous.iter().map(|s| s.plan.clone()).collect();
+    let sides: Vec<SideBatch> = previous
+        .iter()
+        .zip(compute_parts(ctx, &plans).await?)
+        .map(|(side, batch)| SideBatch {
+            key: side.key(),
+            rows: side.rows.clone(),
+            batch,
+        })
+        .collect();
+    let (batch, _) = left_join_by_key(schema, &ahead.batch, key, &sides)?;
+    Ok(Facts {
+        batch,
+        orphan_rows: ahead.orphan_rows.clone(),
+        rows_read: ahead.rows_read,
     })
 }
 

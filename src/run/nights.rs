@@ -20,7 +20,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
-use super::facts::compute_parts;
+use super::facts::{JoinedAhead, compute_parts, join_ahead};
 use crate::base::units::Micros;
 use crate::plan::nights::{
     BUCKET, BucketRange, Combine, Combined, NIGHTS_PER_WORD, NightsPlan, Recipe, SharedSide,
@@ -103,7 +103,7 @@ const AHEAD: usize = 2;
 /// their entity steps, playbooks and writing are one core's work, and this
 /// keeps the other busy.
 pub struct Ahead {
-    receiver: tokio::sync::mpsc::Receiver<Result<(Micros, BTreeMap<String, RecordBatch>)>>,
+    receiver: tokio::sync::mpsc::Receiver<Result<(Micros, JoinedAhead)>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -125,13 +125,14 @@ pub fn compute_ahead(
         .map(|(night, parts)| (*night, parts.clone()))
         .collect();
     let ctx = ctx.clone();
+    let (order, key) = (plan.join_order.clone(), plan.key.clone());
     let task = tokio::spawn(async move {
         for (night, parts) in jobs {
             let plans: Vec<LogicalPlan> = parts.iter().map(|(_, p)| p.clone()).collect();
             let computed = match shared.for_night(night) {
-                Ok(mut sides) => compute_parts(&ctx, &plans).await.map(|batches| {
+                Ok(mut sides) => compute_parts(&ctx, &plans).await.and_then(|batches| {
                     sides.extend(parts.into_iter().map(|(name, _)| name).zip(batches));
-                    (night, sides)
+                    Ok((night, join_ahead(sides, &order, &key)?))
                 }),
                 Err(e) => Err(e),
             };
@@ -146,7 +147,7 @@ pub fn compute_ahead(
 
 impl Ahead {
     /// The facts computed ahead for `night`, the next night in order.
-    pub async fn next(&mut self, night: Micros) -> Result<BTreeMap<String, RecordBatch>> {
+    pub async fn next(&mut self, night: Micros) -> Result<JoinedAhead> {
         match self.receiver.recv().await {
             Some(Ok((computed, parts))) if computed == night => Ok(parts),
             Some(Ok(_)) => Err(internal("the nights computed ahead came out of order")),
