@@ -428,3 +428,57 @@ metrics:
     );
     assert_same_nights(&runs, &filled);
 }
+
+/// A backfill that continues nights written by other definitions: its
+/// first night's trend compares with health scored differently (and says
+/// so), so it cannot use the steps compiled ahead for "same definitions";
+/// the nights after it can. Both must equal runs made in the same order.
+#[test]
+fn a_backfill_after_nights_of_other_definitions_equals_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = repo("examples/data");
+    let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
+        .expect("pipeline")
+        .replace("../examples/data", &data.display().to_string());
+    let before = dir.path().join("before.yaml");
+    let after = dir.path().join("after.yaml");
+    std::fs::write(&before, &text).expect("before");
+    let changed = text.replace("adoption: 35", "adoption: 45");
+    assert_ne!(changed, text, "the weight to change is in the example");
+    std::fs::write(&after, changed).expect("after");
+    let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
+    let first = nights("2026-10-01", "2026-10-10", 3, false);
+    let all = nights("2026-10-01", "2026-10-25", 3, false);
+    for night in all.dates().expect("nights") {
+        let pipeline = if first.dates().expect("nights").contains(&night) {
+            &before
+        } else {
+            &after
+        };
+        let options = RunOptions {
+            as_of: Some(night),
+            ..options(&runs)
+        };
+        let report = commands::run(pipeline, &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    }
+    let report = commands::backfill(&before, &options(&filled), &first, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let report = commands::backfill(&after, &options(&filled), &all, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        report.output.contains("5 written, 4 kept"),
+        "{}",
+        report.output
+    );
+    assert_same_nights(&runs, &filled);
+    // The first night after the change compiled its own steps; the next
+    // used those compiled ahead.
+    let compiled_in_night = |night: &str| {
+        let manifest = std::fs::read_to_string(filled.join(format!("as_of={night}/manifest.json")))
+            .expect("manifest");
+        manifest.contains("compile entity steps")
+    };
+    assert!(compiled_in_night("2026-10-13"));
+    assert!(!compiled_in_night("2026-10-16"));
+}
