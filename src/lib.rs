@@ -139,7 +139,7 @@ pub async fn compute_night(
 async fn compute(
     checked: &Checked,
     settings: RunSettings,
-    ahead: Option<run::JoinedAhead>,
+    ahead: Option<&run::JoinedAhead>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
@@ -263,7 +263,8 @@ pub async fn backfill(
                 ),
                 None => None,
             };
-            let summary = compute_and_write(checked, settings_of(date), joined, progress).await?;
+            let summary =
+                compute_and_write(checked, settings_of(date), joined.as_ref(), progress).await?;
             NightDone::Written(date, Box::new(summary))
         };
         on_night(&night);
@@ -295,7 +296,7 @@ pub async fn run_night(
 async fn compute_and_write(
     checked: &Checked,
     settings: RunSettings,
-    ahead: Option<run::JoinedAhead>,
+    ahead: Option<&run::JoinedAhead>,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
@@ -312,36 +313,30 @@ async fn compute_and_write(
 }
 
 /// Plan every night of `dates` (planning only) and plan them together:
-/// the sides they share. Each night is planned as a backfill will run it
-/// after the night before: with that night's health (when the pipeline
-/// has health) scored by the same definitions.
+/// the sides they share.
 pub fn plan_nights(
     checked: &Checked,
     inputs: &plan::Inputs<'_>,
     dates: &[chrono::NaiveDate],
 ) -> Result<plan::nights::NightsPlan, Vec<Diagnostic>> {
-    let model = &checked.model;
-    let previous = match model.health {
-        Some(_) => Some(
-            plan::nights::previous_stub(&model.entity.key)
-                .map_err(|e| vec![e.into_diagnostic()])?,
-        ),
-        None => None,
-    };
     let mut plans = Vec::with_capacity(dates.len());
     for &date in dates {
         let as_of = base::units::Micros::midnight(date);
         let night_inputs = plan::Inputs {
             scans: inputs.scans,
-            previous: previous.clone(),
-            previous_definitions_changed: previous.as_ref().map(|_| false),
+            previous: None,
+            previous_definitions_changed: None,
             as_of,
         };
-        let night = plan::plan(model, &night_inputs).map_err(|e| vec![e.into_diagnostic()])?;
-        plans.push((as_of, night));
+        let night =
+            plan::plan(&checked.model, &night_inputs).map_err(|e| vec![e.into_diagnostic()])?;
+        plans.push((as_of, night.scorecard));
     }
     let nights: Vec<_> = plans.iter().map(|(as_of, p)| (*as_of, p)).collect();
-    Ok(plan::nights::plan_nights(&nights, &model.entity.key))
+    Ok(plan::nights::plan_nights(
+        &nights,
+        &checked.model.entity.key,
+    ))
 }
 
 /// The sides `dates` share, computed in one pass over each source.

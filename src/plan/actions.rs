@@ -18,7 +18,7 @@ use crate::check::model::{Model, Playbook, TypedExpr, TypedKind, TypedPart, Type
 
 /// What one playbook fires: a row of [`names::ACTION_COLUMNS`] for each entity
 /// of the working scorecard where `condition` is true.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PlaybookActions {
     /// The playbook's name.
     pub name: String,

@@ -14,19 +14,16 @@
 //! [`NightsPlan::per_night`] says why.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
-use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{bit_or, count};
 use datafusion::logical_expr::{
     BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, cast, ident, lit, when,
 };
 
 use super::aggregate::{time_literal, with_filter};
-use super::scorecard::{ScorecardPlan, Side, Step};
+use super::scorecard::{ScorecardPlan, Side};
 use super::windows::{Shape, Window, Windowed, WindowedAggregate, WindowedCount};
-use super::{Plan, PlaybookActions};
 use crate::base::names;
 use crate::base::units::Micros;
 
@@ -133,8 +130,6 @@ pub struct NightsPlan {
     pub join_order: Vec<(String, Option<String>)>,
     /// The entity key column.
     pub key: String,
-    /// Per night, what its entity steps and playbooks compile from.
-    pub programs: Vec<NightProgram>,
 }
 
 /// The bucket column of a bucket aggregation.
@@ -146,48 +141,9 @@ const PRESENCE: &str = "__present";
 
 type Shared<T> = Result<T, String>;
 
-/// A stand-in for the previous night's scorecard (key and health, no
-/// rows), to plan nights as they will run after the night before.
-pub fn previous_stub(key: &str) -> Result<LogicalPlan, super::PlanError> {
-    Ok(LogicalPlanBuilder::empty(false)
-        .project(vec![
-            lit(ScalarValue::Utf8(None)).alias(key),
-            lit(ScalarValue::Float64(None)).alias(names::HEALTH),
-        ])?
-        .build()?)
-}
-
 /// Plan `nights` (as-of instant and that night's plan, ascending) together;
 /// `key` is the entity key column.
-pub fn plan_nights(nights: &[(Micros, &Plan)], key: &str) -> NightsPlan {
-    let plans: Vec<(Micros, &ScorecardPlan)> =
-        nights.iter().map(|(n, p)| (*n, &p.scorecard)).collect();
-    let mut plan = plan_sides(&plans, key);
-    plan.programs = nights
-        .iter()
-        .map(|(_, p)| NightProgram {
-            facts: Arc::new(p.scorecard.facts_schema()),
-            steps: p.scorecard.steps.clone(),
-            playbooks: p.actions.clone(),
-        })
-        .collect();
-    plan
-}
-
-/// What each night's entity steps and playbooks compile from: a backfill
-/// compiles them ahead, and a night uses them when its own plan turns out
-/// the same (it does after a night written by the same definitions).
-#[derive(Debug, Clone)]
-pub struct NightProgram {
-    /// The facts' schema.
-    pub facts: SchemaRef,
-    /// The entity steps.
-    pub steps: Vec<Step>,
-    /// The playbooks.
-    pub playbooks: Vec<PlaybookActions>,
-}
-
-fn plan_sides(nights: &[(Micros, &ScorecardPlan)], key: &str) -> NightsPlan {
+pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)], key: &str) -> NightsPlan {
     let mut plan = NightsPlan {
         nights: nights.iter().map(|(n, _)| *n).collect(),
         shared: Vec::new(),
@@ -195,7 +151,6 @@ fn plan_sides(nights: &[(Micros, &ScorecardPlan)], key: &str) -> NightsPlan {
         own: Vec::new(),
         join_order: Vec::new(),
         key: key.to_string(),
-        programs: Vec::new(),
     };
     let Some((_, first)) = nights.first() else {
         return plan;

@@ -46,7 +46,7 @@ pub struct Inputs<'a> {
 }
 
 /// Entity-level columns computed row by row from the facts and earlier steps.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Step {
     /// What the step computes, for `vane plan`.
     pub label: String,

@@ -120,7 +120,7 @@ fn project_columns(
 pub async fn execute(
     engine: &Engine,
     plan: &Plan,
-    mut ahead: Option<facts::JoinedAhead>,
+    ahead: Option<&facts::JoinedAhead>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Computed, Vec<Diagnostic>> {
@@ -134,26 +134,12 @@ pub async fn execute(
     let compiled_schema = Arc::clone(&facts_schema);
     let steps = plan.scorecard.steps.clone();
     let playbooks = plan.actions.clone();
-    // A backfill compiled them ahead; they serve when this night's plan is
-    // what they were compiled from (the night before had the same definitions).
-    let compiled_ahead = ahead
-        .as_mut()
-        .and_then(|a| a.program.take())
-        .filter(|(from, _)| {
-            *from.facts == *facts_schema && from.steps == steps && from.playbooks == playbooks
-        })
-        .map(|(_, program)| program);
-    let compiling = tokio::task::spawn_blocking(move || match compiled_ahead {
-        Some(program) => (Ok(program), None),
-        None => {
-            let (program, ms) =
-                timed(|| entity::compile_program(&state, compiled_schema, &steps, &playbooks));
-            (program, Some(ms))
-        }
+    let compiling = tokio::task::spawn_blocking(move || {
+        timed(|| entity::compile_program(&state, compiled_schema, &steps, &playbooks))
     });
     // Declared columns' parse checks read their sources alongside the facts.
     let (facts, parse_failures) = futures::join!(
-        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key, ahead.as_ref()),
+        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key, ahead),
         parsing::count_failures(ctx, &plan.parse_checks)
     );
     let facts = facts.map_err(|e| vec![execution_error(&e)])?;
@@ -173,9 +159,7 @@ pub async fn execute(
     watch.lap("compute facts");
     let (program, compile_ms) = compiling.await.map_err(|e| vec![internal(e)])?;
     let program = program.map_err(|e| vec![execution_error(&e)])?;
-    if let Some(ms) = compile_ms {
-        watch.record("compile entity steps (alongside)", ms);
-    }
+    watch.record("compile entity steps (alongside)", compile_ms);
     let working_schema = program.working_schema();
     let working = program
         .apply_steps(vec![facts], key)

@@ -20,11 +20,9 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use tokio::task::JoinSet;
 
-use super::entity::EntityProgram;
 use super::errors::is_out_of_memory;
 use crate::base::names;
 use crate::plan::ScorecardPlan;
-use crate::plan::nights::NightProgram;
 
 /// Optimize, plan and execute one part of the facts, as one batch.
 async fn compute_part(ctx: SessionContext, plan: LogicalPlan) -> Result<RecordBatch> {
@@ -144,6 +142,7 @@ pub async fn compute_facts(
 
 /// A night's facts joined ahead of it: every part but the previous
 /// night's health, sorted by key.
+#[derive(Debug)]
 pub struct JoinedAhead {
     /// The population with every side's columns but the previous night's.
     pub batch: RecordBatch,
@@ -153,9 +152,6 @@ pub struct JoinedAhead {
     pub orphan_rows: Vec<(String, u64)>,
     /// Source rows the aggregations read.
     pub rows_read: u64,
-    /// The night's entity steps and playbooks compiled ahead, with what
-    /// they were compiled from: used when the night's plan is the same.
-    pub program: Option<(NightProgram, EntityProgram)>,
 }
 
 /// Join a night's parts (the population under [`names::POPULATION_PART`],
@@ -202,7 +198,6 @@ pub fn join_ahead(
             .map(|((name, _), n)| (name.clone(), n))
             .collect(),
         rows_read: sides.iter().map(SideBatch::rows_read).sum(),
-        program: None,
     })
 }
 

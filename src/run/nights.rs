@@ -20,12 +20,10 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
-use super::entity::compile_program;
 use super::facts::{JoinedAhead, compute_parts, join_ahead};
 use crate::base::units::Micros;
 use crate::plan::nights::{
-    BUCKET, BucketRange, Combine, Combined, NIGHTS_PER_WORD, NightProgram, NightsPlan, Recipe,
-    SharedSide,
+    BUCKET, BucketRange, Combine, Combined, NIGHTS_PER_WORD, NightsPlan, Recipe, SharedSide,
 };
 
 /// Every shared side's groups, prepared to be cut into any night's side.
@@ -119,31 +117,22 @@ pub fn compute_ahead(
     wanted: &[Micros],
 ) -> Ahead {
     let (sender, receiver) = tokio::sync::mpsc::channel(AHEAD);
-    let jobs: Vec<(Micros, Parts, NightProgram)> = plan
+    let jobs: Vec<(Micros, Parts)> = plan
         .nights
         .iter()
         .zip(&plan.own)
-        .zip(&plan.programs)
-        .filter(|((night, _), _)| wanted.contains(night))
-        .map(|((night, parts), program)| (*night, parts.clone(), program.clone()))
+        .filter(|(night, _)| wanted.contains(night))
+        .map(|(night, parts)| (*night, parts.clone()))
         .collect();
     let ctx = ctx.clone();
     let (order, key) = (plan.join_order.clone(), plan.key.clone());
     let task = tokio::spawn(async move {
-        for (night, parts, program) in jobs {
+        for (night, parts) in jobs {
             let plans: Vec<LogicalPlan> = parts.iter().map(|(_, p)| p.clone()).collect();
             let computed = match shared.for_night(night) {
                 Ok(mut sides) => compute_parts(&ctx, &plans).await.and_then(|batches| {
                     sides.extend(parts.into_iter().map(|(name, _)| name).zip(batches));
-                    let mut joined = join_ahead(sides, &order, &key)?;
-                    let compiled = compile_program(
-                        &ctx.state(),
-                        Arc::clone(&program.facts),
-                        &program.steps,
-                        &program.playbooks,
-                    )?;
-                    joined.program = Some((program, compiled));
-                    Ok((night, joined))
+                    Ok((night, join_ahead(sides, &order, &key)?))
                 }),
                 Err(e) => Err(e),
             };
