@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Interleaved A/B of `vane backfill` between binaries: 52 weekly nights
+over a bench book (bench/data/<scale>m, made by bench/run.py), alternating
+binaries round by round and waiting for the load average to drop below 3
+before each timing, so that drift on a shared machine hits all binaries
+alike. Prints each timing, then the median and minimum per binary.
+
+Usage: python3 bench/ab_backfill.py BIN_A,BIN_B[,…] [ROUNDS] [--scale 25]
+"""
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    scale = "25"
+    if "--scale" in sys.argv:
+        scale = sys.argv[sys.argv.index("--scale") + 1]
+        args = [a for a in args if a != scale]
+    binaries = args[0].split(",")
+    rounds = int(args[1]) if len(args) > 1 else 4
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", f"{scale}m")
+    pipeline = os.path.join(data, "customer_health.yaml")
+    times = {b: [] for b in binaries}
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "out")
+        for _ in range(rounds):
+            for binary in binaries:
+                shutil.rmtree(out, ignore_errors=True)
+                while os.getloadavg()[0] > 3.0:
+                    time.sleep(5)
+                started = time.perf_counter()
+                subprocess.run([binary, "backfill", pipeline, "--from", "2025-11-09", "--to", "2026-11-01",
+                                "--every", "7d", "--out", out, "--threads", "2", "--memory-limit", "2GB"],
+                               check=True, capture_output=True)
+                times[binary].append(time.perf_counter() - started)
+                print(f"{binary}: {times[binary][-1]:.2f} s", flush=True)
+    for binary, seconds in times.items():
+        print(f"{binary}: median {statistics.median(seconds):.2f} s, min {min(seconds):.2f} s")
+
+
+if __name__ == "__main__":
+    main()
