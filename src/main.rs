@@ -302,6 +302,33 @@ fn parse_date(flag: &str, text: &str) -> Result<NaiveDate, Diagnostic> {
     })
 }
 
+/// Parse `--nights FROM..TO` (with `--every`) into the nights of a backfill plan.
+fn parse_nights(range: &str, every: &str) -> Result<vane::run::Nights, Diagnostic> {
+    let (from, to) = range.split_once("..").ok_or_else(|| {
+        Diagnostic::error(
+            Code::InvalidArgument,
+            format!("--nights `{range}` is not a range of dates"),
+        )
+        .help("write the first and last night, e.g. --nights 2026-01-04..2026-11-01")
+    })?;
+    let (from, to) = (parse_date("--nights", from)?, parse_date("--nights", to)?);
+    if from > to {
+        return Err(Diagnostic::error(
+            Code::InvalidArgument,
+            format!("--nights `{range}` runs backwards: {from} is after {to}"),
+        )
+        .help(format!(
+            "give the earliest night first: --nights {to}..{from}"
+        )));
+    }
+    Ok(vane::run::Nights {
+        from,
+        to,
+        every_days: parse_every(every)?,
+        force: true,
+    })
+}
+
 /// Parse a size flag: `512MB`, `2GB`, `1.5GiB`, `800000` (bytes).
 fn parse_size(text: &str) -> Option<usize> {
     let t = text.trim().to_ascii_lowercase();
@@ -524,21 +551,7 @@ fn main() -> ExitCode {
             nights: Some(range),
             every,
         } => {
-            let nights = (|| {
-                let (from, to) = range.split_once("..").ok_or_else(|| {
-                    Diagnostic::error(
-                        Code::InvalidArgument,
-                        format!("--nights `{range}` is not a range of dates"),
-                    )
-                    .help("write the first and last night, e.g. --nights 2026-01-04..2026-11-01")
-                })?;
-                Ok(vane::run::Nights {
-                    from: parse_date("--nights", from)?,
-                    to: parse_date("--nights", to)?,
-                    every_days: parse_every(&every)?,
-                    force: true,
-                })
-            })();
+            let nights = parse_nights(&range, &every);
             match (nights, run_options(data)) {
                 (Ok(nights), Ok(options)) => {
                     commands::plan_nights(&pipeline, &options, &nights, stage.into())
@@ -633,6 +646,23 @@ mod tests {
         let error = parse_date("--as-of", "2026-13-01").expect_err("not a date");
         assert_eq!(error.code, Code::InvalidArgument);
         assert!(error.message.contains("2026-13-01"), "{}", error.message);
+    }
+
+    #[test]
+    fn night_ranges_parse_or_say_why_not() {
+        let nights = parse_nights("2026-01-04..2026-11-01", "7d").expect("nights");
+        assert_eq!(nights.every_days, 7);
+        assert_eq!(nights.dates().expect("dates").len(), 44);
+        for (range, says) in [
+            ("2026-01-04", "not a range"),
+            ("2026-11-01..2026-01-04", "runs backwards"),
+            ("2026-01-04..soon", "soon"),
+        ] {
+            let error = parse_nights(range, "1d").expect_err(range);
+            assert_eq!(error.code, Code::InvalidArgument);
+            assert!(error.message.contains(says), "{}", error.message);
+        }
+        assert!(parse_nights("2026-01-04..2026-11-01", "0x").is_err());
     }
 
     #[test]
