@@ -267,9 +267,11 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
         for side in &plan.shared {
             let entity = &checked.model.entity.name;
             let what = match &side.recipe {
-                Recipe::Aggregates { columns, .. } => {
-                    let bucket = Seconds::of(side.bucket.get() / 1_000_000, 1)
-                        .map_or_else(|| format!("{} µs", side.bucket.get()), |s| s.to_string());
+                Recipe::Aggregates {
+                    columns, bucket, ..
+                } => {
+                    let bucket = Seconds::of(bucket.get() / 1_000_000, 1)
+                        .map_or_else(|| format!("{} µs", bucket.get()), |s| s.to_string());
                     format!(
                         "{} aggregates per ({entity}, bucket of {bucket}), combined per night over the buckets in its windows",
                         columns.len()

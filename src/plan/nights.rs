@@ -78,6 +78,8 @@ pub enum Recipe {
     /// A main side: its columns, and per night the bucket ranges whose
     /// row counts (one column per set of conditions) give the rows read.
     Aggregates {
+        /// The width of a bucket.
+        bucket: Micros,
         /// Every aggregate column.
         columns: Vec<Combined>,
         /// The rows-read column of the side.
@@ -105,8 +107,6 @@ pub struct SharedSide {
     /// The aggregation by (entity, bucket): key first, then `__bucket`
     /// (main sides) or the bucket lists (distinct sides).
     pub plan: LogicalPlan,
-    /// The width of a bucket.
-    pub bucket: Micros,
     /// How each night follows.
     pub recipe: Recipe,
 }
@@ -213,12 +213,12 @@ fn share(nights: &[Micros], sides: &[&Side]) -> Shared<SharedSide> {
         )
     })?;
     let windows = windows_by_night(nights, sides)?;
-    let grid = Grid::new(nights, &windows, unit)?;
-    match &windowed.shape {
+    let (plan, recipe) = match &windowed.shape {
         Shape::Aggregates { aggregates, rows } => {
+            let grid = Grid::new(nights, &windows, unit)?;
             let (plan, recipe) = share_aggregates(windowed, aggregates, rows, &windows, &grid)?;
-            let output = plan.schema().inner().clone();
             if let Recipe::Aggregates { columns, .. } = &recipe {
+                let output = plan.schema().inner().clone();
                 for c in columns {
                     let made = output
                         .field_with_name(&c.input)
@@ -235,25 +235,18 @@ fn share(nights: &[Micros], sides: &[&Side]) -> Shared<SharedSide> {
                     }
                 }
             }
-            Ok(SharedSide {
-                name: first.name.clone(),
-                schema,
-                plan,
-                bucket: Micros::new(grid.width),
-                recipe,
-            })
+            (plan, recipe)
         }
         Shape::Distinct { value, counts } => {
-            let (plan, recipe) = share_distinct(windowed, value, counts, nights, &windows, unit)?;
-            Ok(SharedSide {
-                name: first.name.clone(),
-                schema,
-                plan,
-                bucket: Micros::new(grid.width),
-                recipe,
-            })
+            share_distinct(windowed, value, counts, nights, &windows, unit)?
         }
-    }
+    };
+    Ok(SharedSide {
+        name: first.name.clone(),
+        schema,
+        plan,
+        recipe,
+    })
 }
 
 fn combinable(column: &Combined, data_type: &DataType) -> bool {
@@ -622,6 +615,7 @@ fn share_aggregates(
     Ok((
         plan,
         Recipe::Aggregates {
+            bucket: Micros::new(grid.width),
             columns,
             rows: rows.to_string(),
             row_ranges,

@@ -500,93 +500,91 @@ impl PreparedAggregates {
             &self.sorted,
         );
         let (row_counts, sources) = (&self.row_counts, &self.sources);
-        {
-            let mut reps = Vec::new();
-            let mut rows_read = Vec::new();
-            let mut built: Vec<Built> = sources
+        let mut reps = Vec::new();
+        let mut rows_read = Vec::new();
+        let mut built: Vec<Built> = sources
+            .iter()
+            .map(|s| match (&s.sums, s.combined.combine) {
+                (_, Combine::Min | Combine::Max) => Built::Take(Vec::new()),
+                (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::new()),
+                (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::new()),
+                (Some(Prefix::Float(_)), _) => Built::Float(Vec::new()),
+                _ => Built::Int(Vec::new()),
+            })
+            .collect();
+        for k in 0..keys.len() {
+            let (first, end) = (starts[k], starts[k + 1]);
+            let span = |range: &BucketRange| {
+                let b = &sorted[first..end];
+                let s = range.lo.map_or(0, |lo| b.partition_point(|&x| x < lo));
+                let e = b.partition_point(|&x| x < range.hi).max(s);
+                (first + s, first + e)
+            };
+            let read: i64 = night_rows
                 .iter()
-                .map(|s| match (&s.sums, s.combined.combine) {
-                    (_, Combine::Min | Combine::Max) => Built::Take(Vec::new()),
-                    (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::new()),
-                    (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::new()),
-                    (Some(Prefix::Float(_)), _) => Built::Float(Vec::new()),
-                    _ => Built::Int(Vec::new()),
+                .map(|(range, name)| {
+                    row_counts
+                        .get(name.as_str())
+                        .map_or(0, |p| p.count(span(range)))
                 })
-                .collect();
-            for k in 0..keys.len() {
-                let (first, end) = (starts[k], starts[k + 1]);
-                let span = |range: &BucketRange| {
-                    let b = &sorted[first..end];
-                    let s = range.lo.map_or(0, |lo| b.partition_point(|&x| x < lo));
-                    let e = b.partition_point(|&x| x < range.hi).max(s);
-                    (first + s, first + e)
-                };
-                let read: i64 = night_rows
-                    .iter()
-                    .map(|(range, name)| {
-                        row_counts
-                            .get(name.as_str())
-                            .map_or(0, |p| p.count(span(range)))
-                    })
-                    .sum();
-                if read == 0 {
-                    continue;
-                }
-                reps.push(keys.first_row[k]);
-                rows_read.push(Some(read));
-                for (source, column) in sources.iter().zip(built.iter_mut()) {
-                    let range = source.combined.ranges[night];
-                    let (s, e) = span(&range);
-                    let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
-                    match (column, &source.sums, &source.ordered) {
-                        (Built::Take(v), _, Some((rows, best_so_far))) => {
-                            let best = if range.lo.is_none() {
-                                (e > first).then(|| best_so_far[e - 1]).flatten()
-                            } else {
-                                let mut best = None;
-                                for &row in &order[s..e] {
-                                    if source.input.is_valid(row as usize)
-                                        && better(source.combined.combine, rows, row, best)
-                                    {
-                                        best = Some(row);
-                                    }
+                .sum();
+            if read == 0 {
+                continue;
+            }
+            reps.push(keys.first_row[k]);
+            rows_read.push(Some(read));
+            for (source, column) in sources.iter().zip(built.iter_mut()) {
+                let range = source.combined.ranges[night];
+                let (s, e) = span(&range);
+                let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
+                match (column, &source.sums, &source.ordered) {
+                    (Built::Take(v), _, Some((rows, best_so_far))) => {
+                        let best = if range.lo.is_none() {
+                            (e > first).then(|| best_so_far[e - 1]).flatten()
+                        } else {
+                            let mut best = None;
+                            for &row in &order[s..e] {
+                                if source.input.is_valid(row as usize)
+                                    && better(source.combined.combine, rows, row, best)
+                                {
+                                    best = Some(row);
                                 }
-                                best
-                            };
-                            v.push(best);
-                        }
-                        (Built::Int(v), Some(Prefix::Int(p)), _) => {
-                            v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
-                        }
-                        (Built::Dec128(v), Some(Prefix::Dec128(p)), _) => {
-                            v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
-                        }
-                        (Built::Dec256(v), Some(Prefix::Dec256(p)), _) => {
-                            v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
-                        }
-                        (Built::Float(v), Some(Prefix::Float(p)), _) => {
-                            v.push(has_values.then(|| p[e] - p[s]));
-                        }
-                        _ => return Err(internal("a shared column lost its kind")),
+                            }
+                            best
+                        };
+                        v.push(best);
                     }
+                    (Built::Int(v), Some(Prefix::Int(p)), _) => {
+                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    }
+                    (Built::Dec128(v), Some(Prefix::Dec128(p)), _) => {
+                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    }
+                    (Built::Dec256(v), Some(Prefix::Dec256(p)), _) => {
+                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    }
+                    (Built::Float(v), Some(Prefix::Float(p)), _) => {
+                        v.push(has_values.then(|| p[e] - p[s]));
+                    }
+                    _ => return Err(internal("a shared column lost its kind")),
                 }
             }
-            let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
-            for (source, column) in sources.iter().zip(built) {
-                let data_type = side
-                    .schema
-                    .field_with_name(&source.combined.column)?
-                    .data_type();
-                by_name.insert(
-                    &source.combined.column,
-                    column.finish(data_type, &source.input)?,
-                );
-            }
-            by_name.insert(rows, Arc::new(Int64Array::from(rows_read)));
-            let key_type = side.schema.field(0).data_type();
-            let key_column = keys.column(self.batch.column(0), reps, key_type)?;
-            assemble(side, key_column, by_name)
         }
+        let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
+        for (source, column) in sources.iter().zip(built) {
+            let data_type = side
+                .schema
+                .field_with_name(&source.combined.column)?
+                .data_type();
+            by_name.insert(
+                &source.combined.column,
+                column.finish(data_type, &source.input)?,
+            );
+        }
+        by_name.insert(rows, Arc::new(Int64Array::from(rows_read)));
+        let key_type = side.schema.field(0).data_type();
+        let key_column = keys.column(self.batch.column(0), reps, key_type)?;
+        assemble(side, key_column, by_name)
     }
 }
 
