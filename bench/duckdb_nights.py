@@ -73,10 +73,9 @@ def nights_sql(data, first, last, every_days):
     - `first_report_at` (min over *all* events before the night) is the
       account's first report overall when that is before the night, else
       null, so it needs no join to the nights;
-    - the events are read once for `[FIRST - 60d, LAST)` (60 days: the
-      widest reach back, `change(logins_30d)`'s previous 30 days) and joined
-      to the nights on `[night - 60d, night)`; each FILTER then narrows to its
-      own 30-day window.
+    - the events are read once for `[FIRST - 90d, LAST)` (90 days: the
+      widest reach back, `active_users_90d`) and joined to the nights on
+      `[night - 90d, night)`; each FILTER then narrows to its own window.
     Tickets join on `opened_at < night` (no lower bound: a ticket opened long
     ago may still be open at the night), as scorecard_sql reads them.
     """
@@ -99,13 +98,14 @@ first_report AS (
 events AS (
   SELECT n.night, e.account_id,
     count(DISTINCT e.user_id) FILTER (WHERE e.event_time >= {w30[0]}) AS active_users_30d,
+    count(DISTINCT e.user_id) AS active_users_90d,
     count(*) FILTER (WHERE e.event_time >= {w30[0]} AND e.event_type = 'login') AS logins_30d,
-    count(*) FILTER (WHERE e.event_time < {w30_prev[1]} AND e.event_type = 'login') AS logins_prev,
+    count(*) FILTER (WHERE e.event_time >= {w30_prev[0]} AND e.event_time < {w30_prev[1]} AND e.event_type = 'login') AS logins_prev,
     count(DISTINCT e.feature) FILTER (WHERE e.event_time >= {w30[0]} AND e.event_type = 'feature_use') AS feature_breadth_30d
   FROM nights n
   JOIN (SELECT account_id, user_id, event_time, event_type, feature FROM {ev}
-        WHERE event_time >= {lo} - INTERVAL 60 DAY AND event_time < {hi}) e
-    ON e.event_time >= {w30_prev[0]} AND e.event_time < {w30[1]}
+        WHERE event_time >= {lo} - INTERVAL 90 DAY AND event_time < {hi}) e
+    ON e.event_time >= {w90[0]} AND e.event_time < {w90[1]}
   GROUP BY n.night, e.account_id
 ),
 tickets AS (
@@ -149,6 +149,7 @@ m AS (
   SELECT acc.*,
     CASE WHEN f.first_report_at < acc.night THEN f.first_report_at END AS first_report_at,
     coalesce(e.active_users_30d, 0) AS active_users_30d,
+    coalesce(e.active_users_90d, 0) AS active_users_90d,
     coalesce(e.logins_30d, 0) AS logins_30d,
     coalesce(e.logins_prev, 0) AS logins_prev,
     coalesce(e.feature_breadth_30d, 0) AS feature_breadth_30d,

@@ -54,6 +54,7 @@ events AS (
   SELECT account_id,
     min(event_time) FILTER (WHERE event_type = 'report_created') AS first_report_at,
     count(DISTINCT user_id) FILTER (WHERE event_time >= {w30[0]} AND event_time < {w30[1]}) AS active_users_30d,
+    count(DISTINCT user_id) FILTER (WHERE event_time >= {w90[0]} AND event_time < {w90[1]}) AS active_users_90d,
     count(*) FILTER (WHERE event_time >= {w30[0]} AND event_time < {w30[1]} AND event_type = 'login') AS logins_30d,
     count(*) FILTER (WHERE event_time >= {w30_prev[0]} AND event_time < {w30_prev[1]} AND event_type = 'login') AS logins_prev,
     count(DISTINCT feature) FILTER (WHERE event_time >= {w30[0]} AND event_time < {w30[1]} AND event_type = 'feature_use') AS feature_breadth_30d
@@ -95,6 +96,7 @@ m AS (
   SELECT acc.*,
     e.first_report_at,
     coalesce(e.active_users_30d, 0) AS active_users_30d,
+    coalesce(e.active_users_90d, 0) AS active_users_90d,
     coalesce(e.logins_30d, 0) AS logins_30d,
     coalesce(e.logins_prev, 0) AS logins_prev,
     coalesce(e.feature_breadth_30d, 0) AS feature_breadth_30d,
@@ -122,6 +124,7 @@ d AS (
   SELECT *,
     {days_between('signed_at', 'provisioned_at')} AS time_to_provision_days,
     CASE WHEN provisioned_at >= {T} - INTERVAL 180 DAY THEN {days_between('provisioned_at', 'first_report_at')} END AS time_to_value_days,
+    active_users_30d / NULLIF(CAST(active_users_90d AS DOUBLE), 0) AS user_stickiness,
     active_users_30d / NULLIF(CAST(seats AS DOUBLE), 0) AS seat_utilization,
     (logins_30d - logins_prev) / NULLIF(abs(CAST(logins_prev AS DOUBLE)), 0) AS login_change,
     (arr + expansion_usd_365d - contraction_usd_365d) / NULLIF(arr, 0) AS net_retention
@@ -131,6 +134,7 @@ s AS (
   SELECT *,
     {ramp('time_to_value_days', 60, 7)} AS score__time_to_value,
     {ramp('seat_utilization', 0.2, 0.85)} AS score__seat_utilization,
+    {ramp('user_stickiness', 0.3, 0.9)} AS score__stickiness,
     {ramp('login_change', -0.5, 0.1)} AS score__login_trend,
     {bands('feature_breadth_30d', [2, 4, 6], [10, 40, 70, 100])} AS score__feature_breadth,
     {bands('open_escalations', [1, 2, 4], [100, 60, 30, 0])} AS score__escalations,
@@ -144,7 +148,7 @@ s AS (
 , g AS (
   SELECT *,
     {wmean([("score__time_to_value", 1)])} AS group__onboarding,
-    {wmean([("score__seat_utilization", 2), ("score__login_trend", 1), ("score__feature_breadth", 1)])} AS group__adoption,
+    {wmean([("score__seat_utilization", 2), ("score__stickiness", 1), ("score__login_trend", 1), ("score__feature_breadth", 1)])} AS group__adoption,
     {wmean([("score__escalations", 1), ("score__resolution_time", 1)])} AS group__support,
     {wmean([("score__nps", 1)])} AS group__sentiment,
     {wmean([("score__renewals", 1), ("score__difot", 2), ("score__cycle_time", 1)])} AS group__outcomes
