@@ -93,15 +93,24 @@ fn describe_metric(model: &Model, name: &str) -> String {
     }
 }
 
+/// "1 partition", "2 partitions".
+fn partitions_text(partitions: usize) -> String {
+    match partitions {
+        1 => "1 partition".to_string(),
+        n => format!("{n} partitions"),
+    }
+}
+
 async fn describe(
     engine: &Engine,
     name: &str,
     plan: LogicalPlan,
+    partitions: usize,
     stage: Stage,
     out: &mut String,
 ) -> Result<(), Diagnostic> {
     let ctx = engine.session();
-    let state = ctx.state();
+    let state = crate::run::state_with_partitions(ctx, partitions);
     let internal = |e: datafusion::error::DataFusionError| {
         Diagnostic::error(Code::Internal, format!("cannot plan {name}: {e}"))
             .help("this is a bug in Vane; please report it")
@@ -116,7 +125,7 @@ async fn describe(
             .create_physical_plan(&optimized)
             .await
             .map_err(internal)?;
-        datafusion::physical_plan::collect(physical.clone(), ctx.task_ctx())
+        datafusion::physical_plan::collect(physical.clone(), state.task_ctx())
             .await
             .map_err(|e| execution_error(&e))?;
         let _ = writeln!(
@@ -190,8 +199,18 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
                 check.plan.clone(),
             )
         }));
-        for (name, part) in parts {
-            describe(&engine, &name, part, stage, &mut out)
+        // The facts' parts run at once, sharing the partitions as `run`
+        // shares them; the parse checks run beside them with all of them.
+        let (names, parts): (Vec<String>, Vec<LogicalPlan>) = parts.unzip();
+        let facts_parts = 1 + plan.scorecard.sides.len();
+        let mut partitions = crate::run::partitions_at_once(
+            engine.session(),
+            &parts[..facts_parts.min(parts.len())],
+        );
+        partitions.resize(parts.len(), engine.partitions());
+        for ((name, part), partitions) in names.into_iter().zip(parts).zip(partitions) {
+            let name = format!("{name} [{}]", partitions_text(partitions));
+            describe(&engine, &name, part, partitions, stage, &mut out)
                 .await
                 .map_err(|d| vec![d])?;
         }
@@ -264,7 +283,9 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
             out,
             "every night: the population, the effective targets and the previous night's health, as `vane plan` shows"
         );
-        for side in &plan.shared {
+        let shared_plans: Vec<LogicalPlan> = plan.shared.iter().map(|s| s.plan.clone()).collect();
+        let partitions = crate::run::partitions_at_once(engine.session(), &shared_plans);
+        for (side, partitions) in plan.shared.iter().zip(partitions) {
             let entity = &checked.model.entity.name;
             let what = match &side.recipe {
                 Recipe::Aggregates {
@@ -282,10 +303,21 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
                     counts.len()
                 ),
             };
-            let name = format!("shared side `{}` ({what})", side.name);
-            describe(&engine, &name, side.plan.clone(), stage, &mut out)
-                .await
-                .map_err(|d| vec![d])?;
+            let name = format!(
+                "shared side `{}` ({what}) [{}]",
+                side.name,
+                partitions_text(partitions)
+            );
+            describe(
+                &engine,
+                &name,
+                side.plan.clone(),
+                partitions,
+                stage,
+                &mut out,
+            )
+            .await
+            .map_err(|d| vec![d])?;
         }
         Ok(out)
     });

@@ -17,6 +17,7 @@ use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
 use super::errors::internal;
+use super::facts;
 use super::outputs;
 use super::session::session;
 use super::settings::RunSettings;
@@ -111,12 +112,17 @@ impl Engine {
         }
         let input_bytes = inputs.values().flatten().map(|f| f.bytes).sum();
         let partitions = partitions_for(settings.threads, input_bytes);
-        ctx.state_ref()
-            .write()
-            .config_mut()
-            .options_mut()
-            .execution
-            .target_partitions = partitions;
+        let table_bytes = inputs
+            .iter()
+            .map(|(name, files)| (name.clone(), files.iter().map(|f| f.bytes).sum()))
+            .collect();
+        {
+            let state = ctx.state_ref();
+            let mut state = state.write();
+            let config = state.config_mut();
+            config.options_mut().execution.target_partitions = partitions;
+            config.set_extension(Arc::new(facts::TableBytes(table_bytes)));
+        }
         let previous = match model.health {
             Some(_) => previous_scorecard(&ctx, settings).await,
             None => None,

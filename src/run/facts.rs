@@ -15,7 +15,9 @@ use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32A
 use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use tokio::task::JoinSet;
@@ -24,24 +26,91 @@ use super::errors::is_out_of_memory;
 use crate::base::names;
 use crate::plan::ScorecardPlan;
 
-/// Optimize, plan and execute one part of the facts, as one batch.
-async fn compute_part(ctx: SessionContext, plan: LogicalPlan) -> Result<RecordBatch> {
-    let physical = ctx.state().create_physical_plan(&plan).await?;
+/// The bytes of input each registered table reads (by table name), kept
+/// in the session's config so that parts running at once can share the
+/// partitions in proportion to what each of them reads.
+pub struct TableBytes(pub BTreeMap<String, u64>);
+
+/// The input bytes of every table `plan` scans (0 for tables not in `sizes`).
+fn bytes_scanned(plan: &LogicalPlan, sizes: &TableBytes) -> u64 {
+    let mut total = 0u64;
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let bytes = sizes.0.get(scan.table_name.table()).copied().unwrap_or(0);
+            total = total.saturating_add(bytes);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    total
+}
+
+/// Partitions for parts that run at once, out of `threads`: each part its
+/// share by the bytes it reads, rounded up, at least one. Parts that read
+/// much get more; parts that each read a share of the input run in one
+/// partition each, side by side, with no exchange between partitions.
+fn share_partitions(bytes: &[u64], threads: usize) -> Vec<usize> {
+    let total: u128 = bytes.iter().map(|&b| u128::from(b)).sum();
+    let threads = threads.max(1);
+    bytes
+        .iter()
+        .map(|&b| {
+            if total == 0 {
+                return 1;
+            }
+            let share = (u128::from(b) * threads as u128).div_ceil(total);
+            usize::try_from(share).unwrap_or(threads).clamp(1, threads)
+        })
+        .collect()
+}
+
+/// The partitions of each of `parts` when they run at once: the
+/// session's partitions shared by the bytes each reads
+/// ([`share_partitions`]), or all of them each when sizes are unknown.
+pub fn partitions_at_once(ctx: &SessionContext, parts: &[LogicalPlan]) -> Vec<usize> {
+    let threads = ctx.state().config().target_partitions();
+    match ctx.state().config().get_extension::<TableBytes>() {
+        Some(sizes) => {
+            let bytes: Vec<u64> = parts.iter().map(|p| bytes_scanned(p, &sizes)).collect();
+            share_partitions(&bytes, threads)
+        }
+        None => vec![threads; parts.len()],
+    }
+}
+
+/// The session's state with `partitions` target partitions, to plan and
+/// execute one part in.
+pub fn state_with_partitions(ctx: &SessionContext, partitions: usize) -> SessionState {
+    let mut state = ctx.state();
+    state.config_mut().options_mut().execution.target_partitions = partitions;
+    state
+}
+
+/// Optimize, plan and execute one part of the facts in `partitions`
+/// partitions, as one batch.
+async fn compute_part(
+    ctx: SessionContext,
+    plan: LogicalPlan,
+    partitions: usize,
+) -> Result<RecordBatch> {
+    let state = state_with_partitions(&ctx, partitions);
+    let physical = state.create_physical_plan(&plan).await?;
     let schema = physical.schema();
-    let batches = datafusion::physical_plan::collect(physical, ctx.task_ctx()).await?;
+    let batches = datafusion::physical_plan::collect(physical, state.task_ctx()).await?;
     Ok(concat_batches(&schema, &batches)?)
 }
 
-/// Every part as its own task. On the first error the others are stopped
-/// (and their memory released) before it is returned.
+/// Every part as its own task, the session's partitions shared between
+/// them ([`share_partitions`]). On the first error the others are
+/// stopped (and their memory released) before it is returned.
 async fn compute_all_at_once(
     ctx: &SessionContext,
     parts: &[LogicalPlan],
 ) -> Result<Vec<RecordBatch>> {
+    let partitions = partitions_at_once(ctx, parts);
     let mut tasks = JoinSet::new();
-    for (index, part) in parts.iter().enumerate() {
+    for (index, (part, partitions)) in parts.iter().zip(partitions).enumerate() {
         let (ctx, part) = (ctx.clone(), part.clone());
-        tasks.spawn(async move { (index, compute_part(ctx, part).await) });
+        tasks.spawn(async move { (index, compute_part(ctx, part, partitions).await) });
     }
     let mut computed: Vec<Option<RecordBatch>> = vec![None; parts.len()];
     let mut failure = None;
@@ -70,9 +139,10 @@ async fn compute_one_by_one(
     ctx: &SessionContext,
     parts: &[LogicalPlan],
 ) -> Result<Vec<RecordBatch>> {
+    let threads = ctx.state().config().target_partitions();
     let mut computed = Vec::with_capacity(parts.len());
     for part in parts {
-        computed.push(compute_part(ctx.clone(), part.clone()).await?);
+        computed.push(compute_part(ctx.clone(), part.clone(), threads).await?);
     }
     Ok(computed)
 }
@@ -373,6 +443,21 @@ mod tests {
 
     fn strings(values: Vec<Option<&str>>) -> ArrayRef {
         Arc::new(StringArray::from(values))
+    }
+
+    #[test]
+    fn parts_share_the_partitions_by_the_bytes_they_read() {
+        // Three parts over one big source and two small ones, on 2 threads:
+        // one partition each, side by side.
+        assert_eq!(share_partitions(&[100, 100, 100, 1, 1], 2), [1, 1, 1, 1, 1]);
+        // One part reading nearly everything gets every thread.
+        assert_eq!(share_partitions(&[1000, 1, 1], 4), [4, 1, 1]);
+        // Two equal parts on 8 threads: half each.
+        assert_eq!(share_partitions(&[50, 50], 8), [4, 4]);
+        // Nothing known: one partition each; never zero threads.
+        assert_eq!(share_partitions(&[0, 0], 4), [1, 1]);
+        assert_eq!(share_partitions(&[10], 0), [1]);
+        assert_eq!(share_partitions(&[u64::MAX, u64::MAX], 1024), [512, 512]);
     }
 
     fn population() -> RecordBatch {
