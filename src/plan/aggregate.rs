@@ -130,6 +130,73 @@ impl Range {
     }
 }
 
+/// An aggregate's condition as rows that passed `range` still need it:
+/// its window bounds, but for those the range itself implies, then its
+/// other conditions. `None` when every row in range meets it.
+fn within_range(
+    range: &Range,
+    window: Window,
+    other: Option<Expr>,
+    time: Option<(&str, &DataType)>,
+) -> Option<Expr> {
+    let mut parts = Vec::new();
+    if let Some((column, data_type)) = time {
+        if window.hi < range.hi {
+            parts.push(ident(column).lt(time_literal(data_type, window.hi)));
+        }
+        if let Some(lo) = window.lo
+            && range.lo.is_none_or(|start| lo > start)
+        {
+            parts.push(ident(column).gt_eq(time_literal(data_type, lo)));
+        }
+    }
+    parts.extend(other);
+    and_all(parts)
+}
+
+/// The rows in `range` that some of `conditions` needs, as one predicate;
+/// `None` when every row in range is needed. Windows under the same other
+/// condition merge where they overlap or touch, so each condition is
+/// tested once (a count over 30 days and the 30 days before become one
+/// 60-day window).
+fn any_needed(
+    range: &Range,
+    conditions: impl Iterator<Item = (Window, Option<Expr>)>,
+    time: Option<(&str, &DataType)>,
+) -> Option<Expr> {
+    let mut by_condition: Vec<(Option<Expr>, String, Vec<Window>)> = Vec::new();
+    for (window, other) in conditions {
+        let text = other.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        match by_condition.iter_mut().find(|(_, t, _)| *t == text) {
+            Some((_, _, windows)) => windows.push(window),
+            None => by_condition.push((other, text, vec![window])),
+        }
+    }
+    let mut needed = Vec::new();
+    for (other, _, windows) in by_condition {
+        for window in merge_windows(windows) {
+            needed.push(within_range(range, window, other.clone(), time)?);
+        }
+    }
+    needed.into_iter().reduce(Expr::or)
+}
+
+/// The union of `windows` as the fewest windows: sorted by start (all
+/// history first), joined where one starts before or where another ends.
+fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
+    windows.sort_by_key(|w| (w.lo, w.hi));
+    let mut merged: Vec<Window> = Vec::new();
+    for window in windows {
+        match merged.last_mut() {
+            Some(last) if window.lo.is_none_or(|lo| lo <= last.hi) => {
+                last.hi = last.hi.max(window.hi);
+            }
+            _ => merged.push(window),
+        }
+    }
+    merged
+}
+
 /// A distinct count, computed as its own two-level aggregation: first one
 /// row per (key, value) with a flag per condition, then a count per key.
 /// One hash table of (key, value) pairs is far cheaper than a set of values
@@ -146,14 +213,12 @@ struct DistinctBranch {
     range: Range,
 }
 
-/// Aggregates of one source being collected.
+/// Aggregates of one source being collected. Their conditions are put
+/// together once every window is known ([`within_range`]).
 struct Collector<'a> {
     source: &'a Source,
-    aggregates: Vec<Expr>,
     by_text: BTreeMap<String, String>,
     range: Range,
-    /// Every aggregate's condition (`None` for an aggregate over all rows).
-    conditions: Vec<Option<Expr>>,
     distinct: Vec<DistinctBranch>,
     /// Every aggregate of the main aggregation as a window and a condition.
     windowed: Vec<WindowedAggregate>,
@@ -189,21 +254,16 @@ impl Collector<'_> {
     /// Add an aggregate (with its condition) to the main aggregation; returns its column.
     fn register(&mut self, base: Expr, condition: &Condition) -> LowerResult<String> {
         self.range.include(condition.window.lo, condition.window.hi);
-        let predicate = condition.full();
-        if !self.conditions.contains(&predicate) {
-            self.conditions.push(predicate.clone());
-        }
-        let full = match &predicate {
-            Some(p) => with_filter(base.clone(), p.clone())?,
+        let full = match condition.full() {
+            Some(p) => with_filter(base.clone(), p)?,
             None => base.clone(),
         };
         let text = full.to_string();
         if let Some(alias) = self.by_text.get(&text) {
             return Ok(alias.clone());
         }
-        let alias = names::aggregate(&self.source.name, self.aggregates.len());
+        let alias = names::aggregate(&self.source.name, self.windowed.len());
         self.by_text.insert(text, alias.clone());
-        self.aggregates.push(full.alias(&alias));
         self.windowed.push(WindowedAggregate {
             column: alias.clone(),
             aggregate: base,
@@ -281,10 +341,8 @@ pub fn source_aggregate(
     let time = source.time.as_deref().zip(time_type);
     let mut collector = Collector {
         source,
-        aggregates: Vec::new(),
         by_text: BTreeMap::new(),
         range: Range::new(),
-        conditions: Vec::new(),
         distinct: Vec::new(),
         windowed: Vec::new(),
     };
@@ -391,22 +449,36 @@ pub fn source_aggregate(
     let err = |e: datafusion::error::DataFusionError| e.to_string();
     let key = ident(&source.key);
     let mut sides = Vec::new();
-    if !collector.aggregates.is_empty() {
+    if !collector.windowed.is_empty() {
+        let range = &collector.range;
         let mut builder = LogicalPlanBuilder::from(scan.clone());
         if let Some((column, data_type)) = time {
             builder = builder
-                .filter(collector.range.predicate(column, data_type))
+                .filter(range.predicate(column, data_type))
                 .map_err(err)?;
         }
         // When every aggregate has a condition, rows meeting none of them
         // cannot change any result: drop them before aggregating. (Entities
         // left without rows get their zero or null from the left join.)
-        let all_conditional: Option<Vec<Expr>> = collector.conditions.iter().cloned().collect();
-        if let Some(any) = all_conditional.and_then(|c| c.into_iter().reduce(Expr::or)) {
+        let conditions = collector
+            .windowed
+            .iter()
+            .map(|a| (a.window, a.condition.clone()));
+        if let Some(any) = any_needed(range, conditions, time) {
             builder = builder.filter(any).map_err(err)?;
         }
         let rows = names::rows_read(&source.name);
-        let mut aggregates = collector.aggregates.clone();
+        let mut aggregates = collector
+            .windowed
+            .iter()
+            .map(|a| {
+                let aggregate = match within_range(range, a.window, a.condition.clone(), time) {
+                    Some(condition) => with_filter(a.aggregate.clone(), condition)?,
+                    None => a.aggregate.clone(),
+                };
+                Ok(aggregate.alias(&a.column))
+            })
+            .collect::<LowerResult<Vec<_>>>()?;
         aggregates.push(count(lit(1i64)).alias(&rows));
         let mut projection =
             vec![cast(key.clone(), key_type.clone()).alias(names::side_key(&source.name))];
@@ -434,29 +506,37 @@ pub fn source_aggregate(
     }
     for (index, branch) in collector.distinct.iter().enumerate() {
         let side = names::distinct_side(&source.name, index);
+        let range = &branch.range;
         let mut filter = branch.value.clone().is_not_null();
         if let Some((column, data_type)) = time {
-            filter = filter.and(branch.range.predicate(column, data_type));
+            filter = filter.and(range.predicate(column, data_type));
         }
-        let flags: Vec<Expr> = branch
-            .counts
+        let conditions = branch
+            .windowed
             .iter()
-            .enumerate()
-            .map(|(j, (predicate, _))| {
-                let condition = predicate.clone().unwrap_or_else(|| lit(true));
-                bool_or(core_fn::coalesce().call(vec![condition, lit(false)]))
-                    .alias(names::distinct_flag(j))
-            })
-            .collect();
-        let counts: Vec<Expr> = branch
-            .counts
-            .iter()
-            .enumerate()
-            .map(|(j, (_, column))| {
-                with_filter(count(lit(1i64)), ident(names::distinct_flag(j)))
-                    .map(|c| c.alias(column))
-            })
-            .collect::<LowerResult<_>>()?;
+            .map(|c| (c.window, c.condition.clone()));
+        if let Some(any) = any_needed(range, conditions, time) {
+            filter = filter.and(any);
+        }
+        // A count whose condition every row read meets needs no flag: it
+        // counts every (key, value) group.
+        let mut flags = Vec::new();
+        let mut counts = Vec::new();
+        for (j, count_of) in branch.windowed.iter().enumerate() {
+            let all = count(lit(1i64));
+            let counted =
+                match within_range(range, count_of.window, count_of.condition.clone(), time) {
+                    Some(condition) => {
+                        flags.push(
+                            bool_or(core_fn::coalesce().call(vec![condition, lit(false)]))
+                                .alias(names::distinct_flag(j)),
+                        );
+                        with_filter(all, ident(names::distinct_flag(j)))?
+                    }
+                    None => all,
+                };
+            counts.push(counted.alias(&count_of.column));
+        }
         let mut projection =
             vec![cast(key.clone(), key_type.clone()).alias(names::side_key(&side))];
         projection.extend(branch.counts.iter().map(|(_, column)| ident(column)));
@@ -578,4 +658,75 @@ fn aggregate_call(function: Aggregate, args: Vec<Expr>) -> LowerResult<Expr> {
 /// Count and sum aggregates give 0, not null, for entities without rows.
 pub fn zero_filled(column: &str) -> Expr {
     core_fn::coalesce().call(vec![ident(column), lit(0i64)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(n: i64) -> Micros {
+        Micros::new(n * 86_400_000_000)
+    }
+
+    fn window(lo: Option<i64>, hi: i64) -> Window {
+        Window {
+            lo: lo.map(day),
+            hi: day(hi),
+        }
+    }
+
+    #[test]
+    fn windows_merge_where_they_overlap_or_touch() {
+        let merged = merge_windows(vec![
+            window(Some(30), 60),
+            window(Some(0), 30),
+            window(Some(70), 80),
+            window(Some(75), 90),
+        ]);
+        assert_eq!(merged, [window(Some(0), 60), window(Some(70), 90)]);
+        let with_all_history = merge_windows(vec![window(Some(10), 20), window(None, 5)]);
+        assert_eq!(with_all_history, [window(None, 5), window(Some(10), 20)]);
+        assert_eq!(
+            merge_windows(vec![window(Some(10), 20), window(None, 15)]),
+            [window(None, 20)]
+        );
+    }
+
+    #[test]
+    fn bounds_the_range_implies_are_not_tested_again() {
+        let time_type = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let time = Some(("t", &time_type));
+        let range = Range {
+            lo: Some(day(0)),
+            hi: day(90),
+        };
+        // The window that is the whole range, without other conditions:
+        // every row read meets it.
+        assert_eq!(within_range(&range, window(Some(0), 90), None, time), None);
+        let inner = within_range(&range, window(Some(60), 90), None, time).expect("a bound");
+        assert_eq!(
+            inner.to_string(),
+            "t >= TimestampMicrosecond(5184000000000, None)"
+        );
+        let other = ident("kind").eq(lit("login"));
+        let both = within_range(&range, window(Some(0), 30), Some(other.clone()), time)
+            .expect("a condition");
+        assert_eq!(
+            both.to_string(),
+            "t < TimestampMicrosecond(2592000000000, None) AND kind = Utf8(\"login\")"
+        );
+        // Every row is needed when one condition is the whole range.
+        let conditions = vec![
+            (window(Some(0), 90), None),
+            (window(Some(0), 30), Some(other.clone())),
+        ];
+        assert_eq!(any_needed(&range, conditions.into_iter(), time), None);
+        // Two windows under one condition are tested as one.
+        let conditions = vec![
+            (window(Some(30), 90), Some(other.clone())),
+            (window(Some(0), 30), Some(other.clone())),
+        ];
+        let any = any_needed(&range, conditions.into_iter(), time).expect("a condition");
+        assert_eq!(any.to_string(), "kind = Utf8(\"login\")");
+    }
 }
