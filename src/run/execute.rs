@@ -2,11 +2,13 @@
 //! sides) as DataFusion plans, then the entity steps and the playbooks as
 //! expressions over the facts. Nothing is written here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::compute::concat;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::{RowConverter, SortField};
 
 use super::cells::TextColumn;
 use super::engine::Engine;
@@ -58,9 +60,37 @@ fn bad_keys(batches: &[RecordBatch], key: &str) -> (usize, Vec<(String, usize)>)
     (missing, repeated)
 }
 
+/// Whether every entity has a key of its own (none null, none twice),
+/// checked on the keys as Arrow rows: no key is turned into text unless
+/// one is missing or repeated and the message must name it.
+fn keys_are_unique(batches: &[RecordBatch], key: &str) -> bool {
+    let columns: Vec<&dyn Array> = batches
+        .iter()
+        .filter_map(|b| b.column_by_name(key).map(|c| c.as_ref()))
+        .collect();
+    if columns.len() != batches.len() || columns.iter().any(|c| c.null_count() > 0) {
+        return false;
+    }
+    if columns.is_empty() {
+        return true;
+    }
+    let Ok(all) = concat(&columns) else {
+        return false;
+    };
+    let converter = RowConverter::new(vec![SortField::new(all.data_type().clone())]);
+    let Ok(rows) = converter.and_then(|c| c.convert_columns(&[all])) else {
+        return false;
+    };
+    let mut seen = HashSet::with_capacity(rows.num_rows());
+    rows.iter().all(|row| seen.insert(row))
+}
+
 /// The entity table must give every entity one key of its own.
 fn check_keys(working: &[RecordBatch], plan: &Plan) -> Result<(), Diagnostic> {
     let (key, table) = (plan.key.as_str(), plan.entity_source.as_str());
+    if keys_are_unique(working, key) {
+        return Ok(());
+    }
     let (missing, duplicates) = bad_keys(working, key);
     if missing > 0 {
         let rows = if missing == 1 {
@@ -184,4 +214,33 @@ pub async fn execute(
         parse_failures,
         rows_read,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    fn keys(array: ArrayRef) -> RecordBatch {
+        let schema = Schema::new(vec![Field::new("id", array.data_type().clone(), true)]);
+        RecordBatch::try_new(Arc::new(schema), vec![array]).expect("batch")
+    }
+
+    #[test]
+    fn keys_are_unique_only_without_nulls_or_repeats_across_batches() {
+        let text = |v: Vec<Option<&str>>| keys(Arc::new(StringArray::from(v)));
+        assert!(keys_are_unique(&[text(vec![Some("a"), Some("b")])], "id"));
+        assert!(!keys_are_unique(&[text(vec![Some("a"), Some("a")])], "id"));
+        assert!(!keys_are_unique(&[text(vec![Some("a"), None])], "id"));
+        assert!(!keys_are_unique(
+            &[text(vec![Some("a")]), text(vec![Some("b"), Some("a")])],
+            "id"
+        ));
+        let numbers = keys(Arc::new(Int64Array::from(vec![3, 1, 2])));
+        assert!(keys_are_unique(&[numbers], "id"));
+        assert!(!keys_are_unique(&[text(vec![Some("a")])], "missing"));
+        assert!(keys_are_unique(&[], "id"));
+    }
 }
