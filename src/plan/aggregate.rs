@@ -3,7 +3,8 @@
 //! clauses (window ∧ `where` ∧ per-aggregate condition) in a single
 //! `Aggregate` node, and the window bounds of all of them are pushed down to
 //! the scan as one range predicate, so Parquet row groups outside it are
-//! pruned. Distinct counts are the exception: each counted value gets its
+//! pruned; each FILTER keeps only the bounds that range does not already
+//! imply, so no row is tested twice against one bound. Distinct counts are the exception: each counted value gets its
 //! own two-level aggregation over its own (usually much narrower) window —
 //! measured much cheaper than a set of values per key (docs/benchmarks.md).
 
