@@ -131,15 +131,16 @@ pub async fn compute_night(
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
-    compute(checked, settings, None, watch, progress).await
+    compute(checked, settings, None, None, watch, progress).await
 }
 
 /// One night; with `ahead`, its facts but the previous night's health were
-/// joined already (a backfill).
+/// joined already, and `known` may hold that health (a backfill).
 async fn compute(
     checked: &Checked,
     settings: RunSettings,
     ahead: Option<&run::JoinedAhead>,
+    known: Option<&run::PreviousHealth>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
@@ -149,7 +150,7 @@ async fn compute(
     watch.lap("register sources");
     let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
     watch.lap("plan");
-    let computed = run::execute(&engine, &plan, ahead, watch, progress).await?;
+    let computed = run::execute(&engine, &plan, ahead, known, watch, progress).await?;
     Ok(Night {
         settings,
         engine,
@@ -250,6 +251,9 @@ pub async fn backfill(
         _ => (None, None),
     };
     let mut done = Vec::with_capacity(dates.len());
+    // The last night computed hands its health to the next (the next
+    // night uses it only if that is the night its engine finds before it).
+    let mut known: Option<run::PreviousHealth> = None;
     for date in dates {
         let night = if kept(date) {
             NightDone::Kept(date)
@@ -263,8 +267,15 @@ pub async fn backfill(
                 ),
                 None => None,
             };
-            let summary =
-                compute_and_write(checked, settings_of(date), joined.as_ref(), progress).await?;
+            let (summary, health) = compute_and_write(
+                checked,
+                settings_of(date),
+                joined.as_ref(),
+                known.as_ref(),
+                progress,
+            )
+            .await?;
+            known = health;
             NightDone::Written(date, Box::new(summary))
         };
         on_night(&night);
@@ -287,21 +298,37 @@ pub async fn run_night(
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
     let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
-    let mut summary = compute_and_write(checked, settings, None, progress).await?;
+    let (mut summary, _) = compute_and_write(checked, settings, None, None, progress).await?;
     summary.repairs = repairs;
     Ok(summary)
 }
 
-/// compute → write one night into an output folder already claimed.
+/// compute → write one night into an output folder already claimed; also
+/// the night's health, for a backfill's next night (when it is joined
+/// ahead).
 async fn compute_and_write(
     checked: &Checked,
     settings: RunSettings,
     ahead: Option<&run::JoinedAhead>,
+    known: Option<&run::PreviousHealth>,
     progress: &dyn Fn(&str),
-) -> Result<RunSummary, Vec<Diagnostic>> {
+) -> Result<(RunSummary, Option<run::PreviousHealth>), Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
-    let night = compute(checked, settings, ahead, &mut watch, progress).await?;
-    run::write_night(
+    let night = compute(checked, settings, ahead, known, &mut watch, progress).await?;
+    // Parquet gives back exactly what was written; other formats are
+    // read back as the next night would read them.
+    let parquet = matches!(
+        night.settings.format,
+        base::FileFormat::Parquet | base::FileFormat::Arrow
+    );
+    let health = ahead.filter(|_| parquet).and_then(|_| {
+        run::PreviousHealth::of(
+            night.settings.as_of,
+            &night.computed.scorecard,
+            &checked.model.entity.key,
+        )
+    });
+    let summary = run::write_night(
         &checked.model,
         &night.engine,
         &night.settings,
@@ -309,7 +336,8 @@ async fn compute_and_write(
         watch,
         progress,
     )
-    .await
+    .await?;
+    Ok((summary, health))
 }
 
 /// Plan every night of `dates` (planning only) and plan them together:

@@ -145,12 +145,15 @@ fn project_columns(
 
 /// Execute `plan` on `engine`: the working scorecard, the scorecard and
 /// the fired actions (before cooldowns). With `ahead`, the facts but the
-/// previous night's health were joined ahead of the night (a backfill).
+/// previous night's health were joined ahead of the night (a backfill),
+/// and `known` may hold that health as the backfill computed it: it is
+/// used when it is the night the engine found as the previous one.
 /// Stages are timed on `watch`.
 pub async fn execute(
     engine: &Engine,
     plan: &Plan,
     ahead: Option<&facts::JoinedAhead>,
+    known: Option<&facts::PreviousHealth>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Computed, Vec<Diagnostic>> {
@@ -169,7 +172,14 @@ pub async fn execute(
     });
     // Declared columns' parse checks read their sources alongside the facts.
     let (facts, parse_failures) = futures::join!(
-        facts::compute_facts(ctx, &plan.scorecard, facts_schema, key, ahead),
+        facts::compute_facts(
+            ctx,
+            &plan.scorecard,
+            facts_schema,
+            key,
+            ahead,
+            known.filter(|p| Some(p.night) == engine.previous_night()),
+        ),
         parsing::count_failures(ctx, &plan.parse_checks)
     );
     let facts = facts.map_err(|e| vec![execution_error(&e)])?;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::compute::{cast, concat, concat_batches, take};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -165,16 +165,19 @@ pub async fn compute_parts(
 /// (unsorted, or sorted by key when joined ahead), with every side's
 /// columns, in `schema` (the plan's [`ScorecardPlan::facts_schema`]).
 /// With `ahead` (a backfill joined every part but the previous night's
-/// health ahead of the night), only that side is computed and joined.
+/// health ahead of the night), only that side is joined: from `known`, the
+/// previous night's health as the backfill computed it, when given, else
+/// read from its scorecard.
 pub async fn compute_facts(
     ctx: &SessionContext,
     plan: &ScorecardPlan,
     schema: SchemaRef,
     key: &str,
     ahead: Option<&JoinedAhead>,
+    known: Option<&PreviousHealth>,
 ) -> Result<Facts> {
     if let Some(ahead) = ahead {
-        return join_previous(ctx, plan, schema, key, ahead).await;
+        return join_previous(ctx, plan, schema, key, ahead, known).await;
     }
     let parts: Vec<LogicalPlan> = std::iter::once(&plan.population)
         .chain(plan.sides.iter().map(|s| &s.plan))
@@ -279,6 +282,7 @@ async fn join_previous(
     schema: SchemaRef,
     key: &str,
     ahead: &JoinedAhead,
+    known: Option<&PreviousHealth>,
 ) -> Result<Facts> {
     let (previous, others): (Vec<_>, Vec<_>) = plan
         .sides
@@ -289,10 +293,16 @@ async fn join_previous(
             "the sides joined ahead are not the night's".to_string(),
         ));
     }
-    let plans: Vec<LogicalPlan> = previous.iter().map(|s| s.plan.clone()).collect();
+    let batches = match (previous.as_slice(), known) {
+        ([side], Some(known)) => vec![known.as_side(side)?],
+        _ => {
+            let plans: Vec<LogicalPlan> = previous.iter().map(|s| s.plan.clone()).collect();
+            compute_parts(ctx, &plans).await?
+        }
+    };
     let sides: Vec<SideBatch> = previous
         .iter()
-        .zip(compute_parts(ctx, &plans).await?)
+        .zip(batches)
         .map(|(side, batch)| SideBatch {
             key: side.key(),
             rows: side.rows.clone(),
@@ -305,6 +315,49 @@ async fn join_previous(
         orphan_rows: ahead.orphan_rows.clone(),
         rows_read: ahead.rows_read,
     })
+}
+
+/// A night's health per entity, as a backfill hands it to the next night:
+/// the same values the next night would read back from its scorecard.
+#[derive(Debug, Clone)]
+pub struct PreviousHealth {
+    /// The night.
+    pub night: chrono::NaiveDate,
+    /// Each entity's key.
+    pub keys: ArrayRef,
+    /// Each entity's health.
+    pub health: ArrayRef,
+}
+
+impl PreviousHealth {
+    /// The night's key and health columns out of its scorecard, if it has health.
+    pub fn of(night: chrono::NaiveDate, scorecard: &[RecordBatch], key: &str) -> Option<Self> {
+        let column = |name: &str| -> Option<ArrayRef> {
+            let parts: Vec<&dyn Array> = scorecard
+                .iter()
+                .map(|b| b.column_by_name(name).map(|c| c.as_ref()))
+                .collect::<Option<_>>()?;
+            concat(&parts).ok()
+        };
+        Some(PreviousHealth {
+            night,
+            keys: column(key)?,
+            health: column(names::HEALTH)?,
+        })
+    }
+
+    /// The previous-night side as its plan (a projection of the scorecard's
+    /// key and health, cast) would compute it.
+    fn as_side(&self, side: &crate::plan::Side) -> Result<RecordBatch> {
+        let schema: SchemaRef = Arc::new(side.plan.schema().as_arrow().clone());
+        let columns = schema
+            .fields()
+            .iter()
+            .zip([&self.keys, &self.health])
+            .map(|(field, column)| cast(column, field.data_type()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
 }
 
 /// The facts, and the rows each source read for keys outside the population.

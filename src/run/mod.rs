@@ -28,7 +28,7 @@ pub use cells::{TextColumn, cell, fired};
 pub use engine::{Engine, partitions_for};
 pub use errors::execution_error;
 pub use execute::{Computed, execute};
-pub use facts::{JoinedAhead, partitions_at_once, state_with_partitions};
+pub use facts::{JoinedAhead, PreviousHealth, partitions_at_once, state_with_partitions};
 pub use nights::{Ahead, SharedNights, compute_ahead, compute_shared};
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;

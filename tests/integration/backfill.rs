@@ -473,3 +473,50 @@ fn a_backfill_after_nights_of_other_definitions_equals_runs() {
     );
     assert_same_nights(&runs, &filled);
 }
+
+#[test]
+fn a_night_from_another_run_between_backfill_nights_is_the_previous_one() {
+    // A daily run left 2026-10-04 between the backfill's nights 10-03 and
+    // 10-05: the night of 10-05 must read its previous health from 10-04,
+    // not from the night the backfill computed just before.
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let runs = tempfile::tempdir().expect("temp dir");
+    let filled = tempfile::tempdir().expect("temp dir");
+    for night in [
+        "2026-10-01",
+        "2026-10-03",
+        "2026-10-04",
+        "2026-10-05",
+        "2026-10-07",
+    ] {
+        let options = RunOptions {
+            as_of: Some(date(night)),
+            ..options(runs.path())
+        };
+        let report = commands::run(&pipeline, &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{night}: {:?}", report.diagnostics);
+    }
+    let extra = "as_of=2026-10-04";
+    std::fs::create_dir(filled.path().join(extra)).expect("folder");
+    for file in ["scorecard.parquet", "actions.parquet", "manifest.json"] {
+        std::fs::copy(
+            runs.path().join(extra).join(file),
+            filled.path().join(extra).join(file),
+        )
+        .expect("copy");
+    }
+    let range = nights("2026-10-01", "2026-10-07", 2, false);
+    let report = commands::backfill(&pipeline, &options(filled.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        report.output.starts_with("4 nights: 4 written, 0 kept"),
+        "{}",
+        report.output
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(filled.path().join("as_of=2026-10-05/manifest.json")).expect("manifest"),
+    )
+    .expect("JSON");
+    assert_eq!(manifest["previous_scorecard"], "2026-10-04");
+    assert_same_nights(runs.path(), filled.path());
+}
