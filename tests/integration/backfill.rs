@@ -64,6 +64,18 @@ fn night_files(partition: &Path) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
     (read("scorecard.parquet"), read("actions.parquet"), manifest)
 }
 
+/// `vane run` for each night, in the order given, into `out`.
+fn run_nights(pipeline: &Path, out: &Path, nights: &[NaiveDate]) {
+    for night in nights {
+        let options = RunOptions {
+            as_of: Some(*night),
+            ..options(out)
+        };
+        let report = commands::run(pipeline, &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{night}: {:?}", report.diagnostics);
+    }
+}
+
 fn assert_same_nights(a: &Path, b: &Path) {
     let names = partitions(a);
     assert_eq!(names, partitions(b));
@@ -90,14 +102,7 @@ fn every_night_is_byte_identical_to_runs_in_date_order() {
     let range = nights("2026-10-01", "2026-10-26", 2, false);
     let dates = range.dates().expect("nights");
     assert_eq!(dates.len(), 13);
-    for night in &dates {
-        let options = RunOptions {
-            as_of: Some(*night),
-            ..options(runs.path())
-        };
-        let report = commands::run(&pipeline, &options, &|_| {});
-        assert_eq!(report.exit, Exit::Ok, "{night}: {:?}", report.diagnostics);
-    }
+    run_nights(&pipeline, runs.path(), &dates);
     let report = commands::backfill(&pipeline, &options(filled.path()), &range, &mut |_, _| {});
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
     assert!(
@@ -405,14 +410,7 @@ metrics:
     let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
     let range = nights("2026-06-20", "2026-08-28", 1, false);
     assert_eq!(range.dates().expect("nights").len(), 70);
-    for night in range.dates().expect("nights") {
-        let options = RunOptions {
-            as_of: Some(night),
-            ..options(&runs)
-        };
-        let report = commands::run(&pipeline, &options, &|_| {});
-        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
-    }
+    run_nights(&pipeline, &runs, &range.dates().expect("nights"));
     let report = commands::backfill(&pipeline, &options(&filled), &range, &mut |_, _| {});
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
     assert_same_nights(&runs, &filled);
@@ -482,20 +480,14 @@ fn a_night_from_another_run_between_backfill_nights_is_the_previous_one() {
     let pipeline = repo("pipelines/customer_health.yaml");
     let runs = tempfile::tempdir().expect("temp dir");
     let filled = tempfile::tempdir().expect("temp dir");
-    for night in [
+    let dates = [
         "2026-10-01",
         "2026-10-03",
         "2026-10-04",
         "2026-10-05",
         "2026-10-07",
-    ] {
-        let options = RunOptions {
-            as_of: Some(date(night)),
-            ..options(runs.path())
-        };
-        let report = commands::run(&pipeline, &options, &|_| {});
-        assert_eq!(report.exit, Exit::Ok, "{night}: {:?}", report.diagnostics);
-    }
+    ];
+    run_nights(&pipeline, runs.path(), &dates.map(date));
     let extra = "as_of=2026-10-04";
     std::fs::create_dir(filled.path().join(extra)).expect("folder");
     for file in ["scorecard.parquet", "actions.parquet", "manifest.json"] {
