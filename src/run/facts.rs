@@ -420,10 +420,16 @@ pub fn left_join_by_key(
     let converter = RowConverter::new(vec![SortField::new(key_type.clone())])?;
     let population_rows = converter.convert_columns(&[Arc::clone(population_keys)])?;
 
-    let population_set: HashSet<_> = (0..population.num_rows())
-        .filter(|&row| population_keys.is_valid(row))
-        .map(|row| population_rows.row(row))
-        .collect();
+    // Only sides that count their rows per key need to know which keys
+    // are no entity's.
+    let population_set: HashSet<_> = if sides.iter().any(|s| s.row_counts().is_some()) {
+        (0..population.num_rows())
+            .filter(|&row| population_keys.is_valid(row))
+            .map(|row| population_rows.row(row))
+            .collect()
+    } else {
+        HashSet::new()
+    };
     let mut columns: Vec<ArrayRef> = population.columns().to_vec();
     let mut orphans = Vec::with_capacity(sides.len());
     for side_batch in sides {
