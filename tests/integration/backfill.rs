@@ -51,12 +51,17 @@ fn partitions(out: &Path) -> Vec<String> {
     names
 }
 
+/// A night's manifest.
+fn manifest(partition: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(partition.join("manifest.json")).expect("manifest");
+    serde_json::from_slice(&bytes).expect("manifest is JSON")
+}
+
 /// A night's scorecard and actions files, and its manifest without the
 /// fields a backfill may change (timings and the backfill itself).
 fn night_files(partition: &Path) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
     let read = |name: &str| std::fs::read(partition.join(name)).expect(name);
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&read("manifest.json")).expect("manifest is JSON");
+    let mut manifest = manifest(partition);
     if let Some(fields) = manifest.as_object_mut() {
         fields.remove("timings_ms");
         fields.remove("backfill");
@@ -112,10 +117,7 @@ fn every_night_is_byte_identical_to_runs_in_date_order() {
     );
     assert!(report.output.contains("2026-10-25: written — "));
     assert_same_nights(runs.path(), filled.path());
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(filled.path().join("as_of=2026-10-03/manifest.json")).expect("manifest"),
-    )
-    .expect("JSON");
+    let manifest = manifest(&filled.path().join("as_of=2026-10-03"));
     assert_eq!(
         manifest["backfill"],
         serde_json::json!({ "from": "2026-10-01", "to": "2026-10-26", "every_days": 2 })
@@ -447,19 +449,13 @@ fn a_backfill_after_nights_of_other_definitions_equals_runs() {
     let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
     let first = nights("2026-10-01", "2026-10-10", 3, false);
     let all = nights("2026-10-01", "2026-10-25", 3, false);
-    for night in all.dates().expect("nights") {
-        let pipeline = if first.dates().expect("nights").contains(&night) {
-            &before
-        } else {
-            &after
-        };
-        let options = RunOptions {
-            as_of: Some(night),
-            ..options(&runs)
-        };
-        let report = commands::run(pipeline, &options, &|_| {});
-        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
-    }
+    let (earlier, later): (Vec<NaiveDate>, Vec<NaiveDate>) = all
+        .dates()
+        .expect("nights")
+        .into_iter()
+        .partition(|night| first.dates().expect("nights").contains(night));
+    run_nights(&before, &runs, &earlier);
+    run_nights(&after, &runs, &later);
     let report = commands::backfill(&before, &options(&filled), &first, &mut |_, _| {});
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
     let report = commands::backfill(&after, &options(&filled), &all, &mut |_, _| {});
@@ -505,10 +501,7 @@ fn a_night_from_another_run_between_backfill_nights_is_the_previous_one() {
         "{}",
         report.output
     );
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(filled.path().join("as_of=2026-10-05/manifest.json")).expect("manifest"),
-    )
-    .expect("JSON");
+    let manifest = manifest(&filled.path().join("as_of=2026-10-05"));
     assert_eq!(manifest["previous_scorecard"], "2026-10-04");
     assert_same_nights(runs.path(), filled.path());
 }
