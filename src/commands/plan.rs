@@ -101,14 +101,17 @@ fn partitions_text(partitions: usize) -> String {
     }
 }
 
+/// Print one part's plan at `stage`, planned (and, for `analyze`,
+/// executed) in `partitions` partitions, as a run computes it.
 async fn describe(
     engine: &Engine,
-    name: &str,
+    part: &str,
     plan: LogicalPlan,
     partitions: usize,
     stage: Stage,
     out: &mut String,
 ) -> Result<(), Diagnostic> {
+    let name = &format!("{part} [{}]", partitions_text(partitions));
     let ctx = engine.session();
     let state = crate::run::state_with_partitions(ctx, partitions);
     let internal = |e: datafusion::error::DataFusionError| {
@@ -209,7 +212,6 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
         );
         partitions.resize(parts.len(), engine.partitions());
         for ((name, part), partitions) in names.into_iter().zip(parts).zip(partitions) {
-            let name = format!("{name} [{}]", partitions_text(partitions));
             describe(&engine, &name, part, partitions, stage, &mut out)
                 .await
                 .map_err(|d| vec![d])?;
@@ -303,11 +305,7 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
                     counts.len()
                 ),
             };
-            let name = format!(
-                "shared side `{}` ({what}) [{}]",
-                side.name,
-                partitions_text(partitions)
-            );
+            let name = format!("shared side `{}` ({what})", side.name);
             describe(
                 &engine,
                 &name,

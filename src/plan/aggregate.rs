@@ -206,9 +206,10 @@ fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
 struct DistinctBranch {
     /// The counted value (row context).
     value: Expr,
-    /// `(condition, count column)` per distinct aggregate on this value.
-    counts: Vec<(Option<Expr>, String)>,
-    /// The same counts as windows and conditions apart from them.
+    /// Per count, its whole condition (window included) as text, to find
+    /// a count asked for twice.
+    conditions: Vec<String>,
+    /// The counts, as windows and conditions apart from them.
     windowed: Vec<WindowedCount>,
     /// The rows the branch reads.
     range: Range,
@@ -276,7 +277,6 @@ impl Collector<'_> {
 
     /// Add a distinct count to the branch for its value; returns its column.
     fn register_distinct(&mut self, value: Expr, condition: &Condition) -> String {
-        let predicate = condition.full();
         let text = value.to_string();
         let position = match self
             .distinct
@@ -287,7 +287,7 @@ impl Collector<'_> {
             None => {
                 self.distinct.push(DistinctBranch {
                     value,
-                    counts: Vec::new(),
+                    conditions: Vec::new(),
                     windowed: Vec::new(),
                     range: Range::new(),
                 });
@@ -298,16 +298,12 @@ impl Collector<'_> {
         branch
             .range
             .include(condition.window.lo, condition.window.hi);
-        let wanted = predicate.as_ref().map(|p| p.to_string());
-        if let Some((_, column)) = branch
-            .counts
-            .iter()
-            .find(|(p, _)| p.as_ref().map(|p| p.to_string()) == wanted)
-        {
-            return column.clone();
+        let wanted = condition.full().map(|p| p.to_string()).unwrap_or_default();
+        if let Some(j) = branch.conditions.iter().position(|c| *c == wanted) {
+            return branch.windowed[j].column.clone();
         }
-        let column = names::distinct_count(&self.source.name, position, branch.counts.len());
-        branch.counts.push((predicate, column.clone()));
+        let column = names::distinct_count(&self.source.name, position, branch.windowed.len());
+        branch.conditions.push(wanted);
         branch.windowed.push(WindowedCount {
             column: column.clone(),
             condition: condition.other(),
@@ -540,7 +536,7 @@ pub fn source_aggregate(
         }
         let mut projection =
             vec![cast(key.clone(), key_type.clone()).alias(names::side_key(&side))];
-        projection.extend(branch.counts.iter().map(|(_, column)| ident(column)));
+        projection.extend(branch.windowed.iter().map(|c| ident(&c.column)));
         let plan = LogicalPlanBuilder::from(scan.clone())
             .filter(filter)
             .and_then(|b| {

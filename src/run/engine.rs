@@ -110,12 +110,11 @@ impl Engine {
                 input_files(&ctx, &source.location).await,
             );
         }
-        let input_bytes = inputs.values().flatten().map(|f| f.bytes).sum();
-        let partitions = partitions_for(settings.threads, input_bytes);
-        let table_bytes = inputs
+        let table_bytes: BTreeMap<String, u64> = inputs
             .iter()
             .map(|(name, files)| (name.clone(), files.iter().map(|f| f.bytes).sum()))
             .collect();
+        let partitions = partitions_for(settings.threads, table_bytes.values().sum());
         {
             let state = ctx.state_ref();
             let mut state = state.write();

@@ -67,8 +67,9 @@ fn share_partitions(bytes: &[u64], threads: usize) -> Vec<usize> {
 /// session's partitions shared by the bytes each reads
 /// ([`share_partitions`]), or all of them each when sizes are unknown.
 pub fn partitions_at_once(ctx: &SessionContext, parts: &[LogicalPlan]) -> Vec<usize> {
-    let threads = ctx.state().config().target_partitions();
-    match ctx.state().config().get_extension::<TableBytes>() {
+    let config = ctx.copied_config();
+    let threads = config.target_partitions();
+    match config.get_extension::<TableBytes>() {
         Some(sizes) => {
             let bytes: Vec<u64> = parts.iter().map(|p| bytes_scanned(p, &sizes)).collect();
             share_partitions(&bytes, threads)
@@ -139,7 +140,7 @@ async fn compute_one_by_one(
     ctx: &SessionContext,
     parts: &[LogicalPlan],
 ) -> Result<Vec<RecordBatch>> {
-    let threads = ctx.state().config().target_partitions();
+    let threads = ctx.copied_config().target_partitions();
     let mut computed = Vec::with_capacity(parts.len());
     for part in parts {
         computed.push(compute_part(ctx.clone(), part.clone(), threads).await?);
