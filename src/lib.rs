@@ -10,7 +10,8 @@
 //! | check | [`check::check`] | AST + sources | [`check::model::Model`] |
 //! | plan | [`plan::plan`] | model + an executor's [`plan::Inputs`] | [`plan::Plan`] |
 //! | execute | [`run::execute`] | plan on a [`run::Engine`] | [`run::Computed`] |
-//! | write | [`run::write_night`] | computed night | the partition and a [`run::RunSummary`] |
+//! | settle | [`run::settle_night`] | computed night | [`run::SettledNight`]: cooldowns applied |
+//! | write | [`run::write_settled`] | settled night | the partition and a [`run::RunSummary`] |
 //!
 //! [`check_file`] and [`run_night`] are that chain, end to end:
 //!
@@ -135,22 +136,23 @@ pub async fn compute_night(
 }
 
 /// One night; with `ahead`, its facts but the previous night's health were
-/// joined already, and `known` may hold that health (a backfill).
+/// joined already, and `held` holds the nights computed before it (a
+/// backfill or backtest).
 async fn compute(
     checked: &Checked,
     settings: RunSettings,
     ahead: Option<&run::JoinedAhead>,
-    known: Option<&run::PreviousHealth>,
+    held: Option<&run::HeldNights>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
     let model = &checked.model;
     progress("reading sources");
-    let engine = Engine::start(model, &checked.sources, &settings).await?;
+    let engine = Engine::start(model, &checked.sources, &settings, held).await?;
     watch.lap("register sources");
     let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
     watch.lap("plan");
-    let computed = run::execute(&engine, &plan, ahead, known, watch, progress).await?;
+    let computed = run::execute(&engine, &plan, ahead, watch, progress).await?;
     Ok(Night {
         settings,
         engine,
@@ -251,13 +253,21 @@ pub async fn backfill(
         _ => (None, None),
     };
     let mut done = Vec::with_capacity(dates.len());
-    // The last night computed hands its health to the next (the next
-    // night uses it only if that is the night its engine finds before it).
-    let mut known: Option<run::PreviousHealth> = None;
+    let mut writing = Writing::new(checked);
+    // Each night computed hands the later ones its health and firings in
+    // memory (when the format reads back exactly that), and is written on
+    // another thread while the next night is computed.
+    let mut held = run::HeldNights::new(true);
+    let keep_days = run::cooldown_days(&checked.model);
     for date in dates {
-        let night = if kept(date) {
-            NightDone::Kept(date)
-        } else {
+        if kept(date) {
+            writing.finish(&mut done, on_night).await?;
+            let night = NightDone::Kept(date);
+            on_night(&night);
+            done.push(night);
+            continue;
+        }
+        let computed = async {
             let joined = match ahead.as_mut() {
                 Some(ahead) => Some(
                     ahead
@@ -267,25 +277,100 @@ pub async fn backfill(
                 ),
                 None => None,
             };
-            let (summary, health) = compute_and_write(
+            let mut watch = Stopwatch::start();
+            let night = compute(
                 checked,
                 settings_of(date),
                 joined.as_ref(),
-                known.as_ref(),
+                Some(&held),
+                &mut watch,
                 progress,
             )
             .await?;
-            known = health;
-            NightDone::Written(date, Box::new(summary))
-        };
-        on_night(&night);
-        done.push(night);
+            Ok::<_, Vec<Diagnostic>>(
+                run::settle_night(
+                    &checked.model,
+                    &night.engine,
+                    night.settings,
+                    night.computed,
+                    watch,
+                )
+                .await,
+            )
+        }
+        .await;
+        // An earlier night being written is finished either way: a failed
+        // night stops the backfill with every earlier one whole.
+        writing.finish(&mut done, on_night).await?;
+        let settled = computed?;
+        if settled.reads_back_as_computed() {
+            let health =
+                run::PreviousHealth::of(date, settled.scorecard(), &checked.model.entity.key);
+            held.hold(date, health, settled.actions(), keep_days);
+            writing.start(settled);
+        } else {
+            // Later nights read this one back from its files.
+            writing.start(settled);
+            writing.finish(&mut done, on_night).await?;
+        }
     }
+    writing.finish(&mut done, on_night).await?;
     Ok(BackfillSummary {
         nights: done,
         repairs,
         shared: pass,
     })
+}
+
+/// Writing one night's partition, on a blocking thread.
+type WriteTask = tokio::task::JoinHandle<Result<RunSummary, Vec<Diagnostic>>>;
+
+/// A backfill's night being written on a blocking thread, one at a time,
+/// in date order.
+struct Writing {
+    model: std::sync::Arc<Model>,
+    pending: Option<(chrono::NaiveDate, WriteTask)>,
+}
+
+impl Writing {
+    fn new(checked: &Checked) -> Self {
+        Writing {
+            model: std::sync::Arc::new(checked.model.clone()),
+            pending: None,
+        }
+    }
+
+    /// Start writing `night` (after [`Writing::finish`]).
+    fn start(&mut self, night: run::SettledNight) {
+        let model = std::sync::Arc::clone(&self.model);
+        let date = night.as_of();
+        let task = tokio::task::spawn_blocking(move || run::write_settled(&model, night));
+        self.pending = Some((date, task));
+    }
+
+    /// Wait for the night being written, if any, and report it.
+    async fn finish(
+        &mut self,
+        done: &mut Vec<NightDone>,
+        on_night: &mut dyn FnMut(&NightDone),
+    ) -> Result<(), Vec<Diagnostic>> {
+        let Some((date, task)) = self.pending.take() else {
+            return Ok(());
+        };
+        let summary = task.await.map_err(|e| {
+            vec![
+                Diagnostic::error(
+                    Code::OutputFailed,
+                    format!("writing the night of {date} stopped: {e}"),
+                )
+                .help("earlier nights are whole; run the backfill again to resume"),
+            ]
+        })??;
+        let night = NightDone::Written(date, Box::new(summary));
+        on_night(&night);
+        done.push(night);
+        Ok(())
+    }
 }
 
 /// (claim the output folder: lock it, repair what an interrupted run
@@ -298,46 +383,19 @@ pub async fn run_night(
 ) -> Result<RunSummary, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
     let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
-    let (mut summary, _) = compute_and_write(checked, settings, None, None, progress).await?;
-    summary.repairs = repairs;
-    Ok(summary)
-}
-
-/// compute → write one night into an output folder already claimed; also
-/// the night's health, for a backfill's next night (when it is joined
-/// ahead).
-async fn compute_and_write(
-    checked: &Checked,
-    settings: RunSettings,
-    ahead: Option<&run::JoinedAhead>,
-    known: Option<&run::PreviousHealth>,
-    progress: &dyn Fn(&str),
-) -> Result<(RunSummary, Option<run::PreviousHealth>), Vec<Diagnostic>> {
     let mut watch = Stopwatch::start();
-    let night = compute(checked, settings, ahead, known, &mut watch, progress).await?;
-    // Parquet gives back exactly what was written; other formats are
-    // read back as the next night would read them.
-    let parquet = matches!(
-        night.settings.format,
-        base::FileFormat::Parquet | base::FileFormat::Arrow
-    );
-    let health = ahead.filter(|_| parquet).and_then(|_| {
-        run::PreviousHealth::of(
-            night.settings.as_of,
-            &night.computed.scorecard,
-            &checked.model.entity.key,
-        )
-    });
-    let summary = run::write_night(
+    let night = compute(checked, settings, None, None, &mut watch, progress).await?;
+    let mut summary = run::write_night(
         &checked.model,
         &night.engine,
-        &night.settings,
+        night.settings,
         night.computed,
         watch,
         progress,
     )
     .await?;
-    Ok((summary, health))
+    summary.repairs = repairs;
+    Ok(summary)
 }
 
 /// Plan every night of `dates` (planning only) and plan them together:
@@ -375,7 +433,7 @@ async fn share_nights(
     wanted: &[Micros],
 ) -> Result<(run::Ahead, SharedPass), Vec<Diagnostic>> {
     let started = std::time::Instant::now();
-    let engine = Engine::start(&checked.model, &checked.sources, settings).await?;
+    let engine = Engine::start(&checked.model, &checked.sources, settings, None).await?;
     let nights = plan_nights(checked, &engine.plan_inputs(), dates)?;
     let shared = run::compute_shared(engine.session(), &nights)
         .await

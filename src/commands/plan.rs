@@ -174,7 +174,7 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
     }
     let described = run_blocking(async {
         let settings = RunSettings::resolve(options, model);
-        let engine = Engine::start(model, &checked.sources, &settings).await?;
+        let engine = Engine::start(model, &checked.sources, &settings, None).await?;
         let plan = crate::plan::plan(model, &engine.plan_inputs())
             .map_err(|e| vec![e.into_diagnostic()])?;
         let mut out = String::new();
@@ -264,7 +264,7 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
             ..options.clone()
         };
         let settings = RunSettings::resolve(&first, &checked.model);
-        let engine = Engine::start(&checked.model, &checked.sources, &settings).await?;
+        let engine = Engine::start(&checked.model, &checked.sources, &settings, None).await?;
         let plan = crate::plan_nights(&checked, &engine.plan_inputs(), &dates)?;
         let mut out = String::new();
         let (first, last) = (dates.first(), dates.last());

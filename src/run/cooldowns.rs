@@ -19,12 +19,25 @@ use crate::check::model::Model;
 /// `(night, playbook, dedup key)` of an action fired on an earlier night.
 type Firing = (NaiveDate, String, String);
 
-/// Actions fired on nights within `window_days` before the as-of date.
+/// Actions fired on nights within `window_days` before the as-of date:
+/// held in memory, and written in the output folder (unless the engine's
+/// held nights say only they exist).
 async fn recent_firings(engine: &Engine, settings: &RunSettings, window_days: i64) -> Vec<Firing> {
-    let mut fired = Vec::new();
+    let held = engine.held();
+    let mut fired: Vec<Firing> = held
+        .into_iter()
+        .flat_map(|h| h.firings(settings.as_of, window_days))
+        .map(|(date, p, k)| (date, p.to_string(), k.to_string()))
+        .collect();
+    if !held.is_none_or(|h| h.reads_folder()) {
+        return fired;
+    }
     for (date, dir) in outputs::earlier_partitions(&settings.out, settings.as_of) {
         if (settings.as_of - date).num_days() > window_days {
             break;
+        }
+        if held.is_some_and(|h| h.holds(date)) {
+            continue;
         }
         let Some(table) = engine
             .earlier_output(&dir, names::ACTIONS_TABLE, settings)
@@ -55,6 +68,17 @@ async fn recent_firings(engine: &Engine, settings: &RunSettings, window_days: i6
     fired
 }
 
+/// How many days back a cooldown can reach: the longest playbook cooldown,
+/// in whole days (0 without cooldowns).
+pub fn cooldown_days(model: &Model) -> i64 {
+    model
+        .playbooks
+        .iter()
+        .filter_map(|p| p.cooldown)
+        .max()
+        .map_or(0, Seconds::days_rounded_up)
+}
+
 /// Drop actions still within the cooldown of an earlier identical firing,
 /// and repeats of the same dedup key within the night. Returns the actions
 /// kept and how many were held back.
@@ -64,12 +88,7 @@ pub async fn apply_cooldowns(
     settings: &RunSettings,
     actions: Vec<RecordBatch>,
 ) -> (Vec<RecordBatch>, usize) {
-    let window_days = model
-        .playbooks
-        .iter()
-        .filter_map(|p| p.cooldown)
-        .max()
-        .map_or(0, Seconds::days_rounded_up);
+    let window_days = cooldown_days(model);
     let fired = if window_days > 0 {
         recent_firings(engine, settings, window_days).await
     } else {

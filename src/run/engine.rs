@@ -10,14 +10,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::datasource::TableProvider;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 
 use super::errors::internal;
 use super::facts;
+use super::held::HeldNights;
 use super::outputs;
 use super::session::session;
 use super::settings::RunSettings;
@@ -34,6 +37,8 @@ pub struct Engine {
     scans: BTreeMap<String, LogicalPlan>,
     previous: Option<(NaiveDate, LogicalPlan)>,
     previous_definitions_changed: Option<bool>,
+    previous_health: Option<facts::PreviousHealth>,
+    held: Option<HeldNights>,
     definitions_sha256: String,
     as_of: Micros,
     partitions: usize,
@@ -68,11 +73,14 @@ pub struct InputFile {
 
 impl Engine {
     /// Start a session for `settings` and register the table the sources
-    /// step opened for every source of the model.
+    /// step opened for every source of the model. Earlier nights come from
+    /// the output folder, and from `held` when a backfill or backtest holds
+    /// them in memory.
     pub async fn start(
         model: &Model,
         sources: &Sources,
         settings: &RunSettings,
+        held: Option<&HeldNights>,
     ) -> Result<Engine, Vec<Diagnostic>> {
         let ctx = session(settings).map_err(|d| vec![d])?;
         let mut scans = BTreeMap::new();
@@ -122,22 +130,35 @@ impl Engine {
             config.options_mut().execution.target_partitions = partitions;
             config.set_extension(Arc::new(facts::TableBytes(table_bytes)));
         }
+        let definitions_sha256 = crate::check::definitions::definitions_hash(model);
+        let mut previous_health = None;
+        let mut previous_definitions_changed = None;
         let previous = match model.health {
-            Some(_) => previous_scorecard(&ctx, settings).await,
+            Some(_) => match previous_scorecard(&ctx, settings, held, &model.entity.key).await {
+                Some(Previous::Held(date, scan, health)) => {
+                    // Held nights were scored by these very definitions.
+                    previous_definitions_changed = Some(false);
+                    previous_health = Some(health);
+                    Some((date, scan))
+                }
+                Some(Previous::Written(date, scan)) => {
+                    let partition = settings.out.join(outputs::partition_name(date));
+                    previous_definitions_changed = outputs::recorded_definitions(&partition)
+                        .map(|recorded| recorded != definitions_sha256);
+                    Some((date, scan))
+                }
+                None => None,
+            },
             None => None,
         };
-        let definitions_sha256 = crate::check::definitions::definitions_hash(model);
-        let previous_definitions_changed = previous.as_ref().and_then(|(date, _)| {
-            let partition = settings.out.join(outputs::partition_name(*date));
-            let recorded = outputs::recorded_definitions(&partition)?;
-            Some(recorded != definitions_sha256)
-        });
         let as_of = Micros::midnight(settings.as_of);
         Ok(Engine {
             ctx,
             scans,
             previous,
             previous_definitions_changed,
+            previous_health,
+            held: held.cloned(),
             definitions_sha256,
             as_of,
             partitions,
@@ -180,6 +201,17 @@ impl Engine {
     /// The night whose scorecard gives previous health and trend, if any.
     pub fn previous_night(&self) -> Option<NaiveDate> {
         self.previous.as_ref().map(|(date, _)| *date)
+    }
+
+    /// The previous night's health when that night is held in memory
+    /// (then the previous side is taken from it, not computed).
+    pub fn previous_health(&self) -> Option<&facts::PreviousHealth> {
+        self.previous_health.as_ref()
+    }
+
+    /// The earlier nights held in memory, if any.
+    pub fn held(&self) -> Option<&HeldNights> {
+        self.held.as_ref()
     }
 
     /// The files a source read, as listed when the engine started, sorted
@@ -228,7 +260,7 @@ async fn input_files(ctx: &SessionContext, location: &SourceLocation) -> Vec<Inp
 async fn register(
     ctx: &SessionContext,
     name: &str,
-    table: Arc<ListingTable>,
+    table: Arc<dyn TableProvider>,
 ) -> datafusion::error::Result<LogicalPlan> {
     ctx.register_table(name, table)?;
     Ok(ctx.table(name).await?.into_unoptimized_plan())
@@ -257,22 +289,66 @@ async fn earlier_output(
         .map(|opened| opened.table)
 }
 
-/// The newest earlier scorecard in the output folder that has health, as a scan.
+/// Where the previous night came from.
+enum Previous {
+    /// Held in memory: its scan (of the key and health) and its health.
+    Held(NaiveDate, LogicalPlan, facts::PreviousHealth),
+    /// A partition in the output folder: a scan of its scorecard.
+    Written(NaiveDate, LogicalPlan),
+}
+
+/// The newest earlier night that has health: held in memory, or in the
+/// output folder (unless `held` says only held nights exist), whichever
+/// is newer.
 async fn previous_scorecard(
     ctx: &SessionContext,
     settings: &RunSettings,
-) -> Option<(NaiveDate, LogicalPlan)> {
-    for (date, dir) in outputs::earlier_partitions(&settings.out, settings.as_of) {
-        let Some(table) = earlier_output(ctx, &dir, names::SCORECARD_TABLE, settings).await else {
-            continue;
-        };
-        if table.schema().field_with_name(names::HEALTH).is_err() {
-            continue;
-        }
-        let name = names::earlier_table(names::SCORECARD_TABLE, date);
-        if let Ok(scan) = register(ctx, &name, table).await {
-            return Some((date, scan));
+    held: Option<&HeldNights>,
+    key: &str,
+) -> Option<Previous> {
+    let newest_held = held.and_then(|h| h.latest_health(settings.as_of));
+    if held.is_none_or(HeldNights::reads_folder) {
+        for (date, dir) in outputs::earlier_partitions(&settings.out, settings.as_of) {
+            if newest_held.is_some_and(|(held_date, _)| date <= held_date) {
+                break;
+            }
+            if held.is_some_and(|h| h.holds(date)) {
+                continue;
+            }
+            let Some(table) = earlier_output(ctx, &dir, names::SCORECARD_TABLE, settings).await
+            else {
+                continue;
+            };
+            if table.schema().field_with_name(names::HEALTH).is_err() {
+                continue;
+            }
+            let name = names::earlier_table(names::SCORECARD_TABLE, date);
+            if let Ok(scan) = register(ctx, &name, table).await {
+                return Some(Previous::Written(date, scan));
+            }
         }
     }
-    None
+    let (date, health) = newest_held?;
+    let scan = held_scan(ctx, date, key, health).await.ok()?;
+    Some(Previous::Held(date, scan, health.clone()))
+}
+
+/// A held night's key and health as a table the planner can scan.
+async fn held_scan(
+    ctx: &SessionContext,
+    date: NaiveDate,
+    key: &str,
+    health: &facts::PreviousHealth,
+) -> datafusion::error::Result<LogicalPlan> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(key, health.keys.data_type().clone(), true),
+        Field::new(names::HEALTH, health.health.data_type().clone(), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::clone(&health.keys), Arc::clone(&health.health)],
+    )?;
+    let table = MemTable::try_new(schema, vec![vec![batch]])?;
+    let name = names::earlier_table(names::SCORECARD_TABLE, date);
+    register(ctx, &name, Arc::new(table)).await
 }

@@ -145,15 +145,13 @@ fn project_columns(
 
 /// Execute `plan` on `engine`: the working scorecard, the scorecard and
 /// the fired actions (before cooldowns). With `ahead`, the facts but the
-/// previous night's health were joined ahead of the night (a backfill),
-/// and `known` may hold that health as the backfill computed it: it is
-/// used when it is the night the engine found as the previous one.
-/// Stages are timed on `watch`.
+/// previous night's health were joined ahead of the night (a backfill);
+/// that health is taken from the engine when it holds the previous night
+/// in memory. Stages are timed on `watch`.
 pub async fn execute(
     engine: &Engine,
     plan: &Plan,
     ahead: Option<&facts::JoinedAhead>,
-    known: Option<&facts::PreviousHealth>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Computed, Vec<Diagnostic>> {
@@ -178,7 +176,7 @@ pub async fn execute(
             facts_schema,
             key,
             ahead,
-            known.filter(|p| Some(p.night) == engine.previous_night()),
+            engine.previous_health(),
         ),
         parsing::count_failures(ctx, &plan.parse_checks)
     );

@@ -1,7 +1,9 @@
 //! Stage 5: run a [`Plan`](crate::plan::Plan) on the local DataFusion
 //! engine and write the night: [`Engine::start`] registers the sources and
-//! finds earlier nights, [`execute`] computes the scorecard and actions,
-//! [`write_night`] applies cooldowns and writes the partition atomically.
+//! finds earlier nights (in the output folder, or [`HeldNights`] in
+//! memory), [`execute`] computes the scorecard and actions,
+//! [`settle_night`] applies cooldowns and [`write_settled`] writes the
+//! partition atomically ([`write_night`]: both).
 //!
 //! **Architecture invariant:** everything that reads rows of data files or
 //! writes the output folder lives here (and in `sample`).
@@ -14,6 +16,7 @@ mod entity;
 mod errors;
 pub mod execute;
 mod facts;
+mod held;
 mod manifest;
 pub mod nights;
 pub mod outputs;
@@ -25,11 +28,13 @@ mod write;
 
 pub use backfill::Nights;
 pub use cells::{TextColumn, cell, fired};
+pub use cooldowns::cooldown_days;
 pub use engine::{Engine, partitions_for};
 pub use errors::execution_error;
 pub use execute::{Computed, execute};
 pub use facts::{JoinedAhead, PreviousHealth, partitions_at_once, state_with_partitions};
+pub use held::HeldNights;
 pub use nights::{Ahead, SharedNights, compute_ahead, compute_shared};
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;
-pub use write::{RunSummary, write_night};
+pub use write::{RunSummary, SettledNight, settle_night, write_night, write_settled};

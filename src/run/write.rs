@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
 use super::cells::TextColumn;
 use super::cooldowns::apply_cooldowns;
-use super::engine::Engine;
+use super::engine::{Engine, InputFile};
 use super::execute::Computed;
 use super::manifest::{ManifestInput, manifest};
 use super::outputs::{self, Staged};
@@ -18,6 +19,7 @@ use super::stopwatch::Stopwatch;
 use crate::base::names;
 use crate::check::model::Model;
 use crate::diagnostics::{Code, Diagnostic};
+use crate::sources::SourceLocation;
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -74,21 +76,114 @@ fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
     counts
 }
 
+/// A night computed, with cooldowns applied: everything its partition
+/// and summary need, owned, so it can be written on another thread while
+/// the next night is computed.
+pub struct SettledNight {
+    settings: RunSettings,
+    computed: Computed,
+    suppressed: usize,
+    watch: Stopwatch,
+    inputs: Vec<(SourceLocation, Vec<InputFile>)>,
+    previous_night: Option<NaiveDate>,
+    definitions_sha256: String,
+    partitions: usize,
+    definitions_changed: bool,
+}
+
+impl SettledNight {
+    /// The night.
+    pub fn as_of(&self) -> NaiveDate {
+        self.settings.as_of
+    }
+
+    /// The scorecard, sorted by key.
+    pub fn scorecard(&self) -> &[RecordBatch] {
+        &self.computed.scorecard
+    }
+
+    /// The actions that fire (after cooldowns).
+    pub fn actions(&self) -> &[RecordBatch] {
+        &self.computed.actions
+    }
+
+    /// Everything computed (the working scorecard too).
+    pub fn computed(&self) -> &Computed {
+        &self.computed
+    }
+
+    /// Whether the output format reads back exactly what was computed
+    /// (Parquet, Arrow), so a later night may take this one from memory.
+    pub fn reads_back_as_computed(&self) -> bool {
+        matches!(
+            self.settings.format,
+            crate::base::FileFormat::Parquet | crate::base::FileFormat::Arrow
+        )
+    }
+}
+
+/// Apply cooldowns (earlier firings from the output folder and the
+/// engine's held nights) to the night's fired actions.
+pub async fn settle_night(
+    model: &Model,
+    engine: &Engine,
+    settings: RunSettings,
+    mut computed: Computed,
+    mut watch: Stopwatch,
+) -> SettledNight {
+    let actions = std::mem::take(&mut computed.actions);
+    let (actions, suppressed) = apply_cooldowns(model, engine, &settings, actions).await;
+    computed.actions = actions;
+    watch.lap("cooldowns");
+    let inputs = model
+        .sources
+        .iter()
+        .map(|s| (s.location.clone(), engine.input_files(&s.name).to_vec()))
+        .collect();
+    SettledNight {
+        settings,
+        computed,
+        suppressed,
+        watch,
+        inputs,
+        previous_night: engine.previous_night(),
+        definitions_sha256: engine.definitions_sha256().to_string(),
+        partitions: engine.partitions(),
+        definitions_changed: engine.previous_definitions_changed() == Some(true),
+    }
+}
+
 /// Apply cooldowns, then write the night's partition atomically: a failed
 /// write leaves every earlier partition (and an earlier run of this night)
 /// as it was.
 pub async fn write_night(
     model: &Model,
     engine: &Engine,
-    settings: &RunSettings,
+    settings: RunSettings,
     computed: Computed,
-    mut watch: Stopwatch,
+    watch: Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<RunSummary, Vec<Diagnostic>> {
-    let (actions, suppressed) = apply_cooldowns(model, engine, settings, computed.actions).await;
-    watch.lap("cooldowns");
-
+    let settled = settle_night(model, engine, settings, computed, watch).await;
     progress("writing outputs");
+    write_settled(model, settled)
+}
+
+/// Write a settled night's partition atomically (blocking file I/O) and
+/// summarise it.
+pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, Vec<Diagnostic>> {
+    let SettledNight {
+        settings,
+        computed,
+        suppressed,
+        mut watch,
+        inputs,
+        previous_night,
+        definitions_sha256,
+        partitions,
+        definitions_changed,
+    } = night;
+    let actions = &computed.actions;
     let write_error = |what: &str, e: String| {
         vec![Diagnostic::error(Code::OutputFailed, format!("cannot write {what} under {}: {e}", settings.out.display()))
             .help("check that the output folder is writable and the disk has room; earlier outputs are untouched")]
@@ -113,7 +208,7 @@ pub async fn write_night(
     outputs::write_table(
         &staged.dir.join(&actions_file),
         &computed.actions_schema,
-        &actions,
+        actions,
         settings.format,
         cells,
     )
@@ -123,17 +218,15 @@ pub async fn write_night(
     watch.lap("write");
     let timings = watch.finish();
 
-    let mut inputs = Vec::new();
-    for source in &model.sources {
-        inputs.push((&source.location, engine.input_files(&source.name).to_vec()));
-    }
+    let inputs: Vec<(&SourceLocation, Vec<InputFile>)> =
+        inputs.iter().map(|(l, f)| (l, f.clone())).collect();
     let manifest = manifest(&ManifestInput {
         model,
-        settings,
+        settings: &settings,
         inputs: &inputs,
-        previous_night: engine.previous_night(),
-        definitions_sha256: engine.definitions_sha256(),
-        partitions: engine.partitions(),
+        previous_night,
+        definitions_sha256: &definitions_sha256,
+        partitions,
         files: [
             (names::SCORECARD_TABLE, scorecard_file.as_str(), entities),
             (names::ACTIONS_TABLE, actions_file.as_str(), action_rows),
@@ -162,7 +255,7 @@ pub async fn write_night(
             bands.push(("(no health)".to_string(), *n));
         }
     }
-    let fired_counts = count_by(&actions, names::ACTION_PLAYBOOK);
+    let fired_counts = count_by(actions, names::ACTION_PLAYBOOK);
     let actions_summary = model
         .playbooks
         .iter()
@@ -181,12 +274,11 @@ pub async fn write_night(
         suppressed,
         timings,
         repairs: Vec::new(),
-        orphan_rows: computed.orphan_rows,
-        parse_failures: computed.parse_failures,
+        orphan_rows: computed.orphan_rows.clone(),
+        parse_failures: computed.parse_failures.clone(),
         rows_read: computed.rows_read,
-        definitions_changed_since: engine
-            .previous_night()
-            .filter(|_| engine.previous_definitions_changed() == Some(true))
+        definitions_changed_since: previous_night
+            .filter(|_| definitions_changed)
             .map(|night| (night, big_movers(&computed.scorecard))),
     })
 }

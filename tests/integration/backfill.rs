@@ -57,24 +57,49 @@ fn manifest(partition: &Path) -> serde_json::Value {
     serde_json::from_slice(&bytes).expect("manifest is JSON")
 }
 
-/// A night's scorecard and actions files, and its manifest without the
-/// fields a backfill may change (timings and the backfill itself).
-fn night_files(partition: &Path) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
-    let read = |name: &str| std::fs::read(partition.join(name)).expect(name);
+/// A night's output files (scorecard and actions, in whatever format) by
+/// name, and its manifest without the fields a backfill may change
+/// (timings and the backfill itself).
+fn night_files(partition: &Path) -> (Vec<(String, Vec<u8>)>, serde_json::Value) {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(partition)
+        .expect("partition")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.file_name().is_some_and(|n| n != "manifest.json"))
+        .map(|path| {
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read(&path).expect("output file"))
+        })
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        2,
+        "{}: a scorecard and actions",
+        partition.display()
+    );
     let mut manifest = manifest(partition);
     if let Some(fields) = manifest.as_object_mut() {
         fields.remove("timings_ms");
         fields.remove("backfill");
     }
-    (read("scorecard.parquet"), read("actions.parquet"), manifest)
+    (files, manifest)
 }
 
 /// `vane run` for each night, in the order given, into `out`.
 fn run_nights(pipeline: &Path, out: &Path, nights: &[NaiveDate]) {
+    run_nights_with(pipeline, &options(out), nights);
+}
+
+/// `vane run` for each night with `options`, in the order given.
+fn run_nights_with(pipeline: &Path, options: &RunOptions, nights: &[NaiveDate]) {
     for night in nights {
         let options = RunOptions {
             as_of: Some(*night),
-            ..options(out)
+            ..options.clone()
         };
         let report = commands::run(pipeline, &options, &|_| {});
         assert_eq!(report.exit, Exit::Ok, "{night}: {:?}", report.diagnostics);
@@ -85,10 +110,15 @@ fn assert_same_nights(a: &Path, b: &Path) {
     let names = partitions(a);
     assert_eq!(names, partitions(b));
     for name in names {
-        let (card_a, actions_a, manifest_a) = night_files(&a.join(&name));
-        let (card_b, actions_b, manifest_b) = night_files(&b.join(&name));
-        assert!(card_a == card_b, "{name}: scorecards differ");
-        assert!(actions_a == actions_b, "{name}: actions differ");
+        let (files_a, manifest_a) = night_files(&a.join(&name));
+        let (files_b, manifest_b) = night_files(&b.join(&name));
+        for ((file, bytes_a), (_, bytes_b)) in files_a.iter().zip(&files_b) {
+            assert!(bytes_a == bytes_b, "{name}: {file} differs");
+        }
+        assert_eq!(
+            files_a.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            files_b.iter().map(|(f, _)| f).collect::<Vec<_>>()
+        );
         let normalise = |m: serde_json::Value, out: &Path| {
             m.to_string().replace(&out.display().to_string(), "OUT")
         };
@@ -204,7 +234,10 @@ fn a_killed_backfill_leaves_whole_nights_and_resumes() {
     assert!(before.len() >= 3, "{before:?}");
     for name in &before {
         let night = night_files(&killed.path().join(name));
-        assert!(!night.0.is_empty(), "{name} is whole");
+        assert!(
+            night.0.iter().all(|(_, bytes)| !bytes.is_empty()),
+            "{name} is whole"
+        );
     }
     let range = nights(from, to, 1, false);
     let report = commands::backfill(&pipeline, &options(killed.path()), &range, &mut |_, _| {});
@@ -429,6 +462,21 @@ metrics:
     assert_same_nights(&runs, &filled);
 }
 
+/// The example pipeline in `dir` twice: `before.yaml` as it is, and
+/// `after.yaml` with another adoption weight.
+fn two_definitions(dir: &Path) -> (PathBuf, PathBuf) {
+    let data = repo("examples/data");
+    let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
+        .expect("pipeline")
+        .replace("../examples/data", &data.display().to_string());
+    let (before, after) = (dir.join("before.yaml"), dir.join("after.yaml"));
+    std::fs::write(&before, &text).expect("before");
+    let changed = text.replace("adoption: 35", "adoption: 45");
+    assert_ne!(changed, text, "the weight to change is in the example");
+    std::fs::write(&after, changed).expect("after");
+    (before, after)
+}
+
 /// A backfill that continues nights written by other definitions: its
 /// first night's trend compares with health scored differently (and says
 /// so), the nights after it with its own. All must equal runs made in the
@@ -436,16 +484,7 @@ metrics:
 #[test]
 fn a_backfill_after_nights_of_other_definitions_equals_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = repo("examples/data");
-    let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
-        .expect("pipeline")
-        .replace("../examples/data", &data.display().to_string());
-    let before = dir.path().join("before.yaml");
-    let after = dir.path().join("after.yaml");
-    std::fs::write(&before, &text).expect("before");
-    let changed = text.replace("adoption: 35", "adoption: 45");
-    assert_ne!(changed, text, "the weight to change is in the example");
-    std::fs::write(&after, changed).expect("after");
+    let (before, after) = two_definitions(dir.path());
     let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
     let first = nights("2026-10-01", "2026-10-10", 3, false);
     let all = nights("2026-10-01", "2026-10-25", 3, false);
@@ -466,6 +505,60 @@ fn a_backfill_after_nights_of_other_definitions_equals_runs() {
         report.output
     );
     assert_same_nights(&runs, &filled);
+}
+
+#[test]
+fn a_forced_backfill_over_nights_of_other_definitions_reads_none_of_them() {
+    // Every night on disk was scored by the old weights. A forced backfill
+    // with the new ones replaces them in date order while the night before
+    // may still be being written: each night must take its previous health
+    // and firings from the night the backfill computed, never the stale
+    // files it is replacing.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (before, after) = two_definitions(dir.path());
+    let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
+    let range = nights("2026-09-20", "2026-10-25", 5, false);
+    run_nights(&after, &runs, &range.dates().expect("nights"));
+    let report = commands::backfill(&before, &options(&filled), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let forced = Nights {
+        force: true,
+        ..range
+    };
+    let report = commands::backfill(&after, &options(&filled), &forced, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert_same_nights(&runs, &filled);
+}
+
+#[test]
+fn a_csv_backfill_reads_each_night_back_as_runs_do() {
+    // CSV cells are read back as text (and formula-like ones neutralised):
+    // later nights must see what the files say, as separate runs do.
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let (runs, filled) = (
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    );
+    let csv = |out: &Path| RunOptions {
+        format: Some(vane::base::FileFormat::Csv),
+        ..options(out)
+    };
+    let range = nights("2026-10-01", "2026-10-25", 4, false);
+    run_nights_with(
+        &pipeline,
+        &csv(runs.path()),
+        &range.dates().expect("nights"),
+    );
+    let report = commands::backfill(&pipeline, &csv(filled.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        filled
+            .path()
+            .join("as_of=2026-10-25/scorecard.csv")
+            .is_file(),
+        "CSV written"
+    );
+    assert_same_nights(runs.path(), filled.path());
 }
 
 #[test]
