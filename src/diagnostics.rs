@@ -64,6 +64,8 @@ pub enum Code {
     DependencyCycle,
     /// Weights, bands or health models are inconsistent.
     InvalidHealth,
+    /// A metric, indicator or playbook reads an outcome.
+    OutcomeRead,
     /// A data file's schema does not match what the pipeline needs.
     SchemaMismatch,
     /// A data file is missing or unreadable.
@@ -113,6 +115,7 @@ impl Code {
         Code::AggregateContext,
         Code::DependencyCycle,
         Code::InvalidHealth,
+        Code::OutcomeRead,
         Code::SchemaMismatch,
         Code::DataUnreadable,
         Code::OutOfRange,
@@ -151,6 +154,7 @@ impl Code {
             Code::AggregateContext => "V401",
             Code::DependencyCycle => "V402",
             Code::InvalidHealth => "V403",
+            Code::OutcomeRead => "V404",
             Code::SchemaMismatch => "V500",
             Code::DataUnreadable => "V501",
             Code::OutOfRange => "V502",
@@ -190,6 +194,7 @@ impl Code {
             Code::AggregateContext => "aggregate-context",
             Code::DependencyCycle => "dependency-cycle",
             Code::InvalidHealth => "invalid-health",
+            Code::OutcomeRead => "outcome-read",
             Code::SchemaMismatch => "schema-mismatch",
             Code::DataUnreadable => "data-unreadable",
             Code::OutOfRange => "value-out-of-range",

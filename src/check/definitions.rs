@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::base::units::Seconds;
-use crate::check::model::{MetricKind, MissingColumns, Model, Node, ParseFailureLimit};
+use crate::check::model::{
+    MetricKind, MissingColumns, Model, Node, OutcomeKind, ParseFailureLimit,
+};
 
 /// One definition's fields, by name.
 pub type Descriptor = BTreeMap<&'static str, String>;
@@ -178,15 +180,39 @@ pub fn descriptors(model: &Model) -> BTreeMap<Node, Descriptor> {
         );
         out.insert(Node::Playbook(p.name.clone()), d);
     }
+    for o in &model.outcomes {
+        let mut d = Descriptor::new();
+        match &o.kind {
+            OutcomeKind::Rows {
+                source,
+                filter_text,
+                value_text,
+                ..
+            } => {
+                d.insert("from", source.clone());
+                d.insert("where", filter_text.clone().unwrap_or_default());
+                d.insert("value", value_text.clone().unwrap_or_default());
+            }
+            OutcomeKind::Attribute(a) => {
+                d.insert("at", format!("{}.{a}", model.entity.name));
+            }
+        }
+        d.insert("horizon", o.horizon.to_string());
+        out.insert(Node::Outcome(o.name.clone()), d);
+    }
     out
 }
 
 /// The SHA-256 (hex) of the definitions that decide the scores: every
 /// descriptor but where a source's files are and their format, which move
-/// without changing what is computed.
+/// without changing what is computed, and the outcomes, which no score
+/// reads.
 pub fn definitions_hash(model: &Model) -> String {
     let mut text = String::new();
     for (node, fields) in descriptors(model) {
+        if matches!(node, Node::Outcome(_)) {
+            continue;
+        }
         text.push_str(&format!("{node:?}\n"));
         for (field, value) in fields {
             if matches!(node, Node::Source(_)) && matches!(field, "path" | "format") {

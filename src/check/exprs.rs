@@ -47,6 +47,8 @@ pub struct Env {
     pub has_health: bool,
     /// Column names of every source, for hints.
     pub all_columns: BTreeMap<String, String>,
+    /// Outcome names: no score may read them.
+    pub outcomes: Vec<String>,
 }
 
 /// Where an expression stands, which decides what names and functions mean.
@@ -486,6 +488,16 @@ impl ExprChecker<'_> {
                     );
                 } else if playbook && self.env.indicators.iter().any(|i| i == name) {
                     help = format!("an indicator's score is written `score({name})`");
+                }
+                if self.env.outcomes.iter().any(|o| o == name) {
+                    self.error(
+                        Code::OutcomeRead,
+                        span,
+                        format!("outcome `{name}` is read where scores are computed"),
+                        "an outcome",
+                        super::outcomes::leak_help(name),
+                    );
+                    return unknown(span);
                 }
                 self.error(
                     Code::UnknownName,

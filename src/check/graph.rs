@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Checker;
 use super::exprs::Env;
-use super::model::{MetricKind, Model, Node, TypedExpr, TypedKind, TypedPart, TypedTemplate};
+use super::model::{
+    MetricKind, Model, Node, OutcomeKind, TypedExpr, TypedKind, TypedPart, TypedTemplate,
+};
 use crate::base::Span;
 use crate::base::units::Seconds;
 use crate::diagnostics::{Code, Diagnostic};
@@ -256,6 +258,13 @@ pub(super) fn edges(model: &Model) -> Vec<(Node, Node)> {
         for g in &h.groups {
             edges.insert((Node::Group(g.name.clone()), Node::Health));
         }
+    }
+    for o in &model.outcomes {
+        let input = match &o.kind {
+            OutcomeKind::Rows { source, .. } => Node::Source(source.clone()),
+            OutcomeKind::Attribute(a) => Node::Attribute(a.clone()),
+        };
+        edges.insert((input, Node::Outcome(o.name.clone())));
     }
     if let Some(t) = &model.targets {
         for kpi in &t.kpis {

@@ -12,6 +12,7 @@ pub mod functions;
 mod graph;
 mod health;
 pub mod model;
+mod outcomes;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,6 +137,7 @@ impl Checker<'_> {
         let indicators = self.indicators(&env);
         let health = self.health(&env, &indicators);
         let playbooks = self.playbooks(&env);
+        let outcomes = self.outcomes(&sources, &env);
         let outputs = self.outputs(&name);
         let mut targets = targets;
         let mut model = Model {
@@ -150,6 +152,7 @@ impl Checker<'_> {
             indicators,
             health,
             playbooks,
+            outcomes,
             outputs,
             tests: Vec::new(),
             edges: Vec::new(),
@@ -412,6 +415,12 @@ impl Checker<'_> {
             has_targets: self.pipeline.targets.is_some(),
             has_health: self.pipeline.health.is_some(),
             all_columns,
+            outcomes: self
+                .pipeline
+                .outcomes
+                .iter()
+                .map(|o| o.name.value.clone())
+                .collect(),
         }
     }
 

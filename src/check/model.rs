@@ -511,6 +511,42 @@ impl Priority {
     }
 }
 
+/// A resolved outcome: what a backtest asks the score to have seen coming.
+/// It holds for an entity on night D when it happens in [D, D + horizon).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// Where it happens.
+    pub kind: OutcomeKind,
+    /// How long after a night it counts for that night.
+    pub horizon: Seconds,
+    /// The name's span.
+    pub span: Span,
+}
+
+/// Where an outcome comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutcomeKind {
+    /// Rows of a source, each at the source's time column.
+    Rows {
+        /// The source.
+        source: String,
+        /// Which rows (`where:`).
+        filter: Option<TypedExpr>,
+        /// The filter as written, canonical.
+        filter_text: Option<String>,
+        /// An aggregate of the rows in the horizon (`value:`).
+        value: Option<TypedExpr>,
+        /// The value as written, canonical.
+        value_text: Option<String>,
+    },
+    /// An entity attribute holding when it happened.
+    Attribute(String),
+}
+
 /// A resolved playbook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Playbook {
@@ -637,6 +673,8 @@ pub enum Node {
     Health,
     /// A playbook.
     Playbook(String),
+    /// An outcome (read by backtests only).
+    Outcome(String),
 }
 
 impl Node {
@@ -649,7 +687,8 @@ impl Node {
             | Node::Metric(n)
             | Node::Indicator(n)
             | Node::Group(n)
-            | Node::Playbook(n) => n.clone(),
+            | Node::Playbook(n)
+            | Node::Outcome(n) => n.clone(),
             Node::Health => "health".into(),
         }
     }
@@ -665,6 +704,7 @@ impl Node {
             Node::Group(_) => "group",
             Node::Health => "health",
             Node::Playbook(_) => "playbook",
+            Node::Outcome(_) => "outcome",
         }
     }
 }
@@ -694,6 +734,8 @@ pub struct Model {
     pub health: Option<Health>,
     /// Playbooks in file order.
     pub playbooks: Vec<Playbook>,
+    /// Outcomes in file order (backtests only; nothing else reads them).
+    pub outcomes: Vec<Outcome>,
     /// Output settings.
     pub outputs: Outputs,
     /// Metric tests, typed (run by `vane test`).
@@ -752,6 +794,11 @@ impl Model {
             columns.extend(t.effective_to.clone());
         }
         columns
+    }
+
+    /// The outcome named `name`.
+    pub fn outcome(&self, name: &str) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.name == name)
     }
 
     /// A metric by name.

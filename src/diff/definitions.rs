@@ -133,5 +133,6 @@ fn order(node: &Node) -> u8 {
         Node::Group(_) => 5,
         Node::Health => 6,
         Node::Playbook(_) => 7,
+        Node::Outcome(_) => 8,
     }
 }

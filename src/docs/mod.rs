@@ -64,6 +64,7 @@ fn mermaid_id(node: &Node) -> String {
         Node::Group(_) => "grp",
         Node::Health => "health",
         Node::Playbook(_) => "pb",
+        Node::Outcome(_) => "out",
     };
     let raw = node.name();
     let name: String = raw
@@ -93,6 +94,7 @@ fn mermaid_node(node: &Node) -> String {
         Node::Group(_) => format!("{id}[[\"{name}\"]]"),
         Node::Health => format!("{id}{{\"health\"}}"),
         Node::Playbook(_) => format!("{id}>\"{name}\"]"),
+        Node::Outcome(_) => format!("{id}[\\\"{name}\"\\]"),
     }
 }
 
@@ -366,6 +368,38 @@ pub fn catalog(model: &Model) -> Vec<Block> {
                 "Reads: {}.",
                 list(&model.inputs_of(&node))
             )));
+        }
+    }
+
+    if !model.outcomes.is_empty() {
+        blocks.push(Block::Heading(2, "Outcomes".into()));
+        blocks.push(Block::Text(
+            "What happened to entities afterwards, for `vane backtest`: an outcome holds for an entity on night D when it happens in [D, D + horizon). No score reads them.".into(),
+        ));
+        for o in &model.outcomes {
+            blocks.push(Block::Heading(3, format!("`{}`", o.name)));
+            blocks.extend(about_lines(&o.about).into_iter().map(Block::Text));
+            let what = match &o.kind {
+                crate::check::model::OutcomeKind::Rows {
+                    source,
+                    filter_text,
+                    value_text,
+                    ..
+                } => {
+                    let mut what = format!("Rows of `{source}`");
+                    if let Some(f) = filter_text {
+                        what.push_str(&format!(" where `{f}`"));
+                    }
+                    if let Some(v) = value_text {
+                        what.push_str(&format!(", valued by `{v}`"));
+                    }
+                    what
+                }
+                crate::check::model::OutcomeKind::Attribute(a) => {
+                    format!("At `{}.{a}`", model.entity.name)
+                }
+            };
+            blocks.push(Block::Text(format!("{what}; horizon {}.", o.horizon)));
         }
     }
     blocks

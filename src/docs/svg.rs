@@ -37,6 +37,7 @@ fn colour(node: &Node) -> &'static str {
         Node::Indicator(_) => "#fef3c7",
         Node::Group(_) | Node::Health => "#dcfce7",
         Node::Playbook(_) => "#fce7f3",
+        Node::Outcome(_) => "#ede9fe",
     }
 }
 

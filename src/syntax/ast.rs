@@ -61,6 +61,8 @@ pub struct Pipeline {
     pub health: Option<HealthDef>,
     /// Rules that turn signals into actions.
     pub playbooks: Vec<PlaybookDef>,
+    /// What happened to entities afterwards, for backtests.
+    pub outcomes: Vec<OutcomeDef>,
     /// Where and how results are written.
     pub outputs: Option<OutputsDef>,
     /// Metric tests on inline fixtures.
@@ -260,6 +262,26 @@ pub struct PlaybookDef {
     pub dedup_key: Option<Template>,
     /// How long after firing the same action stays quiet.
     pub cooldown: Option<Expr>,
+}
+
+/// An outcome: an event in an entity's life (a churn) that a backtest asks
+/// the health score to have seen coming. Read only by backtests.
+#[derive(Debug, Clone)]
+pub struct OutcomeDef {
+    /// The outcome's name.
+    pub name: Text,
+    /// Description and owner.
+    pub about: About,
+    /// The source whose rows are the outcome.
+    pub from: Option<Text>,
+    /// Which of those rows are (`where:`).
+    pub filter: Option<Expr>,
+    /// Instead of a source: the entity attribute holding when it happened.
+    pub at: Option<Expr>,
+    /// How long after a night it counts for that night.
+    pub horizon: Option<Expr>,
+    /// An aggregate of the outcome's rows in the horizon (dollars lost).
+    pub value: Option<Expr>,
 }
 
 /// Output settings.

@@ -442,6 +442,7 @@ impl Loader {
             indicators: Vec::new(),
             health: None,
             playbooks: Vec::new(),
+            outcomes: Vec::new(),
             outputs: None,
             tests: Vec::new(),
         };
@@ -487,6 +488,13 @@ impl Loader {
             for (name, value) in self.named(node, "playbook", true) {
                 if let Some(playbook) = self.playbook(name, value) {
                     pipeline.playbooks.push(playbook);
+                }
+            }
+        }
+        if let Some(node) = fields.get("outcomes") {
+            for (name, value) in self.named(node, "outcome", true) {
+                if let Some(outcome) = self.outcome(name, value) {
+                    pipeline.outcomes.push(outcome);
                 }
             }
         }
@@ -748,6 +756,20 @@ impl Loader {
             message: self.template(&fields, section, "message"),
             dedup_key: self.template(&fields, section, "dedup_key"),
             cooldown: self.expr(&fields, section, "cooldown"),
+            name,
+        })
+    }
+
+    fn outcome(&mut self, name: Text, node: &Node) -> Option<OutcomeDef> {
+        let section = &spec::OUTCOME;
+        let fields = self.fields(node, section, name.span)?;
+        Some(OutcomeDef {
+            about: self.about(&fields, section),
+            from: self.text(&fields, section, "from"),
+            filter: self.expr(&fields, section, "where"),
+            at: self.expr(&fields, section, "at"),
+            horizon: self.expr(&fields, section, "horizon"),
+            value: self.expr(&fields, section, "value"),
             name,
         })
     }

@@ -493,10 +493,45 @@ pub static TEST: Section = Section {
     ],
 };
 
+/// `outcomes.<name>`.
+pub static OUTCOME: Section = Section {
+    name: "outcome",
+    doc: "Something that happens to an entity (a churn, a contraction), for `vane backtest` only: it holds for an entity on night D when it happens in [D, D + horizon). Never read by metrics, indicators or playbooks.",
+    fields: &[
+        DESCRIPTION,
+        OWNER,
+        field(
+            "from",
+            Shape::Text,
+            "The source whose rows are the outcome (each row at its time column); or use `at`.",
+        ),
+        field(
+            "where",
+            Shape::Expression,
+            "With `from`: which of the source's rows are the outcome (`kind = 'churn'`).",
+        ),
+        field(
+            "at",
+            Shape::Expression,
+            "Instead of `from`: an entity date or timestamp attribute (`account.churned_at`).",
+        ),
+        required(
+            "horizon",
+            Shape::Duration,
+            "How long after a night the outcome counts for it (`90d`).",
+        ),
+        field(
+            "value",
+            Shape::Expression,
+            "With `from`: an aggregate of the outcome's rows in the horizon (`sum(amount_usd)`), for dollar-weighted results.",
+        ),
+    ],
+};
+
 /// The whole file.
 pub static PIPELINE: Section = Section {
     name: "pipeline",
-    doc: "A Vane pipeline: sources, the entity, metrics, targets, indicators, health, playbooks, outputs and tests.",
+    doc: "A Vane pipeline: sources, the entity, metrics, targets, indicators, health, playbooks, outcomes, outputs and tests.",
     fields: &[
         required(
             "vane",
@@ -537,6 +572,11 @@ pub static PIPELINE: Section = Section {
             "playbooks",
             Shape::Named(&PLAYBOOK),
             "Rules that turn signals into actions.",
+        ),
+        field(
+            "outcomes",
+            Shape::Named(&OUTCOME),
+            "What happened to entities afterwards (churn, contraction), for backtests.",
         ),
         field(
             "outputs",
