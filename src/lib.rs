@@ -34,6 +34,7 @@
 // help) and only travel the cold path, so boxing them would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod backtest;
 pub mod base;
 pub mod check;
 pub mod commands;
@@ -132,23 +133,32 @@ pub async fn compute_night(
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
     let settings = RunSettings::resolve(options, &checked.model);
-    compute(checked, settings, None, None, watch, progress).await
+    compute(
+        &checked.model,
+        &checked.sources,
+        settings,
+        None,
+        None,
+        watch,
+        progress,
+    )
+    .await
 }
 
 /// One night; with `ahead`, its facts but the previous night's health were
 /// joined already, and `held` holds the nights computed before it (a
 /// backfill or backtest).
 async fn compute(
-    checked: &Checked,
+    model: &Model,
+    sources: &Sources,
     settings: RunSettings,
     ahead: Option<&run::JoinedAhead>,
     held: Option<&run::HeldNights>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
-    let model = &checked.model;
     progress("reading sources");
-    let engine = Engine::start(model, &checked.sources, &settings, held).await?;
+    let engine = Engine::start(model, sources, &settings, held).await?;
     watch.lap("register sources");
     let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
     watch.lap("plan");
@@ -247,7 +257,14 @@ pub async fn backfill(
                 .filter(|d| (first..=last).contains(d))
                 .collect();
             let wanted: Vec<Micros> = to_compute.iter().map(|d| Micros::midnight(*d)).collect();
-            let (ahead, pass) = share_nights(checked, &settings_of(first), &span, &wanted).await?;
+            let (ahead, pass) = share_nights(
+                &checked.model,
+                &checked.sources,
+                &settings_of(first),
+                &span,
+                &wanted,
+            )
+            .await?;
             (Some(ahead), Some(pass))
         }
         _ => (None, None),
@@ -267,46 +284,21 @@ pub async fn backfill(
             done.push(night);
             continue;
         }
-        let computed = async {
-            let joined = match ahead.as_mut() {
-                Some(ahead) => Some(
-                    ahead
-                        .next(Micros::midnight(date))
-                        .await
-                        .map_err(|e| vec![run::execution_error(&e)])?,
-                ),
-                None => None,
-            };
-            let mut watch = Stopwatch::start();
-            let night = compute(
-                checked,
-                settings_of(date),
-                joined.as_ref(),
-                Some(&held),
-                &mut watch,
-                progress,
-            )
-            .await?;
-            Ok::<_, Vec<Diagnostic>>(
-                run::settle_night(
-                    &checked.model,
-                    &night.engine,
-                    night.settings,
-                    night.computed,
-                    watch,
-                )
-                .await,
-            )
-        }
+        let computed = settle_next(
+            &checked.model,
+            &checked.sources,
+            settings_of(date),
+            ahead.as_mut(),
+            &held,
+            progress,
+        )
         .await;
         // An earlier night being written is finished either way: a failed
         // night stops the backfill with every earlier one whole.
         writing.finish(&mut done, on_night).await?;
         let settled = computed?;
         if settled.reads_back_as_computed() {
-            let health =
-                run::PreviousHealth::of(date, settled.scorecard(), &checked.model.entity.key);
-            held.hold(date, health, settled.actions(), keep_days);
+            hold(&mut held, &settled, &checked.model, keep_days);
             writing.start(settled);
         } else {
             // Later nights read this one back from its files.
@@ -320,6 +312,243 @@ pub async fn backfill(
         repairs,
         shared: pass,
     })
+}
+
+/// The next night in date order, computed (its facts from `ahead` when a
+/// shared pass computed them, earlier nights from `held` and the output
+/// folder as `held` says) and settled.
+async fn settle_next(
+    model: &Model,
+    sources: &Sources,
+    settings: RunSettings,
+    ahead: Option<&mut run::Ahead>,
+    held: &run::HeldNights,
+    progress: &dyn Fn(&str),
+) -> Result<run::SettledNight, Vec<Diagnostic>> {
+    let night = Micros::midnight(settings.as_of);
+    let joined = match ahead {
+        Some(ahead) => Some(
+            ahead
+                .next(night)
+                .await
+                .map_err(|e| vec![run::execution_error(&e)])?,
+        ),
+        None => None,
+    };
+    let mut watch = Stopwatch::start();
+    let night = compute(
+        model,
+        sources,
+        settings,
+        joined.as_ref(),
+        Some(held),
+        &mut watch,
+        progress,
+    )
+    .await?;
+    Ok(run::settle_night(model, &night.engine, night.settings, night.computed, watch).await)
+}
+
+/// Hold a settled night in memory for the nights after it.
+fn hold(held: &mut run::HeldNights, settled: &run::SettledNight, model: &Model, keep_days: i64) {
+    let health = run::PreviousHealth::of(settled.as_of(), settled.scorecard(), &model.entity.key);
+    held.hold(settled.as_of(), health, settled.actions(), keep_days);
+}
+
+/// Score `dates` (evenly spaced, in date order) in memory, as a backfill
+/// into an empty output folder would, and hand each night, settled, to
+/// `visit`. The output folder is neither read nor written: the first
+/// night has no previous night, and cooldowns start with no history.
+pub async fn score_nights(
+    model: &Model,
+    sources: &Sources,
+    options: &RunOptions,
+    dates: &[chrono::NaiveDate],
+    visit: &mut dyn FnMut(run::SettledNight),
+    progress: &dyn Fn(&str),
+) -> Result<Option<SharedPass>, Vec<Diagnostic>> {
+    let settings_of = |date| {
+        let options = RunOptions {
+            as_of: Some(date),
+            ..options.clone()
+        };
+        RunSettings::resolve(&options, model)
+    };
+    let (mut ahead, pass) = match dates {
+        [first, _, ..] => {
+            let wanted: Vec<Micros> = dates.iter().map(|d| Micros::midnight(*d)).collect();
+            let (ahead, pass) =
+                share_nights(model, sources, &settings_of(*first), dates, &wanted).await?;
+            (Some(ahead), Some(pass))
+        }
+        _ => (None, None),
+    };
+    let mut held = run::HeldNights::new(false);
+    let keep_days = run::cooldown_days(model);
+    for &date in dates {
+        let settled = settle_next(
+            model,
+            sources,
+            settings_of(date),
+            ahead.as_mut(),
+            &held,
+            progress,
+        )
+        .await?;
+        hold(&mut held, &settled, model, keep_days);
+        visit(settled);
+    }
+    Ok(pass)
+}
+
+/// What `vane backtest` asks: the nights to score, the outcome, and the
+/// bootstrap's resamples and seed.
+#[derive(Debug, Clone)]
+pub struct BacktestRequest {
+    /// The nights.
+    pub nights: run::Nights,
+    /// The outcome's name.
+    pub outcome: String,
+    /// Resamples and seed of the intervals.
+    pub bootstrap: backtest::Bootstrap,
+}
+
+/// (find the outcome and the data's end; leave out the nights whose
+/// horizon runs past it) → score the nights in memory → the outcome of
+/// each entity-night (a shared pass over the outcome's source, or the
+/// entity attribute) → measure.
+pub async fn backtest(
+    checked: &Checked,
+    options: &RunOptions,
+    request: &BacktestRequest,
+    progress: &dyn Fn(&str),
+) -> Result<backtest::Report, Vec<Diagnostic>> {
+    let model = &checked.model;
+    let Some(outcome) = model.outcome(&request.outcome) else {
+        let names = model.outcomes.iter().map(|o| o.name.as_str());
+        let help = if model.outcomes.is_empty() {
+            "define one under `outcomes:` in the pipeline (see docs/backtesting.md)".to_string()
+        } else {
+            diagnostics::suggestion(&request.outcome, "outcome", names)
+        };
+        return Err(vec![
+            Diagnostic::error(
+                Code::InvalidArgument,
+                format!("the pipeline has no outcome `{}`", request.outcome),
+            )
+            .help(help),
+        ]);
+    };
+    let dates = request.nights.dates().map_err(|d| vec![d])?;
+    let settings = RunSettings::resolve(options, model);
+    let engine = Engine::start(
+        model,
+        &checked.sources,
+        &settings,
+        Some(&run::HeldNights::new(false)),
+    )
+    .await?;
+    // An outcome read from a source ends where that source ends; an
+    // entity date, where the latest of the timed sources does.
+    let outcome_source = match &outcome.kind {
+        check::model::OutcomeKind::Rows { source, .. } => Some(source.as_str()),
+        check::model::OutcomeKind::Attribute(_) => None,
+    };
+    let data_end = run::data_end(model, &engine, outcome_source).await?;
+    let horizon = outcome.horizon.as_chrono().ok_or_else(|| {
+        vec![
+            Diagnostic::error(Code::InvalidArgument, "the outcome's horizon is too long")
+                .help("shorten `horizon:`"),
+        ]
+    })?;
+    let horizon_end = |night: chrono::NaiveDate| night.checked_add_signed(horizon);
+    let usable: Vec<chrono::NaiveDate> = dates
+        .iter()
+        .copied()
+        .filter(|night| data_end.is_some_and(|end| horizon_end(*night).is_some_and(|h| h <= end)))
+        .collect();
+    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+        return Err(vec![Diagnostic::error(
+            Code::InvalidArgument,
+            "no nights to backtest",
+        )]);
+    };
+    if usable.is_empty() {
+        let through = data_end
+            .and_then(|end| end.pred_opt())
+            .map_or("no rows at all".to_string(), |d| {
+                format!("data through {d}")
+            });
+        return Err(vec![
+            Diagnostic::error(
+                Code::InvalidArgument,
+                format!(
+                    "every night from {first} to {last} has its {} horizon past the end of the data ({through})",
+                    outcome.horizon
+                ),
+            )
+            .help("a night is measured only once its whole horizon has happened: move --to back by the horizon, or use a shorter `horizon:`"),
+        ]);
+    }
+    let mut data = backtest::Collected::new(model, outcome);
+    progress("scoring the nights");
+    score_nights(
+        model,
+        &checked.sources,
+        options,
+        &usable,
+        &mut |settled| {
+            data.add_night(
+                settled.as_of(),
+                &settled.computed().working,
+                settled.actions(),
+                model,
+                outcome,
+            )
+        },
+        progress,
+    )
+    .await?;
+    if let Some(outcomes) = backtest::outcome_model(model, outcome, &checked.sources.schemas) {
+        progress("finding the outcomes");
+        let shifted: Vec<chrono::NaiveDate> =
+            usable.iter().filter_map(|d| horizon_end(*d)).collect();
+        let mut index = 0;
+        let columns = [
+            backtest::outcome_model::ROWS,
+            backtest::outcome_model::FIRST,
+            backtest::outcome_model::VALUE,
+        ];
+        score_nights(
+            &outcomes,
+            &checked.sources,
+            options,
+            &shifted,
+            &mut |settled| {
+                data.add_outcomes(index, settled.scorecard(), &model.entity.key, columns);
+                index += 1;
+            },
+            progress,
+        )
+        .await?;
+    }
+    progress("measuring");
+    let nights = backtest::NightsUsed {
+        from: request.nights.from,
+        to: request.nights.to,
+        every_days: request.nights.every_days,
+        scored: usable.len(),
+        censored: dates.len() - usable.len(),
+        data_end,
+    };
+    Ok(backtest::measure(
+        &data,
+        &model.name,
+        &outcome.name,
+        outcome.horizon.to_string(),
+        nights,
+        request.bootstrap,
+    ))
 }
 
 /// Writing one night's partition, on a blocking thread.
@@ -384,7 +613,16 @@ pub async fn run_night(
     let settings = RunSettings::resolve(options, &checked.model);
     let (_lock, repairs) = run::outputs::claim(&settings.out).map_err(|d| vec![d])?;
     let mut watch = Stopwatch::start();
-    let night = compute(checked, settings, None, None, &mut watch, progress).await?;
+    let night = compute(
+        &checked.model,
+        &checked.sources,
+        settings,
+        None,
+        None,
+        &mut watch,
+        progress,
+    )
+    .await?;
     let mut summary = run::write_night(
         &checked.model,
         &night.engine,
@@ -405,6 +643,14 @@ pub fn plan_nights(
     inputs: &plan::Inputs<'_>,
     dates: &[chrono::NaiveDate],
 ) -> Result<plan::nights::NightsPlan, Vec<Diagnostic>> {
+    plan_nights_of(&checked.model, inputs, dates)
+}
+
+fn plan_nights_of(
+    model: &Model,
+    inputs: &plan::Inputs<'_>,
+    dates: &[chrono::NaiveDate],
+) -> Result<plan::nights::NightsPlan, Vec<Diagnostic>> {
     let mut plans = Vec::with_capacity(dates.len());
     for &date in dates {
         let as_of = base::units::Micros::midnight(date);
@@ -414,27 +660,24 @@ pub fn plan_nights(
             previous_definitions_changed: None,
             as_of,
         };
-        let night =
-            plan::plan(&checked.model, &night_inputs).map_err(|e| vec![e.into_diagnostic()])?;
+        let night = plan::plan(model, &night_inputs).map_err(|e| vec![e.into_diagnostic()])?;
         plans.push((as_of, night.scorecard));
     }
     let nights: Vec<_> = plans.iter().map(|(as_of, p)| (*as_of, p)).collect();
-    Ok(plan::nights::plan_nights(
-        &nights,
-        &checked.model.entity.key,
-    ))
+    Ok(plan::nights::plan_nights(&nights, &model.entity.key))
 }
 
 /// The sides `dates` share, computed in one pass over each source.
 async fn share_nights(
-    checked: &Checked,
+    model: &Model,
+    sources: &Sources,
     settings: &RunSettings,
     dates: &[chrono::NaiveDate],
     wanted: &[Micros],
 ) -> Result<(run::Ahead, SharedPass), Vec<Diagnostic>> {
     let started = std::time::Instant::now();
-    let engine = Engine::start(&checked.model, &checked.sources, settings, None).await?;
-    let nights = plan_nights(checked, &engine.plan_inputs(), dates)?;
+    let engine = Engine::start(model, sources, settings, None).await?;
+    let nights = plan_nights_of(model, &engine.plan_inputs(), dates)?;
     let shared = run::compute_shared(engine.session(), &nights)
         .await
         .map_err(|e| vec![run::execution_error(&e)])?;

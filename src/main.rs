@@ -139,6 +139,41 @@ enum Command {
         #[command(flatten)]
         output: OutputFlags,
     },
+    /// Score past nights in memory and measure how well health, indicators, metrics and playbooks predicted an outcome.
+    Backtest {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The first night (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// The last night (YYYY-MM-DD), included when --every divides the range.
+        #[arg(long)]
+        to: String,
+        /// Days between nights: `1d`, `7d`, `2w`.
+        #[arg(long, default_value = "7d")]
+        every: String,
+        /// The outcome (a name under `outcomes:`).
+        #[arg(long)]
+        outcome: String,
+        /// Report format.
+        #[arg(long, value_parser = ["markdown", "json"], default_value = "markdown")]
+        format: String,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Bootstrap resamples for the AUC intervals.
+        #[arg(long, default_value_t = vane::backtest::Bootstrap::default().resamples)]
+        resamples: usize,
+        /// The bootstrap's seed (the report is reproducible for a seed).
+        #[arg(long, default_value_t = vane::backtest::Bootstrap::default().seed)]
+        seed: u64,
+        /// Memory limit, e.g. 2GB; operators spill to disk beyond it.
+        #[arg(long)]
+        memory_limit: Option<String>,
+        /// Threads to use, 1 to 1024 (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Print the DataFusion plans a run executes.
     Plan {
         /// The pipeline file.
@@ -436,6 +471,21 @@ fn run_options(flags: DataFlags) -> Result<RunOptions, Report> {
     })
 }
 
+/// The nights `--from`, `--to` and `--every` name.
+fn nights_of(
+    from: &str,
+    to: &str,
+    every: &str,
+    force: bool,
+) -> Result<vane::run::Nights, Diagnostic> {
+    Ok(vane::run::Nights {
+        from: parse_date("--from", from)?,
+        to: parse_date("--to", to)?,
+        every_days: parse_every(every)?,
+        force,
+    })
+}
+
 fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
     let memory_limit = match flags.memory_limit.as_deref() {
         None => None,
@@ -511,14 +561,7 @@ fn main() -> ExitCode {
             engine,
             output,
         } => {
-            let nights = (|| {
-                Ok(vane::run::Nights {
-                    from: parse_date("--from", &from)?,
-                    to: parse_date("--to", &to)?,
-                    every_days: parse_every(&every)?,
-                    force,
-                })
-            })();
+            let nights = nights_of(&from, &to, &every, force);
             match (nights, engine_options(engine)) {
                 (Ok(nights), Ok(options)) => {
                     let options = output.apply(options);
@@ -529,6 +572,43 @@ fn main() -> ExitCode {
                         });
                     bar.finish();
                     report
+                }
+                (Err(diagnostic), _) => Report::error(diagnostic),
+                (_, Err(report)) => report,
+            }
+        }
+        Command::Backtest {
+            pipeline,
+            from,
+            to,
+            every,
+            outcome,
+            format,
+            out,
+            resamples,
+            seed,
+            memory_limit,
+            threads,
+        } => {
+            let nights = nights_of(&from, &to, &every, false);
+            let engine = EngineFlags {
+                out: None,
+                memory_limit,
+                threads,
+            };
+            match (nights, engine_options(engine)) {
+                (Ok(nights), Ok(options)) => {
+                    let request = vane::BacktestRequest {
+                        nights,
+                        outcome,
+                        bootstrap: vane::backtest::Bootstrap { resamples, seed },
+                    };
+                    let format = if format == "json" {
+                        commands::BacktestFormat::Json
+                    } else {
+                        commands::BacktestFormat::Markdown
+                    };
+                    commands::backtest(&pipeline, &options, &request, format, out.as_ref())
                 }
                 (Err(diagnostic), _) => Report::error(diagnostic),
                 (_, Err(report)) => report,

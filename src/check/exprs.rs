@@ -495,7 +495,9 @@ impl ExprChecker<'_> {
                         span,
                         format!("outcome `{name}` is read where scores are computed"),
                         "an outcome",
-                        super::outcomes::leak_help(name),
+                        format!(
+                            "`{name}` is an outcome: it says what happened after each night, so a score that read it would see the future it is judged on. Outcomes are read by `vane backtest` only"
+                        ),
                     );
                     return unknown(span);
                 }

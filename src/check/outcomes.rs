@@ -97,7 +97,18 @@ impl Checker<'_> {
         let horizon = def.horizon.as_ref()?;
         match &horizon.kind {
             ExprKind::Literal(Literal::Duration(n, unit)) if *n > 0 => {
-                self.duration(*n, *unit, horizon.span, "this horizon")
+                let seconds = self.duration(*n, *unit, horizon.span, "this horizon")?;
+                if seconds.get() % 86_400 != 0 {
+                    self.error(
+                        Code::InvalidValue,
+                        horizon.span,
+                        "a horizon is a whole number of days".into(),
+                        "not whole days",
+                        "nights are dates, so horizons are too: write days or weeks, e.g. `90d` or `12w`".into(),
+                    );
+                    return None;
+                }
+                Some(seconds)
             }
             _ => {
                 self.error(
@@ -193,9 +204,10 @@ impl Checker<'_> {
             },
         );
         match (&typed.kind, typed.ty) {
-            (TypedKind::Attribute(name), Type::Timestamp | Type::Date | Type::Unknown) => {
-                Some(OutcomeKind::Attribute(name.clone()))
-            }
+            (
+                TypedKind::Attribute(name),
+                Type::Timestamp | Type::Date | Type::Null | Type::Unknown,
+            ) => Some(OutcomeKind::Attribute(name.clone())),
             (_, Type::Unknown) => None,
             _ => {
                 let attributes: Vec<String> = env
@@ -223,12 +235,4 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// The diagnostic's help when `name`, read where scores are computed, is
-/// an outcome.
-pub(super) fn leak_help(name: &str) -> String {
-    format!(
-        "`{name}` is an outcome: it says what happened after each night, so a score that read it would see the future it is judged on. Outcomes are read by `vane backtest` only"
-    )
 }

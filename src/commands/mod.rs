@@ -6,6 +6,7 @@
 //! of it, and turns what they return into a report.
 
 mod backfill;
+mod backtest;
 mod diff;
 mod docs;
 mod explain;
@@ -21,6 +22,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 pub use backfill::{NightsDone, backfill, backfill_text};
+pub use backtest::{BacktestFormat, backtest};
 pub use diff::{Base, DiffFormat, DiffOptions, diff};
 pub use docs::docs;
 pub use explain::{explain, explain_row};

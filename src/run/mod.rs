@@ -11,6 +11,7 @@
 pub mod backfill;
 mod cells;
 mod cooldowns;
+mod data_end;
 pub mod engine;
 mod entity;
 mod errors;
@@ -29,6 +30,7 @@ mod write;
 pub use backfill::Nights;
 pub use cells::{TextColumn, cell, fired};
 pub use cooldowns::cooldown_days;
+pub use data_end::data_end;
 pub use engine::{Engine, partitions_for};
 pub use errors::execution_error;
 pub use execute::{Computed, execute};

@@ -17,13 +17,14 @@ const LAYERS: &[(&str, usize)] = &[
     ("check", 4),
     ("plan", 5),
     ("run", 6),
-    ("lib", 7),
-    ("diff", 8),
-    ("docs", 8),
-    ("test", 8),
-    ("sample", 8),
-    ("commands", 9),
-    ("main", 10),
+    ("backtest", 7),
+    ("lib", 8),
+    ("diff", 9),
+    ("docs", 9),
+    ("test", 9),
+    ("sample", 9),
+    ("commands", 10),
+    ("main", 11),
 ];
 
 /// Parts that never import DataFusion (or Arrow through it).

@@ -4,6 +4,7 @@
 mod architecture;
 mod authoring;
 mod backfill;
+mod backtest;
 mod corpus;
 mod fuzz;
 mod plans;
