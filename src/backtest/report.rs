@@ -344,6 +344,37 @@ fn lead_days(data: &Collected, flagged: &dyn Fn(usize) -> bool) -> (usize, Vec<f
     (first.len(), leads)
 }
 
+/// `work` on every job, spread over the machine's cores (each signal's
+/// AUC and bootstrap is independent of the others); results in job order.
+fn in_parallel<J: Sync, T: Send>(jobs: &[J], work: impl Fn(&J) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(jobs.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        mine.push((i, work(job)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
+}
+
 /// Measure the entity-nights.
 pub fn measure(
     data: &Collected,
@@ -451,16 +482,21 @@ pub fn measure(
             rate: bin.positives as f64 / bin.count.max(1) as f64,
         })
         .collect();
-    let indicators = data
+    let jobs: Vec<(&String, &Numbers, bool)> = data
         .indicators
         .iter()
-        .map(|(name, values)| signal(data, name, values, true, bootstrap))
+        .map(|(name, values)| (name, values, true))
+        .chain(
+            data.metrics
+                .iter()
+                .map(|(name, values)| (name, values, false)),
+        )
         .collect();
-    let metrics = data
-        .metrics
-        .iter()
-        .map(|(name, values)| signal(data, name, values, false, bootstrap))
-        .collect();
+    let mut signals = in_parallel(&jobs, |(name, values, indicator)| {
+        signal(data, name, values, *indicator, bootstrap)
+    });
+    let metrics = signals.split_off(data.indicators.len());
+    let indicators = signals;
     let playbooks = data
         .playbooks
         .iter()

@@ -28,16 +28,26 @@ impl Ranked {
         Ranked { order, runs }
     }
 
-    /// The AUC with each row counted `weight(row)` times: the weighted
-    /// share of (positive, negative) pairs where the positive has the
-    /// higher risk, ties counting a half.
-    fn auc(&self, positive: &[bool], weight: impl Fn(usize) -> f64) -> Option<f64> {
+    /// The rows' outcomes in risk order.
+    fn in_order<T: Copy>(&self, values: &[T]) -> Vec<T> {
+        self.order.iter().map(|r| values[*r]).collect()
+    }
+
+    /// The AUC with the `i`-th row in risk order counted `weight(i)`
+    /// times: the weighted share of (positive, negative) pairs where the
+    /// positive has the higher risk, ties counting a half.
+    fn auc(&self, positive_in_order: &[bool], weight: impl Fn(usize) -> f64) -> Option<f64> {
         let (mut below, mut pairs, mut positives) = (0.0, 0.0, 0.0);
         for run in self.runs.windows(2) {
             let (mut p, mut n) = (0.0, 0.0);
-            for &row in &self.order[run[0]..run[1]] {
-                let w = weight(row);
-                if positive[row] {
+            for (i, positive) in positive_in_order
+                .iter()
+                .enumerate()
+                .take(run[1])
+                .skip(run[0])
+            {
+                let w = weight(i);
+                if *positive {
                     p += w;
                 } else {
                     n += w;
@@ -57,7 +67,8 @@ impl Ranked {
 /// both kinds. Callers drop missing risks first; NaN sorts last and never
 /// panics.
 pub fn auc(risk: &[f64], positive: &[bool]) -> Option<f64> {
-    Ranked::new(risk).auc(positive, |_| 1.0)
+    let ranked = Ranked::new(risk);
+    ranked.auc(&ranked.in_order(positive), |_| 1.0)
 }
 
 /// An index below `n` from the generator: Lemire's multiply-and-shift with
@@ -102,6 +113,10 @@ pub fn auc_interval(
     if groups == 0 || resamples == 0 {
         return None;
     }
+    // Each row's group and outcome in risk order, so a resample reads them
+    // in sequence (the groups' draw counts fit in cache).
+    let groups_in_order = ranked.in_order(&members);
+    let positive_in_order = ranked.in_order(positive);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut drawn = vec![0.0f64; groups];
     let mut values = Vec::with_capacity(resamples);
@@ -110,7 +125,7 @@ pub fn auc_interval(
         for _ in 0..groups {
             drawn[below(&mut rng, groups as u64) as usize] += 1.0;
         }
-        if let Some(v) = ranked.auc(positive, |row| drawn[members[row]]) {
+        if let Some(v) = ranked.auc(&positive_in_order, |i| drawn[groups_in_order[i]]) {
             values.push(v);
         }
     }
