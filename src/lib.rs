@@ -411,6 +411,8 @@ pub struct BacktestRequest {
     pub outcome: String,
     /// Resamples and seed of the intervals.
     pub bootstrap: backtest::Bootstrap,
+    /// Also fit indicator weights on the earlier nights and judge them on the later.
+    pub suggest_weights: bool,
 }
 
 /// (find the outcome and the data's end; leave out the nights whose
@@ -541,14 +543,21 @@ pub async fn backtest(
         censored: dates.len() - usable.len(),
         data_end,
     };
-    Ok(backtest::measure(
+    let mut report = backtest::measure(
         &data,
         &model.name,
         &outcome.name,
         outcome.horizon.to_string(),
         nights,
         request.bootstrap,
-    ))
+    );
+    if request.suggest_weights {
+        report.suggestion = backtest::suggest::suggest(&data, model);
+        if report.suggestion.is_none() {
+            report.notes.push("no weights could be suggested: that needs two nights or more, indicators, and an outcome that both happens and does not".into());
+        }
+    }
+    Ok(report)
 }
 
 /// Writing one night's partition, on a blocking thread.

@@ -161,6 +161,9 @@ enum Command {
         /// Write the report to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also fit indicator weights on the earlier two thirds of the nights and judge them on the rest.
+        #[arg(long)]
+        suggest_weights: bool,
         /// Bootstrap resamples for the AUC intervals.
         #[arg(long, default_value_t = vane::backtest::Bootstrap::default().resamples)]
         resamples: usize,
@@ -585,6 +588,7 @@ fn main() -> ExitCode {
             outcome,
             format,
             out,
+            suggest_weights,
             resamples,
             seed,
             memory_limit,
@@ -602,6 +606,7 @@ fn main() -> ExitCode {
                         nights,
                         outcome,
                         bootstrap: vane::backtest::Bootstrap { resamples, seed },
+                        suggest_weights,
                     };
                     let format = if format == "json" {
                         commands::BacktestFormat::Json

@@ -9,6 +9,7 @@ pub mod outcome_model;
 pub mod render;
 pub mod report;
 pub mod stats;
+pub mod suggest;
 
 pub use collect::Collected;
 pub use outcome_model::outcome_model;

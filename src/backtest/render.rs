@@ -204,6 +204,43 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
+    if let Some(s) = &r.suggestion {
+        let _ = writeln!(out, "\n## Suggested weights\n");
+        let _ = writeln!(
+            out,
+            "Fitted on {} entity-nights before {}, judged on the {} from {} on (a split in time). Out-of-time AUC: current weights {}, suggested {}.{}\n",
+            s.fitted,
+            s.split,
+            s.judged,
+            s.split,
+            decimal(s.auc_current, 3),
+            decimal(s.auc_suggested, 3),
+            if s.converged {
+                ""
+            } else {
+                " (the regression did not converge: read the weights with care)"
+            }
+        );
+        if let Some(caveat) = &s.caveat {
+            let _ = writeln!(out, "> {caveat}\n");
+        }
+        header(
+            &mut out,
+            &["indicator", "group", "share of health now", "suggested"],
+            None,
+        );
+        for w in &s.weights {
+            row(
+                &mut out,
+                vec![
+                    format!("`{}`", w.indicator),
+                    w.group.clone(),
+                    format!("{:.1}%", w.current),
+                    format!("{:.1}%", w.suggested),
+                ],
+            );
+        }
+    }
     let _ = writeln!(out, "\n## Lead time\n");
     let _ = writeln!(
         out,

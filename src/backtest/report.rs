@@ -196,6 +196,9 @@ pub struct Report {
     pub seed: u64,
     /// Why some figures are undefined, and other caveats.
     pub notes: Vec<String>,
+    /// Suggested indicator weights (`--suggest-weights`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<super::suggest::Suggestion>,
 }
 
 fn share(part: usize, whole: usize) -> Option<f64> {
@@ -555,5 +558,6 @@ pub fn measure(
         resamples: bootstrap.resamples,
         seed: bootstrap.seed,
         notes,
+        suggestion: None,
     }
 }

@@ -37,6 +37,7 @@ fn request(outcome: &str, from: &str, to: &str) -> vane::BacktestRequest {
             resamples: 50,
             seed: 7,
         },
+        suggest_weights: true,
     }
 }
 
@@ -166,6 +167,18 @@ fn every_scored_entity_night_is_paired_with_the_outcome_that_followed() {
         json["auc"]["high"].as_f64().expect("high"),
     );
     assert!(low <= auc && auc <= high, "{low} ≤ {auc} ≤ {high}");
+    // Weights fitted on the earlier nights, judged on the later ones.
+    let suggestion = &json["suggestion"];
+    assert_eq!(
+        suggestion["weights"].as_array().expect("weights").len(),
+        11,
+        "one per indicator"
+    );
+    let fitted = suggestion["fitted"].as_u64().expect("fitted");
+    assert_eq!(
+        fitted + suggestion["judged"].as_u64().expect("judged"),
+        entity_nights
+    );
     // Nothing was written by the backtest: only the backfill's nights.
     let written = std::fs::read_dir(out.path()).expect("out").count();
     assert_eq!(written, request.nights.dates().expect("nights").len());
