@@ -4,7 +4,7 @@
 //! horizon. Gathered night by night from the scored results, so memory
 //! holds numbers, not batches.
 
-use std::collections::HashMap;
+use datafusion::common::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;

@@ -5,8 +5,6 @@
 //! sample cannot define (no outcome at all, an empty band) are `None` and
 //! the notes say why — never NaN.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -221,16 +219,13 @@ fn auc_of(data: &Collected, risk: &[Option<f64>], bootstrap: Bootstrap) -> Auc {
             group.push(data.entity[row]);
         }
     }
-    let value = stats::auc(&values, &positive);
-    let interval = value.and_then(|_| {
-        stats::auc_interval(
-            &values,
-            &positive,
-            &group,
-            bootstrap.resamples,
-            bootstrap.seed,
-        )
-    });
+    let (value, interval) = stats::auc_with_interval(
+        &values,
+        &positive,
+        &group,
+        bootstrap.resamples,
+        bootstrap.seed,
+    );
     Auc {
         value,
         low: interval.map(|(lo, _)| lo),
@@ -320,31 +315,29 @@ fn flag_row(data: &Collected, label: String, flagged: &[bool]) -> FlagRow {
 /// Per entity with the outcome: its first outcome time, and the earliest
 /// night (µs) whose horizon held it and on which `flagged` was true.
 fn lead_days(data: &Collected, flagged: &dyn Fn(usize) -> bool) -> (usize, Vec<f64>) {
-    let mut first: BTreeMap<u32, i64> = BTreeMap::new();
+    let mut first: Vec<Option<i64>> = vec![None; data.entities.len()];
     for row in 0..data.len() {
         if let Some(at) = data.outcome_at[row] {
-            let entry = first.entry(data.entity[row]).or_insert(at);
-            *entry = (*entry).min(at);
+            let entry = &mut first[data.entity[row] as usize];
+            *entry = Some(entry.map_or(at, |e| e.min(at)));
         }
     }
-    let mut earliest: BTreeMap<u32, i64> = BTreeMap::new();
+    let mut earliest: Vec<Option<i64>> = vec![None; data.entities.len()];
     for row in 0..data.len() {
-        let entity = data.entity[row];
-        let (Some(&at), Some(row_at)) = (first.get(&entity), data.outcome_at[row]) else {
-            continue;
-        };
-        if row_at == at && flagged(row) {
+        let entity = data.entity[row] as usize;
+        if first[entity].is_some() && data.outcome_at[row] == first[entity] && flagged(row) {
             let night =
                 crate::base::units::Micros::midnight(data.nights[data.night[row] as usize]).get();
-            let entry = earliest.entry(entity).or_insert(night);
-            *entry = (*entry).min(night);
+            let entry = &mut earliest[entity];
+            *entry = Some(entry.map_or(night, |e| e.min(night)));
         }
     }
-    let leads = earliest
+    let leads = first
         .iter()
-        .filter_map(|(entity, night)| first.get(entity).map(|at| days(at - night)))
+        .zip(&earliest)
+        .filter_map(|(at, night)| Some(days(at.as_ref()? - night.as_ref()?)))
         .collect();
-    (first.len(), leads)
+    (first.iter().flatten().count(), leads)
 }
 
 /// `work` on every job, spread over the machine's cores (each signal's
