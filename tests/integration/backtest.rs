@@ -245,3 +245,45 @@ fn bad_requests_are_diagnostics() {
         "nothing written"
     );
 }
+
+#[test]
+fn the_report_matches_an_independent_duckdb_computation() {
+    let Some(python) = crate::support::python_with_duckdb() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nights = dir.path().join("nights");
+    let request = vane::BacktestRequest {
+        nights: Nights {
+            every_days: 7,
+            ..request("churned", "2025-11-02", "2026-07-26").nights
+        },
+        ..request("churned", "2025-11-02", "2026-07-26")
+    };
+    let report = commands::backfill(
+        &repo("pipelines/customer_health.yaml"),
+        &options(&nights),
+        &request.nights,
+        &mut |_, _| {},
+    );
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let json = dir.path().join("report.json");
+    let report = commands::backtest(
+        &repo("pipelines/customer_health.yaml"),
+        &options(&nights),
+        &request,
+        BacktestFormat::Json,
+        Some(&json),
+    );
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    crate::support::run_differential(
+        &python,
+        &repo("tests/differential/backtest.py"),
+        &[
+            nights.as_os_str(),
+            repo("examples/data/subscription_events.parquet").as_os_str(),
+            std::ffi::OsStr::new("90"),
+            json.as_os_str(),
+        ],
+    );
+}

@@ -520,20 +520,9 @@ fn repo(path: &str) -> PathBuf {
 
 #[test]
 fn the_example_scorecard_matches_an_independent_duckdb_query() {
-    let python = repo(".venv/bin/python");
-    let has_duckdb = std::process::Command::new(&python)
-        .args(["-c", "import duckdb"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_duckdb {
-        assert!(
-            std::env::var_os("CI").is_none()
-                && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
-            "no .venv with duckdb: run the tests with scripts/test, which installs it"
-        );
-        eprintln!("skipping: no .venv with duckdb (scripts/test installs it and runs every test)");
+    let Some(python) = crate::support::python_with_duckdb() else {
         return;
-    }
+    };
     let out = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         as_of: Some(date("2026-11-01")),
@@ -543,20 +532,15 @@ fn the_example_scorecard_matches_an_independent_duckdb_query() {
     let report = commands::run(&repo("pipelines/customer_health.yaml"), &options, &|_| {});
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
     let scorecard = out.path().join("as_of=2026-11-01/scorecard.parquet");
-    let result = std::process::Command::new(&python)
-        .arg(repo("tests/differential/customer_health.py"))
-        .arg(repo("examples/data"))
-        .arg(&scorecard)
-        .arg("2026-11-01")
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    assert!(
-        result.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&result.stderr)
+    crate::support::run_differential(
+        &python,
+        &repo("tests/differential/customer_health.py"),
+        &[
+            repo("examples/data").as_os_str(),
+            scorecard.as_os_str(),
+            std::ffi::OsStr::new("2026-11-01"),
+        ],
     );
-    assert!(stdout.starts_with("ok: "), "{stdout}");
 }
 
 #[test]

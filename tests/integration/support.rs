@@ -22,3 +22,41 @@ pub fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>) {
     writer.write(&batch).expect("write");
     writer.close().expect("close");
 }
+
+/// The repository's `.venv` Python when it has duckdb (the differential
+/// tests' reference). Without it a test is skipped with a message — but
+/// never under CI or `VANE_REQUIRE_ALL_TESTS` (`scripts/test` sets it up
+/// and requires it), where its absence fails the test.
+pub fn python_with_duckdb() -> Option<std::path::PathBuf> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let has_duckdb = std::process::Command::new(&python)
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_duckdb {
+        assert!(
+            std::env::var_os("CI").is_none()
+                && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
+            "no .venv with duckdb: run the tests with scripts/test, which installs it"
+        );
+        eprintln!("skipping: no .venv with duckdb (scripts/test installs it and runs every test)");
+        return None;
+    }
+    Some(python)
+}
+
+/// Run a differential script with `args`; it must succeed and print `ok: …`.
+pub fn run_differential(python: &Path, script: &Path, args: &[&std::ffi::OsStr]) {
+    let result = std::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+}
