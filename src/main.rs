@@ -209,6 +209,20 @@ enum Command {
         /// Markdown (for a pull-request comment) or JSON.
         #[arg(long, value_enum, default_value = "markdown")]
         format: DiffFormat,
+        /// Also backtest base and head over these nights (FROM..TO) and show them side by side.
+        #[arg(
+            long,
+            value_name = "FROM..TO",
+            conflicts_with = "no_data",
+            requires = "outcome"
+        )]
+        backtest: Option<String>,
+        /// Days between the backtest's nights: `1d`, `7d`, `2w`.
+        #[arg(long, default_value = "7d", requires = "backtest")]
+        every: String,
+        /// The outcome the backtest measures (a name under `outcomes:`).
+        #[arg(long, requires = "backtest")]
+        outcome: Option<String>,
         #[command(flatten)]
         data: DataFlags,
     },
@@ -651,8 +665,22 @@ fn main() -> ExitCode {
             git,
             no_data,
             format,
+            backtest,
+            every,
+            outcome,
             data,
         } => {
+            let backtest = match (backtest, outcome) {
+                (Some(range), Some(outcome)) => parse_nights(&range, &every).map(|nights| {
+                    Some(vane::BacktestRequest {
+                        nights,
+                        outcome,
+                        bootstrap: vane::backtest::Bootstrap::default(),
+                        suggest_weights: false,
+                    })
+                }),
+                _ => Ok(None),
+            };
             let target = match (&git, head) {
                 (Some(rev), None) => Ok((commands::Base::Git(rev.clone()), base)),
                 (None, Some(head)) => Ok((commands::Base::File(base), head)),
@@ -663,20 +691,22 @@ fn main() -> ExitCode {
                     Err("name two pipelines: vane diff BASE HEAD (or vane diff --git REV PIPELINE)")
                 }
             };
-            match (target, run_options(data)) {
-                (Ok((base, head)), Ok(run)) => commands::diff(
+            match (target, run_options(data), backtest) {
+                (_, _, Err(diagnostic)) => Report::error(diagnostic),
+                (Ok((base, head)), Ok(run), Ok(backtest)) => commands::diff(
                     &base,
                     &head,
                     &commands::DiffOptions {
                         data: !no_data,
                         run,
                         format: format.into(),
+                        backtest,
                     },
                 ),
-                (Err(message), _) => Report::error(
+                (Err(message), _, _) => Report::error(
                     Diagnostic::error(Code::InvalidArgument, message).help("see vane diff --help"),
                 ),
-                (_, Err(report)) => report,
+                (_, Err(report), _) => report,
             }
         }
         Command::Docs { files, out } => commands::docs(&files, &out),

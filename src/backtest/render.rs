@@ -251,3 +251,103 @@ pub fn markdown(r: &Report) -> String {
     );
     out
 }
+
+fn change(base: Option<f64>, head: Option<f64>, scale: f64, places: usize) -> String {
+    match (base, head) {
+        (Some(b), Some(h)) => format!("{:+.places$}", (h - b) * scale),
+        _ => "—".into(),
+    }
+}
+
+/// Base and head backtests side by side, for `vane diff --backtest`: does
+/// the change make the score better at its job?
+pub fn comparison(base: &Report, head: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## Backtest: does health predict `{}` within {}?\n",
+        head.outcome, head.horizon
+    );
+    let _ = writeln!(
+        out,
+        "Nights {} to {} every {}d, scored with each side's definitions: {} entity-nights (base) and {} (head), base rate {} and {}.\n",
+        head.nights.from,
+        head.nights.to,
+        head.nights.every_days,
+        base.entity_nights,
+        head.entity_nights,
+        percent(base.base_rate),
+        percent(head.base_rate)
+    );
+    header(&mut out, &["", "base", "head", "change"], None);
+    row(
+        &mut out,
+        vec![
+            "AUC of health".into(),
+            auc(&base.auc),
+            auc(&head.auc),
+            change(base.auc.value, head.auc.value, 1.0, 3),
+        ],
+    );
+    for (b, h) in base.flags.iter().zip(&head.flags) {
+        for (what, bv, hv) in [
+            ("precision", b.precision, h.precision),
+            ("recall", b.recall, h.recall),
+        ] {
+            row(
+                &mut out,
+                vec![
+                    format!("{what} of {}", h.flagged_when),
+                    percent(bv),
+                    percent(hv),
+                    format!("{} pts", change(bv, hv, 100.0, 1)),
+                ],
+            );
+        }
+    }
+    let _ = writeln!(out, "\n### Indicators alone (AUC)\n");
+    header(&mut out, &["indicator", "base", "head"], None);
+    let names: std::collections::BTreeSet<&str> = base
+        .indicators
+        .iter()
+        .chain(&head.indicators)
+        .map(|s| s.name.as_str())
+        .collect();
+    let find = |r: &Report, name: &str| -> String {
+        r.indicators
+            .iter()
+            .find(|s| s.name == name)
+            .map_or("(none)".into(), |s| {
+                format!("{} {}", auc(&s.auc), s.verdict)
+            })
+    };
+    for name in names {
+        row(
+            &mut out,
+            vec![format!("`{name}`"), find(base, name), find(head, name)],
+        );
+    }
+    let _ = writeln!(out, "\n### Playbooks (lift over the base rate, firings)\n");
+    header(&mut out, &["playbook", "base", "head"], None);
+    let names: std::collections::BTreeSet<&str> = base
+        .playbooks
+        .iter()
+        .chain(&head.playbooks)
+        .map(|p| p.name.as_str())
+        .collect();
+    let find = |r: &Report, name: &str| -> String {
+        r.playbooks
+            .iter()
+            .find(|p| p.name == name)
+            .map_or("(none)".into(), |p| {
+                format!("{} ({})", ratio(p.lift), p.firings)
+            })
+    };
+    for name in names {
+        row(
+            &mut out,
+            vec![format!("`{name}`"), find(base, name), find(head, name)],
+        );
+    }
+    out
+}

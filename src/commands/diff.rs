@@ -37,6 +37,8 @@ pub struct DiffOptions {
     pub run: RunOptions,
     /// Output format.
     pub format: DiffFormat,
+    /// Also backtest base and head over these nights, side by side.
+    pub backtest: Option<crate::BacktestRequest>,
 }
 
 fn git_base(head: &Path, rev: &str) -> Result<Arc<SourceFile>, Diagnostic> {
@@ -146,10 +148,35 @@ pub fn diff(base: &Base, head: &Path, options: &DiffOptions) -> Report {
             Err(errors) => return Report::failed(errors),
         }
     }
+    let backtests = match &options.backtest {
+        Some(request) => {
+            let run =
+                |checked| run_blocking(crate::backtest(checked, &options.run, request, &|_| {}));
+            match (run(&base_checked), run(&head_checked)) {
+                (Ok(base), Ok(head)) => Some((base, head)),
+                (Err(errors), _) | (_, Err(errors)) => return Report::failed(errors),
+            }
+        }
+        None => None,
+    };
     let output = match options.format {
-        DiffFormat::Markdown => diff::markdown(&report),
+        DiffFormat::Markdown => {
+            let mut text = diff::markdown(&report);
+            if let Some((base, head)) = &backtests {
+                text.push('\n');
+                text.push_str(&crate::backtest::render::comparison(base, head));
+            }
+            text
+        }
         DiffFormat::Json => {
-            serde_json::to_string_pretty(&diff::to_json(&report)).unwrap_or_default() + "\n"
+            let mut json = diff::to_json(&report);
+            if let (Some((base, head)), Some(fields)) = (&backtests, json.as_object_mut()) {
+                fields.insert(
+                    "backtest".into(),
+                    serde_json::json!({ "base": base, "head": head }),
+                );
+            }
+            serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
         }
     };
     Report {

@@ -76,6 +76,7 @@ fn diff_markdown(edit: impl Fn(&str) -> String, data: bool) -> (Exit, String) {
             ..Default::default()
         },
         format: commands::DiffFormat::Markdown,
+        backtest: None,
     };
     let report = commands::diff(&commands::Base::File(base), &head, &options);
     assert!(
@@ -215,6 +216,7 @@ fn diff_against_a_git_revision_and_as_json() {
         data: false,
         run: Default::default(),
         format: commands::DiffFormat::Json,
+        backtest: None,
     };
     let report = commands::diff(&commands::Base::Git("HEAD".into()), &path, &options);
     assert_eq!(report.exit, Exit::Findings, "{:?}", report.diagnostics);
@@ -240,6 +242,7 @@ fn a_git_revision_is_never_passed_to_git_as_an_option() {
         data: false,
         run: Default::default(),
         format: commands::DiffFormat::Markdown,
+        backtest: None,
     };
     for rev in [
         format!("--output={}", written.display()),

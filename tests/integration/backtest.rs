@@ -287,3 +287,57 @@ fn the_report_matches_an_independent_duckdb_computation() {
         ],
     );
 }
+
+#[test]
+fn diff_shows_base_and_head_backtests_side_by_side() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = repo("examples/data");
+    let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
+        .expect("pipeline")
+        .replace("../examples/data", &data.display().to_string());
+    let (base, head) = (dir.path().join("base.yaml"), dir.path().join("head.yaml"));
+    std::fs::write(&base, &text).expect("base");
+    std::fs::write(&head, text.replace("sentiment: 15", "sentiment: 40")).expect("head");
+    let diff = |format| {
+        commands::diff(
+            &commands::Base::File(base.clone()),
+            &head,
+            &commands::DiffOptions {
+                data: true,
+                run: RunOptions {
+                    as_of: Some(date("2026-11-01")),
+                    ..options(&dir.path().join("out"))
+                },
+                format,
+                backtest: Some(request("churned", "2025-12-07", "2026-07-26")),
+            },
+        )
+    };
+    let markdown = diff(commands::DiffFormat::Markdown);
+    assert_eq!(markdown.exit, Exit::Findings, "{:?}", markdown.diagnostics);
+    for wanted in [
+        "## Backtest: does health predict `churned` within 90d?",
+        "| AUC of health |",
+        "| precision of red |",
+        "### Indicators alone (AUC)",
+        "| `nps` |",
+        "### Playbooks (lift over the base rate, firings)",
+    ] {
+        assert!(
+            markdown.output.contains(wanted),
+            "{wanted}\n{}",
+            markdown.output
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&diff(commands::DiffFormat::Json).output).expect("JSON");
+    let (base_auc, head_auc) = (
+        &json["backtest"]["base"]["auc"]["value"],
+        &json["backtest"]["head"]["auc"]["value"],
+    );
+    assert!(base_auc.is_f64() && head_auc.is_f64(), "{json}");
+    assert_ne!(
+        base_auc, head_auc,
+        "another weight ranks entities differently"
+    );
+}
