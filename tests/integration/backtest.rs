@@ -341,3 +341,41 @@ fn diff_shows_base_and_head_backtests_side_by_side() {
         "another weight ranks entities differently"
     );
 }
+
+#[test]
+fn an_outcome_that_never_happens_says_why_its_figures_are_undefined() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = repo("examples/data");
+    let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
+        .expect("pipeline")
+        .replace("../examples/data", &data.display().to_string())
+        .replace("where: kind = 'contraction'", "where: kind = 'refund'");
+    let pipeline = dir.path().join("never.yaml");
+    std::fs::write(&pipeline, text).expect("pipeline");
+    let run = |format| {
+        commands::backtest(
+            &pipeline,
+            &options(&dir.path().join("out")),
+            &request("contracted", "2025-12-07", "2026-07-26"),
+            format,
+            None,
+        )
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&run(BacktestFormat::Json).output).expect("JSON");
+    assert_eq!(json["outcomes"], 0);
+    assert!(json["auc"]["value"].is_null() && json["flags"][0]["recall"].is_null());
+    assert!(
+        json["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("never followed")),
+        "{}",
+        json["notes"]
+    );
+    let markdown = run(BacktestFormat::Markdown).output;
+    assert!(markdown.contains("never followed"), "{markdown}");
+    assert!(
+        !markdown.contains("NaN") && !markdown.contains("inf"),
+        "{markdown}"
+    );
+}
