@@ -516,6 +516,69 @@ impl Checker<'_> {
         out
     }
 
+    /// What a definition that reads a source's rows (a metric with `from`,
+    /// an outcome) has in common: the source's key column must exist, its
+    /// `where` is a row condition, and its value an expression over the
+    /// rows in aggregate context — typed, with whether it aggregates
+    /// anything.
+    fn source_rows(
+        &mut self,
+        env: &Env,
+        source: &Source,
+        from: Span,
+        filter: Option<&crate::syntax::expr::Expr>,
+        value: Option<&crate::syntax::expr::Expr>,
+    ) -> (Option<TypedExpr>, Option<(TypedExpr, bool)>) {
+        let schema = self.schemas.get(&source.name);
+        if let Some(schema) = schema
+            && schema.column(&source.key).is_none()
+        {
+            let help = format!(
+                "set `key:` on source `{}` to the column holding the {} key",
+                source.name, env.entity_name
+            );
+            self.error(
+                Code::SchemaMismatch,
+                from,
+                format!(
+                    "source `{}` has no key column `{}` (read from {})",
+                    source.name, source.key, schema.origin
+                ),
+                "no key column",
+                help,
+            );
+        }
+        let mut checker = ExprChecker {
+            env,
+            file: &self.file,
+            diagnostics: &mut self.diagnostics,
+        };
+        let filter = filter.map(|f| {
+            checker.check_as(
+                f,
+                Scope::Row {
+                    source: &source.name,
+                    schema,
+                },
+                Type::Boolean,
+                "`where`",
+            )
+        });
+        let value = value.map(|v| {
+            let typed = checker.check(
+                v,
+                Scope::Aggregate {
+                    source: &source.name,
+                    schema,
+                },
+            );
+            let mut has_aggregate = false;
+            typed.walk(&mut |e| has_aggregate |= matches!(e.kind, TypedKind::Aggregate { .. }));
+            (typed, has_aggregate)
+        });
+        (filter, value)
+    }
+
     fn metric(&mut self, def: &ast::MetricDef, sources: &[Source], env: &Env) -> Option<Metric> {
         let value = def.value.as_ref()?;
         let window = env.metrics.get(&def.name.value).and_then(|i| i.window);
@@ -523,7 +586,6 @@ impl Checker<'_> {
             Some(from) => {
                 let index = self.source_ref(sources, from)?;
                 let source = &sources[index];
-                let schema = self.schemas.get(&source.name);
                 if window.is_some() && source.time.is_none() {
                     let span = def.window.as_ref().map_or(def.name.span, |w| w.span);
                     self.error(
@@ -537,53 +599,9 @@ impl Checker<'_> {
                         format!("add `time: <column>` to source `{}`", source.name),
                     );
                 }
-                if let Some(schema) = schema {
-                    let key = Text {
-                        value: source.key.clone(),
-                        span: from.span,
-                    };
-                    if schema.column(&source.key).is_none() {
-                        let help = format!(
-                            "set `key:` on source `{}` to the column holding the {} key",
-                            source.name, env.entity_name
-                        );
-                        self.error(
-                            Code::SchemaMismatch,
-                            key.span,
-                            format!(
-                                "source `{}` has no key column `{}` (read from {})",
-                                source.name, source.key, schema.origin
-                            ),
-                            "no key column",
-                            help,
-                        );
-                    }
-                }
-                let mut checker = ExprChecker {
-                    env,
-                    file: &self.file,
-                    diagnostics: &mut self.diagnostics,
-                };
-                let filter = def.filter.as_ref().map(|f| {
-                    checker.check_as(
-                        f,
-                        Scope::Row {
-                            source: &source.name,
-                            schema,
-                        },
-                        Type::Boolean,
-                        "`where`",
-                    )
-                });
-                let typed = checker.check(
-                    value,
-                    Scope::Aggregate {
-                        source: &source.name,
-                        schema,
-                    },
-                );
-                let mut has_aggregate = false;
-                typed.walk(&mut |e| has_aggregate |= matches!(e.kind, TypedKind::Aggregate { .. }));
+                let (filter, typed) =
+                    self.source_rows(env, source, from.span, def.filter.as_ref(), Some(value));
+                let (typed, has_aggregate) = typed?;
                 if !has_aggregate && typed.ty != Type::Unknown {
                     self.error(
                         Code::AggregateContext,

@@ -138,55 +138,30 @@ impl Checker<'_> {
             );
             return None;
         }
-        let schema = self.schemas.get(&source.name);
-        let mut checker = ExprChecker {
-            env,
-            file: &self.file,
-            diagnostics: &mut self.diagnostics,
-        };
-        let filter = def.filter.as_ref().map(|f| {
-            checker.check_as(
-                f,
-                Scope::Row {
-                    source: &source.name,
-                    schema,
-                },
-                Type::Boolean,
-                "`where`",
-            )
-        });
-        let value = def.value.as_ref().map(|v| {
-            let typed = checker.check(
-                v,
-                Scope::Aggregate {
-                    source: &source.name,
-                    schema,
-                },
+        let from = def.from.as_ref().map_or(def.name.span, |f| f.span);
+        let (filter, value) =
+            self.source_rows(env, source, from, def.filter.as_ref(), def.value.as_ref());
+        if let (Some(v), Some((typed, has_aggregate))) = (&def.value, &value)
+            && typed.ty != Type::Unknown
+            && (!has_aggregate || !typed.ty.is_numeric())
+        {
+            self.error(
+                Code::AggregateContext,
+                v.span,
+                format!(
+                    "outcome `{}`'s value must be a numeric aggregate",
+                    def.name.value
+                ),
+                "not a numeric aggregate",
+                "value the outcome's rows with an aggregate such as `sum(amount_usd)`".into(),
             );
-            (v, typed)
-        });
-        if let Some((v, typed)) = &value {
-            let mut has_aggregate = false;
-            typed.walk(&mut |e| has_aggregate |= matches!(e.kind, TypedKind::Aggregate { .. }));
-            if typed.ty != Type::Unknown && (!has_aggregate || !typed.ty.is_numeric()) {
-                self.error(
-                    Code::AggregateContext,
-                    v.span,
-                    format!(
-                        "outcome `{}`'s value must be a numeric aggregate",
-                        def.name.value
-                    ),
-                    "not a numeric aggregate",
-                    "value the outcome's rows with an aggregate such as `sum(amount_usd)`".into(),
-                );
-            }
         }
         Some(OutcomeKind::Rows {
             source: source.name.clone(),
             filter,
             filter_text: def.filter.as_ref().map(print),
-            value_text: value.as_ref().map(|(v, _)| print(v)),
-            value: value.map(|(_, typed)| typed),
+            value_text: def.value.as_ref().map(print),
+            value: value.map(|(typed, _)| typed),
         })
     }
 
