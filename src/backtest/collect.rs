@@ -125,7 +125,6 @@ impl Collected {
     ) {
         let index = self.nights.len() as u32;
         self.nights.push(night);
-        let first_row = self.night.len();
         let key = &model.entity.key;
         let band_index: HashMap<String, u16> = self
             .bands
@@ -194,7 +193,6 @@ impl Collected {
             }
         }
         firings.sort_unstable();
-        debug_assert!(firings.iter().all(|(row, _)| *row >= first_row));
         self.firings.extend(firings);
     }
 

@@ -259,6 +259,37 @@ fn change(base: Option<f64>, head: Option<f64>, scale: f64, places: usize) -> St
     }
 }
 
+/// A table of named rows of base and head by name (`(none)` where a side
+/// lacks one): `cell` gives a row's name and its text.
+fn side_by_side<T>(
+    out: &mut String,
+    what: &str,
+    base: &[T],
+    head: &[T],
+    cell: impl Fn(&T) -> (&str, String),
+) {
+    header(out, &[what, "base", "head"], None);
+    let cells = |rows: &[T]| -> std::collections::BTreeMap<String, String> {
+        rows.iter()
+            .map(|r| {
+                let (name, text) = cell(r);
+                (name.to_string(), text)
+            })
+            .collect()
+    };
+    let (base, head) = (cells(base), cells(head));
+    let names: std::collections::BTreeSet<&String> = base.keys().chain(head.keys()).collect();
+    let text = |side: &std::collections::BTreeMap<String, String>, name: &String| {
+        side.get(name).cloned().unwrap_or_else(|| "(none)".into())
+    };
+    for name in names {
+        row(
+            out,
+            vec![format!("`{name}`"), text(&base, name), text(&head, name)],
+        );
+    }
+}
+
 /// Base and head backtests side by side, for `vane diff --backtest`: does
 /// the change make the score better at its job?
 pub fn comparison(base: &Report, head: &Report) -> String {
@@ -306,48 +337,25 @@ pub fn comparison(base: &Report, head: &Report) -> String {
         }
     }
     let _ = writeln!(out, "\n### Indicators alone (AUC)\n");
-    header(&mut out, &["indicator", "base", "head"], None);
-    let names: std::collections::BTreeSet<&str> = base
-        .indicators
-        .iter()
-        .chain(&head.indicators)
-        .map(|s| s.name.as_str())
-        .collect();
-    let find = |r: &Report, name: &str| -> String {
-        r.indicators
-            .iter()
-            .find(|s| s.name == name)
-            .map_or("(none)".into(), |s| {
-                format!("{} {}", auc(&s.auc), s.verdict)
-            })
-    };
-    for name in names {
-        row(
-            &mut out,
-            vec![format!("`{name}`"), find(base, name), find(head, name)],
-        );
-    }
+    side_by_side(
+        &mut out,
+        "indicator",
+        &base.indicators,
+        &head.indicators,
+        |s| (s.name.as_str(), format!("{} {}", auc(&s.auc), s.verdict)),
+    );
     let _ = writeln!(out, "\n### Playbooks (lift over the base rate, firings)\n");
-    header(&mut out, &["playbook", "base", "head"], None);
-    let names: std::collections::BTreeSet<&str> = base
-        .playbooks
-        .iter()
-        .chain(&head.playbooks)
-        .map(|p| p.name.as_str())
-        .collect();
-    let find = |r: &Report, name: &str| -> String {
-        r.playbooks
-            .iter()
-            .find(|p| p.name == name)
-            .map_or("(none)".into(), |p| {
-                format!("{} ({})", ratio(p.lift), p.firings)
-            })
-    };
-    for name in names {
-        row(
-            &mut out,
-            vec![format!("`{name}`"), find(base, name), find(head, name)],
-        );
-    }
+    side_by_side(
+        &mut out,
+        "playbook",
+        &base.playbooks,
+        &head.playbooks,
+        |p| {
+            (
+                p.name.as_str(),
+                format!("{} ({})", ratio(p.lift), p.firings),
+            )
+        },
+    );
     out
 }

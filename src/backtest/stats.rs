@@ -28,29 +28,17 @@ impl Ranked {
         Ranked { order, runs }
     }
 
-    /// The rows' outcomes in risk order.
-    fn in_order<T: Copy>(&self, values: &[T]) -> Vec<T> {
-        self.order.iter().map(|r| values[*r]).collect()
-    }
-
-    /// The AUC with the `i`-th row in risk order counted `weight(i)`
-    /// times: the weighted share of (positive, negative) pairs where the
-    /// positive has the higher risk, ties counting a half.
-    fn auc(&self, positive_in_order: &[bool], weight: impl Fn(usize) -> f64) -> Option<f64> {
+    /// The share of (positive, negative) pairs where the positive has the
+    /// higher risk, ties counting a half.
+    fn auc(&self, positive: &[bool]) -> Option<f64> {
         let (mut below, mut pairs, mut positives) = (0.0, 0.0, 0.0);
         for run in self.runs.windows(2) {
             let (mut p, mut n) = (0.0, 0.0);
-            for (i, positive) in positive_in_order
-                .iter()
-                .enumerate()
-                .take(run[1])
-                .skip(run[0])
-            {
-                let w = weight(i);
-                if *positive {
-                    p += w;
+            for row in &self.order[run[0]..run[1]] {
+                if positive[*row] {
+                    p += 1.0;
                 } else {
-                    n += w;
+                    n += 1.0;
                 }
             }
             pairs += p * (below + n / 2.0);
@@ -68,7 +56,7 @@ impl Ranked {
 /// panics.
 pub fn auc(risk: &[f64], positive: &[bool]) -> Option<f64> {
     let ranked = Ranked::new(risk);
-    ranked.auc(&ranked.in_order(positive), |_| 1.0)
+    ranked.auc(positive)
 }
 
 /// An index below `n` from the generator: Lemire's multiply-and-shift with
@@ -113,7 +101,7 @@ pub fn auc_with_interval(
     seed: u64,
 ) -> (Option<f64>, Option<(f64, f64)>) {
     let ranked = Ranked::new(risk);
-    let point = ranked.auc(&ranked.in_order(positive), |_| 1.0);
+    let point = ranked.auc(positive);
     let interval = point.and_then(|_| interval(&ranked, positive, group, resamples, seed));
     (point, interval)
 }
