@@ -89,7 +89,7 @@ WITH nights AS (
   SELECT night FROM generate_series({lo}, {hi}, INTERVAL {every_days} DAY) AS g(night)
 ),
 acc AS (
-  SELECT n.night, a.* FROM nights n JOIN '{data}/accounts.parquet' a ON a.churned_at IS NULL OR a.churned_at >= n.night
+  SELECT n.night, a.* FROM nights n JOIN '{data}/accounts.parquet' a ON a.signed_at < n.night AND (a.churned_at IS NULL OR a.churned_at >= n.night)
 ),
 -- min over events before the night = the account's first report, if that is before the night.
 first_report AS (

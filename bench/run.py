@@ -57,7 +57,7 @@ def dataset(scale):
         print(f"generating {scale}M events ({accounts} accounts)…", file=sys.stderr)
         started = time.perf_counter()
         sh([VANE, "sample-data", "--out", folder, "--accounts", str(accounts),
-            "--events-per-account", str(EVENTS_PER_ACCOUNT), "--end", AS_OF])
+            "--events-per-account", str(EVENTS_PER_ACCOUNT), "--end", AS_OF, "--days", "180"])
         print(f"  took {time.perf_counter() - started:.1f} s", file=sys.stderr)
         open(marker, "w").close()
     pipeline = os.path.join(folder, "customer_health.yaml")

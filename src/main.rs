@@ -251,10 +251,10 @@ enum Command {
         #[arg(long, default_value = "examples/data")]
         out: PathBuf,
         /// Number of accounts.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 400)]
         accounts: usize,
         /// Mean product events per account over the history.
-        #[arg(long, default_value_t = 400)]
+        #[arg(long, default_value_t = 600)]
         events_per_account: usize,
         /// Random seed.
         #[arg(long, default_value_t = 42)]
@@ -263,7 +263,7 @@ enum Command {
         #[arg(long, default_value = "2026-11-01")]
         end: String,
         /// Days of event history.
-        #[arg(long, default_value_t = 180)]
+        #[arg(long, default_value_t = 365)]
         days: i64,
     },
 }

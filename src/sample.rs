@@ -4,6 +4,15 @@
 //! table), so the output is byte-identical for the same arguments however
 //! the work is chunked. Events are written month by month in bounded
 //! batches, so 50M+ events need no more memory than a few batches.
+//!
+//! Outcomes follow the signals, so a backtest has something to find: a
+//! quarter of the accounts (profiles `Declining` and `Idle`) run into
+//! trouble at some point. From then on their usage fades or stops, fewer
+//! features are used, NPS answers fall, tickets and escalations come more
+//! often, and their own deliveries miss more (DIFOT, cycle time). Most of
+//! them contract and then churn 60–150 days later; the rest recover. A few
+//! other accounts churn without warning. Ticket resolution time is drawn
+//! the same way for everyone: the one measured signal with no effect.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -113,6 +122,14 @@ const EVENT_TYPES: &[(&str, f64)] = &[
     ("admin", 0.1),
 ];
 
+/// The share of troubled accounts that churn, 60–150 days after their
+/// trouble starts; the rest recover as long after it (noise: saved
+/// accounts).
+const TROUBLED_CHURN: f64 = 0.7;
+/// The share of other accounts that churn anyway, without warning (noise:
+/// an acquisition, a budget cut).
+const SURPRISE_CHURN: f64 = 0.03;
+
 /// How an account behaves over time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Profile {
@@ -137,6 +154,12 @@ struct Account {
     renewal_date: NaiveDate,
     churned_at: Option<NaiveDateTime>,
     profile: Profile,
+    /// When a declining or idle account starts to go wrong: from then on
+    /// its usage fades, its NPS falls, its tickets and missed deliveries
+    /// rise — and most such accounts churn some weeks later.
+    trouble_from: Option<NaiveDateTime>,
+    /// When a troubled account that did not churn recovered.
+    recovered_at: Option<NaiveDateTime>,
     has_orders: bool,
 }
 
@@ -189,14 +212,14 @@ fn account(options: &SampleOptions, index: usize) -> Account {
     let end = midnight(options.end);
     let segment = pick_weighted(&mut rng, SEGMENTS);
     let seats = match segment {
-        "enterprise" => rng.random_range(200..1000),
-        "mid_market" => rng.random_range(40..200),
-        _ => rng.random_range(5..40),
+        "enterprise" => rng.random_range(50..200),
+        "mid_market" => rng.random_range(15..50),
+        _ => rng.random_range(3..15),
     };
     let price = match segment {
-        "enterprise" => 900.0,
-        "mid_market" => 700.0,
-        _ => 500.0,
+        "enterprise" => 1200.0,
+        "mid_market" => 900.0,
+        _ => 600.0,
     };
     let signed_at = random_time(
         &mut rng,
@@ -218,19 +241,46 @@ fn account(options: &SampleOptions, index: usize) -> Account {
             .with_year(renewal.year() + 1)
             .unwrap_or(renewal + Duration::days(365));
     }
-    let churned_at = (rng.random_bool(0.08) && (end - signed_at).num_days() > 200).then(|| {
-        random_time(
-            &mut rng,
-            signed_at + Duration::days(180),
-            end - Duration::days(1),
-        )
-    });
     let profile = match rng.random_range(0..100) {
         0..55 => Profile::Healthy,
         55..75 => Profile::Growing,
         75..92 => Profile::Declining,
         _ => Profile::Idle,
     };
+    let window_start = end - Duration::days(options.days);
+    let trouble_from = match (profile, go_live_at) {
+        (Profile::Declining | Profile::Idle, Some(live)) => {
+            let from = (window_start - Duration::days(30)).max(live + Duration::days(30));
+            let to = end + Duration::days(60);
+            (from < to).then(|| random_time(&mut rng, from, to))
+        }
+        _ => None,
+    };
+    let (churned_at, recovered_at) = match trouble_from {
+        Some(onset) => {
+            let after = onset
+                + Duration::days(rng.random_range(60..150))
+                + Duration::seconds(rng.random_range(0..86_400));
+            if rng.random_bool(TROUBLED_CHURN) {
+                (Some(after), None)
+            } else {
+                (None, Some(after))
+            }
+        }
+        None => {
+            let surprise = rng.random_bool(SURPRISE_CHURN) && (end - signed_at).num_days() > 200;
+            let at = surprise.then(|| {
+                random_time(
+                    &mut rng,
+                    signed_at + Duration::days(180),
+                    end - Duration::days(1),
+                )
+            });
+            (at, None)
+        }
+    };
+    let churned_at =
+        churned_at.filter(|churn| *churn < end && *churn > signed_at + Duration::days(90));
     let has_orders = segment != "smb" || rng.random_bool(0.3);
     Account {
         id: format!("A{:05}", index + 1),
@@ -251,6 +301,8 @@ fn account(options: &SampleOptions, index: usize) -> Account {
         renewal_date: renewal,
         churned_at,
         profile,
+        trouble_from,
+        recovered_at,
         has_orders,
     }
 }
@@ -370,21 +422,24 @@ fn write_accounts(options: &SampleOptions, accounts: &[Account]) -> Result<usize
     Ok(accounts.len())
 }
 
-/// Relative activity of an account at a time, by profile: declining
-/// accounts fade over the last two months, idle ones stop, growing ones rise.
+/// Days since the account's trouble started, when it has.
+fn days_in_trouble(a: &Account, at: NaiveDateTime) -> Option<f64> {
+    let onset = a.trouble_from?;
+    let recovered = a.recovered_at.is_some_and(|r| at >= r);
+    (at >= onset && !recovered).then(|| (at - onset).num_seconds() as f64 / 86_400.0)
+}
+
+/// Relative activity of an account at a time: healthy accounts hold
+/// steady, growing ones rise over the last two months, declining ones fade
+/// to a quarter over the 60 days after their trouble starts, idle ones stop
+/// within three weeks of it.
 fn activity(a: &Account, at: NaiveDateTime, end: NaiveDateTime) -> f64 {
     let days_left = (end - at).num_days() as f64;
-    match a.profile {
-        Profile::Healthy => 1.0,
-        Profile::Growing => 1.0 + (60.0 - days_left.min(60.0)) / 60.0,
-        Profile::Declining => (0.25 + days_left.min(60.0) / 80.0).min(1.0),
-        Profile::Idle => {
-            if days_left < 45.0 {
-                0.0
-            } else {
-                1.0
-            }
-        }
+    match (a.profile, days_in_trouble(a, at)) {
+        (Profile::Growing, _) => 1.0 + (60.0 - days_left.min(60.0)) / 60.0,
+        (Profile::Declining, Some(days)) => (1.0 - days / 80.0).max(0.25),
+        (Profile::Idle, Some(days)) => (1.0 - days / 21.0).max(0.0),
+        _ => 1.0,
     }
 }
 
@@ -444,7 +499,10 @@ fn write_events(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
     ]);
     let end = midnight(options.end);
     let start = end - Duration::days(options.days);
-    let per_day = options.events_per_account as f64 / options.days as f64;
+    // Larger accounts have more users and so more events; the mean per
+    // account stays `events_per_account`.
+    let mean_seats = accounts.iter().map(|a| a.seats as f64).sum::<f64>() / accounts.len() as f64;
+    let per_seat_day = options.events_per_account as f64 / options.days as f64 / mean_seats;
     let mut total = 0;
     let mut month_start =
         midnight(NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or(options.end));
@@ -472,7 +530,10 @@ fn write_events(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
             let mut day = from;
             while day < to {
                 let day_end = (day + Duration::days(1)).min(to);
-                let rate = per_day * activity(a, day, end) * (day_end - day).num_seconds() as f64
+                let rate = per_seat_day
+                    * a.seats as f64
+                    * activity(a, day, end)
+                    * (day_end - day).num_seconds() as f64
                     / 86_400.0;
                 let n = poisson(&mut rng, rate);
                 for _ in 0..n {
@@ -487,9 +548,10 @@ fn write_events(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
                         .append_value(micros(random_time(&mut rng, day, day_end)));
                     cols.kind.append_value(kind);
                     if kind == "feature_use" {
-                        let breadth = match a.profile {
-                            Profile::Growing | Profile::Healthy => FEATURES.len(),
-                            _ => 4,
+                        let breadth = if days_in_trouble(a, day).is_some() {
+                            4
+                        } else {
+                            FEATURES.len()
                         };
                         cols.feature
                             .append_value(FEATURES[rng.random_range(0..breadth)]);
@@ -574,17 +636,30 @@ fn write_subscriptions(options: &SampleOptions, accounts: &[Account]) -> Result<
             rows += 1;
             anniversary += Duration::days(365);
         }
-        let changes = rng.random_range(0..3);
-        for _ in 0..changes {
-            let at = random_time(
-                &mut rng,
-                a.signed_at,
-                stop.max(a.signed_at + Duration::days(1)),
-            );
-            let (k, share) = match a.profile {
-                Profile::Growing | Profile::Healthy => ("expansion", rng.random_range(0.05..0.3)),
-                _ => ("contraction", rng.random_range(0.05..0.25)),
-            };
+        let mut changes: Vec<(NaiveDateTime, &str, f64)> = Vec::new();
+        let life = |rng: &mut ChaCha8Rng| {
+            random_time(rng, a.signed_at, stop.max(a.signed_at + Duration::days(1)))
+        };
+        if matches!(a.profile, Profile::Growing | Profile::Healthy) {
+            for _ in 0..rng.random_range(0..3) {
+                let at = life(&mut rng);
+                changes.push((at, "expansion", rng.random_range(0.05..0.3)));
+            }
+        }
+        if rng.random_bool(0.08) {
+            let at = life(&mut rng);
+            changes.push((at, "contraction", rng.random_range(0.05..0.25)));
+        }
+        if let Some(onset) = a.trouble_from
+            && rng.random_bool(0.6)
+        {
+            let at = onset + Duration::hours(rng.random_range(24 * 10..24 * 100));
+            let share = rng.random_range(0.1..0.4);
+            if at < stop {
+                changes.push((at, "contraction", share));
+            }
+        }
+        for (at, k, share) in changes {
             id.append_value(&a.id);
             time.append_value(micros(at.min(end - Duration::seconds(1))));
             kind.append_value(k);
@@ -646,22 +721,28 @@ fn write_tickets(options: &SampleOptions, accounts: &[Account]) -> Result<usize,
             continue;
         };
         let mut rng = rng_for(options.seed, index, 3);
-        let trouble = if a.profile == Profile::Declining {
-            3.0
-        } else {
-            1.0
-        };
-        let n = poisson(&mut rng, trouble * (to - from).num_days() as f64 / 45.0);
+        // Tickets arrive four times as often once trouble starts, and more
+        // of them are escalations: drawn at the troubled rate and thinned
+        // to a quarter outside trouble.
+        let n = poisson(&mut rng, 4.0 * (to - from).num_days() as f64 / 45.0);
         for k in 0..n {
             let at = random_time(&mut rng, from, to);
+            let troubled = days_in_trouble(a, at).is_some();
+            let kept = troubled || rng.random_bool(0.25);
+            let escalated = if troubled { 50 } else { 28 };
             let p = match rng.random_range(0..100) {
                 0..6 => "p1",
-                6..28 => "p2",
+                x if x < escalated => "p2",
                 _ => "p3",
             };
+            // Resolution time has nothing to do with trouble: the one
+            // measured signal with no effect on the outcomes.
             let resolution = Duration::minutes(
-                (rng.random::<f64>().max(1e-9).ln() * -60.0 * 24.0 * 3.0 * trouble) as i64 + 30,
+                (rng.random::<f64>().max(1e-9).ln() * -60.0 * 24.0 * 4.0) as i64 + 30,
             );
+            if !kept {
+                continue;
+            }
             let close = at + resolution;
             tid.append_value(format!("{}-T{k:04}", a.id));
             id.append_value(&a.id);
@@ -707,19 +788,20 @@ fn write_nps(options: &SampleOptions, accounts: &[Account]) -> Result<usize, Dia
         };
         let mut rng = rng_for(options.seed, index, 4);
         let n = poisson(&mut rng, (to - from).num_days() as f64 / 30.0);
-        let mean = match a.profile {
-            Profile::Growing => 8.5,
-            Profile::Healthy => 7.8,
-            Profile::Declining => 5.5,
-            Profile::Idle => 4.5,
-        };
         for _ in 0..n {
+            let answered = random_time(&mut rng, from, to);
+            let mean = match (a.profile, days_in_trouble(a, answered)) {
+                (Profile::Growing, _) => 8.5,
+                (Profile::Declining, Some(_)) => 5.0,
+                (Profile::Idle, Some(_)) => 4.0,
+                _ => 7.8,
+            };
             let s = (mean + rng.random_range(-3.0..3.0f64))
                 .round()
                 .clamp(0.0, 10.0) as i64;
             id.append_value(&a.id);
             who.append_value(format!("{}-u{:04}", a.id, rng.random_range(0..a.seats)));
-            at.append_value(micros(random_time(&mut rng, from, to)));
+            at.append_value(micros(answered));
             score.append_value(s);
             rows += 1;
         }
@@ -772,15 +854,22 @@ fn write_orders(options: &SampleOptions, accounts: &[Account]) -> Result<usize, 
         for k in 0..n {
             let at = random_time(&mut rng, from, to);
             let promise = at + Duration::days(rng.random_range(2..10));
-            let late = !rng.random_bool(reliability);
+            // Trouble shows in the customer's own deliveries too.
+            let troubled = days_in_trouble(a, promise).is_some();
+            let on_time = if troubled {
+                reliability - 0.25
+            } else {
+                reliability
+            };
+            let late = !rng.random_bool(on_time);
             let delivery = promise
                 + Duration::hours(if late {
-                    rng.random_range(1..120)
+                    rng.random_range(1..if troubled { 360 } else { 120 })
                 } else {
                     -rng.random_range(0..72)
                 });
             let qty = rng.random_range(1..500);
-            let short = rng.random_bool(0.04);
+            let short = rng.random_bool(if troubled { 0.12 } else { 0.04 });
             oid.append_value(format!("{}-O{k:05}", a.id));
             id.append_value(&a.id);
             ordered.append_value(micros(at));

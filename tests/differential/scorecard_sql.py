@@ -48,7 +48,7 @@ def scorecard_sql(data, as_of):
     ev = f"'{data}/events/*.parquet'"
     return f"""
 WITH acc AS (
-  SELECT * FROM '{data}/accounts.parquet' WHERE churned_at IS NULL OR churned_at >= {T}
+  SELECT * FROM '{data}/accounts.parquet' WHERE signed_at < {T} AND (churned_at IS NULL OR churned_at >= {T})
 ),
 events AS (
   SELECT account_id,

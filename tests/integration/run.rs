@@ -565,7 +565,7 @@ fn a_tight_memory_limit_gives_the_same_scorecard() {
 
 #[test]
 fn many_threads_over_little_data_run_in_few_partitions_with_the_same_results() {
-    // `--threads 1024` over the 1.4 MB example took 6.7 GB: a thousand
+    // `--threads 1024` over the (then 1.4 MB) example took 6.7 GB: a thousand
     // partitions, each with buffers of its own in every aggregation.
     let night = |threads: usize| {
         let out = tempfile::tempdir().expect("temp dir");
@@ -583,12 +583,21 @@ fn many_threads_over_little_data_run_in_few_partitions_with_the_same_results() {
         )
         .expect("manifest is JSON");
         let scorecard = std::fs::read(partition.join("scorecard.parquet")).expect("scorecard");
-        (manifest["settings"].clone(), scorecard)
+        let input_bytes: u64 = manifest["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .flat_map(|input| input["files"].as_array().expect("files"))
+            .map(|file| file["bytes"].as_u64().expect("bytes"))
+            .sum();
+        (manifest["settings"].clone(), input_bytes, scorecard)
     };
-    let (settings, scorecard) = night(1024);
+    let (settings, input_bytes, scorecard) = night(1024);
     assert_eq!(settings["threads"], 1024);
-    assert_eq!(settings["partitions"], 2, "{settings}");
-    assert_eq!(scorecard, night(2).1);
+    let expected = vane::run::partitions_for(1024, input_bytes);
+    assert!(expected <= 8, "{input_bytes} bytes of input");
+    assert_eq!(settings["partitions"], expected, "{settings}");
+    assert_eq!(scorecard, night(2).2);
     assert_eq!(vane::run::partitions_for(8, 0), 1);
     assert_eq!(vane::run::partitions_for(8, 100 << 20), 8);
 }
@@ -598,11 +607,11 @@ fn sample_data_is_deterministic_and_the_bundled_examples_are_current() {
     let out = tempfile::tempdir().expect("temp dir");
     let options = vane::sample::SampleOptions {
         out: out.path().to_path_buf(),
-        accounts: 200,
-        events_per_account: 400,
+        accounts: 400,
+        events_per_account: 600,
         seed: 42,
         end: date("2026-11-01"),
-        days: 180,
+        days: 365,
     };
     let summary = vane::sample::generate(&options, &|_| {}).expect("generate");
     assert!(
