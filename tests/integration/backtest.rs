@@ -342,27 +342,45 @@ fn diff_shows_base_and_head_backtests_side_by_side() {
     );
 }
 
-#[test]
-fn an_outcome_that_never_happens_says_why_its_figures_are_undefined() {
+/// A copy of the example pipeline, changed by `edit`, reading the example
+/// data; backtested as JSON and as Markdown.
+fn edited_backtest(
+    edit: impl Fn(String) -> String,
+    request: &vane::BacktestRequest,
+) -> (serde_json::Value, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = repo("examples/data");
     let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
         .expect("pipeline")
-        .replace("../examples/data", &data.display().to_string())
-        .replace("where: kind = 'contraction'", "where: kind = 'refund'");
-    let pipeline = dir.path().join("never.yaml");
-    std::fs::write(&pipeline, text).expect("pipeline");
+        .replace("../examples/data", &data.display().to_string());
+    let pipeline = dir.path().join("edited.yaml");
+    std::fs::write(&pipeline, edit(text)).expect("pipeline");
     let run = |format| {
-        commands::backtest(
+        let report = commands::backtest(
             &pipeline,
             &options(&dir.path().join("out")),
-            &request("contracted", "2025-12-07", "2026-07-26"),
+            request,
             format,
             None,
-        )
+        );
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+        report.output
     };
-    let json: serde_json::Value =
-        serde_json::from_str(&run(BacktestFormat::Json).output).expect("JSON");
+    let json = serde_json::from_str(&run(BacktestFormat::Json)).expect("JSON");
+    let markdown = run(BacktestFormat::Markdown);
+    assert!(
+        !markdown.contains("NaN") && !markdown.contains("inf"),
+        "{markdown}"
+    );
+    (json, markdown)
+}
+
+#[test]
+fn an_outcome_that_never_happens_says_why_its_figures_are_undefined() {
+    let (json, markdown) = edited_backtest(
+        |text| text.replace("where: kind = 'contraction'", "where: kind = 'refund'"),
+        &request("contracted", "2026-02-01", "2026-07-26"),
+    );
     assert_eq!(json["outcomes"], 0);
     assert!(json["auc"]["value"].is_null() && json["flags"][0]["recall"].is_null());
     assert!(
@@ -372,10 +390,40 @@ fn an_outcome_that_never_happens_says_why_its_figures_are_undefined() {
         "{}",
         json["notes"]
     );
-    let markdown = run(BacktestFormat::Markdown).output;
     assert!(markdown.contains("never followed"), "{markdown}");
+}
+
+#[test]
+fn an_outcome_that_always_happens_says_why_its_figures_are_undefined() {
+    // The busiest account, and an outcome that is any product event within
+    // 30 days: it follows every night.
+    let (json, markdown) = edited_backtest(
+        |text| {
+            text.replace(
+                "  population: signed_at < as_of and (churned_at is null or churned_at >= as_of)",
+                "  population: account_id = 'A00298'",
+            )
+            .replace(
+                "outcomes:\n",
+                "outcomes:\n  used:\n    from: events\n    horizon: 30d\n",
+            )
+        },
+        &request("used", "2026-02-01", "2026-07-26"),
+    );
+    let nights = json["entity_nights"].as_u64().expect("entity-nights");
+    assert!(nights >= 12, "{json}");
+    assert_eq!(json["outcomes"].as_u64(), Some(nights));
+    assert_eq!(json["base_rate"], 1.0);
+    assert!(json["auc"]["value"].is_null(), "{}", json["auc"]);
     assert!(
-        !markdown.contains("NaN") && !markdown.contains("inf"),
+        json["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("followed every entity-night")),
+        "{}",
+        json["notes"]
+    );
+    assert!(
+        markdown.contains("followed every entity-night"),
         "{markdown}"
     );
 }
