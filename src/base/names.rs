@@ -95,6 +95,10 @@ pub fn direction(kpi: &str) -> String {
 pub const TARGETS_SIDE: &str = "targets";
 /// The side of the facts holding the previous night's health.
 pub const PREVIOUS_SIDE: &str = "previous";
+/// The as-of instant as a column of the working scorecard, which the
+/// entity steps and playbooks read (a night's constant), so that one
+/// compiled program serves every night.
+pub const AS_OF: &str = "__as_of";
 /// The population, among the facts' parts a backfill computes ahead of a night.
 pub const POPULATION_PART: &str = "__population";
 

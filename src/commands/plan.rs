@@ -10,6 +10,7 @@ use datafusion::physical_plan::displayable;
 
 use super::{Report, check_path, run_blocking};
 use crate::Data;
+use crate::base::names;
 use crate::base::units::Seconds;
 use crate::check::model::{MetricKind, Model};
 use crate::diagnostics::{Code, Diagnostic};
@@ -218,7 +219,9 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
         }
         let _ = writeln!(
             out,
-            "== scorecard: entity steps (per entity, over the facts) =="
+            "== scorecard: entity steps (per entity, over the facts; `{}` is the as-of, {}T00:00:00) ==",
+            names::AS_OF,
+            settings.as_of
         );
         for step in &plan.scorecard.steps {
             let _ = writeln!(out, "{}:", step.label);

@@ -11,14 +11,14 @@ use datafusion::functions::core as core_fn;
 use datafusion::functions::string;
 use datafusion::logical_expr::{Expr, cast, ident, lit};
 
-use super::exprs::{LowerResult, Lowering};
+use super::exprs::{AsOf, LowerResult, Lowering};
 use crate::base::names;
-use crate::base::units::{Micros, Seconds};
+use crate::base::units::Seconds;
 use crate::check::model::{Model, Playbook, TypedExpr, TypedKind, TypedPart, TypedTemplate};
 
 /// What one playbook fires: a row of [`names::ACTION_COLUMNS`] for each entity
 /// of the working scorecard where `condition` is true.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlaybookActions {
     /// The playbook's name.
     pub name: String,
@@ -114,9 +114,9 @@ fn playbook_plan(
 
 /// Every playbook's actions, in output order: by priority, then name.
 /// (`run` sorts each playbook's rows by entity.)
-pub fn actions_plan(model: &Model, as_of: Micros) -> LowerResult<Vec<PlaybookActions>> {
+pub fn actions_plan(model: &Model) -> LowerResult<Vec<PlaybookActions>> {
     let lowering = Lowering {
-        as_of,
+        as_of: AsOf::Column(Seconds::ZERO),
         shift: Seconds::ZERO,
         key: &model.entity.key,
     };

@@ -19,7 +19,7 @@ use datafusion::functions_aggregate::expr_fn::{
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::PlanError;
-use super::exprs::{EXACT_INTEGER, LowerResult, Lowering, out_of_range, safe_div};
+use super::exprs::{AsOf, EXACT_INTEGER, LowerResult, Lowering, out_of_range, safe_div};
 use super::windows::{Shape, Window, Windowed, WindowedAggregate, WindowedCount};
 use crate::base::names;
 use crate::base::types::Type;
@@ -356,7 +356,7 @@ pub fn source_aggregate(
         };
         let (lo, hi) = bounds(&metric.name, as_of, *window, *shift)?;
         let lowering = Lowering {
-            as_of: hi,
+            as_of: AsOf::Literal(hi),
             shift: Seconds::ZERO,
             key: &source.key,
         };

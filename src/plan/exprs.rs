@@ -24,11 +24,23 @@ use crate::syntax::expr::BinaryOp;
 /// Microseconds per day.
 pub const MICROS_PER_DAY: f64 = 86_400_000_000.0;
 
+/// Where a lowered expression finds the as-of instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AsOf {
+    /// A literal: the instant, already shifted for `previous`. Plans over
+    /// events (facts) use it, so that windows prune files and row groups.
+    Literal(Micros),
+    /// The column [`names::AS_OF`], shifted back by the given length. The
+    /// entity steps and playbooks use it, so that one compiled program
+    /// serves every night of a backfill.
+    Column(Seconds),
+}
+
 /// What names mean while lowering one expression.
 #[derive(Debug, Clone, Copy)]
 pub struct Lowering<'a> {
-    /// The as-of instant, already shifted for `previous`.
-    pub as_of: Micros,
+    /// Where the as-of instant comes from.
+    pub as_of: AsOf,
     /// What to add to every metric reference's shift (evaluating a derived metric in the past).
     pub shift: Seconds,
     /// The entity key column.
@@ -177,6 +189,28 @@ fn operator(op: BinaryOp) -> Operator {
 use crate::base::types::Type;
 
 impl Lowering<'_> {
+    /// The as-of instant: a literal, or the as-of column shifted back.
+    fn as_of_expr(&self) -> LowerResult<Expr> {
+        match self.as_of {
+            AsOf::Literal(instant) => Ok(timestamp_micros(instant.get())),
+            AsOf::Column(shift) if shift == Seconds::ZERO => Ok(ident(names::AS_OF)),
+            AsOf::Column(shift) => {
+                let micros = shift
+                    .micros()
+                    .ok_or_else(|| out_of_range(&format!("as-of shifted by {shift}")))?;
+                let shifted = exact_integer(
+                    epoch_micros(ident(names::AS_OF)),
+                    BinaryOp::Sub,
+                    lit(micros.get()),
+                );
+                Ok(cast(
+                    shifted,
+                    DataType::Timestamp(TimeUnit::Microsecond, None),
+                ))
+            }
+        }
+    }
+
     /// Lower a typed expression. Aggregates are handled by the caller
     /// (`aggregate::lower_value`); here they are a bug.
     pub fn lower(&self, e: &TypedExpr) -> LowerResult<Expr> {
@@ -206,7 +240,7 @@ impl Lowering<'_> {
             TypedKind::IndicatorScore(name) => ident(names::score(name)),
             TypedKind::Health => ident(names::HEALTH),
             TypedKind::Band => ident(names::BAND),
-            TypedKind::AsOf => timestamp_micros(self.as_of.get()),
+            TypedKind::AsOf => self.as_of_expr()?,
             TypedKind::Unary(Unary::Neg, x) => match (&x.kind, x.ty) {
                 // A negative literal reads as one in plans.
                 (TypedKind::Constant(Constant::Integer(n)), _) if *n >= 0 => lit(-n),

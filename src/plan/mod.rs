@@ -51,7 +51,7 @@ pub fn plan(model: &Model, inputs: &Inputs<'_>) -> Result<Plan, PlanError> {
     Ok(Plan {
         scorecard: scorecard::scorecard_plan(model, &typed)?,
         parse_checks: columns::parse_checks(model, inputs.scans)?,
-        actions: actions::actions_plan(model, inputs.as_of)?,
+        actions: actions::actions_plan(model)?,
         output_columns: scorecard::output_columns(model),
         entity: model.entity.name.clone(),
         key: model.entity.key.clone(),

@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
 
 use super::PlanError;
 use super::aggregate::{source_aggregate, with_filter};
-use super::exprs::{LowerResult, Lowering, epoch_micros, out_of_range, safe_div};
+use super::exprs::{AsOf, LowerResult, Lowering, epoch_micros, out_of_range, safe_div};
 use crate::base::names;
 use crate::base::units::{Micros, Seconds};
 use crate::check::functions::Function;
@@ -46,7 +46,7 @@ pub struct Inputs<'a> {
 }
 
 /// Entity-level columns computed row by row from the facts and earlier steps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// What the step computes, for `vane plan`.
     pub label: String,
@@ -140,15 +140,22 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         .ok_or_else(|| format!("no scan for entity source `{}`", entity.source))?;
     let key_type = column_type(&entity_scan, key)
         .ok_or_else(|| format!("entity table has no column `{key}`"))?;
+    let population_lowering = Lowering {
+        as_of: AsOf::Literal(inputs.as_of),
+        shift: Seconds::ZERO,
+        key,
+    };
     let lowering = Lowering {
-        as_of: inputs.as_of,
+        as_of: AsOf::Column(Seconds::ZERO),
         shift: Seconds::ZERO,
         key,
     };
 
     let mut builder = LogicalPlanBuilder::from(entity_scan);
     if let Some(population) = &entity.population {
-        builder = builder.filter(lowering.lower(population)?).map_err(err)?;
+        builder = builder
+            .filter(population_lowering.lower(population)?)
+            .map_err(err)?;
     }
     let mut columns: Vec<String> = vec![key.to_string()];
     columns.extend(
@@ -234,11 +241,15 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
             let Some(MetricKind::Derived { value }) = model.metric(&name).map(|m| &m.kind) else {
                 continue;
             };
-            let as_of = inputs
+            inputs
                 .as_of
                 .before(shift)
                 .ok_or_else(|| out_of_range(&format!("`{name}` evaluated {shift} before as-of")))?;
-            let shifted = Lowering { as_of, shift, key };
+            let shifted = Lowering {
+                as_of: AsOf::Column(shift),
+                shift,
+                key,
+            };
             columns.push((names::metric(&name, shift), shifted.lower(value)?));
         }
         steps.push(Step {

@@ -209,6 +209,11 @@ impl Engine {
         self.previous_health.as_ref()
     }
 
+    /// The night's as-of instant.
+    pub fn as_of(&self) -> Micros {
+        self.as_of
+    }
+
     /// The earlier nights held in memory, if any.
     pub fn held(&self) -> Option<&HeldNights> {
         self.held.as_ref()

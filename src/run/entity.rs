@@ -8,13 +8,13 @@
 //! stack of wide projections cost more than running them
 //! (docs/benchmarks.md).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::compute::{
     SortOptions, cast, concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::DFSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
@@ -23,6 +23,7 @@ use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContex
 use datafusion::physical_expr::PhysicalExpr;
 
 use crate::base::names::{self, ACTION_COLUMNS};
+use crate::base::units::Micros;
 use crate::plan::{PlaybookActions, Step};
 
 /// Lower `expr` over `schema` to a physical expression: coerce types, then
@@ -171,11 +172,35 @@ struct CompiledPlaybook {
 }
 
 /// The scorecard's steps and the playbooks, compiled against the facts'
-/// schema, ready to run over the facts' batches.
+/// schema and the as-of column, ready to run over any night's facts.
 pub struct EntityProgram {
     steps: Vec<Appender>,
     working_schema: SchemaRef,
     playbooks: Vec<CompiledPlaybook>,
+}
+
+/// The facts' schema with the as-of column after its columns.
+fn with_as_of(facts: &Schema) -> Schema {
+    let mut fields: Vec<Arc<Field>> = facts.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(
+        names::AS_OF,
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        false,
+    )));
+    Schema::new_with_metadata(fields, facts.metadata().clone())
+}
+
+/// `batch` with the night's as-of instant as a column.
+fn add_as_of(batch: &RecordBatch, as_of: Micros) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(TimestampMicrosecondArray::from_value(
+        as_of.get(),
+        batch.num_rows(),
+    )));
+    Ok(RecordBatch::try_new(
+        Arc::new(with_as_of(&batch.schema())),
+        columns,
+    )?)
 }
 
 /// Compile the steps over `facts` and the playbooks over the resulting
@@ -187,7 +212,7 @@ pub fn compile_program(
     steps: &[Step],
     playbooks: &[PlaybookActions],
 ) -> Result<EntityProgram> {
-    let mut schema = facts;
+    let mut schema = Arc::new(with_as_of(&facts));
     let mut appenders = Vec::with_capacity(steps.len());
     for step in steps {
         let appender = Appender::new(state, &schema, &step.columns)?;
@@ -216,20 +241,80 @@ pub fn compile_program(
     })
 }
 
+/// The program compiled for an earlier night, which a later night with the
+/// same facts' schema, steps and playbooks reuses instead of compiling its
+/// own (the steps read as-of from a column, so nights differ only in their
+/// facts). Clones share one cache: a backfill's or backtest's nights.
+#[derive(Clone, Default)]
+pub struct ProgramCache(Arc<Mutex<Option<CachedProgram>>>);
+
+struct CachedProgram {
+    facts: SchemaRef,
+    steps: Vec<Step>,
+    playbooks: Vec<PlaybookActions>,
+    program: Arc<EntityProgram>,
+}
+
+impl std::fmt::Debug for ProgramCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgramCache")
+    }
+}
+
+impl ProgramCache {
+    /// The cached program when it was compiled from the same inputs, else
+    /// a new one, which replaces it in the cache.
+    pub fn get_or_compile(
+        &self,
+        state: &SessionState,
+        facts: SchemaRef,
+        steps: &[Step],
+        playbooks: &[PlaybookActions],
+    ) -> Result<Arc<EntityProgram>> {
+        let cached =
+            |c: &CachedProgram| c.facts == facts && c.steps == steps && c.playbooks == playbooks;
+        if let Ok(guard) = self.0.lock()
+            && let Some(hit) = guard.as_ref().filter(|c| cached(c))
+        {
+            return Ok(Arc::clone(&hit.program));
+        }
+        let program = Arc::new(compile_program(
+            state,
+            Arc::clone(&facts),
+            steps,
+            playbooks,
+        )?);
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some(CachedProgram {
+                facts,
+                steps: steps.to_vec(),
+                playbooks: playbooks.to_vec(),
+                program: Arc::clone(&program),
+            });
+        }
+        Ok(program)
+    }
+}
+
 impl EntityProgram {
     /// The working scorecard's schema: the facts plus every step's columns.
     pub fn working_schema(&self) -> SchemaRef {
         Arc::clone(&self.working_schema)
     }
 
-    /// The working scorecard: the facts with every step's columns
-    /// appended. `key` names the entity of a value that cannot be computed.
+    /// The working scorecard: the facts with the night's as-of and every
+    /// step's columns appended. `key` names the entity of a value that
+    /// cannot be computed.
     pub fn apply_steps(
         &self,
         facts: Vec<RecordBatch>,
+        as_of: Micros,
         key: &str,
     ) -> std::result::Result<Vec<RecordBatch>, ValueError> {
-        let mut batches = facts;
+        let mut batches = facts
+            .iter()
+            .map(|b| add_as_of(b, as_of))
+            .collect::<Result<Vec<_>>>()?;
         for step in &self.steps {
             batches = batches
                 .iter()
@@ -339,12 +424,56 @@ mod tests {
             },
         ];
         let program = compile_program(&state, schema, &steps, &[]).expect("compile");
-        let working = program.apply_steps(vec![batch], "key").expect("apply");
+        let working = program
+            .apply_steps(vec![batch], Micros::new(0), "key")
+            .expect("apply");
         let doubled = working[0]
             .column_by_name("doubled")
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
             .expect("doubled");
         assert_eq!(doubled.values().to_vec(), vec![4, 10, 0]);
-        assert_eq!(program.working_schema().fields().len(), 4);
+        let fields = program.working_schema();
+        let names: Vec<&str> = fields.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, vec!["key", "n", names::AS_OF, "filled", "doubled"]);
+    }
+
+    #[test]
+    fn one_compiled_program_serves_every_night_that_shares_its_steps() {
+        let state = SessionContext::new().state();
+        let (schema, batch) = facts();
+        let steps = vec![Step {
+            label: "as-of".into(),
+            columns: vec![("night".into(), ident(names::AS_OF))],
+        }];
+        let cache = ProgramCache::default();
+        let first = cache
+            .get_or_compile(&state, Arc::clone(&schema), &steps, &[])
+            .expect("compile");
+        let again = cache
+            .get_or_compile(&state, Arc::clone(&schema), &steps, &[])
+            .expect("compile");
+        assert!(Arc::ptr_eq(&first, &again));
+        for night in [Micros::new(86_400_000_000), Micros::new(2 * 86_400_000_000)] {
+            let working = again
+                .apply_steps(vec![batch.clone()], night, "key")
+                .expect("apply");
+            let column = working[0]
+                .column_by_name("night")
+                .and_then(|c| {
+                    c.as_any()
+                        .downcast_ref::<TimestampMicrosecondArray>()
+                        .cloned()
+                })
+                .expect("night");
+            assert!(column.iter().all(|v| v == Some(night.get())));
+        }
+        let other = vec![Step {
+            label: "other".into(),
+            columns: vec![("one".into(), lit(1i64))],
+        }];
+        let changed = cache
+            .get_or_compile(&state, schema, &other, &[])
+            .expect("compile");
+        assert!(!Arc::ptr_eq(&first, &changed));
     }
 }

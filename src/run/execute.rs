@@ -165,8 +165,14 @@ pub async fn execute(
     let compiled_schema = Arc::clone(&facts_schema);
     let steps = plan.scorecard.steps.clone();
     let playbooks = plan.actions.clone();
+    let cache = engine.held().map(|held| held.programs().clone());
     let compiling = tokio::task::spawn_blocking(move || {
-        timed(|| entity::compile_program(&state, compiled_schema, &steps, &playbooks))
+        timed(|| match cache {
+            Some(cache) => cache.get_or_compile(&state, compiled_schema, &steps, &playbooks),
+            None => {
+                entity::compile_program(&state, compiled_schema, &steps, &playbooks).map(Arc::new)
+            }
+        })
     });
     // Declared columns' parse checks read their sources alongside the facts.
     let (facts, parse_failures) = futures::join!(
@@ -200,7 +206,7 @@ pub async fn execute(
     watch.record("compile entity steps (alongside)", compile_ms);
     let working_schema = program.working_schema();
     let working = program
-        .apply_steps(vec![facts], key)
+        .apply_steps(vec![facts], engine.as_of(), key)
         .map_err(|e| vec![value_error(&e, &plan.entity)])?;
     watch.lap("entity steps");
     check_keys(&working, plan).map_err(|d| vec![d])?;

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
 use super::cells::TextColumn;
+use super::entity::ProgramCache;
 use super::facts::PreviousHealth;
 use crate::base::names;
 
@@ -19,6 +20,7 @@ use crate::base::names;
 pub struct HeldNights {
     read_folder: bool,
     nights: BTreeMap<NaiveDate, HeldNight>,
+    programs: ProgramCache,
 }
 
 /// What one night hands to the later ones.
@@ -37,7 +39,14 @@ impl HeldNights {
         HeldNights {
             read_folder,
             nights: BTreeMap::new(),
+            programs: ProgramCache::default(),
         }
+    }
+
+    /// The entity program compiled for an earlier night, for the later
+    /// nights to reuse.
+    pub fn programs(&self) -> &ProgramCache {
+        &self.programs
     }
 
     /// Hold `night`: its health (when it has health) and the actions it

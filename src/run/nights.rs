@@ -99,12 +99,13 @@ const AHEAD: usize = 2;
 
 /// Each night's facts that need no earlier night — its shared sides cut
 /// from the groups, and its own parts (see [`NightsPlan::own`]) — computed
-/// in date order on a task of their own while the earlier nights finish:
-/// their entity steps, playbooks and writing are one core's work, and this
-/// keeps the other busy.
+/// in date order while the earlier nights finish: their entity steps,
+/// playbooks and writing are one core's work, and this keeps the other
+/// busy. Two stages overlap: the own parts' queries run on the runtime
+/// while a blocking thread cuts and joins the nights before them.
 pub struct Ahead {
     receiver: tokio::sync::mpsc::Receiver<Result<(Micros, JoinedAhead)>>,
-    task: tokio::task::JoinHandle<()>,
+    queries: tokio::task::JoinHandle<()>,
 }
 
 type Parts = Vec<(String, LogicalPlan)>;
@@ -117,6 +118,7 @@ pub fn compute_ahead(
     wanted: &[Micros],
 ) -> Ahead {
     let (sender, receiver) = tokio::sync::mpsc::channel(AHEAD);
+    let (parts_sender, mut parts_receiver) = tokio::sync::mpsc::channel(AHEAD);
     let jobs: Vec<(Micros, Parts)> = plan
         .nights
         .iter()
@@ -124,25 +126,38 @@ pub fn compute_ahead(
         .filter(|(night, _)| wanted.contains(night))
         .map(|(night, parts)| (*night, parts.clone()))
         .collect();
+    let nights: Vec<(Micros, Vec<String>)> = jobs
+        .iter()
+        .map(|(night, parts)| (*night, parts.iter().map(|(name, _)| name.clone()).collect()))
+        .collect();
     let ctx = ctx.clone();
     let (order, key) = (plan.join_order.clone(), plan.key.clone());
-    let task = tokio::spawn(async move {
-        for (night, parts) in jobs {
-            let plans: Vec<LogicalPlan> = parts.iter().map(|(_, p)| p.clone()).collect();
-            let computed = match shared.for_night(night) {
-                Ok(mut sides) => compute_parts(&ctx, &plans).await.and_then(|batches| {
-                    sides.extend(parts.into_iter().map(|(name, _)| name).zip(batches));
-                    Ok((night, join_ahead(sides, &order, &key)?))
-                }),
-                Err(e) => Err(e),
-            };
+    let queries = tokio::spawn(async move {
+        for (_, parts) in jobs {
+            let plans: Vec<LogicalPlan> = parts.into_iter().map(|(_, p)| p).collect();
+            let computed = compute_parts(&ctx, &plans).await;
             let failed = computed.is_err();
-            if sender.send(computed).await.is_err() || failed {
+            if parts_sender.send(computed).await.is_err() || failed {
                 break;
             }
         }
     });
-    Ahead { receiver, task }
+    tokio::task::spawn_blocking(move || {
+        for (night, names) in nights {
+            let computed = shared.for_night(night).and_then(|mut sides| {
+                let batches = parts_receiver
+                    .blocking_recv()
+                    .ok_or_else(|| internal("the nights' own parts stopped early"))??;
+                sides.extend(names.into_iter().zip(batches));
+                Ok((night, join_ahead(sides, &order, &key)?))
+            });
+            let failed = computed.is_err();
+            if sender.blocking_send(computed).is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ahead { receiver, queries }
 }
 
 impl Ahead {
@@ -157,9 +172,11 @@ impl Ahead {
     }
 }
 
+/// Dropping the receiver stops the cutting thread at its next night; the
+/// queries stop here.
 impl Drop for Ahead {
     fn drop(&mut self) {
-        self.task.abort();
+        self.queries.abort();
     }
 }
 
