@@ -32,6 +32,7 @@ pub use cells::{TextColumn, cell, fired};
 pub use cooldowns::cooldown_days;
 pub use data_end::data_end;
 pub use engine::{Engine, partitions_for};
+pub use entity::ProgramCache;
 pub use errors::execution_error;
 pub use execute::{Computed, execute};
 pub use facts::{JoinedAhead, PreviousHealth, partitions_at_once, state_with_partitions};
