@@ -56,7 +56,7 @@ def scoring_tail(data):
     tail = tail[: -len(order)] + "FROM h"
     literal = f"TIMESTAMP '{_SENTINEL} 00:00:00'"
     assert tail.count(literal) >= 1, "scorecard_sql's scoring no longer refers to as-of"
-    tail = tail.replace(literal, "night")
+    tail = tail.replace(literal, "night").replace(f"DATE '{_SENTINEL}'", "CAST(night AS DATE)")
     # The slice must read no source and no other as-of form: everything it
     # needs comes from `m`.
     for leftover in (_SENTINEL, data, ".parquet"):

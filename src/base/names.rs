@@ -16,11 +16,15 @@ pub const PREVIOUS_HEALTH: &str = "previous_health";
 pub const TREND: &str = "trend";
 /// Whether the previous night was scored by other definitions than this one.
 pub const TREND_DEFINITION_CHANGED: &str = "trend_definition_changed";
+/// The night a scorecard row is for (a date), so rows of many nights can
+/// be read together.
+pub const AS_OF_DATE: &str = "as_of";
 
 use super::units::Seconds;
 
 /// Scorecard columns Vane adds under these exact names.
 const RESERVED: &[&str] = &[
+    AS_OF_DATE,
     HEALTH,
     BAND,
     HEALTH_MODEL,

@@ -231,10 +231,19 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
     }
     let has_previous = inputs.previous.is_some();
 
-    let mut steps = vec![Step {
-        label: "source metrics".to_string(),
-        columns: source_metrics,
-    }];
+    let mut steps = vec![
+        Step {
+            label: "the night".to_string(),
+            columns: vec![(
+                names::AS_OF_DATE.to_string(),
+                cast(ident(names::AS_OF), DataType::Date32),
+            )],
+        },
+        Step {
+            label: "source metrics".to_string(),
+            columns: source_metrics,
+        },
+    ];
     for (depth, level) in derived_levels(model).into_iter().enumerate() {
         let mut columns = Vec::new();
         for (name, shift) in level {
@@ -295,7 +304,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
 /// The scorecard's columns, in output order.
 pub fn output_columns(model: &Model) -> Vec<String> {
     let key = &model.entity.key;
-    let mut out = vec![key.clone()];
+    let mut out = vec![key.clone(), names::AS_OF_DATE.to_string()];
     out.extend(
         model
             .entity

@@ -164,6 +164,7 @@ h AS (
   FROM g
 )
 SELECT *,
+  DATE '{as_of}' AS as_of,
   CASE WHEN health IS NULL THEN NULL WHEN health < 40 THEN 'red' WHEN health < 70 THEN 'yellow' ELSE 'green' END AS band,
   CAST(NULL AS DOUBLE) AS previous_health,
   CAST(NULL AS DOUBLE) AS trend,

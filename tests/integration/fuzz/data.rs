@@ -819,6 +819,16 @@ pub(super) fn read_scorecard(
                             .ok_or("float64")?;
                         Cell::Float((!a.is_null(row)).then(|| a.value(row)))
                     }
+                    DataType::Date32 if field.name() == "as_of" => {
+                        let night = column
+                            .as_any()
+                            .downcast_ref::<Date32Array>()
+                            .and_then(|a| a.value_as_date(row));
+                        if night != Some(as_of) {
+                            return Err(format!("as_of is {night:?}, not {as_of}"));
+                        }
+                        continue;
+                    }
                     other => return Err(format!("column {} is a {other}", field.name())),
                 };
                 cells.insert(field.name().clone(), cell);
