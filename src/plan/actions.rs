@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::functions::core as core_fn;
 use datafusion::functions::string;
-use datafusion::logical_expr::{Expr, cast, ident, lit};
+use datafusion::logical_expr::{Expr, cast, ident, lit, when};
 
 use super::exprs::{AsOf, LowerResult, Lowering};
 use crate::base::names;
@@ -41,6 +41,33 @@ fn render(template: &TypedTemplate, lowering: &Lowering<'_>) -> LowerResult<Expr
         });
     }
     Ok(string::concat().call(parts))
+}
+
+/// The owner template rendered, or `fallback` (the pipeline's `owner:`,
+/// else null) when one of its holes is null: an action goes to a person
+/// or to nobody, never to the word `null`.
+fn render_owner(
+    template: &TypedTemplate,
+    fallback: Option<&str>,
+    lowering: &Lowering<'_>,
+) -> LowerResult<Expr> {
+    let mut any_null: Option<Expr> = None;
+    for part in &template.parts {
+        if let TypedPart::Hole(e) = part {
+            let null = lowering.lower(e)?.is_null();
+            any_null = Some(match any_null {
+                Some(earlier) => earlier.or(null),
+                None => null,
+            });
+        }
+    }
+    let rendered = render(template, lowering)?;
+    Ok(match any_null {
+        Some(any_null) => when(any_null, lit(ScalarValue::Utf8(fallback.map(String::from))))
+            .otherwise(rendered)
+            .map_err(|e| e.to_string())?,
+        None => rendered,
+    })
 }
 
 /// `name=value` for each metric, attribute, score, health or band a condition reads.
@@ -79,8 +106,9 @@ fn playbook_plan(
     lowering: &Lowering<'_>,
 ) -> LowerResult<PlaybookActions> {
     let key = ident(&model.entity.key);
+    let fallback = model.about.owner.as_ref().map(|o| o.value.as_str());
     let owner = match &playbook.assignee {
-        Some(t) => render(t, lowering)?,
+        Some(t) => render_owner(t, fallback, lowering)?,
         None => lit(ScalarValue::Utf8(None)),
     };
     let dedup = match &playbook.dedup_key {

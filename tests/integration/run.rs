@@ -384,6 +384,51 @@ fn messages_render_values_and_reasons() {
 }
 
 #[test]
+fn an_owner_template_with_a_null_hole_falls_back_to_the_pipelines_owner() {
+    let accounts = "account_id,seats,csm\na1,10,ana\na2,0,\n";
+    let events = "account_id,event_time\nz9,2026-10-30T10:00:00\n";
+    let pipeline = |owner_line: &str| {
+        PLAYBOOK_PIPELINE
+            .replace("vane: 1\n", &format!("vane: 1\n{owner_line}"))
+            .replace("attributes: [seats]", "attributes: [seats, csm]")
+            .replace("owner: csm-team", "owner: \"{account.csm}\"")
+    };
+    let owners = |pipeline: String| {
+        let f = Fixture::new(&[
+            ("accounts.csv", accounts),
+            ("events.csv", events),
+            ("p.yaml", &pipeline),
+        ]);
+        let actions = f.night("2026-11-01").actions;
+        let mut owners = Vec::new();
+        for batch in &actions {
+            let column = batch.column_by_name("owner").expect("owner");
+            for row in 0..batch.num_rows() {
+                owners.push(
+                    column
+                        .is_valid(row)
+                        .then(|| array_value_to_string(column, row).expect("text")),
+                );
+            }
+        }
+        owners
+    };
+    assert_eq!(
+        owners(pipeline("owner: cs-ops@example.com\n")),
+        vec![
+            Some("ana".to_string()),
+            Some("cs-ops@example.com".to_string())
+        ],
+        "a1's CSM, and the pipeline's owner for a2, whose CSM is empty"
+    );
+    assert_eq!(
+        owners(pipeline("")),
+        vec![Some("ana".to_string()), None],
+        "without a pipeline owner, nobody — never the word `null`"
+    );
+}
+
+#[test]
 fn a_failed_run_leaves_the_previous_night_intact() {
     let events = "account_id,event_time\na1,2026-10-30T10:00:00\n";
     let f = Fixture::new(&[
