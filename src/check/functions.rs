@@ -82,6 +82,8 @@ pub enum Function {
     Date,
     /// `lower(text)`.
     Lower,
+    /// `format_number(x[, digits])`.
+    FormatNumber,
     /// `upper(text)`.
     Upper,
     /// `ramp(x, zero_at, full_at)`: 0 at `zero_at`, 100 at `full_at`, linear between, clamped.
@@ -722,6 +724,23 @@ pub const FUNCTIONS: &[FunctionDef] = &[
             "`date(max(event_time))` (in an aggregate metric)",
         ],
     ),
+    FunctionDef {
+        optional: 1,
+        place: Place::Entity,
+        ..scalar(
+            "format_number",
+            Function::FormatNumber,
+            &[P::Number, P::Digits],
+            Returns::Fixed(Type::String),
+            "format_number(x) or format_number(x, digits)",
+            Category::Playbook,
+            [
+                "text: `x` rounded as `round` rounds, with thousands separators (`1,234.5`); for messages",
+                "null if `x` is null",
+                "`format_number(account.arr, 0)`",
+            ],
+        )
+    },
     scalar(
         "lower",
         Function::Lower,
@@ -870,7 +889,7 @@ const SECTIONS: &[(Category, &str)] = &[
     (Category::Scalar, "Scalar functions"),
     (Category::Scoring, "Scoring functions"),
     (Category::Time, "Time functions"),
-    (Category::Playbook, "Playbook function"),
+    (Category::Playbook, "Playbook functions"),
 ];
 
 /// The Markdown table of one section of the reference.

@@ -411,6 +411,12 @@ impl Lowering<'_> {
             Function::Days => float(take(0)?) / lit(MICROS_PER_DAY),
             Function::Date => cast(take(0)?, DataType::Date32),
             Function::Lower => string::lower().call(vec![take(0)?]),
+            Function::FormatNumber => {
+                let x = take(0)?;
+                let digits = take(1).unwrap_or_else(|_| lit(0i64));
+                super::format_number::format_number_udf()
+                    .call(vec![float(x), cast(digits, DataType::Int64)])
+            }
             Function::Upper => string::upper().call(vec![take(0)?]),
             Function::Ramp => {
                 let (x, zero, full) = (float(take(0)?), float(take(1)?), float(take(2)?));

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod aggregate;
 pub mod columns;
 pub mod exprs;
+pub mod format_number;
 pub mod nights;
 pub mod scorecard;
 pub mod windows;

@@ -1,0 +1,127 @@
+//! `format_number(x, digits)`: a number as people read it in a message —
+//! rounded as `round` rounds, with thousands separators ("1,234,567.5").
+//! A scalar function of Vane's own: it runs only in entity steps and
+//! playbooks, on the client, never in the facts' plans.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+
+/// The most digits after the point (as for `round`).
+const MAX_DIGITS: i64 = 15;
+
+/// `x` rounded half away from zero to `digits` decimals, with a comma
+/// between each group of three digits before the point; `None` for an
+/// infinite or NaN `x`. A value that rounds to zero has no sign.
+pub fn format_number(x: f64, digits: i64) -> Option<String> {
+    if !x.is_finite() {
+        return None;
+    }
+    let digits = digits.clamp(0, MAX_DIGITS);
+    let factor = 10f64.powi(digits as i32);
+    let rounded = (x * factor).round() / factor;
+    let text = format!("{:.*}", digits as usize, rounded.abs());
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text.as_str(), None),
+    };
+    let mut out = String::with_capacity(text.len() + whole.len() / 3 + 1);
+    if rounded < 0.0 && text.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+        out.push('-');
+    }
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    if let Some(fraction) = fraction {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    Some(out)
+}
+
+fn format_columns(args: &[ColumnarValue]) -> Result<ColumnarValue> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let (Some(x), Some(digits)) = (arrays.first(), arrays.get(1)) else {
+        return Err(DataFusionError::Internal(
+            "format_number takes a number and digits".into(),
+        ));
+    };
+    let (Some(x), Some(digits)) = (
+        x.as_any().downcast_ref::<Float64Array>(),
+        digits.as_any().downcast_ref::<Int64Array>(),
+    ) else {
+        return Err(DataFusionError::Internal(
+            "format_number takes a Float64 and an Int64".into(),
+        ));
+    };
+    let formatted: StringArray = (0..x.len())
+        .map(|row| {
+            (x.is_valid(row) && digits.is_valid(row))
+                .then(|| format_number(x.value(row), digits.value(row)))
+                .flatten()
+        })
+        .collect();
+    Ok(ColumnarValue::Array(Arc::new(formatted)))
+}
+
+/// The function for plans: `format_number(Float64, Int64) → Utf8`.
+pub fn format_number_udf() -> ScalarUDF {
+    create_udf(
+        "format_number",
+        vec![DataType::Float64, DataType::Int64],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(format_columns),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        let cases = [
+            (39.0, 0, "39"),
+            (1234567.456, 2, "1,234,567.46"),
+            (999.5, 0, "1,000"),
+            (-1234.5, 0, "-1,235"),
+            (-0.004, 2, "0.00"),
+            (0.125, 1, "0.1"),
+            (100.0, 1, "100.0"),
+            (-45.0, 0, "-45"),
+            (123456.0, 0, "123,456"),
+            (12.5, 20, "12.500000000000000"),
+            (7.0, -3, "7"),
+        ];
+        for (x, digits, expected) in cases {
+            assert_eq!(format_number(x, digits).as_deref(), Some(expected), "{x}");
+        }
+        assert_eq!(format_number(f64::NAN, 0), None);
+        assert_eq!(format_number(f64::INFINITY, 0), None);
+    }
+
+    #[test]
+    fn the_function_formats_columns_and_keeps_nulls() {
+        let x = ColumnarValue::Array(Arc::new(Float64Array::from(vec![
+            Some(1500.0),
+            None,
+            Some(2.25),
+        ])));
+        let digits = ColumnarValue::Scalar(datafusion::common::ScalarValue::Int64(Some(1)));
+        let ColumnarValue::Array(out) = format_columns(&[x, digits]).expect("formats") else {
+            panic!("an array");
+        };
+        let out = out.as_any().downcast_ref::<StringArray>().expect("text");
+        assert_eq!(
+            out.iter().collect::<Vec<_>>(),
+            vec![Some("1,500.0"), None, Some("2.3")]
+        );
+    }
+}
