@@ -816,6 +816,17 @@ impl ExprChecker<'_> {
         if !self.arity(function, def, args) {
             return unknown(span);
         }
+        if !allowed(def.place, scope) {
+            let name = def.name;
+            self.error(
+                Code::AggregateContext,
+                function.span,
+                format!("`{name}` works per entity and cannot be used on rows"),
+                "here",
+                "use it in a derived metric, a score or a playbook message".into(),
+            );
+            return unknown(span);
+        }
         for (position, arg) in typed_args.iter().enumerate() {
             match def.param(position) {
                 Param::Any => {}
