@@ -144,7 +144,7 @@ fn playbook_plan(
 /// (`run` sorts each playbook's rows by entity.)
 pub fn actions_plan(model: &Model) -> LowerResult<Vec<PlaybookActions>> {
     let lowering = Lowering {
-        as_of: AsOf::Column(Seconds::ZERO),
+        as_of: AsOf::Column,
         shift: Seconds::ZERO,
         key: &model.entity.key,
     };

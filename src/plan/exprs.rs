@@ -30,10 +30,10 @@ pub enum AsOf {
     /// A literal: the instant, already shifted for `previous`. Plans over
     /// events (facts) use it, so that windows prune files and row groups.
     Literal(Micros),
-    /// The column [`names::AS_OF`], shifted back by the given length. The
-    /// entity steps and playbooks use it, so that one compiled program
-    /// serves every night of a backfill.
-    Column(Seconds),
+    /// The column [`names::AS_OF`], shifted back by the lowering's
+    /// `shift`. The entity steps and playbooks use it, so that one
+    /// compiled program serves every night of a backfill.
+    Column,
 }
 
 /// What names mean while lowering one expression.
@@ -193,8 +193,9 @@ impl Lowering<'_> {
     fn as_of_expr(&self) -> LowerResult<Expr> {
         match self.as_of {
             AsOf::Literal(instant) => Ok(timestamp_micros(instant.get())),
-            AsOf::Column(shift) if shift == Seconds::ZERO => Ok(ident(names::AS_OF)),
-            AsOf::Column(shift) => {
+            AsOf::Column if self.shift == Seconds::ZERO => Ok(ident(names::AS_OF)),
+            AsOf::Column => {
+                let shift = self.shift;
                 let micros = shift
                     .micros()
                     .ok_or_else(|| out_of_range(&format!("as-of shifted by {shift}")))?;

@@ -146,7 +146,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         key,
     };
     let lowering = Lowering {
-        as_of: AsOf::Column(Seconds::ZERO),
+        as_of: AsOf::Column,
         shift: Seconds::ZERO,
         key,
     };
@@ -255,7 +255,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
                 .before(shift)
                 .ok_or_else(|| out_of_range(&format!("`{name}` evaluated {shift} before as-of")))?;
             let shifted = Lowering {
-                as_of: AsOf::Column(shift),
+                as_of: AsOf::Column,
                 shift,
                 key,
             };
