@@ -103,6 +103,7 @@ pub fn outcome_model(model: &Model, outcome: &Outcome, schemas: &Schemas) -> Opt
         health: None,
         playbooks: Vec::new(),
         outcomes: Vec::new(),
+        rollups: Vec::new(),
         outputs: model.outputs.clone(),
         tests: Vec::new(),
         edges: Vec::new(),

@@ -106,6 +106,17 @@ pub const AS_OF: &str = "__as_of";
 /// The population, among the facts' parts a backfill computes ahead of a night.
 pub const POPULATION_PART: &str = "__population";
 
+/// Another rollup's value, as a rollup's value reads it until the run
+/// puts the number in its place.
+pub fn rollup(name: &str) -> String {
+    format!("__rollup__{name}")
+}
+
+/// The k-th aggregate of a rollup.
+pub fn rollup_aggregate(k: usize) -> String {
+    format!("__rollup_agg{k}")
+}
+
 /// The entity key as carried by a joined side.
 pub fn side_key(side: &str) -> String {
     format!("__key__{side}")
@@ -144,6 +155,8 @@ pub fn distinct_flag(count: usize) -> String {
 pub const SCORECARD_TABLE: &str = "scorecard";
 /// The actions output table (and file stem).
 pub const ACTIONS_TABLE: &str = "actions";
+/// The rollups file of a night, without extension.
+pub const ROLLUPS_TABLE: &str = "rollups";
 /// The manifest's file name in a partition.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The file a run holds in its output folder while it writes.

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::base::units::Seconds;
 use crate::check::model::{
-    MetricKind, MissingColumns, Model, Node, OutcomeKind, ParseFailureLimit,
+    MetricKind, MissingColumns, Model, Node, OutcomeKind, ParseFailureLimit, RollupOver,
 };
 
 /// One definition's fields, by name.
@@ -200,17 +200,32 @@ pub fn descriptors(model: &Model) -> BTreeMap<Node, Descriptor> {
         d.insert("horizon", o.horizon.to_string());
         out.insert(Node::Outcome(o.name.clone()), d);
     }
+    for r in &model.rollups {
+        let mut d = Descriptor::new();
+        d.insert(
+            "over",
+            match r.over {
+                RollupOver::Population => "population",
+                RollupOver::Entities => "entities",
+            }
+            .into(),
+        );
+        d.insert("by", r.by.join(", "));
+        d.insert("value", r.value_text.clone());
+        d.insert("unit", r.unit.clone().unwrap_or_default());
+        out.insert(Node::Rollup(r.name.clone()), d);
+    }
     out
 }
 
 /// The SHA-256 (hex) of the definitions that decide the scores: every
 /// descriptor but where a source's files are and their format, which move
 /// without changing what is computed, and the outcomes, which no score
-/// reads.
+/// reads, nor the rollups, which read the scores but change none.
 pub fn definitions_hash(model: &Model) -> String {
     let mut text = String::new();
     for (node, fields) in descriptors(model) {
-        if matches!(node, Node::Outcome(_)) {
+        if matches!(node, Node::Outcome(_) | Node::Rollup(_)) {
             continue;
         }
         text.push_str(&format!("{node:?}\n"));

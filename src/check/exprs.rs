@@ -49,6 +49,9 @@ pub struct Env {
     pub all_columns: BTreeMap<String, String>,
     /// Outcome names: no score may read them.
     pub outcomes: Vec<String>,
+    /// Rollup names, each with whether it has groups (`by:`); a rollup
+    /// may read the ones without.
+    pub rollups: BTreeMap<String, bool>,
 }
 
 /// Where an expression stands, which decides what names and functions mean.
@@ -75,6 +78,16 @@ pub enum Scope<'a> {
         /// In a playbook: `health`, `band` and `score(...)` are available.
         playbook: bool,
     },
+    /// A rollup's value: aggregates over entities, combined with
+    /// arithmetic and rollups without groups.
+    Rollup {
+        /// `over: entities`: the aggregates read every row of the entity
+        /// table, whose attributes are all there is.
+        entities: bool,
+    },
+    /// An entity-table row inside a rollup `over: entities`: attributes
+    /// and as-of, nothing computed per scored entity.
+    EntityTable,
 }
 
 /// Types expressions and collects diagnostics.
@@ -415,6 +428,8 @@ impl ExprChecker<'_> {
                 }
                 unknown(span)
             }
+            Scope::Rollup { .. } => self.rollup_name(ident),
+            Scope::EntityTable => self.entity_table_name(ident),
             Scope::Entity {
                 value_metric,
                 playbook,
@@ -513,6 +528,108 @@ impl ExprChecker<'_> {
         }
     }
 
+    /// A name in a rollup's value: another rollup, or an error saying why
+    /// a per-entity value needs an aggregate here.
+    fn rollup_name(&mut self, ident: &Ident) -> TypedExpr {
+        let (name, span) = (ident.name.as_str(), ident.span);
+        match self.env.rollups.get(name) {
+            Some(false) => return typed(TypedKind::Rollup(name.to_string()), Type::Number, span),
+            Some(true) => {
+                self.error(
+                    Code::AggregateContext,
+                    span,
+                    format!("rollup `{name}` has groups (`by:`), so it is not one number"),
+                    "grouped rollup",
+                    "a rollup may read rollups without `by:`; aggregate per group here instead"
+                        .into(),
+                );
+                return unknown(span);
+            }
+            None => {}
+        }
+        let per_entity = self.env.metrics.contains_key(name)
+            || matches!(name, "health" | "band")
+            || self.env.attributes.contains_key(name)
+            || name == self.env.entity_key;
+        if per_entity {
+            self.error(
+                Code::AggregateContext,
+                span,
+                format!("`{name}` is read outside an aggregate in a rollup"),
+                "one value per entity",
+                format!("a rollup is one number for the book (or a group): aggregate it over the entities, e.g. `avg({name})`, `sum({name})` or `count_if({name} is not null)`"),
+            );
+            return unknown(span);
+        }
+        if self.row_column(ident) {
+            return unknown(span);
+        }
+        let help = suggestion(name, "rollup", self.env.rollups.keys().map(String::as_str));
+        self.error(
+            Code::UnknownName,
+            span,
+            format!("unknown rollup `{name}`"),
+            "not defined",
+            help,
+        );
+        unknown(span)
+    }
+
+    /// A name inside an aggregate of a rollup `over: entities`: only the
+    /// entity table's attributes exist there.
+    fn entity_table_name(&mut self, ident: &Ident) -> TypedExpr {
+        let (name, span) = (ident.name.as_str(), ident.span);
+        let entity = &self.env.entity_name;
+        if self.env.metrics.contains_key(name) || matches!(name, "health" | "band") {
+            self.error(
+                Code::AggregateContext,
+                span,
+                format!("`{name}` is read by a rollup `over: entities`"),
+                "computed for scored entities only",
+                format!("`over: entities` reads every row of the entity table, and metrics, `health` and `band` exist only for the scored ones: read `{entity}.<attribute>`s here, or remove `over: entities` to aggregate over the population"),
+            );
+            return unknown(span);
+        }
+        if self.env.attributes.contains_key(name) || name == self.env.entity_key {
+            self.error(
+                Code::UnknownName,
+                span,
+                format!("unknown name `{name}`"),
+                "an attribute?",
+                format!("entity attributes are written `{entity}.{name}`"),
+            );
+            return unknown(span);
+        }
+        if self.row_column(ident) {
+            return unknown(span);
+        }
+        self.error(
+            Code::UnknownName,
+            span,
+            format!("unknown name `{name}`"),
+            "not defined",
+            format!("a rollup `over: entities` reads the entity's attributes, written `{entity}.<attribute>`"),
+        );
+        unknown(span)
+    }
+
+    /// Report a source column read by a rollup (which sees entities, not
+    /// rows); whether `ident` was one.
+    fn row_column(&mut self, ident: &Ident) -> bool {
+        let Some(source) = self.env.all_columns.get(&ident.name) else {
+            return false;
+        };
+        let name = &ident.name;
+        self.error(
+            Code::AggregateContext,
+            ident.span,
+            format!("`{name}` is a column of `{source}`, read by a rollup"),
+            "a row column",
+            format!("rollups aggregate entities, not source rows: compute it per entity in a metric with `from: {source}`, then aggregate that metric here"),
+        );
+        true
+    }
+
     fn attribute(&mut self, entity: &Ident, attribute: &Ident, scope: Scope<'_>) -> TypedExpr {
         let span = entity.span.to(attribute.span);
         if entity.name != self.env.entity_name {
@@ -548,6 +665,17 @@ impl ExprChecker<'_> {
                 ),
                 "entity attribute",
                 help,
+            );
+            return unknown(span);
+        }
+        if let Scope::Rollup { .. } = scope {
+            let written = format!("{}.{}", entity.name, attribute.name);
+            self.error(
+                Code::AggregateContext,
+                span,
+                format!("`{written}` is read outside an aggregate in a rollup"),
+                "one value per entity",
+                format!("a rollup is one number for the book (or a group): aggregate the attribute, e.g. `sum({written})`, or group by it with `by: [{}]`", attribute.name),
             );
             return unknown(span);
         }
@@ -894,9 +1022,14 @@ impl ExprChecker<'_> {
         span: Span,
     ) -> TypedExpr {
         let name = def.name;
-        let (source, schema) = match scope {
-            Scope::Aggregate { source, schema } => (source, schema),
-            Scope::Row { .. } => {
+        let row = match scope {
+            Scope::Aggregate { source, schema } => Scope::Row { source, schema },
+            Scope::Rollup { entities: true } => Scope::EntityTable,
+            Scope::Rollup { entities: false } => Scope::Entity {
+                value_metric: None,
+                playbook: true,
+            },
+            Scope::Row { .. } | Scope::EntityTable => {
                 self.error(
                     Code::AggregateContext,
                     function.span,
@@ -917,7 +1050,6 @@ impl ExprChecker<'_> {
                 return unknown(span);
             }
         };
-        let row = Scope::Row { source, schema };
         if !self.arity(function, def, args) {
             return unknown(span);
         }
@@ -1146,6 +1278,16 @@ impl ExprChecker<'_> {
             );
             return unknown(span);
         }
+        if let Scope::EntityTable = scope {
+            self.error(
+                Code::AggregateContext,
+                function.span,
+                format!("`{name}` is read by a rollup `over: entities`"),
+                "targets are joined to scored entities only",
+                "remove `over: entities` to aggregate over the population".into(),
+            );
+            return unknown(span);
+        }
         if !self.env.has_targets {
             self.error(
                 Code::UnknownName,
@@ -1282,8 +1424,8 @@ pub(super) fn too_long(
 fn allowed(place: Place, scope: Scope<'_>) -> bool {
     match place {
         Place::Anywhere => true,
-        Place::Aggregate => matches!(scope, Scope::Aggregate { .. }),
-        Place::Entity => matches!(scope, Scope::Entity { .. }),
+        Place::Aggregate => matches!(scope, Scope::Aggregate { .. } | Scope::Rollup { .. }),
+        Place::Entity => matches!(scope, Scope::Entity { .. } | Scope::EntityTable),
         Place::Playbook => matches!(scope, Scope::Entity { playbook: true, .. }),
     }
 }

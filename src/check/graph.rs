@@ -201,6 +201,9 @@ fn each_expression<'a>(model: &'a Model, visit: &mut dyn FnMut(Node, &'a TypedEx
             visit(Node::Health, &m.when);
         }
     }
+    for r in &model.rollups {
+        visit(Node::Rollup(r.name.clone()), &r.value);
+    }
     for p in &model.playbooks {
         let node = Node::Playbook(p.name.clone());
         visit(node.clone(), &p.when);
@@ -230,6 +233,7 @@ pub(super) fn edges(model: &Model) -> Vec<(Node, Node)> {
                 TypedKind::Attribute(a) => Some(Node::Attribute(a.clone())),
                 TypedKind::IndicatorScore(i) => Some(Node::Indicator(i.clone())),
                 TypedKind::Health | TypedKind::Band => Some(Node::Health),
+                TypedKind::Rollup(r) => Some(Node::Rollup(r.clone())),
                 _ => None,
             };
             if let Some(input) = input
@@ -265,6 +269,16 @@ pub(super) fn edges(model: &Model) -> Vec<(Node, Node)> {
             OutcomeKind::Attribute(a) => Node::Attribute(a.clone()),
         };
         edges.insert((input, Node::Outcome(o.name.clone())));
+    }
+    for r in &model.rollups {
+        for group in &r.by {
+            let input = if model.entity.attributes.contains(group) {
+                Node::Attribute(group.clone())
+            } else {
+                Node::Health
+            };
+            edges.insert((input, Node::Rollup(r.name.clone())));
+        }
     }
     if let Some(t) = &model.targets {
         for kpi in &t.kpis {

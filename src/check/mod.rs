@@ -13,6 +13,7 @@ mod graph;
 mod health;
 pub mod model;
 mod outcomes;
+mod rollups;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -138,6 +139,7 @@ impl Checker<'_> {
         let health = self.health(&env, &indicators);
         let playbooks = self.playbooks(&env);
         let outcomes = self.outcomes(&sources, &env);
+        let rollups = self.rollups(&mut env);
         let outputs = self.outputs(&name);
         let mut targets = targets;
         let mut model = Model {
@@ -153,6 +155,7 @@ impl Checker<'_> {
             health,
             playbooks,
             outcomes,
+            rollups,
             outputs,
             tests: Vec::new(),
             edges: Vec::new(),
@@ -421,6 +424,7 @@ impl Checker<'_> {
                 .iter()
                 .map(|o| o.name.value.clone())
                 .collect(),
+            rollups: BTreeMap::new(),
         }
     }
 

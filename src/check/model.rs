@@ -81,6 +81,8 @@ pub enum TypedKind {
     Band,
     /// The as-of timestamp.
     AsOf,
+    /// Another rollup's value (in a rollup only).
+    Rollup(String),
     /// The entity's key.
     EntityKey,
     /// A unary operation.
@@ -527,6 +529,53 @@ pub struct Outcome {
     pub span: Span,
 }
 
+/// A resolved rollup: one number per night for the book, or one per group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollup {
+    /// Its name.
+    pub name: String,
+    /// Description and owner.
+    pub about: About,
+    /// What its aggregates run over.
+    pub over: RollupOver,
+    /// The entity attributes (or `band`) it groups by, in order.
+    pub by: Vec<String>,
+    /// Its value: aggregates over the entities, combined; reads other
+    /// rollups as [`TypedKind::Rollup`].
+    pub value: TypedExpr,
+    /// The value as written, for docs and diffs.
+    pub value_text: String,
+    /// The unit, for display.
+    pub unit: Option<String>,
+    /// The name's span.
+    pub span: Span,
+}
+
+/// What a rollup's aggregates run over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupOver {
+    /// The entities scored tonight: every scorecard column.
+    Population,
+    /// Every row of the entity table: its attributes only (churned
+    /// entities, no longer scored, are here).
+    Entities,
+}
+
+impl Rollup {
+    /// The rollups this one reads, in the order it reads them.
+    pub fn reads(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.value.walk(&mut |e| {
+            if let TypedKind::Rollup(name) = &e.kind
+                && !out.contains(name)
+            {
+                out.push(name.clone());
+            }
+        });
+        out
+    }
+}
+
 /// Where an outcome comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutcomeKind {
@@ -675,6 +724,8 @@ pub enum Node {
     Playbook(String),
     /// An outcome (read by backtests only).
     Outcome(String),
+    /// A rollup (a book-level number).
+    Rollup(String),
 }
 
 impl Node {
@@ -688,7 +739,8 @@ impl Node {
             | Node::Indicator(n)
             | Node::Group(n)
             | Node::Playbook(n)
-            | Node::Outcome(n) => n.clone(),
+            | Node::Outcome(n)
+            | Node::Rollup(n) => n.clone(),
             Node::Health => "health".into(),
         }
     }
@@ -705,6 +757,7 @@ impl Node {
             Node::Health => "health",
             Node::Playbook(_) => "playbook",
             Node::Outcome(_) => "outcome",
+            Node::Rollup(_) => "rollup",
         }
     }
 }
@@ -736,6 +789,8 @@ pub struct Model {
     pub playbooks: Vec<Playbook>,
     /// Outcomes in file order (backtests only; nothing else reads them).
     pub outcomes: Vec<Outcome>,
+    /// Rollups in file order (none reads itself, directly or not).
+    pub rollups: Vec<Rollup>,
     /// Output settings.
     pub outputs: Outputs,
     /// Metric tests, typed (run by `vane test`).
@@ -794,6 +849,11 @@ impl Model {
             columns.extend(t.effective_to.clone());
         }
         columns
+    }
+
+    /// The rollup named `name`.
+    pub fn rollup(&self, name: &str) -> Option<&Rollup> {
+        self.rollups.iter().find(|r| r.name == name)
     }
 
     /// The outcome named `name`.

@@ -134,5 +134,6 @@ fn order(node: &Node) -> u8 {
         Node::Health => 6,
         Node::Playbook(_) => 7,
         Node::Outcome(_) => 8,
+        Node::Rollup(_) => 9,
     }
 }

@@ -65,6 +65,7 @@ fn mermaid_id(node: &Node) -> String {
         Node::Health => "health",
         Node::Playbook(_) => "pb",
         Node::Outcome(_) => "out",
+        Node::Rollup(_) => "roll",
     };
     let raw = node.name();
     let name: String = raw
@@ -95,6 +96,7 @@ fn mermaid_node(node: &Node) -> String {
         Node::Health => format!("{id}{{\"health\"}}"),
         Node::Playbook(_) => format!("{id}>\"{name}\"]"),
         Node::Outcome(_) => format!("{id}[\\\"{name}\"\\]"),
+        Node::Rollup(_) => format!("{id}[/\"{name}\"\\]"),
     }
 }
 

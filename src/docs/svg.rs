@@ -38,6 +38,7 @@ fn colour(node: &Node) -> &'static str {
         Node::Group(_) | Node::Health => "#dcfce7",
         Node::Playbook(_) => "#fce7f3",
         Node::Outcome(_) => "#ede9fe",
+        Node::Rollup(_) => "#ffedd5",
     }
 }
 

@@ -369,74 +369,25 @@ pub fn source_aggregate(
         }
         let metric_filter = filter.as_ref().map(|f| lowering.lower(f)).transpose()?;
         let mut on_aggregate = |node: &TypedExpr| -> LowerResult<Expr> {
-            let TypedKind::Aggregate {
+            let LoweredAggregate {
                 function,
-                args,
+                args: lowered_args,
                 filter,
-            } = &node.kind
-            else {
-                return Err("not an aggregate".into());
-            };
-            let lowered_args = args
-                .iter()
-                .map(|a| lowering.lower(a))
-                .collect::<LowerResult<Vec<_>>>()?;
+                exact_float,
+            } = lower_aggregate(node, &lowering)?;
             let mut other: Vec<Expr> = metric_filter.iter().cloned().collect();
-            if let Some(f) = filter {
-                other.push(lowering.lower(f)?);
-            }
+            other.extend(filter);
             let condition = Condition {
                 window: Window { lo, hi },
                 window_parts: window_parts.clone(),
                 other_parts: other,
             };
-            let exact_float = args.first().is_some_and(|a| a.ty != Type::Integer);
-            Ok(match (function, exact_float) {
-                (Aggregate::CountDistinct, _) => {
-                    let column = collector.register_distinct(first(lowered_args)?, &condition);
-                    zero_filled(&column)
-                }
-                // Float sums and means add exact decimals, so the result does not
-                // depend on the order parallel partitions are merged in.
-                (Aggregate::Sum, true) => {
-                    let x = first(lowered_args)?;
-                    let total = collector.register(sum(exact(x.clone())), &condition)?;
-                    let magnitude = collector.register(magnitude(x), &condition)?;
-                    within_exact_range(&magnitude, cast(zero_filled(&total), DataType::Float64))?
-                }
-                // Integer sums add as 38-digit decimals and convert back
-                // when the metric is computed: exact, or an error naming it.
-                (Aggregate::Sum, false) => {
-                    let total = collector
-                        .register(sum(cast(first(lowered_args)?, EXACT_INTEGER)), &condition)?;
-                    cast(zero_filled(&total), DataType::Int64)
-                }
-                (Aggregate::Avg, _) => {
-                    let x = first(lowered_args)?;
-                    let summed = if exact_float {
-                        exact(x.clone())
-                    } else {
-                        cast(x.clone(), EXACT_INTEGER)
-                    };
-                    let total = collector.register(sum(summed), &condition)?;
-                    let n = collector.register(count(x.clone()), &condition)?;
-                    let mean = safe_div(ident(total), ident(n));
-                    if exact_float {
-                        let magnitude = collector.register(magnitude(x), &condition)?;
-                        within_exact_range(&magnitude, mean)?
-                    } else {
-                        mean
-                    }
-                }
-                _ => {
-                    let alias =
-                        collector.register(aggregate_call(*function, lowered_args)?, &condition)?;
-                    if function.zero_when_empty() {
-                        zero_filled(&alias)
-                    } else {
-                        ident(alias)
-                    }
-                }
+            if function == Aggregate::CountDistinct {
+                let column = collector.register_distinct(first(lowered_args)?, &condition);
+                return Ok(zero_filled(&column));
+            }
+            exact_aggregate(function, exact_float, lowered_args, &mut |aggregate| {
+                collector.register(aggregate, &condition)
             })
         };
         let expr = lowering.lower_with(value, &mut on_aggregate)?;
@@ -610,6 +561,91 @@ fn within_exact_range(magnitude: &str, value: Expr) -> LowerResult<Expr> {
     when(beyond, cast(failing, DataType::Float64))
         .otherwise(value)
         .map_err(|e| e.to_string().into())
+}
+
+/// An aggregate call with its arguments and condition lowered.
+pub struct LoweredAggregate {
+    /// The function.
+    pub function: Aggregate,
+    /// Its arguments.
+    pub args: Vec<Expr>,
+    /// Its own condition (`count_if`, `sum_if`, …).
+    pub filter: Option<Expr>,
+    /// Whether it sums or averages floats (added as exact decimals).
+    pub exact_float: bool,
+}
+
+/// Lower the arguments and condition of an aggregate node.
+pub fn lower_aggregate(node: &TypedExpr, lowering: &Lowering<'_>) -> LowerResult<LoweredAggregate> {
+    let TypedKind::Aggregate {
+        function,
+        args,
+        filter,
+    } = &node.kind
+    else {
+        return Err("not an aggregate".into());
+    };
+    Ok(LoweredAggregate {
+        function: *function,
+        args: args
+            .iter()
+            .map(|a| lowering.lower(a))
+            .collect::<LowerResult<Vec<_>>>()?,
+        filter: filter.as_ref().map(|f| lowering.lower(f)).transpose()?,
+        exact_float: args.first().is_some_and(|a| a.ty != Type::Integer),
+    })
+}
+
+/// One aggregate (not a distinct count) over `args`, as exact as the
+/// facts compute it: float sums and means add exact decimals, so the
+/// result does not depend on the order parallel partitions are merged in;
+/// integer sums add as 38-digit decimals and convert back, exact or an
+/// error; counts and sums of no rows are 0. `register` adds one aggregate
+/// expression to the aggregation and returns its column; the result reads
+/// those columns.
+pub fn exact_aggregate(
+    function: Aggregate,
+    exact_float: bool,
+    args: Vec<Expr>,
+    register: &mut dyn FnMut(Expr) -> LowerResult<String>,
+) -> LowerResult<Expr> {
+    Ok(match (function, exact_float) {
+        (Aggregate::Sum, true) => {
+            let x = first(args)?;
+            let total = register(sum(exact(x.clone())))?;
+            let magnitude = register(magnitude(x))?;
+            within_exact_range(&magnitude, cast(zero_filled(&total), DataType::Float64))?
+        }
+        (Aggregate::Sum, false) => {
+            let total = register(sum(cast(first(args)?, EXACT_INTEGER)))?;
+            cast(zero_filled(&total), DataType::Int64)
+        }
+        (Aggregate::Avg, _) => {
+            let x = first(args)?;
+            let summed = if exact_float {
+                exact(x.clone())
+            } else {
+                cast(x.clone(), EXACT_INTEGER)
+            };
+            let total = register(sum(summed))?;
+            let n = register(count(x.clone()))?;
+            let mean = safe_div(ident(total), ident(n));
+            if exact_float {
+                let magnitude = register(magnitude(x))?;
+                within_exact_range(&magnitude, mean)?
+            } else {
+                mean
+            }
+        }
+        _ => {
+            let alias = register(aggregate_call(function, args)?)?;
+            if function.zero_when_empty() {
+                zero_filled(&alias)
+            } else {
+                ident(alias)
+            }
+        }
+    })
 }
 
 fn first(mut args: Vec<Expr>) -> LowerResult<Expr> {

@@ -242,6 +242,7 @@ impl Lowering<'_> {
             TypedKind::Health => ident(names::HEALTH),
             TypedKind::Band => ident(names::BAND),
             TypedKind::AsOf => self.as_of_expr()?,
+            TypedKind::Rollup(name) => ident(names::rollup(name)),
             TypedKind::Unary(Unary::Neg, x) => match (&x.kind, x.ty) {
                 // A negative literal reads as one in plans.
                 (TypedKind::Constant(Constant::Integer(n)), _) if *n >= 0 => lit(-n),

@@ -12,6 +12,7 @@ pub mod columns;
 pub mod exprs;
 pub mod format_number;
 pub mod nights;
+pub mod rollups;
 pub mod scorecard;
 pub mod windows;
 
@@ -26,6 +27,8 @@ pub use scorecard::{Inputs, ScorecardPlan, Side, Step};
 pub struct Plan {
     /// The facts (population and sides) and the entity steps.
     pub scorecard: ScorecardPlan,
+    /// The rollups.
+    pub rollups: rollups::RollupsPlan,
     /// Every playbook's condition and action columns, in output order.
     pub actions: Vec<PlaybookActions>,
     /// The scorecard's output columns, in order.
@@ -51,6 +54,7 @@ pub fn plan(model: &Model, inputs: &Inputs<'_>) -> Result<Plan, PlanError> {
     };
     Ok(Plan {
         scorecard: scorecard::scorecard_plan(model, &typed)?,
+        rollups: rollups::rollups_plan(model, &typed)?,
         parse_checks: columns::parse_checks(model, inputs.scans)?,
         actions: actions::actions_plan(model)?,
         output_columns: scorecard::output_columns(model),

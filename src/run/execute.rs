@@ -39,6 +39,8 @@ pub struct Computed {
     pub parse_failures: Vec<ParseFailures>,
     /// Source rows the aggregations read.
     pub rows_read: u64,
+    /// The rollups, when the pipeline defines any.
+    pub rollups: Option<super::Rollups>,
 }
 
 /// How many entities have no key, and the keys that appear more than once
@@ -217,6 +219,16 @@ pub async fn execute(
         .fire(&working, key)
         .map_err(|e| vec![value_error(&e, &plan.entity)])?;
     watch.lap("actions");
+    let rollups = super::rollups::compute_rollups(
+        ctx,
+        &plan.rollups,
+        &working,
+        Arc::clone(&working_schema),
+        engine.as_of(),
+    )
+    .await
+    .map_err(|e| vec![execution_error(&e)])?;
+    watch.lap("rollups");
     Ok(Computed {
         scorecard_schema,
         scorecard,
@@ -227,6 +239,7 @@ pub async fn execute(
         orphan_rows,
         parse_failures,
         rows_read,
+        rollups,
     })
 }
 

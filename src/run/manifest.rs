@@ -27,7 +27,7 @@ pub struct ManifestInput<'a> {
     /// The partitions the engine split work into.
     pub partitions: usize,
     /// `(table, file name, rows)` of the outputs.
-    pub files: [(&'a str, &'a str, usize); 2],
+    pub files: &'a [(&'a str, &'a str, usize)],
     /// Actions held back by cooldowns.
     pub suppressed: usize,
     /// `(source, rows)` read with a key that is no entity's.

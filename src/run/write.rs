@@ -215,6 +215,23 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
     .map_err(|e| write_error("the actions", e))?;
     let entities: usize = computed.scorecard.iter().map(|b| b.num_rows()).sum();
     let action_rows: usize = actions.iter().map(|b| b.num_rows()).sum();
+    let rollups_file = outputs::file_name(names::ROLLUPS_TABLE, settings.format);
+    let mut files = vec![
+        (names::SCORECARD_TABLE, scorecard_file.as_str(), entities),
+        (names::ACTIONS_TABLE, actions_file.as_str(), action_rows),
+    ];
+    if let Some(rollups) = &computed.rollups {
+        outputs::write_table(
+            &staged.dir.join(&rollups_file),
+            &rollups.schema,
+            &rollups.batches,
+            settings.format,
+            cells,
+        )
+        .map_err(|e| write_error("the rollups", e))?;
+        let rows = rollups.batches.iter().map(|b| b.num_rows()).sum();
+        files.push((names::ROLLUPS_TABLE, rollups_file.as_str(), rows));
+    }
     watch.lap("write");
     let timings = watch.finish();
 
@@ -227,10 +244,7 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
         previous_night,
         definitions_sha256: &definitions_sha256,
         partitions,
-        files: [
-            (names::SCORECARD_TABLE, scorecard_file.as_str(), entities),
-            (names::ACTIONS_TABLE, actions_file.as_str(), action_rows),
-        ],
+        files: &files,
         suppressed,
         orphan_rows: &computed.orphan_rows,
         parse_failures: &computed.parse_failures,

@@ -63,6 +63,8 @@ pub struct Pipeline {
     pub playbooks: Vec<PlaybookDef>,
     /// What happened to entities afterwards, for backtests.
     pub outcomes: Vec<OutcomeDef>,
+    /// Book-level measures over the scored entities.
+    pub rollups: Vec<RollupDef>,
     /// Where and how results are written.
     pub outputs: Option<OutputsDef>,
     /// Metric tests on inline fixtures.
@@ -282,6 +284,24 @@ pub struct OutcomeDef {
     pub horizon: Option<Expr>,
     /// An aggregate of the outcome's rows in the horizon (dollars lost).
     pub value: Option<Expr>,
+}
+
+/// A rollup: one book-level number (or one per group) aggregated over the
+/// scored entities or over every row of the entity table, per night.
+#[derive(Debug, Clone)]
+pub struct RollupDef {
+    /// The rollup's name.
+    pub name: Text,
+    /// Description and owner.
+    pub about: About,
+    /// `population` (the scored entities, the default) or `entities`.
+    pub over: Option<Text>,
+    /// What to group by: entity attributes, or `band`.
+    pub by: Vec<Text>,
+    /// The value: aggregates over entities, combined; may read other rollups.
+    pub value: Option<Expr>,
+    /// The unit, for display.
+    pub unit: Option<Text>,
 }
 
 /// Output settings.

@@ -443,6 +443,7 @@ impl Loader {
             health: None,
             playbooks: Vec::new(),
             outcomes: Vec::new(),
+            rollups: Vec::new(),
             outputs: None,
             tests: Vec::new(),
         };
@@ -495,6 +496,13 @@ impl Loader {
             for (name, value) in self.named(node, "outcome", true) {
                 if let Some(outcome) = self.outcome(name, value) {
                     pipeline.outcomes.push(outcome);
+                }
+            }
+        }
+        if let Some(node) = fields.get("rollups") {
+            for (name, value) in self.named(node, "rollup", true) {
+                if let Some(rollup) = self.rollup(name, value) {
+                    pipeline.rollups.push(rollup);
                 }
             }
         }
@@ -770,6 +778,19 @@ impl Loader {
             at: self.expr(&fields, section, "at"),
             horizon: self.expr(&fields, section, "horizon"),
             value: self.expr(&fields, section, "value"),
+            name,
+        })
+    }
+
+    fn rollup(&mut self, name: Text, node: &Node) -> Option<RollupDef> {
+        let section = &spec::ROLLUP;
+        let fields = self.fields(node, section, name.span)?;
+        Some(RollupDef {
+            about: self.about(&fields, section),
+            over: self.text(&fields, section, "over"),
+            by: self.text_list(&fields, "by"),
+            value: self.expr(&fields, section, "value"),
+            unit: self.text(&fields, section, "unit"),
             name,
         })
     }

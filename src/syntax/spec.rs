@@ -528,6 +528,39 @@ pub static OUTCOME: Section = Section {
     ],
 };
 
+/// What a rollup aggregates over.
+pub const ROLLUP_OVER: &[&str] = &["population", "entities"];
+
+/// `rollups.<name>`.
+pub static ROLLUP: Section = Section {
+    name: "rollup",
+    doc: "A book-level number computed every night from the scored entities (accounts per band, ARR at risk, churn rate), for the whole book or per group.",
+    fields: &[
+        DESCRIPTION,
+        OWNER,
+        field(
+            "over",
+            Shape::Choice(ROLLUP_OVER),
+            "`population` (default): the entities scored tonight, with their attributes, metrics, `score(...)`, `health` and `band`. `entities`: every row of the entity table, attributes only — for churn rates, whose churned entities are no longer scored.",
+        ),
+        field(
+            "by",
+            Shape::TextList,
+            "Group by these entity attributes (or `band`): one value per group. Without it, one value for the whole book.",
+        ),
+        required(
+            "value",
+            Shape::Expression,
+            "Aggregates over the entities (`sum_if(account.arr, band = 'red')`), combined with arithmetic; may read rollups without `by` by name.",
+        ),
+        field(
+            "unit",
+            Shape::Text,
+            "The value's unit, for display (`usd`, `percent`, `accounts`).",
+        ),
+    ],
+};
+
 /// The whole file.
 pub static PIPELINE: Section = Section {
     name: "pipeline",
@@ -577,6 +610,11 @@ pub static PIPELINE: Section = Section {
             "outcomes",
             Shape::Named(&OUTCOME),
             "What happened to entities afterwards (churn, contraction), for backtests.",
+        ),
+        field(
+            "rollups",
+            Shape::Named(&ROLLUP),
+            "Book-level numbers per night: over the whole book or by segment, CSM, band.",
         ),
         field(
             "outputs",
