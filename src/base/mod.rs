@@ -5,6 +5,7 @@
 //! **Architecture invariant:** `base` imports nothing else from Vane and
 //! never imports DataFusion.
 
+pub mod display;
 pub mod format;
 pub mod names;
 pub mod span;

@@ -116,6 +116,7 @@ pub fn diff(base: &Base, head: &Path, options: &DiffOptions) -> Report {
         skipped: (!options.data).then(|| "--no-data was given".to_string()),
         as_of: None,
         band_order: diff::band_order(base_model, head_model),
+        rollups: Vec::new(),
     };
     if options.data {
         let as_of = options
@@ -144,6 +145,13 @@ pub fn diff(base: &Base, head: &Path, options: &DiffOptions) -> Report {
                     renamed: &renamed,
                 }));
                 report.as_of = Some(as_of);
+                let rollups = |c: &crate::run::Computed| {
+                    c.rollups
+                        .as_ref()
+                        .map(|r| r.batches.clone())
+                        .unwrap_or_default()
+                };
+                report.rollups = diff::rollup_deltas(head_model, &rollups(&b), &rollups(&h));
             }
             Err(errors) => return Report::failed(errors),
         }

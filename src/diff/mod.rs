@@ -4,6 +4,7 @@
 
 pub mod definitions;
 pub mod impact;
+pub mod rollups;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use crate::check::model::{Model, Node};
 pub use definitions::{Change, ChangeKind, changes};
 pub use impact::{Impact, Mover, Sides, band_label, impact};
+pub use rollups::{RollupDelta, rollup_deltas};
 
 /// Everything `vane diff` reports.
 #[derive(Debug, Clone)]
@@ -31,12 +33,16 @@ pub struct DiffReport {
     pub as_of: Option<chrono::NaiveDate>,
     /// Band order for the transition matrix.
     pub band_order: Vec<String>,
+    /// Base's and head's rollups, row by row (with the data impact).
+    pub rollups: Vec<RollupDelta>,
 }
 
 impl DiffReport {
     /// Whether anything changed (definitions or data).
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty() || self.impact.as_ref().is_some_and(|i| !i.is_empty())
+        !self.changes.is_empty()
+            || self.impact.as_ref().is_some_and(|i| !i.is_empty())
+            || self.rollups.iter().any(RollupDelta::changed)
     }
 }
 
@@ -215,7 +221,10 @@ pub fn markdown(report: &DiffReport) -> String {
     }
 
     match (&report.impact, &report.skipped) {
-        (Some(i), _) => impact_markdown(&mut out, report, i, &entities),
+        (Some(i), _) => {
+            impact_markdown(&mut out, report, i, &entities);
+            rollups::markdown(&mut out, "#### Rollups (base → head)", &report.rollups, 40);
+        }
         (None, Some(reason)) => {
             let _ = writeln!(out, "_Data impact not computed: {reason}._");
         }
@@ -451,5 +460,6 @@ pub fn to_json(report: &DiffReport) -> Value {
         "as_of": report.as_of.map(|d| d.to_string()),
         "data_impact": impact,
         "data_impact_skipped": report.skipped,
+        "rollups": rollups::to_json(&report.rollups),
     })
 }

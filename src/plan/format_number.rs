@@ -10,40 +10,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 
-/// The most digits after the point (as for `round`).
-const MAX_DIGITS: i64 = 15;
-
-/// `x` rounded half away from zero to `digits` decimals, with a comma
-/// between each group of three digits before the point; `None` for an
-/// infinite or NaN `x`. A value that rounds to zero has no sign.
-pub fn format_number(x: f64, digits: i64) -> Option<String> {
-    if !x.is_finite() {
-        return None;
-    }
-    let digits = digits.clamp(0, MAX_DIGITS);
-    let factor = 10f64.powi(digits as i32);
-    let rounded = (x * factor).round() / factor;
-    let text = format!("{:.*}", digits as usize, rounded.abs());
-    let (whole, fraction) = match text.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (text.as_str(), None),
-    };
-    let mut out = String::with_capacity(text.len() + whole.len() / 3 + 1);
-    if rounded < 0.0 && text.bytes().any(|b| matches!(b, b'1'..=b'9')) {
-        out.push('-');
-    }
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    if let Some(fraction) = fraction {
-        out.push('.');
-        out.push_str(fraction);
-    }
-    Some(out)
-}
+use crate::base::display::format_number;
 
 fn format_columns(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     let arrays = ColumnarValue::values_to_arrays(args)?;

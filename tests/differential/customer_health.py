@@ -3,8 +3,10 @@
 Hand-written SQL, sharing no code with Vane, computes every metric, score,
 group score, health and band of the example scorecard; the result is
 compared with Vane's scorecard value by value (floats within 1e-9 relative).
+With ROLLUPS.parquet, the seed rollups are computed too — from the DuckDB
+scorecard and the accounts table — and compared with Vane's rollups.
 
-Usage: python customer_health.py DATA_DIR SCORECARD.parquet AS_OF
+Usage: python customer_health.py DATA_DIR SCORECARD.parquet AS_OF [ROLLUPS.parquet]
 Exit 0 when everything matches; 1 with a report of the differences.
 """
 
@@ -68,6 +70,69 @@ for want, got in zip(rows, actual_rows):
                 problems.append(f"{want['account_id']}.{c}: duckdb {fa!r}, vane {fb!r}")
         elif str(a) != str(b):
             problems.append(f"{want['account_id']}.{c}: duckdb {a!r}, vane {b!r}")
+
+
+def rollups_sql(scorecard, data, as_of):
+    """Every rollup of the example pipeline, as (rollup, band, segment, csm, value)."""
+    T = f"TIMESTAMP '{as_of} 00:00:00'"
+    Y = f"({T} - INTERVAL 365 DAY)"
+    cohort = f"signed_at < {Y} AND (churned_at IS NULL OR churned_at >= {Y})"
+    churned = f"signed_at < {Y} AND churned_at >= {Y} AND churned_at < {T}"
+    acc = f"'{data}/accounts.parquet'"
+    return f"""
+WITH sc AS ({scorecard}),
+one AS (
+  SELECT
+    (SELECT sum(arr) FROM sc) AS arr,
+    (SELECT coalesce(sum(arr) FILTER (WHERE band = 'red'), 0) FROM sc) AS arr_at_risk,
+    (SELECT avg(arr) FROM sc) AS arpa,
+    (SELECT count(*) FILTER (WHERE {cohort}) FROM {acc}) AS accounts_a_year_ago,
+    (SELECT coalesce(sum(arr) FILTER (WHERE {cohort}), 0) FROM {acc}) AS arr_a_year_ago,
+    (SELECT count(*) FILTER (WHERE {churned}) FROM {acc}) AS churned_accounts_365d,
+    (SELECT coalesce(sum(arr) FILTER (WHERE {churned}), 0) FROM {acc}) AS churned_arr_365d,
+    (SELECT coalesce(sum(contraction_usd_365d) FILTER (WHERE signed_at < {Y}), 0) FROM sc) AS retained_contraction_365d,
+    (SELECT coalesce(sum(expansion_usd_365d) FILTER (WHERE signed_at < {Y}), 0) FROM sc) AS retained_expansion_365d
+)
+SELECT 'accounts' AS rollup, band, NULL AS segment, NULL AS csm, count(*)::DOUBLE AS value FROM sc GROUP BY band
+UNION ALL SELECT 'average_health', NULL, segment, NULL, avg(health) FROM sc GROUP BY segment
+UNION ALL SELECT 'arr', NULL, NULL, NULL, arr FROM one
+UNION ALL SELECT 'arr_at_risk', NULL, NULL, NULL, arr_at_risk FROM one
+UNION ALL SELECT 'arr_at_risk_by_segment', NULL, segment, NULL, coalesce(sum(arr) FILTER (WHERE band = 'red'), 0) FROM sc GROUP BY segment
+UNION ALL SELECT 'arr_at_risk_by_csm', NULL, NULL, csm, coalesce(sum(arr) FILTER (WHERE band = 'red'), 0) FROM sc GROUP BY csm
+UNION ALL SELECT 'share_of_arr_at_risk', NULL, NULL, NULL, arr_at_risk / arr FROM one
+UNION ALL SELECT 'arpa', NULL, NULL, NULL, arpa FROM one
+UNION ALL SELECT 'accounts_a_year_ago', NULL, NULL, NULL, accounts_a_year_ago FROM one
+UNION ALL SELECT 'arr_a_year_ago', NULL, NULL, NULL, arr_a_year_ago FROM one
+UNION ALL SELECT 'churned_accounts_365d', NULL, NULL, NULL, churned_accounts_365d FROM one
+UNION ALL SELECT 'churned_arr_365d', NULL, NULL, NULL, churned_arr_365d FROM one
+UNION ALL SELECT 'logo_churn_rate_365d', NULL, NULL, NULL, churned_accounts_365d / NULLIF(accounts_a_year_ago, 0) FROM one
+UNION ALL SELECT 'retained_contraction_365d', NULL, NULL, NULL, retained_contraction_365d FROM one
+UNION ALL SELECT 'retained_expansion_365d', NULL, NULL, NULL, retained_expansion_365d FROM one
+UNION ALL SELECT 'grr_365d', NULL, NULL, NULL,
+  (arr_a_year_ago - churned_arr_365d - retained_contraction_365d) / NULLIF(arr_a_year_ago, 0) FROM one
+UNION ALL SELECT 'nrr_365d', NULL, NULL, NULL,
+  (arr_a_year_ago - churned_arr_365d - retained_contraction_365d + retained_expansion_365d) / NULLIF(arr_a_year_ago, 0) FROM one
+UNION ALL SELECT 'clv', NULL, NULL, NULL,
+  arpa / NULLIF(churned_accounts_365d / NULLIF(accounts_a_year_ago, 0), 0) FROM one
+"""
+
+
+if len(sys.argv) > 4:
+    group = ("rollup", "band", "segment", "csm")
+    _, expected = records(rollups_sql(sql, data, as_of))
+    _, written = records(f"SELECT * FROM read_parquet('{sys.argv[4]}', hive_partitioning = false)")
+    want = {tuple(r[g] for g in group): r["value"] for r in expected}
+    got = {tuple(r[g] for g in group): r["value"] for r in written}
+    if set(want) != set(got):
+        problems.append(f"rollup rows: only duckdb {sorted(set(want) - set(got), key=str)}, only vane {sorted(set(got) - set(want), key=str)}")
+    for k in sorted(set(want) & set(got), key=str):
+        a, b = clean(want[k]), clean(got[k])
+        compared += 1
+        if (a is None) != (b is None) or (a is not None and not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)):
+            problems.append(f"rollup {k}: duckdb {a!r}, vane {b!r}")
+    if {r["as_of"].isoformat() for r in written} != {as_of}:
+        problems.append(f"rollups as_of: {sorted({str(r['as_of']) for r in written})}")
+    print(f"rollups: {len(want)} rows computed by DuckDB")
 
 missing = [c for c in actual_columns if rows and c not in rows[0]]
 if missing:

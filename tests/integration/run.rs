@@ -584,6 +584,9 @@ fn the_example_scorecard_matches_an_independent_duckdb_query() {
             repo("examples/data").as_os_str(),
             scorecard.as_os_str(),
             std::ffi::OsStr::new("2026-11-01"),
+            out.path()
+                .join("as_of=2026-11-01/rollups.parquet")
+                .as_os_str(),
         ],
     );
 }
