@@ -50,12 +50,13 @@ impl RollupDelta {
     }
 }
 
-/// `(rollup, group) → value` of one rollups table; group columns are every
-/// column but the night, the name and the value, with non-null values.
 /// A rollup row's identity: the rollup and its group.
 type RowKey = (String, Vec<(String, String)>);
 
-fn rows(batches: &[RecordBatch]) -> BTreeMap<RowKey, Option<f64>> {
+/// `(rollup, group) → value` of one rollups table. A rollup's group is
+/// its `by:` columns in `model` (a null value shown as `(none)`); for a
+/// rollup `model` lacks, the non-null group columns.
+fn rows(model: &Model, batches: &[RecordBatch]) -> BTreeMap<RowKey, Option<f64>> {
     let mut out = BTreeMap::new();
     for batch in batches {
         let schema = batch.schema();
@@ -76,12 +77,23 @@ fn rows(batches: &[RecordBatch]) -> BTreeMap<RowKey, Option<f64>> {
             .filter_map(|g| Some((*g, TextColumn::of(batch, g)?)))
             .collect();
         for row in 0..batch.num_rows() {
+            let name = names_column.get(row).unwrap_or_default();
+            let by = model.rollup(&name).map(|r| &r.by);
             let group = group_columns
                 .iter()
-                .filter_map(|(g, column)| Some((g.to_string(), column.get(row)?)))
+                .filter_map(|(g, column)| {
+                    let value = column.get(row);
+                    match by {
+                        Some(by) if by.iter().any(|b| b == g) => {
+                            Some((g.to_string(), value.unwrap_or_else(|| "(none)".into())))
+                        }
+                        Some(_) => None,
+                        None => Some((g.to_string(), value?)),
+                    }
+                })
                 .collect();
             let value = values.get(row).and_then(|v| v.parse().ok());
-            out.insert((names_column.get(row).unwrap_or_default(), group), value);
+            out.insert((name, group), value);
         }
     }
     out
@@ -94,7 +106,7 @@ pub fn rollup_deltas(
     before: &[RecordBatch],
     after: &[RecordBatch],
 ) -> Vec<RollupDelta> {
-    let (before, after) = (rows(before), rows(after));
+    let (before, after) = (rows(model, before), rows(model, after));
     let mut keys: Vec<&RowKey> = before.keys().chain(after.keys()).collect();
     keys.sort_by_key(|(rollup, group)| {
         let position = model

@@ -404,6 +404,42 @@ pub fn catalog(model: &Model) -> Vec<Block> {
             blocks.push(Block::Text(format!("{what}; horizon {}.", o.horizon)));
         }
     }
+
+    if !model.rollups.is_empty() {
+        blocks.push(Block::Heading(2, "Rollups".into()));
+        blocks.push(Block::Text(
+            "Book-level numbers, written every night as `rollups.<ext>`.".into(),
+        ));
+        for r in &model.rollups {
+            blocks.push(Block::Heading(3, format!("`{}`", r.name)));
+            blocks.extend(about_lines(&r.about).into_iter().map(Block::Text));
+            let mut facts = vec![match r.over {
+                crate::check::model::RollupOver::Population => "Over the scored entities".into(),
+                crate::check::model::RollupOver::Entities => {
+                    "Over every row of the entity table".to_string()
+                }
+            }];
+            if !r.by.is_empty() {
+                facts.push(format!(
+                    "by {}",
+                    r.by.iter()
+                        .map(|b| format!("`{b}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if let Some(unit) = &r.unit {
+                facts.push(format!("in {unit}"));
+            }
+            blocks.push(Block::Text(facts.join(", ") + "."));
+            blocks.push(Block::Code(r.value_text.clone()));
+            let node = Node::Rollup(r.name.clone());
+            blocks.push(Block::Text(format!(
+                "Reads: {}.",
+                list(&model.inputs_of(&node))
+            )));
+        }
+    }
     blocks
 }
 

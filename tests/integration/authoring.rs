@@ -342,3 +342,38 @@ metrics:
     let html = std::fs::read_to_string(out.join("p.html")).expect("html");
     assert!(!html.contains("<script>alert"), "the HTML escapes too");
 }
+
+#[test]
+fn rollups_that_read_rows_or_text_are_refused_against_the_real_schemas() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("p.yaml");
+    let text = example_pipeline().replace(
+        "rollups:\n",
+        "rollups:\n  logins_in_the_book:\n    value: count_if(event_type = 'login')\n  a_name:\n    value: max(account.name)\n",
+    );
+    std::fs::write(&path, text).expect("write");
+    let report = commands::validate(&[path], vane::Data::Opened);
+    assert_eq!(report.exit, Exit::Error);
+    let found: Vec<(Code, String, String)> = report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.code,
+                d.message.clone(),
+                d.help.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, Code::UnknownName);
+    assert!(
+        found[0].2.contains("`event_type` is a column of `events`"),
+        "{found:?}"
+    );
+    assert_eq!(found[1].0, Code::TypeMismatch);
+    assert!(
+        found[1].1.contains("a rollup's value must be a number"),
+        "{found:?}"
+    );
+}
