@@ -112,9 +112,10 @@ pub fn rollup(name: &str) -> String {
     format!("__rollup__{name}")
 }
 
-/// The k-th aggregate of a rollup.
-pub fn rollup_aggregate(k: usize) -> String {
-    format!("__rollup_agg{k}")
+/// The k-th aggregate of the rollup at `position` (unique among all
+/// rollups, which share aggregations).
+pub fn rollup_aggregate(position: usize, k: usize) -> String {
+    format!("__rollup{position}_agg{k}")
 }
 
 /// The entity key as carried by a joined side.

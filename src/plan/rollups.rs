@@ -66,7 +66,7 @@ pub fn rollups_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<RollupsPl
     };
     let mut group_columns: Vec<String> = Vec::new();
     let mut rollups = Vec::new();
-    for rollup in &model.rollups {
+    for (position, rollup) in model.rollups.iter().enumerate() {
         for group in &rollup.by {
             if !group_columns.contains(group) {
                 group_columns.push(group.clone());
@@ -81,7 +81,7 @@ pub fn rollups_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<RollupsPl
                 exact_float,
             } = lower_aggregate(node, &lowering)?;
             let mut register = |aggregate: Expr| -> LowerResult<String> {
-                let column = names::rollup_aggregate(aggregates.len());
+                let column = names::rollup_aggregate(position, aggregates.len());
                 let filtered = match &condition {
                     Some(c) => with_filter(aggregate, c.clone())?,
                     None => aggregate,

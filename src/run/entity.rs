@@ -28,7 +28,7 @@ use crate::plan::{PlaybookActions, Step};
 
 /// Lower `expr` over `schema` to a physical expression: coerce types, then
 /// simplify (some functions, such as `coalesce`, exist only as rewrites).
-fn compile(
+pub(super) fn compile(
     state: &SessionState,
     expr: &Expr,
     schema: &Arc<DFSchema>,

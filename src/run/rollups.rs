@@ -8,10 +8,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Date32Array, Float64Array, RecordBatch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, new_null_array,
+};
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, ScalarValue};
+use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, ident, lit};
@@ -67,50 +70,74 @@ fn with_numbers(value: Expr, numbers: &BTreeMap<String, Option<f64>>) -> Result<
         .map(|t| t.data)
 }
 
-/// One rollup's rows, grouped and sorted, in the table's columns but
-/// the night's date.
-async fn compute_one(
+/// Rollups that aggregate the same rows by the same groups share one
+/// aggregation: its group columns (as text, sorted) and every member's
+/// aggregate columns.
+struct Aggregation<'a> {
+    over: RollupOver,
+    by: &'a [String],
+    batch: RecordBatch,
+}
+
+/// Compute the aggregation of `members` (same `over` and `by`) over `input`.
+async fn aggregate(
     input: DataFrame,
-    rollup: &RollupPlan,
-    group_columns: &[String],
-    numbers: &BTreeMap<String, Option<f64>>,
-) -> Result<Vec<RecordBatch>> {
-    let groups: Vec<Expr> = rollup.by.iter().map(ident).collect();
-    let aggregated = if groups.is_empty() && rollup.aggregates.is_empty() {
-        // A value of other rollups alone: one row to compute it on.
+    by: &[String],
+    members: &[&RollupPlan],
+) -> Result<RecordBatch> {
+    let aggregates: Vec<Expr> = members
+        .iter()
+        .flat_map(|r| r.aggregates.iter().cloned())
+        .collect();
+    let frame = if by.is_empty() && aggregates.is_empty() {
+        // Values of other rollups alone: one row to compute them on.
         let one_row = LogicalPlanBuilder::empty(true).build()?;
         DataFrame::new(input.into_parts().0, one_row)
     } else {
-        input.aggregate(groups, rollup.aggregates.clone())?
-    };
-    let mut columns = vec![lit(rollup.name.as_str()).alias("rollup")];
-    for group in group_columns {
-        columns.push(if rollup.by.contains(group) {
-            cast(ident(group), DataType::Utf8).alias(group)
+        let groups: Vec<Expr> = by.iter().map(ident).collect();
+        let aggregated = input.aggregate(groups, aggregates)?;
+        let mut columns: Vec<Expr> = by
+            .iter()
+            .map(|g| cast(ident(g), DataType::Utf8).alias(g))
+            .collect();
+        columns.extend(
+            members
+                .iter()
+                .flat_map(|r| &r.aggregates)
+                .map(|a| ident(a.schema_name().to_string())),
+        );
+        let selected = aggregated.select(columns)?;
+        if by.is_empty() {
+            selected
         } else {
-            lit(ScalarValue::Utf8(None)).alias(group)
-        });
-    }
-    let value = with_numbers(rollup.value.clone(), numbers)?;
-    columns.push(cast(value, DataType::Float64).alias("value"));
-    let selected = aggregated.select(columns)?;
-    if rollup.by.is_empty() {
-        return selected.collect().await;
-    }
-    let sort = rollup
-        .by
-        .iter()
-        .map(|g| ident(g).sort(true, true))
-        .collect();
-    selected.sort(sort)?.collect().await
+            selected.sort(by.iter().map(|g| ident(g).sort(true, true)).collect())?
+        }
+    };
+    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    Ok(concat_batches(&schema, &batches)?)
 }
 
-/// The single number of an ungrouped rollup's rows.
-fn single_number(batches: &[RecordBatch]) -> Option<f64> {
-    let batch = batches.iter().find(|b| b.num_rows() > 0)?;
-    let values = batch.column_by_name("value")?;
+/// `rollup`'s value on every row of its aggregation, as floats.
+fn evaluate(
+    ctx: &SessionContext,
+    rollup: &RollupPlan,
+    batch: &RecordBatch,
+    numbers: &BTreeMap<String, Option<f64>>,
+) -> Result<ArrayRef> {
+    let value = cast(
+        with_numbers(rollup.value.clone(), numbers)?,
+        DataType::Float64,
+    );
+    let schema = Arc::new(DFSchema::try_from(batch.schema().as_ref().clone())?);
+    let physical = super::entity::compile(&ctx.state(), &value, &schema)?;
+    physical.evaluate(batch)?.into_array(batch.num_rows())
+}
+
+/// The single number of an ungrouped rollup.
+fn single_number(values: &ArrayRef) -> Option<f64> {
     let values = values.as_any().downcast_ref::<Float64Array>()?;
-    values.is_valid(0).then(|| values.value(0))
+    (values.len() == 1 && values.is_valid(0)).then(|| values.value(0))
 }
 
 /// The night's rollups over its working scorecard; `None` when the
@@ -131,49 +158,85 @@ pub async fn compute_rollups(
         .entities
         .as_ref()
         .map(|p| DataFrame::new(ctx.state(), p.clone()));
+    let mut shapes: Vec<(RollupOver, &[String])> = Vec::new();
+    for rollup in &plan.rollups {
+        let shape = (rollup.over, rollup.by.as_slice());
+        if !shapes.contains(&shape) {
+            shapes.push(shape);
+        }
+    }
+    let mut aggregations = Vec::with_capacity(shapes.len());
+    for (over, by) in shapes {
+        let members: Vec<&RollupPlan> = plan
+            .rollups
+            .iter()
+            .filter(|r| r.over == over && r.by == by)
+            .collect();
+        let input = match (over, &entities) {
+            (RollupOver::Entities, Some(entities)) => entities.clone(),
+            (RollupOver::Entities, None) => {
+                return Err(DataFusionError::Internal(
+                    "a rollup is over entities, but no entity table was planned".into(),
+                ));
+            }
+            (RollupOver::Population, _) => scorecard.clone(),
+        };
+        let batch = aggregate(input, by, &members).await?;
+        aggregations.push(Aggregation { over, by, batch });
+    }
     let schema = rollups_schema(&plan.group_columns);
     let date = i32::try_from(as_of.get().div_euclid(MICROS_PER_DAY))
         .map_err(|_| DataFusionError::Execution("the night is out of range".into()))?;
+    // Each rollup after the rollups it reads: their numbers are literals in its value.
     let mut numbers: BTreeMap<String, Option<f64>> = BTreeMap::new();
-    let mut computed: BTreeMap<&str, Vec<RecordBatch>> = BTreeMap::new();
-    while computed.len() < plan.rollups.len() {
+    let mut values: BTreeMap<&str, ArrayRef> = BTreeMap::new();
+    while values.len() < plan.rollups.len() {
         let ready = plan.rollups.iter().find(|r| {
-            !computed.contains_key(r.name.as_str())
-                && r.reads.iter().all(|x| numbers.contains_key(x))
+            !values.contains_key(r.name.as_str()) && r.reads.iter().all(|x| numbers.contains_key(x))
         });
         let Some(rollup) = ready else {
             return Err(DataFusionError::Internal(
                 "rollups read each other in a cycle, or a rollup with groups".into(),
             ));
         };
-        let input = match (rollup.over, &entities) {
-            (RollupOver::Entities, Some(entities)) => entities.clone(),
-            (RollupOver::Entities, None) => {
-                return Err(DataFusionError::Internal(format!(
-                    "rollup `{}` is over entities, but no entity table was planned",
-                    rollup.name
-                )));
-            }
-            (RollupOver::Population, _) => scorecard.clone(),
-        };
-        let rows = compute_one(input, rollup, &plan.group_columns, &numbers).await?;
+        let aggregation = aggregations
+            .iter()
+            .find(|a| a.over == rollup.over && a.by == rollup.by.as_slice())
+            .ok_or_else(|| {
+                DataFusionError::Internal(format!("no aggregation for `{}`", rollup.name))
+            })?;
+        let value = evaluate(ctx, rollup, &aggregation.batch, &numbers)?;
         if rollup.by.is_empty() {
-            numbers.insert(rollup.name.clone(), single_number(&rows));
+            numbers.insert(rollup.name.clone(), single_number(&value));
         }
-        computed.insert(&rollup.name, rows);
+        values.insert(&rollup.name, value);
     }
     let mut batches = Vec::new();
     for rollup in &plan.rollups {
-        let rows = computed.remove(rollup.name.as_str()).unwrap_or_default();
-        for batch in rows {
-            if batch.num_rows() == 0 {
-                continue;
-            }
-            let mut columns: Vec<ArrayRef> =
-                vec![Arc::new(Date32Array::from_value(date, batch.num_rows()))];
-            columns.extend(batch.columns().iter().cloned());
-            batches.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
+        let (Some(value), Some(aggregation)) = (
+            values.remove(rollup.name.as_str()),
+            aggregations
+                .iter()
+                .find(|a| a.over == rollup.over && a.by == rollup.by.as_slice()),
+        ) else {
+            continue;
+        };
+        let rows = aggregation.batch.num_rows();
+        if rows == 0 {
+            continue;
         }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(Date32Array::from_value(date, rows)),
+            Arc::new(StringArray::from(vec![rollup.name.as_str(); rows])),
+        ];
+        for group in &plan.group_columns {
+            columns.push(match aggregation.batch.column_by_name(group) {
+                Some(column) if rollup.by.contains(group) => Arc::clone(column),
+                _ => new_null_array(&DataType::Utf8, rows),
+            });
+        }
+        columns.push(value);
+        batches.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
     }
     Ok(Some(Rollups { schema, batches }))
 }
