@@ -87,6 +87,7 @@ pub fn outcome_model(model: &Model, outcome: &Outcome, schemas: &Schemas) -> Opt
     let mut entity = model.entity.clone();
     entity.population = None;
     entity.attributes = Vec::new();
+    entity.display = Vec::new();
     Some(Model {
         file: model.file.clone(),
         name: model.name.clone(),

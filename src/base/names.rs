@@ -156,6 +156,14 @@ pub fn distinct_flag(count: usize) -> String {
 pub const SCORECARD_TABLE: &str = "scorecard";
 /// The actions output table (and file stem).
 pub const ACTIONS_TABLE: &str = "actions";
+/// The actions held back by cooldowns (and repeats within a night), without extension.
+pub const HELD_BACK_TABLE: &str = "held_back";
+/// Why an action was held back.
+pub const HELD_BECAUSE: &str = "held_because";
+/// The night a held-back action last fired.
+pub const LAST_FIRED: &str = "last_fired";
+/// The first night a held-back action may fire again (null without a cooldown).
+pub const COOLDOWN_ENDS: &str = "cooldown_ends";
 /// The rollups file of a night, without extension.
 pub const ROLLUPS_TABLE: &str = "rollups";
 /// The manifest's file name in a partition.

@@ -351,6 +351,7 @@ impl Checker<'_> {
                 self.push(d);
             }
         }
+        let display = self.display(def, &name.value);
         let population = def.population.as_ref().map(|p| {
             let env = Env {
                 entity_name: name.value.clone(),
@@ -376,7 +377,66 @@ impl Checker<'_> {
             key: key.value.clone(),
             attributes: def.attributes.iter().map(|a| a.value.clone()).collect(),
             population,
+            display,
         })
+    }
+
+    /// The attributes actions carry: `display:` (each an attribute, its
+    /// column clashing with no action column), or every attribute but the
+    /// key.
+    fn display(&mut self, def: &ast::EntityDef, entity: &str) -> Vec<String> {
+        let key = def.key.as_ref().map(|k| k.value.as_str());
+        let Some(display) = &def.display else {
+            return def
+                .attributes
+                .iter()
+                .map(|a| a.value.clone())
+                .filter(|a| Some(a.as_str()) != key)
+                .collect();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for attribute in display {
+            let name = attribute.value.as_str();
+            if !def.attributes.iter().any(|a| a.value == name) {
+                self.error(
+                    Code::UnknownName,
+                    attribute.span,
+                    format!("`{name}` is not an attribute of `{entity}`"),
+                    "not an attribute",
+                    suggestion(
+                        name,
+                        "attribute",
+                        def.attributes.iter().map(|a| a.value.as_str()),
+                    ),
+                );
+                continue;
+            }
+            let column = format!("{entity}_{name}");
+            if names::ACTION_COLUMNS.contains(&column.as_str()) {
+                self.error(
+                    Code::DuplicateName,
+                    attribute.span,
+                    format!(
+                        "`{name}` would be the actions column `{column}`, which Vane already writes"
+                    ),
+                    "clashing name",
+                    "leave it out of `display`".into(),
+                );
+                continue;
+            }
+            if out.iter().any(|a| a == name) {
+                self.error(
+                    Code::DuplicateName,
+                    attribute.span,
+                    format!("`{name}` is listed twice in `display`"),
+                    "second time",
+                    "remove one of them".into(),
+                );
+                continue;
+            }
+            out.push(name.to_string());
+        }
+        out
     }
 
     fn env(&self, entity: &Entity, sources: &[Source]) -> Env {

@@ -326,6 +326,15 @@ pub struct Entity {
     pub attributes: Vec<String>,
     /// The population filter (row context over the entity source).
     pub population: Option<TypedExpr>,
+    /// The attributes carried on every action, in order.
+    pub display: Vec<String>,
+}
+
+impl Entity {
+    /// The actions column that carries `attribute`: `account_name`.
+    pub fn display_column(&self, attribute: &str) -> String {
+        format!("{}_{attribute}", self.name)
+    }
 }
 
 /// How a metric is computed.

@@ -81,10 +81,17 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
         );
     }
     if summary.suppressed > 0 {
+        let per_playbook: Vec<String> = summary
+            .held_back
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect();
         let _ = writeln!(
             out,
-            "  {} repeat actions held back by cooldowns",
-            summary.suppressed
+            "  {} actions held back by cooldowns (in held_back): {}",
+            summary.suppressed,
+            per_playbook.join(", ")
         );
     }
     if let Some((_, ms)) = summary.timings.iter().find(|(s, _)| s == "total") {

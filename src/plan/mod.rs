@@ -31,6 +31,9 @@ pub struct Plan {
     pub rollups: rollups::RollupsPlan,
     /// Every playbook's condition and action columns, in output order.
     pub actions: Vec<PlaybookActions>,
+    /// `(actions column, attribute)` of the entity attributes every action
+    /// carries.
+    pub action_attributes: Vec<(String, String)>,
     /// The scorecard's output columns, in order.
     pub output_columns: Vec<String>,
     /// The entity's name (`account`), for messages.
@@ -57,6 +60,12 @@ pub fn plan(model: &Model, inputs: &Inputs<'_>) -> Result<Plan, PlanError> {
         rollups: rollups::rollups_plan(model, &typed)?,
         parse_checks: columns::parse_checks(model, inputs.scans)?,
         actions: actions::actions_plan(model)?,
+        action_attributes: model
+            .entity
+            .display
+            .iter()
+            .map(|a| (model.entity.display_column(a), a.clone()))
+            .collect(),
         output_columns: scorecard::output_columns(model),
         entity: model.entity.name.clone(),
         key: model.entity.key.clone(),

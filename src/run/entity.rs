@@ -164,6 +164,12 @@ pub fn actions_schema() -> SchemaRef {
     ))
 }
 
+/// An entity attribute carried on every action, by its position in the
+/// working scorecard.
+struct DisplayColumn {
+    index: usize,
+}
+
 /// A playbook's condition and action columns, compiled.
 struct CompiledPlaybook {
     name: String,
@@ -177,6 +183,8 @@ pub struct EntityProgram {
     steps: Vec<Appender>,
     working_schema: SchemaRef,
     playbooks: Vec<CompiledPlaybook>,
+    display: Vec<DisplayColumn>,
+    actions_schema: SchemaRef,
 }
 
 /// The facts' schema with the as-of column after its columns.
@@ -211,6 +219,7 @@ pub fn compile_program(
     facts: SchemaRef,
     steps: &[Step],
     playbooks: &[PlaybookActions],
+    display: &[(String, String)],
 ) -> Result<EntityProgram> {
     let mut schema = Arc::new(with_as_of(&facts));
     let mut appenders = Vec::with_capacity(steps.len());
@@ -234,10 +243,23 @@ pub fn compile_program(
             })
         })
         .collect::<Result<_>>()?;
+    let mut fields: Vec<Arc<Field>> = actions_schema().fields().iter().cloned().collect();
+    let mut display_columns = Vec::with_capacity(display.len());
+    for (column, attribute) in display {
+        let index = schema.index_of(attribute)?;
+        fields.push(Arc::new(Field::new(
+            column,
+            schema.field(index).data_type().clone(),
+            true,
+        )));
+        display_columns.push(DisplayColumn { index });
+    }
     Ok(EntityProgram {
         steps: appenders,
         working_schema: schema,
         playbooks,
+        display: display_columns,
+        actions_schema: Arc::new(Schema::new(fields)),
     })
 }
 
@@ -252,6 +274,7 @@ struct CachedProgram {
     facts: SchemaRef,
     steps: Vec<Step>,
     playbooks: Vec<PlaybookActions>,
+    display: Vec<(String, String)>,
     program: Arc<EntityProgram>,
 }
 
@@ -270,9 +293,11 @@ impl ProgramCache {
         facts: SchemaRef,
         steps: &[Step],
         playbooks: &[PlaybookActions],
+        display: &[(String, String)],
     ) -> Result<Arc<EntityProgram>> {
-        let cached =
-            |c: &CachedProgram| c.facts == facts && c.steps == steps && c.playbooks == playbooks;
+        let cached = |c: &CachedProgram| {
+            c.facts == facts && c.steps == steps && c.playbooks == playbooks && c.display == display
+        };
         if let Ok(guard) = self.0.lock()
             && let Some(hit) = guard.as_ref().filter(|c| cached(c))
         {
@@ -283,12 +308,14 @@ impl ProgramCache {
             Arc::clone(&facts),
             steps,
             playbooks,
+            display,
         )?);
         if let Ok(mut guard) = self.0.lock() {
             *guard = Some(CachedProgram {
                 facts,
                 steps: steps.to_vec(),
                 playbooks: playbooks.to_vec(),
+                display: display.to_vec(),
                 program: Arc::clone(&program),
             });
         }
@@ -297,6 +324,12 @@ impl ProgramCache {
 }
 
 impl EntityProgram {
+    /// The actions' schema: the action columns, then the entity's display
+    /// attributes in their own types.
+    pub fn actions_schema(&self) -> SchemaRef {
+        Arc::clone(&self.actions_schema)
+    }
+
     /// The working scorecard's schema: the facts plus every step's columns.
     pub fn working_schema(&self) -> SchemaRef {
         Arc::clone(&self.working_schema)
@@ -331,7 +364,7 @@ impl EntityProgram {
         working: &[RecordBatch],
         key: &str,
     ) -> std::result::Result<Vec<RecordBatch>, ValueError> {
-        let output = actions_schema();
+        let output = Arc::clone(&self.actions_schema);
         let mut actions = Vec::new();
         for playbook in &self.playbooks {
             let mut fired = Vec::new();
@@ -348,7 +381,7 @@ impl EntityProgram {
                 if rows.num_rows() == 0 {
                     continue;
                 }
-                let arrays = playbook
+                let mut arrays = playbook
                     .columns
                     .iter()
                     .map(|c| {
@@ -356,6 +389,11 @@ impl EntityProgram {
                         Ok(cast(&value, &DataType::Utf8)?)
                     })
                     .collect::<std::result::Result<Vec<_>, ValueError>>()?;
+                arrays.extend(
+                    self.display
+                        .iter()
+                        .map(|d| Arc::clone(rows.column(d.index))),
+                );
                 fired.push(RecordBatch::try_new(Arc::clone(&output), arrays)?);
             }
             if fired.is_empty() {
@@ -423,7 +461,7 @@ mod tests {
                 columns: vec![("doubled".into(), ident("filled") * lit(2i64))],
             },
         ];
-        let program = compile_program(&state, schema, &steps, &[]).expect("compile");
+        let program = compile_program(&state, schema, &steps, &[], &[]).expect("compile");
         let working = program
             .apply_steps(vec![batch], Micros::new(0), "key")
             .expect("apply");
@@ -447,10 +485,10 @@ mod tests {
         }];
         let cache = ProgramCache::default();
         let first = cache
-            .get_or_compile(&state, Arc::clone(&schema), &steps, &[])
+            .get_or_compile(&state, Arc::clone(&schema), &steps, &[], &[])
             .expect("compile");
         let again = cache
-            .get_or_compile(&state, Arc::clone(&schema), &steps, &[])
+            .get_or_compile(&state, Arc::clone(&schema), &steps, &[], &[])
             .expect("compile");
         assert!(Arc::ptr_eq(&first, &again));
         for night in [Micros::new(86_400_000_000), Micros::new(2 * 86_400_000_000)] {
@@ -472,7 +510,7 @@ mod tests {
             columns: vec![("one".into(), lit(1i64))],
         }];
         let changed = cache
-            .get_or_compile(&state, schema, &other, &[])
+            .get_or_compile(&state, schema, &other, &[], &[])
             .expect("compile");
         assert!(!Arc::ptr_eq(&first, &changed));
     }

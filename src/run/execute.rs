@@ -167,13 +167,15 @@ pub async fn execute(
     let compiled_schema = Arc::clone(&facts_schema);
     let steps = plan.scorecard.steps.clone();
     let playbooks = plan.actions.clone();
+    let display = plan.action_attributes.clone();
     let cache = engine.held().map(|held| held.programs().clone());
     let compiling = tokio::task::spawn_blocking(move || {
         timed(|| match cache {
-            Some(cache) => cache.get_or_compile(&state, compiled_schema, &steps, &playbooks),
-            None => {
-                entity::compile_program(&state, compiled_schema, &steps, &playbooks).map(Arc::new)
+            Some(cache) => {
+                cache.get_or_compile(&state, compiled_schema, &steps, &playbooks, &display)
             }
+            None => entity::compile_program(&state, compiled_schema, &steps, &playbooks, &display)
+                .map(Arc::new),
         })
     });
     // Declared columns' parse checks read their sources alongside the facts.
@@ -234,7 +236,7 @@ pub async fn execute(
         scorecard,
         working,
         working_schema,
-        actions_schema: entity::actions_schema(),
+        actions_schema: program.actions_schema(),
         actions,
         orphan_rows,
         parse_failures,

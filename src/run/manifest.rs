@@ -28,8 +28,8 @@ pub struct ManifestInput<'a> {
     pub partitions: usize,
     /// `(table, file name, rows)` of the outputs.
     pub files: &'a [(&'a str, &'a str, usize)],
-    /// Actions held back by cooldowns.
-    pub suppressed: usize,
+    /// Actions held back by cooldowns, per playbook.
+    pub held_back: &'a [(String, usize)],
     /// `(source, rows)` read with a key that is no entity's.
     pub orphan_rows: &'a [(String, u64)],
     /// Per declared column, the values that did not parse.
@@ -110,7 +110,8 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
         "format": settings.format.name(),
         "inputs": inputs,
         "outputs": outputs,
-        "actions_suppressed_by_cooldown": input.suppressed,
+        "actions_suppressed_by_cooldown": input.held_back.iter().map(|(_, n)| n).sum::<usize>(),
+        "actions_held_back": input.held_back.iter().map(|(p, n)| (p.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "orphan_rows": input.orphan_rows.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<String, Value>>(),
         "parse_failures": parse_failures(input.parse_failures),
         "backfill": settings.backfill.as_ref().map(|n| json!({

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
 use super::cells::TextColumn;
-use super::cooldowns::apply_cooldowns;
+use super::cooldowns::{HeldBack, apply_cooldowns, held_back_schema};
 use super::engine::{Engine, InputFile};
 use super::execute::Computed;
 use super::manifest::{ManifestInput, manifest};
@@ -32,8 +32,10 @@ pub struct RunSummary {
     pub bands: Vec<(String, usize)>,
     /// Actions written per playbook.
     pub actions: Vec<(String, usize)>,
-    /// Actions held back by a cooldown.
+    /// Actions held back by a cooldown (or a repeat within the night).
     pub suppressed: usize,
+    /// Those per playbook, in playbook order.
+    pub held_back: Vec<(String, usize)>,
     /// Stage timings in milliseconds.
     pub timings: Vec<(String, f64)>,
     /// What the run repaired in the output folder before it started.
@@ -82,7 +84,7 @@ fn count_by(batches: &[RecordBatch], column: &str) -> BTreeMap<String, usize> {
 pub struct SettledNight {
     settings: RunSettings,
     computed: Computed,
-    suppressed: usize,
+    held_back: HeldBack,
     watch: Stopwatch,
     inputs: Vec<(SourceLocation, Vec<InputFile>)>,
     previous_night: Option<NaiveDate>,
@@ -132,7 +134,7 @@ pub async fn settle_night(
     mut watch: Stopwatch,
 ) -> SettledNight {
     let actions = std::mem::take(&mut computed.actions);
-    let (actions, suppressed) = apply_cooldowns(model, engine, &settings, actions).await;
+    let (actions, held_back) = apply_cooldowns(model, engine, &settings, actions).await;
     computed.actions = actions;
     watch.lap("cooldowns");
     let inputs = model
@@ -143,7 +145,7 @@ pub async fn settle_night(
     SettledNight {
         settings,
         computed,
-        suppressed,
+        held_back,
         watch,
         inputs,
         previous_night: engine.previous_night(),
@@ -175,7 +177,7 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
     let SettledNight {
         settings,
         computed,
-        suppressed,
+        held_back,
         mut watch,
         inputs,
         previous_night,
@@ -215,10 +217,21 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
     .map_err(|e| write_error("the actions", e))?;
     let entities: usize = computed.scorecard.iter().map(|b| b.num_rows()).sum();
     let action_rows: usize = actions.iter().map(|b| b.num_rows()).sum();
+    let held_back_file = outputs::file_name(names::HELD_BACK_TABLE, settings.format);
+    outputs::write_table(
+        &staged.dir.join(&held_back_file),
+        &held_back_schema(&computed.actions_schema),
+        &held_back.batches,
+        settings.format,
+        cells,
+    )
+    .map_err(|e| write_error("the held-back actions", e))?;
+    let suppressed = held_back.total();
     let rollups_file = outputs::file_name(names::ROLLUPS_TABLE, settings.format);
     let mut files = vec![
         (names::SCORECARD_TABLE, scorecard_file.as_str(), entities),
         (names::ACTIONS_TABLE, actions_file.as_str(), action_rows),
+        (names::HELD_BACK_TABLE, held_back_file.as_str(), suppressed),
     ];
     if let Some(rollups) = &computed.rollups {
         outputs::write_table(
@@ -245,7 +258,7 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
         definitions_sha256: &definitions_sha256,
         partitions,
         files: &files,
-        suppressed,
+        held_back: &held_back.by_playbook,
         orphan_rows: &computed.orphan_rows,
         parse_failures: &computed.parse_failures,
         timings: &timings,
@@ -286,6 +299,7 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
         bands,
         actions: actions_summary,
         suppressed,
+        held_back: held_back.by_playbook,
         timings,
         repairs: Vec::new(),
         orphan_rows: computed.orphan_rows.clone(),

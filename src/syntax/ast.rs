@@ -124,6 +124,8 @@ pub struct EntityDef {
     pub attributes: Vec<Text>,
     /// Which entities get a row (a row filter on the entity table).
     pub population: Option<Expr>,
+    /// The attributes shown with each action (`None`: every attribute).
+    pub display: Option<Vec<Text>>,
     /// The `entity:` key's span.
     pub span: Span,
 }

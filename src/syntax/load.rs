@@ -633,6 +633,10 @@ impl Loader {
             key: self.text(&fields, section, "key"),
             attributes: self.text_list(&fields, "attributes"),
             population: self.expr(&fields, section, "population"),
+            display: fields
+                .get("display")
+                .is_some()
+                .then(|| self.text_list(&fields, "display")),
             span,
             name,
         })

@@ -216,6 +216,11 @@ pub static ENTITY: Section = Section {
             Shape::Expression,
             "Which entities get a row: a condition over the entity table's columns.",
         ),
+        field(
+            "display",
+            Shape::TextList,
+            "The attributes that tell a person which entity a row is about (`[name, csm, arr, renewal_date]`): carried on every action as `<entity>_<attribute>`. Default: every attribute.",
+        ),
     ],
 };
 

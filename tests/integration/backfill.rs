@@ -584,6 +584,7 @@ fn a_night_from_another_run_between_backfill_nights_is_the_previous_one() {
         "scorecard.parquet",
         "actions.parquet",
         "rollups.parquet",
+        "held_back.parquet",
         "manifest.json",
     ] {
         std::fs::copy(

@@ -323,7 +323,9 @@ fn cooldowns_hold_back_repeats_across_nights_and_re_runs_are_byte_identical() {
         second.output
     );
     assert!(
-        second.output.contains("2 repeat actions held back"),
+        second
+            .output
+            .contains("2 actions held back by cooldowns (in held_back): quiet 2"),
         "{}",
         second.output
     );
@@ -1495,4 +1497,115 @@ fn read_parquet(path: &Path) -> Vec<RecordBatch> {
         .expect("reader")
         .collect::<Result<Vec<_>, _>>()
         .expect("batches")
+}
+
+/// Every row of `batches` as `column → text` (null as `None`).
+fn rows_as_text(
+    batches: &[RecordBatch],
+) -> Vec<std::collections::BTreeMap<String, Option<String>>> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let schema = batch.schema();
+            rows.push(
+                schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let column = batch.column(i);
+                        let text = (!column.is_null(row))
+                            .then(|| array_value_to_string(column, row).expect("text"));
+                        (f.name().clone(), text)
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+#[test]
+fn actions_carry_display_attributes_and_cooldowns_keep_what_they_held_back() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let pipeline = repo("pipelines/customer_health.yaml");
+    for night in ["2026-10-25", "2026-11-01"] {
+        let options = RunOptions {
+            as_of: Some(date(night)),
+            out: Some(out.path().to_path_buf()),
+            ..RunOptions::default()
+        };
+        let report = commands::run(&pipeline, &options, &|_| {});
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    }
+    let night = |d: &str, file: &str| {
+        rows_as_text(&read_parquet(&out.path().join(format!("as_of={d}/{file}"))))
+    };
+    let scorecard: std::collections::BTreeMap<String, _> = night("2026-11-01", "scorecard.parquet")
+        .into_iter()
+        .map(|r| (r["account_id"].clone().expect("key"), r))
+        .collect();
+    // Each action names the account as the scorecard does (the example's `display:`).
+    let actions = night("2026-11-01", "actions.parquet");
+    assert!(!actions.is_empty());
+    for action in &actions {
+        let entity = action["entity"].clone().expect("entity");
+        for attribute in ["name", "segment", "csm", "arr", "renewal_date"] {
+            assert_eq!(
+                action[&format!("account_{attribute}")],
+                scorecard[&entity][attribute],
+                "{entity}.{attribute}"
+            );
+        }
+        assert!(!action.contains_key("account_churned_at"));
+    }
+    // What the cooldowns held back is written, each with the earlier firing it repeats.
+    let earlier: std::collections::BTreeSet<(String, String)> =
+        night("2026-10-25", "actions.parquet")
+            .into_iter()
+            .map(|a| {
+                (
+                    a["playbook"].clone().expect("playbook"),
+                    a["dedup_key"].clone().expect("key"),
+                )
+            })
+            .collect();
+    let held = night("2026-11-01", "held_back.parquet");
+    assert!(!held.is_empty());
+    let cooldown_days = |playbook: &str| match playbook {
+        "login_plateau_call" => 14,
+        "escalation_review" | "stalled_onboarding" => 7,
+        _ => 30,
+    };
+    for row in &held {
+        let playbook = row["playbook"].clone().expect("playbook");
+        let key = row["dedup_key"].clone().expect("key");
+        assert_eq!(row["held_because"].as_deref(), Some("cooldown"));
+        assert!(
+            earlier.contains(&(playbook.clone(), key.clone())),
+            "{playbook} {key}"
+        );
+        assert_eq!(row["last_fired"].as_deref(), Some("2026-10-25"));
+        let ends = date("2026-10-25") + chrono::Duration::days(cooldown_days(&playbook));
+        assert_eq!(row["cooldown_ends"], Some(ends.to_string()));
+        assert!(row["account_name"].is_some());
+        assert!(
+            !actions
+                .iter()
+                .any(|a| a["playbook"] == row["playbook"] && a["dedup_key"] == row["dedup_key"]),
+            "{key} both fired and held back"
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("as_of=2026-11-01/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let counted: u64 = manifest["actions_held_back"]
+        .as_object()
+        .expect("per playbook")
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    assert_eq!(counted as usize, held.len());
+    assert_eq!(manifest["actions_suppressed_by_cooldown"], held.len());
 }
