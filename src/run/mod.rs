@@ -25,6 +25,7 @@ pub mod parsing;
 mod session;
 pub mod settings;
 mod stopwatch;
+pub mod stored;
 mod write;
 
 pub use backfill::Nights;
@@ -40,4 +41,5 @@ pub use held::HeldNights;
 pub use nights::{Ahead, SharedNights, compute_ahead, compute_shared};
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;
+pub use stored::{StoredNight, read_night, written_nights};
 pub use write::{RunSummary, SettledNight, settle_night, write_night, write_settled};
