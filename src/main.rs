@@ -226,6 +226,25 @@ enum Command {
         #[command(flatten)]
         data: DataFlags,
     },
+    /// What changed between two nights already written: health, bands, the indicators and metrics that moved each entity, playbooks started and stopped.
+    Changes {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The older night (YYYY-MM-DD), a partition of the output folder.
+        #[arg(long)]
+        since: String,
+        /// The newer night (YYYY-MM-DD). Default: the newest night in the output folder.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Markdown (for a chat message or pull-request comment) or JSON.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: DiffFormat,
+        /// How many movers the Markdown lists (JSON lists every one).
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[command(flatten)]
+        engine: EngineFlags,
+    },
     /// Write the metric catalog (Markdown and an offline HTML page, with the lineage graph).
     Docs {
         /// Pipeline files.
@@ -319,7 +338,7 @@ impl From<PlanStage> for commands::Stage {
     }
 }
 
-/// The output of `vane diff` (`--format`).
+/// The output of `vane diff` and `vane changes` (`--format`).
 #[derive(Clone, Copy, ValueEnum)]
 enum DiffFormat {
     /// Markdown for a pull-request comment.
@@ -707,6 +726,37 @@ fn main() -> ExitCode {
                     Diagnostic::error(Code::InvalidArgument, message).help("see vane diff --help"),
                 ),
                 (_, Err(report), _) => report,
+            }
+        }
+        Command::Changes {
+            pipeline,
+            since,
+            as_of,
+            format,
+            top,
+            engine,
+        } => {
+            let since = parse_date("--since", &since);
+            let as_of = as_of
+                .as_deref()
+                .map(|text| parse_date("--as-of", text))
+                .transpose();
+            match (since, as_of, engine_options(engine)) {
+                (Ok(since), Ok(as_of), Ok(run)) => commands::changes(
+                    &pipeline,
+                    &commands::ChangesOptions {
+                        since,
+                        as_of,
+                        run,
+                        format: match format {
+                            DiffFormat::Markdown => commands::ChangesFormat::Markdown,
+                            DiffFormat::Json => commands::ChangesFormat::Json,
+                        },
+                        top,
+                    },
+                ),
+                (Err(diagnostic), _, _) | (_, Err(diagnostic), _) => Report::error(diagnostic),
+                (_, _, Err(report)) => report,
             }
         }
         Command::Docs { files, out } => commands::docs(&files, &out),

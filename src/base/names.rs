@@ -80,6 +80,12 @@ pub fn score(indicator: &str) -> String {
     format!("score__{indicator}")
 }
 
+/// The indicator whose score a column holds, when it is a score column
+/// (the inverse of [`score`]).
+pub fn score_indicator(column: &str) -> Option<&str> {
+    column.strip_prefix("score__")
+}
+
 /// A health group's score column.
 pub fn group(group: &str) -> String {
     format!("group__{group}")
@@ -230,5 +236,7 @@ mod tests {
         assert_eq!(describe("logins"), "metric `logins`");
         assert_eq!(describe(&score("usage")), "the score of indicator `usage`");
         assert_eq!(describe(HEALTH), "`health`");
+        assert_eq!(score_indicator(&score("usage")), Some("usage"));
+        assert_eq!(score_indicator("usage"), None);
     }
 }

@@ -7,6 +7,7 @@
 
 mod backfill;
 mod backtest;
+mod changes;
 mod diff;
 mod docs;
 mod explain;
@@ -23,6 +24,7 @@ use std::sync::OnceLock;
 
 pub use backfill::{NightsDone, backfill, backfill_text};
 pub use backtest::{BacktestFormat, backtest};
+pub use changes::{ChangesFormat, ChangesOptions, changes};
 pub use diff::{Base, DiffFormat, DiffOptions, diff};
 pub use docs::docs;
 pub use explain::{explain, explain_row};

@@ -2,6 +2,7 @@
 //! canonical form), what depends on them, and which customers it moves —
 //! as Markdown for a pull-request comment or JSON for tools.
 
+pub mod changes;
 pub mod definitions;
 pub mod impact;
 pub mod rollups;
@@ -316,93 +317,112 @@ fn impact_markdown(out: &mut String, report: &DiffReport, i: &Impact, entities: 
         }
     }
     if i.bands.iter().any(|((a, b), _)| a != b) {
-        let _ = writeln!(
-            out,
-            "#### Band transitions\n\n| base ↓ · head → | {} |\n|---|{}",
-            bands.join(" | "),
-            "---:|".repeat(bands.len())
-        );
-        for from in &bands {
-            let cells: Vec<String> = bands
-                .iter()
-                .map(|to| {
-                    let n = i
-                        .bands
-                        .get(&(from.clone(), to.clone()))
-                        .copied()
-                        .unwrap_or(0);
-                    if from != to && n > 0 {
-                        format!("**{n}**")
-                    } else {
-                        n.to_string()
-                    }
-                })
-                .collect();
-            let _ = writeln!(out, "| {from} | {} |", cells.join(" | "));
-        }
+        let _ = writeln!(out, "#### Band transitions\n");
+        band_matrix(out, &i.bands, &bands, &bands, "base ↓ · head →");
         out.push('\n');
     }
     if !i.newly_firing.is_empty() || !i.no_longer_firing.is_empty() {
-        let _ = writeln!(
+        let _ = writeln!(out, "#### Playbooks\n");
+        playbook_table(
             out,
-            "#### Playbooks\n\n| playbook | newly firing | no longer firing |\n|---|---|---|"
+            &i.newly_firing,
+            &i.no_longer_firing,
+            "no longer firing",
         );
-        let playbooks: BTreeSet<&String> = i
-            .newly_firing
-            .iter()
-            .chain(&i.no_longer_firing)
-            .map(|(p, _)| p)
-            .collect();
-        for p in playbooks {
-            let list = |pairs: &[(String, String)]| {
-                let keys: Vec<&str> = pairs
-                    .iter()
-                    .filter(|(q, _)| q == p)
-                    .map(|(_, e)| e.as_str())
-                    .collect();
-                match keys.len() {
-                    0 => "—".to_string(),
-                    n if n <= 8 => format!(
-                        "{n}: {}",
-                        keys.iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    n => format!(
-                        "{n}: {}, …",
-                        keys[..8]
-                            .iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                }
-            };
-            let _ = writeln!(
-                out,
-                "| `{p}` | {} | {} |",
-                list(&i.newly_firing),
-                list(&i.no_longer_firing)
-            );
-        }
         out.push('\n');
     }
     if !i.metrics.is_empty() {
+        let _ = writeln!(out, "#### Metric values\n");
+        metric_table(out, &i.metrics, entities);
+        out.push('\n');
+    }
+}
+
+/// A band transition matrix: one row per band before (`rows`), one column
+/// per band after (`columns`); moves in bold.
+fn band_matrix(
+    out: &mut String,
+    bands: &BTreeMap<(String, String), usize>,
+    rows: &[String],
+    columns: &[String],
+    corner: &str,
+) {
+    let _ = writeln!(
+        out,
+        "| {corner} | {} |\n|---|{}",
+        columns.join(" | "),
+        "---:|".repeat(columns.len())
+    );
+    for from in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|to| {
+                let n = bands.get(&(from.clone(), to.clone())).copied().unwrap_or(0);
+                if from != to && n > 0 {
+                    format!("**{n}**")
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| {from} | {} |", cells.join(" | "));
+    }
+}
+
+/// Playbooks newly firing and no longer firing (`stopped` names the
+/// second column), with up to 8 entity keys each.
+fn playbook_table(
+    out: &mut String,
+    newly: &[(String, String)],
+    no_longer: &[(String, String)],
+    stopped: &str,
+) {
+    let _ = writeln!(
+        out,
+        "| playbook | newly firing | {stopped} |\n|---|---|---|"
+    );
+    let playbooks: BTreeSet<&String> = newly.iter().chain(no_longer).map(|(p, _)| p).collect();
+    for p in playbooks {
+        let list = |pairs: &[(String, String)]| {
+            let keys: Vec<&str> = pairs
+                .iter()
+                .filter(|(q, _)| q == p)
+                .map(|(_, e)| e.as_str())
+                .collect();
+            match keys.len() {
+                0 => "—".to_string(),
+                n if n <= 8 => format!(
+                    "{n}: {}",
+                    keys.iter().map(|k| code(k)).collect::<Vec<_>>().join(", ")
+                ),
+                n => format!(
+                    "{n}: {}, …",
+                    keys[..8]
+                        .iter()
+                        .map(|k| code(k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        };
+        let _ = writeln!(out, "| `{p}` | {} | {} |", list(newly), list(no_longer));
+    }
+}
+
+/// Metrics whose values changed: how many entities, and the largest change.
+fn metric_table(out: &mut String, metrics: &[impact::MetricChange], entities: &str) {
+    let _ = writeln!(
+        out,
+        "| metric | {entities} changed | largest change |\n|---|---:|---:|"
+    );
+    for m in metrics {
         let _ = writeln!(
             out,
-            "#### Metric values\n\n| metric | {entities} changed | largest change |\n|---|---:|---:|"
+            "| `{}` | {} | {} |",
+            m.metric,
+            m.changed,
+            m.max_abs_delta.map_or("—".into(), |d| format!("{d:.4}"))
         );
-        for m in &i.metrics {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} |",
-                m.metric,
-                m.changed,
-                m.max_abs_delta.map_or("—".into(), |d| format!("{d:.4}"))
-            );
-        }
-        out.push('\n');
     }
 }
 

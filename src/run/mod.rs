@@ -26,6 +26,7 @@ pub mod rollups;
 mod session;
 pub mod settings;
 mod stopwatch;
+pub mod stored;
 mod write;
 
 pub use backfill::Nights;
@@ -42,4 +43,5 @@ pub use nights::{Ahead, SharedNights, compute_ahead, compute_shared};
 pub use rollups::Rollups;
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;
+pub use stored::{StoredNight, read_night, written_nights};
 pub use write::{RunSummary, SettledNight, settle_night, write_night, write_settled};

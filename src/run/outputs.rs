@@ -82,6 +82,17 @@ fn neutralised(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// A cell read back from a CSV file written with [`CsvCells::Neutralised`],
+/// as it was computed: the `'` before a formula start is removed again
+/// (`'=1+1` reads `=1+1`). A computed cell that itself began with `'` and
+/// a formula start reads without its `'`; nothing else changes.
+pub fn restored(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
 /// The batches with every text column's cells [`neutralised`]; text
 /// columns become `Utf8`.
 fn neutralise(
@@ -452,6 +463,9 @@ mod tests {
         }
         for cell in ["Acme", "", "a=b", " =1", "'=1"] {
             assert_eq!(neutralised(cell), cell, "{cell:?}");
+        }
+        for cell in ["=1+1", "-2", "@x", "Acme", "", "'quoted"] {
+            assert_eq!(restored(&neutralised(cell)), cell, "{cell:?}");
         }
     }
 }

@@ -5,6 +5,7 @@ mod architecture;
 mod authoring;
 mod backfill;
 mod backtest;
+mod changes;
 mod corpus;
 mod fuzz;
 mod plans;

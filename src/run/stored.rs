@@ -1,0 +1,230 @@
+//! Nights already written, read back: which nights an output folder holds,
+//! and one night's scorecard, actions and recorded definitions hash, in
+//! whatever format it was written (`vane changes` compares two of them).
+//!
+//! Cells read back as they were computed, as far as the format allows: a
+//! CSV column is read as numbers when every value is one, except the
+//! columns named as text (the entity key and attributes, so that a key
+//! such as `007` stays `007`) and every column of the actions; other
+//! columns are text, with empty cells as null and the `'` that neutralised
+//! a formula-like cell removed again.
+
+use std::fs::File;
+use std::io::{BufReader, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::outputs;
+use crate::base::{FileFormat, names};
+use crate::diagnostics::{Code, Diagnostic};
+
+/// The nights written in `out` (folders `as_of=YYYY-MM-DD`), oldest first;
+/// empty when the folder is missing.
+pub fn written_nights(out: &Path) -> Vec<NaiveDate> {
+    let mut nights: Vec<NaiveDate> = outputs::earlier_partitions(out, NaiveDate::MAX)
+        .into_iter()
+        .map(|(date, _)| date)
+        .collect();
+    nights.reverse();
+    nights
+}
+
+/// One night as it was written.
+#[derive(Debug, Clone)]
+pub struct StoredNight {
+    /// The night.
+    pub as_of: NaiveDate,
+    /// Its partition folder.
+    pub partition: PathBuf,
+    /// The format its files were written in.
+    pub format: FileFormat,
+    /// The definitions hash its manifest records (`None` without a manifest
+    /// or when the manifest predates the hash).
+    pub definitions_sha256: Option<String>,
+    /// The scorecard, as written (sorted by key).
+    pub scorecard: Vec<RecordBatch>,
+    /// The actions that fired.
+    pub actions: Vec<RecordBatch>,
+}
+
+/// The formats in the order a partition's files are looked for: the
+/// format the pipeline writes first.
+fn formats_to_try(preferred: FileFormat) -> Vec<FileFormat> {
+    let mut formats = vec![preferred];
+    for format in [
+        FileFormat::Parquet,
+        FileFormat::Csv,
+        FileFormat::JsonLines,
+        FileFormat::Arrow,
+    ] {
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    formats
+}
+
+/// Read the night `as_of` of the output folder `out`. The format is the
+/// one its scorecard file has, `preferred` first when several exist;
+/// `text_columns` of a CSV scorecard are read as text even when every
+/// value is a number.
+pub fn read_night(
+    out: &Path,
+    as_of: NaiveDate,
+    preferred: FileFormat,
+    text_columns: &[String],
+) -> Result<StoredNight, Diagnostic> {
+    let partition = out.join(outputs::partition_name(as_of));
+    let unreadable = |what: String| {
+        Diagnostic::error(Code::DataUnreadable, what).help(
+            "the night's files are damaged or were not written by Vane; run the night again with `vane run --as-of` to rewrite it",
+        )
+    };
+    let Some(format) = formats_to_try(preferred).into_iter().find(|format| {
+        partition
+            .join(outputs::file_name(names::SCORECARD_TABLE, *format))
+            .is_file()
+    }) else {
+        return Err(unreadable(format!(
+            "the night {as_of} in {} has no scorecard file",
+            out.display()
+        )));
+    };
+    let neutralised = csv_formulas_neutralised(&partition);
+    let read = |table: &str, csv_numbers: bool| {
+        let path = partition.join(outputs::file_name(table, format));
+        let csv = CsvReading {
+            neutralised,
+            numbers: csv_numbers,
+            text_columns,
+        };
+        read_table(&path, format, &csv)
+            .map_err(|e| unreadable(format!("cannot read {}: {e}", path.display())))
+    };
+    Ok(StoredNight {
+        as_of,
+        format,
+        definitions_sha256: outputs::recorded_definitions(&partition),
+        scorecard: read(names::SCORECARD_TABLE, true)?,
+        actions: read(names::ACTIONS_TABLE, false)?,
+        partition,
+    })
+}
+
+/// Whether the night's CSV cells that looked like formulas were written
+/// with a leading `'` (the default; the manifest says when not).
+fn csv_formulas_neutralised(partition: &Path) -> bool {
+    let manifest = std::fs::read(partition.join(names::MANIFEST_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    manifest.is_none_or(|m| m["settings"]["csv_formulas"].as_str() != Some("kept"))
+}
+
+/// How a CSV table is read.
+struct CsvReading<'a> {
+    /// Whether formula-like cells were written with a leading `'`.
+    neutralised: bool,
+    /// Whether columns whose values are all numbers are read as numbers.
+    numbers: bool,
+    /// Columns read as text regardless.
+    text_columns: &'a [String],
+}
+
+/// Every batch of one output table.
+fn read_table(
+    path: &Path,
+    format: FileFormat,
+    csv: &CsvReading<'_>,
+) -> Result<Vec<RecordBatch>, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    match format {
+        // `write_table` writes Parquet for both.
+        FileFormat::Parquet | FileFormat::Arrow => ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| e.to_string())?
+            .build()
+            .map_err(|e| e.to_string())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string()),
+        FileFormat::JsonLines => {
+            let mut reader = BufReader::new(file);
+            let (schema, _) =
+                datafusion::arrow::json::reader::infer_json_schema_from_seekable(&mut reader, None)
+                    .map_err(|e| e.to_string())?;
+            reader.rewind().map_err(|e| e.to_string())?;
+            datafusion::arrow::json::ReaderBuilder::new(Arc::new(schema))
+                .build(reader)
+                .map_err(|e| e.to_string())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())
+        }
+        FileFormat::Csv => {
+            let mut reader = BufReader::new(file);
+            let format = datafusion::arrow::csv::reader::Format::default().with_header(true);
+            let (inferred, _) = format
+                .infer_schema(&mut reader, if csv.numbers { None } else { Some(0) })
+                .map_err(|e| e.to_string())?;
+            reader.rewind().map_err(|e| e.to_string())?;
+            let schema: SchemaRef = Arc::new(Schema::new(
+                inferred
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        let number = csv.numbers
+                            && f.data_type().is_numeric()
+                            && !csv.text_columns.contains(f.name());
+                        let data_type = match number {
+                            true => f.data_type().clone(),
+                            false => DataType::Utf8,
+                        };
+                        Field::new(f.name(), data_type, true)
+                    })
+                    .collect::<Vec<_>>(),
+            ));
+            let batches = datafusion::arrow::csv::ReaderBuilder::new(Arc::clone(&schema))
+                .with_header(true)
+                .build(reader)
+                .map_err(|e| e.to_string())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            batches
+                .iter()
+                .map(|batch| as_computed(&schema, batch, csv.neutralised))
+                .collect()
+        }
+    }
+}
+
+/// A CSV batch with its text cells as computed: empty cells null, and
+/// with `neutralised`, the `'` before a formula-like cell removed (`'=1+1`
+/// reads `=1+1`). A cell that itself began with `'` and then a formula
+/// character cannot be told apart and loses its `'`.
+fn as_computed(
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    neutralised: bool,
+) -> Result<RecordBatch, String> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| {
+            let Some(text) = column.as_any().downcast_ref::<StringArray>() else {
+                return Ok(Arc::clone(column));
+            };
+            let cells: StringArray = text
+                .iter()
+                .map(|cell| match cell {
+                    None | Some("") => None,
+                    Some(cell) if neutralised => Some(outputs::restored(cell)),
+                    Some(cell) => Some(cell),
+                })
+                .collect();
+            Ok(Arc::new(cells) as ArrayRef)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())
+}
