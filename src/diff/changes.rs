@@ -16,6 +16,7 @@ use datafusion::arrow::array::RecordBatch;
 use serde::Serialize;
 
 use super::impact::{Compared, Impact, Mover, Table, Value, compare, firings, number, table};
+use super::rollups::RollupDelta;
 use super::{band_label, band_matrix, code, health, metric_table, playbook_table, plural, signed};
 use crate::base::names;
 use crate::check::model::Model;
@@ -96,8 +97,8 @@ pub struct ChangesReport {
     pub playbooks: Vec<PlaybookChange>,
     /// Metrics whose values changed for entities in both nights, in file order.
     pub metrics: Vec<MetricDelta>,
-    /// Book-level rollups at both nights. Rollup deltas are added here
-    /// once nights carry rollups; until then the list is empty.
+    /// Every rollup row at both nights (empty when the nights have no
+    /// rollups file).
     pub rollups: Vec<RollupDelta>,
 }
 
@@ -268,20 +269,6 @@ pub struct MetricDelta {
     pub changed: usize,
     /// The largest absolute change, for numbers.
     pub max_abs_delta: Option<f64>,
-}
-
-/// One book-level rollup (over the whole book, or one group of it) at
-/// both nights.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RollupDelta {
-    /// The rollup.
-    pub rollup: String,
-    /// The group, e.g. `segment=enterprise`; `None` for the whole book.
-    pub group: Option<String>,
-    /// Its value in the older night.
-    pub before: Option<f64>,
-    /// Its value in the newer night.
-    pub after: Option<f64>,
 }
 
 /// The scorecard columns a comparison reads: health, band, indicator
@@ -615,7 +602,7 @@ pub fn changes(nights: &NightsToCompare<'_>) -> Result<ChangesReport, Diagnostic
                 max_abs_delta: m.max_abs_delta,
             })
             .collect(),
-        rollups: Vec::new(),
+        rollups: super::rollups::rollup_deltas(model, &nights.since.rollups, &nights.as_of.rollups),
     })
 }
 
@@ -757,6 +744,7 @@ pub fn markdown(report: &ChangesReport, top: usize) -> String {
     let corner = format!("{} ↓ · {} →", report.since, report.as_of);
     band_matrix(&mut out, &bands, &rows, &columns, &corner);
     out.push('\n');
+    super::rollups::markdown(&mut out, "### Rollups", &report.rollups, 40);
 
     if !report.movers.is_empty() {
         let split = report.definitions.split.is_some();

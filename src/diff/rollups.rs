@@ -13,7 +13,7 @@ use crate::check::model::Model;
 use crate::run::TextColumn;
 
 /// One rollup row in both results.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RollupDelta {
     /// The rollup.
     pub rollup: String,

@@ -50,6 +50,8 @@ pub struct StoredNight {
     pub scorecard: Vec<RecordBatch>,
     /// The actions that fired.
     pub actions: Vec<RecordBatch>,
+    /// The rollups (empty when the night has no rollups file).
+    pub rollups: Vec<RecordBatch>,
 }
 
 /// The formats in the order a partition's files are looked for: the
@@ -112,6 +114,14 @@ pub fn read_night(
         definitions_sha256: outputs::recorded_definitions(&partition),
         scorecard: read(names::SCORECARD_TABLE, true)?,
         actions: read(names::ACTIONS_TABLE, false)?,
+        rollups: if partition
+            .join(outputs::file_name(names::ROLLUPS_TABLE, format))
+            .is_file()
+        {
+            read(names::ROLLUPS_TABLE, true)?
+        } else {
+            Vec::new()
+        },
         partition,
     })
 }

@@ -192,11 +192,30 @@ fn the_band_matrix_adds_up_to_each_nights_scorecard_and_movers_are_the_stored_he
     );
     assert_eq!(json["definitions"]["changed"], false);
     assert_eq!(json["definitions"]["split"], Value::Null);
-    assert_eq!(json["rollups"], serde_json::json!([]));
 
     // Row sums are the older night's bands, column sums the newer night's.
     let (before, after) = (book.scorecard("2026-10-25"), book.scorecard("2026-11-01"));
     let (bands_before, bands_after) = (by_key(&before, "band"), by_key(&after, "band"));
+    // The rollup `accounts` (by band) at both nights is each night's band count.
+    let rollups = json["rollups"].as_array().expect("rollup rows");
+    for (band, n) in counts(bands_before.values().cloned()) {
+        let row = rollups
+            .iter()
+            .find(|r| {
+                r["rollup"] == "accounts" && r["group"] == serde_json::json!([["band", band]])
+            })
+            .unwrap_or_else(|| panic!("accounts in {band}"));
+        assert!(same(&row["before"], n as f64), "{row}");
+    }
+    for (band, n) in counts(bands_after.values().cloned()) {
+        let row = rollups
+            .iter()
+            .find(|r| {
+                r["rollup"] == "accounts" && r["group"] == serde_json::json!([["band", band]])
+            })
+            .unwrap_or_else(|| panic!("accounts in {band}"));
+        assert!(same(&row["after"], n as f64), "{row}");
+    }
     let mut rows: BTreeMap<String, u64> = BTreeMap::new();
     let mut columns: BTreeMap<String, u64> = BTreeMap::new();
     for t in json["band_transitions"].as_array().expect("matrix") {
