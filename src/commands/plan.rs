@@ -241,6 +241,37 @@ pub fn plan(pipeline: &Path, options: &RunOptions, stage: Stage) -> Report {
                 let _ = writeln!(out, "  {column} := {expr}");
             }
         }
+        if !plan.actions.is_empty() && !plan.action_attributes.is_empty() {
+            let carried: Vec<String> = plan
+                .action_attributes
+                .iter()
+                .map(|(column, attribute)| format!("{column} := {attribute}"))
+                .collect();
+            let _ = writeln!(out, "every action carries: {}", carried.join(", "));
+        }
+        if !plan.rollups.is_empty() {
+            let _ = writeln!(
+                out,
+                "== rollups (one aggregation per `over` and `by`, over the working scorecard or the entity table; `{}` marks another rollup's number) ==",
+                names::rollup("…")
+            );
+        }
+        for rollup in &plan.rollups.rollups {
+            let over = match rollup.over {
+                crate::check::model::RollupOver::Population => "the working scorecard",
+                crate::check::model::RollupOver::Entities => "the entity table",
+            };
+            let by = if rollup.by.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", rollup.by.join(", "))
+            };
+            let _ = writeln!(out, "{} (over {over}{by}):", rollup.name);
+            for aggregate in &rollup.aggregates {
+                let _ = writeln!(out, "  {aggregate}");
+            }
+            let _ = writeln!(out, "  value := {}", rollup.value);
+        }
         Ok(out)
     });
     match described {
