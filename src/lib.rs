@@ -494,8 +494,14 @@ pub async fn backtest(
     }
     let mut data = backtest::Collected::new(model, outcome);
     progress("scoring the nights");
+    // A backtest measures scores and playbooks: the nights' rollups are
+    // not needed, so they are not computed.
+    let scoring = Model {
+        rollups: Vec::new(),
+        ..model.clone()
+    };
     score_nights(
-        model,
+        &scoring,
         &checked.sources,
         options,
         &usable,
