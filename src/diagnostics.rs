@@ -80,6 +80,8 @@ pub enum Code {
     OutputFailed,
     /// A command-line argument is invalid.
     InvalidArgument,
+    /// A night asked for is not in the output folder, or the folder holds none.
+    NightMissing,
     /// A metric test failed.
     TestFailed,
     /// A definition is never used.
@@ -123,6 +125,7 @@ impl Code {
         Code::RunFailed,
         Code::OutputFailed,
         Code::InvalidArgument,
+        Code::NightMissing,
         Code::TestFailed,
         Code::Unused,
         Code::DuplicateCondition,
@@ -162,6 +165,7 @@ impl Code {
             Code::RunFailed => "V600",
             Code::OutputFailed => "V601",
             Code::InvalidArgument => "V602",
+            Code::NightMissing => "V603",
             Code::TestFailed => "V700",
             Code::Unused => "V701",
             Code::DuplicateCondition => "V702",
@@ -202,6 +206,7 @@ impl Code {
             Code::RunFailed => "run-failed",
             Code::OutputFailed => "output-failed",
             Code::InvalidArgument => "invalid-argument",
+            Code::NightMissing => "night-missing",
             Code::TestFailed => "test-failed",
             Code::Unused => "unused",
             Code::DuplicateCondition => "duplicate-condition",

@@ -27,6 +27,7 @@ mod session;
 pub mod settings;
 mod stopwatch;
 mod write;
+pub mod written;
 
 pub use backfill::Nights;
 pub use cells::{TextColumn, cell, fired};

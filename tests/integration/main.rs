@@ -9,5 +9,6 @@ mod corpus;
 mod fuzz;
 mod plans;
 mod properties;
+mod report;
 mod run;
 mod support;
