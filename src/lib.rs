@@ -42,6 +42,7 @@ pub mod diagnostics;
 pub mod diff;
 pub mod docs;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod sources;

@@ -254,6 +254,20 @@ enum Command {
         #[arg(long, default_value = "out/docs")]
         out: PathBuf,
     },
+    /// Write a static HTML report of the nights already written: overview, a page per owner and per entity (offline, deterministic).
+    Report {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The folder the site is written to (default: `report` inside the output folder). Replaced as a whole.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The night shown (YYYY-MM-DD), a partition of the output folder. Default: the newest night written.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// The output folder the nights were written to (default: the pipeline's `outputs.dir`).
+        #[arg(long)]
+        outputs: Option<PathBuf>,
+    },
     /// Explain one entity's health: groups, indicators, metrics, windows and targets.
     Explain {
         /// The pipeline file.
@@ -760,6 +774,26 @@ fn main() -> ExitCode {
             }
         }
         Command::Docs { files, out } => commands::docs(&files, &out),
+        Command::Report {
+            pipeline,
+            out,
+            as_of,
+            outputs,
+        } => match as_of
+            .as_deref()
+            .map(|text| parse_date("--as-of", text))
+            .transpose()
+        {
+            Ok(as_of) => commands::report(
+                &pipeline,
+                &vane::report::ReportOptions {
+                    outputs,
+                    site: out,
+                    as_of,
+                },
+            ),
+            Err(diagnostic) => Report::error(diagnostic),
+        },
         Command::Explain {
             pipeline,
             entity,

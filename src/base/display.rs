@@ -5,6 +5,12 @@
 /// The most digits after the point (as for `round`).
 const MAX_DIGITS: i64 = 15;
 
+/// Below this, `x` scaled by `10^digits` and rounded is an exact integer
+/// whose digits are the ones `{:.digits$}` writes for the rounded value
+/// (its error is far below half a unit of the last digit), so it is
+/// written from the integer, which is much faster than formatting a float.
+const EXACT_SCALED: f64 = 4_503_599_627_370_496.0; // 2^52
+
 /// `x` rounded half away from zero to `digits` decimals, with a comma
 /// between each group of three digits before the point; `None` for an
 /// infinite or NaN `x`. A value that rounds to zero has no sign.
@@ -14,8 +20,25 @@ pub fn format_number(x: f64, digits: i64) -> Option<String> {
     }
     let digits = digits.clamp(0, MAX_DIGITS);
     let factor = 10f64.powi(digits as i32);
-    let rounded = (x * factor).round() / factor;
-    let text = format!("{:.*}", digits as usize, rounded.abs());
+    let scaled = (x * factor).round();
+    let rounded = scaled / factor;
+    let text = if scaled.abs() < EXACT_SCALED {
+        // The digits of `rounded` to `digits` places are those of the
+        // integer `scaled`: written from it, without formatting a float.
+        let whole = scaled.abs() as u64;
+        let unit = 10u64.pow(digits as u32);
+        match digits {
+            0 => whole.to_string(),
+            _ => format!(
+                "{}.{:0width$}",
+                whole / unit,
+                whole % unit,
+                width = digits as usize
+            ),
+        }
+    } else {
+        format!("{:.*}", digits as usize, rounded.abs())
+    };
     let (whole, fraction) = match text.split_once('.') {
         Some((whole, fraction)) => (whole, Some(fraction)),
         None => (text.as_str(), None),
@@ -82,5 +105,37 @@ mod tests {
         assert_eq!(with_unit(12.5, Some("days")), "12.5 days");
         assert_eq!(with_unit(290_131.53, None), "290,132");
         assert_eq!(with_unit(f64::NAN, None), "—");
+    }
+
+    #[test]
+    fn numbers_written_from_integers_read_as_formatted_floats() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let float_formatted = |x: f64, digits: i64| {
+            let factor = 10f64.powi(digits as i32);
+            let rounded = (x * factor).round() / factor;
+            format!("{:.*}", digits as usize, rounded.abs())
+        };
+        for _ in 0..200_000 {
+            let magnitude = 10f64.powi(rng.random_range(-6..16));
+            let x = rng.random_range(-1.0..1.0) * magnitude;
+            let digits = rng.random_range(0..=6);
+            let got = format_number(x, digits).expect("finite");
+            let expected = float_formatted(x, digits).replace(',', "");
+            assert_eq!(
+                got.replace([',', '-'], ""),
+                expected,
+                "{x} to {digits} digits"
+            );
+        }
+        for (x, digits, text) in [
+            (0.05, 1, "0.1"),
+            (-0.04, 1, "0.0"),
+            (2.5, 0, "3"),
+            (-2.5, 0, "-3"),
+            (1e15, 2, "1,000,000,000,000,000.00"),
+        ] {
+            assert_eq!(format_number(x, digits).expect("finite"), text, "{x}");
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! Nights already written, read back: which nights an output folder holds,
-//! and one night's scorecard, actions and recorded definitions hash, in
-//! whatever format it was written (`vane changes` compares two of them).
+//! one night's scorecard, actions, rollups and recorded definitions hash
+//! (`vane changes` compares two of them), and the columns a reader asks
+//! for of any of its tables (`vane report` reads three columns of every
+//! night), in whatever format the night was written. Parquet (and Arrow,
+//! written as Parquet) reads only the columns asked for.
 //!
 //! Cells read back as they were computed, as far as the format allows: a
 //! CSV column is read as numbers when every value is one, except the
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::outputs;
@@ -32,6 +36,74 @@ pub fn written_nights(out: &Path) -> Vec<NaiveDate> {
         .collect();
     nights.reverse();
     nights
+}
+
+/// One night of an output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenNight {
+    /// The night.
+    pub as_of: NaiveDate,
+    /// Its partition folder.
+    pub partition: PathBuf,
+}
+
+impl WrittenNight {
+    /// The format of the night's scorecard file, `preferred` first when
+    /// several exist; `None` when it has none.
+    pub fn format(&self, preferred: FileFormat) -> Option<FileFormat> {
+        formats_to_try(preferred).into_iter().find(|format| {
+            self.partition
+                .join(outputs::file_name(names::SCORECARD_TABLE, *format))
+                .is_file()
+        })
+    }
+
+    /// The path of one of the night's tables in `format`.
+    pub fn table_path(&self, table: &str, format: FileFormat) -> PathBuf {
+        self.partition.join(outputs::file_name(table, format))
+    }
+
+    /// The night's manifest, when it has one that parses.
+    pub fn manifest(&self) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.partition.join(names::MANIFEST_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Whether its formula-like CSV cells were written with a leading `'`
+    /// (the default; the manifest says `kept` otherwise).
+    pub fn csv_formulas_neutralised(&self) -> bool {
+        csv_formulas_neutralised(&self.partition)
+    }
+}
+
+/// The nights written in `out` with their partitions, oldest first; empty
+/// when the folder is missing.
+pub fn nights_in(out: &Path) -> Vec<WrittenNight> {
+    let mut nights: Vec<WrittenNight> = outputs::earlier_partitions(out, NaiveDate::MAX)
+        .into_iter()
+        .map(|(as_of, partition)| WrittenNight { as_of, partition })
+        .collect();
+    nights.reverse();
+    nights
+}
+
+/// `columns` of a table of a written night (every column when `None`;
+/// names it lacks are left out), in file order; CSV cells as text (so a
+/// key such as `007` stays `007`; callers that want numbers cast them).
+/// `neutralised` says whether CSV text cells carry the `'` that
+/// neutralised formulas.
+pub fn read_written(
+    path: &Path,
+    format: FileFormat,
+    columns: Option<&[&str]>,
+    neutralised: bool,
+) -> Result<Vec<RecordBatch>, String> {
+    let csv = CsvReading {
+        neutralised,
+        numbers: false,
+        text_columns: &[],
+    };
+    read_table(path, format, columns, &csv)
 }
 
 /// One night as it was written.
@@ -105,7 +177,7 @@ pub fn read_night(
             numbers: csv_numbers,
             text_columns,
         };
-        read_table(&path, format, &csv)
+        read_table(&path, format, None, &csv)
             .map_err(|e| unreadable(format!("cannot read {}: {e}", path.display())))
     };
     Ok(StoredNight {
@@ -145,30 +217,52 @@ struct CsvReading<'a> {
     text_columns: &'a [String],
 }
 
-/// Every batch of one output table.
+/// The positions of the fields of `schema` that `columns` asks for.
+fn projection(schema: &Schema, columns: Option<&[&str]>) -> Vec<usize> {
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| columns.is_none_or(|c| c.contains(&f.name().as_str())))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// `columns` (every column when `None`) of one output table.
 fn read_table(
     path: &Path,
     format: FileFormat,
+    columns: Option<&[&str]>,
     csv: &CsvReading<'_>,
 ) -> Result<Vec<RecordBatch>, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     match format {
         // `write_table` writes Parquet for both.
-        FileFormat::Parquet | FileFormat::Arrow => ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| e.to_string())?
-            .build()
-            .map_err(|e| e.to_string())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string()),
+        FileFormat::Parquet | FileFormat::Arrow => {
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+            let indices = projection(builder.schema(), columns);
+            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            builder
+                .with_projection(mask)
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| e.to_string())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())
+        }
         FileFormat::JsonLines => {
             let mut reader = BufReader::new(file);
             let (schema, _) =
                 datafusion::arrow::json::reader::infer_json_schema_from_seekable(&mut reader, None)
                     .map_err(|e| e.to_string())?;
             reader.rewind().map_err(|e| e.to_string())?;
+            let indices = projection(&schema, columns);
             datafusion::arrow::json::ReaderBuilder::new(Arc::new(schema))
+                .with_batch_size(BATCH_ROWS)
                 .build(reader)
                 .map_err(|e| e.to_string())?
+                .map(|batch| batch.and_then(|b| b.project(&indices)))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| e.to_string())
         }
@@ -195,29 +289,31 @@ fn read_table(
                     })
                     .collect::<Vec<_>>(),
             ));
+            let indices = projection(&schema, columns);
             let batches = datafusion::arrow::csv::ReaderBuilder::new(Arc::clone(&schema))
                 .with_header(true)
+                .with_batch_size(BATCH_ROWS)
+                .with_projection(indices)
                 .build(reader)
                 .map_err(|e| e.to_string())?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| e.to_string())?;
             batches
                 .iter()
-                .map(|batch| as_computed(&schema, batch, csv.neutralised))
+                .map(|batch| as_computed(batch, csv.neutralised))
                 .collect()
         }
     }
 }
 
+/// Rows per batch read back.
+const BATCH_ROWS: usize = 64 * 1024;
+
 /// A CSV batch with its text cells as computed: empty cells null, and
 /// with `neutralised`, the `'` before a formula-like cell removed (`'=1+1`
 /// reads `=1+1`). A cell that itself began with `'` and then a formula
 /// character cannot be told apart and loses its `'`.
-fn as_computed(
-    schema: &SchemaRef,
-    batch: &RecordBatch,
-    neutralised: bool,
-) -> Result<RecordBatch, String> {
+fn as_computed(batch: &RecordBatch, neutralised: bool) -> Result<RecordBatch, String> {
     let columns = batch
         .columns()
         .iter()
@@ -236,5 +332,5 @@ fn as_computed(
             Ok(Arc::new(cells) as ArrayRef)
         })
         .collect::<Result<Vec<_>, String>>()?;
-    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())
+    RecordBatch::try_new(batch.schema(), columns).map_err(|e| e.to_string())
 }

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("lib", 8),
     ("diff", 9),
     ("docs", 9),
+    ("report", 9),
     ("test", 9),
     ("sample", 9),
     ("commands", 10),

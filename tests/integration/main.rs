@@ -10,5 +10,6 @@ mod corpus;
 mod fuzz;
 mod plans;
 mod properties;
+mod report;
 mod run;
 mod support;
