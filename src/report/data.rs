@@ -199,6 +199,9 @@ pub struct Action {
     pub message: String,
     /// The values the condition read.
     pub reason: String,
+    /// For an action held back: why, when it last fired and when it may
+    /// fire again.
+    pub held: Option<String>,
 }
 
 /// One row of the night's rollups.
@@ -242,6 +245,8 @@ pub struct Book {
     pub rollups: Vec<RollupRow>,
     /// Actions held back by cooldowns on the chosen night (its manifest).
     pub held_back: Option<u64>,
+    /// Those actions, when the night wrote them (`held_back.<ext>`).
+    pub held_back_actions: Vec<Action>,
     /// Whether the previous night was scored by other definitions (the
     /// manifests' hashes differ); `None` when either does not say.
     pub definitions_changed: Option<bool>,
@@ -397,6 +402,15 @@ fn actions_of(table: &Table) -> Vec<Action> {
             owner: table.text("owner", row).map(str::to_string),
             message: text(names::ACTION_MESSAGE, row),
             reason: text("reason", row),
+            held: table.text(names::HELD_BECAUSE, row).map(|why| {
+                let last = table.text(names::LAST_FIRED, row).unwrap_or("?");
+                match table.text(names::COOLDOWN_ENDS, row) {
+                    Some(ends) => {
+                        format!("held back ({why}): last fired {last}, may fire again from {ends}")
+                    }
+                    None => format!("held back ({why}): last fired {last}"),
+                }
+            }),
         })
         .collect()
 }
@@ -461,6 +475,16 @@ pub fn read_book(
     let rollups = read_table(chosen, format, names::ROLLUPS_TABLE, None, neutralised, key)?
         .map(|t| rollups_of(&t, model))
         .unwrap_or_default();
+    let held_back_actions = read_table(
+        chosen,
+        format,
+        names::HELD_BACK_TABLE,
+        None,
+        neutralised,
+        key,
+    )?
+    .map(|t| actions_of(&t))
+    .unwrap_or_default();
     let manifest = chosen.manifest();
     let held_back = manifest
         .as_ref()
@@ -597,6 +621,7 @@ pub fn read_book(
         previous_actions,
         rollups,
         held_back,
+        held_back_actions,
         definitions_changed,
     })
 }

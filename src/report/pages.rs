@@ -173,6 +173,8 @@ pub struct ActionRow {
     pub message: String,
     /// The values the condition read.
     pub reason: String,
+    /// Why it was held back, for an action that was.
+    pub held: Option<String>,
 }
 
 /// A number in a summary card.
@@ -473,6 +475,8 @@ pub struct EntityPage {
     pub other_metrics: Vec<MetricNode>,
     /// Tonight's actions.
     pub actions: Vec<ActionRow>,
+    /// Actions whose playbook fired tonight but a cooldown held back.
+    pub held_back: Vec<ActionRow>,
     /// What changed since the previous night.
     pub changes: Option<Changes>,
 }
@@ -494,6 +498,8 @@ pub struct Pages<'a> {
     by_key: BTreeMap<&'a str, usize>,
     /// Actions by entity key.
     actions: BTreeMap<&'a str, Vec<&'a Action>>,
+    /// Actions held back by cooldowns, by entity key.
+    held_back: BTreeMap<&'a str, Vec<&'a Action>>,
     /// Every owner: of entities (their attribute) or of actions.
     pub owners: BTreeSet<String>,
     prepared: Prepared<'a>,
@@ -548,6 +554,7 @@ impl<'a> Pages<'a> {
             order: Vec::new(),
             by_key: BTreeMap::new(),
             actions: BTreeMap::new(),
+            held_back: BTreeMap::new(),
             owners: BTreeSet::new(),
             prepared: Prepared::new(model, book),
         };
@@ -570,6 +577,13 @@ impl<'a> Pages<'a> {
             if let Some(owner) = &action.owner {
                 pages.owners.insert(owner.clone());
             }
+        }
+        for action in &book.held_back_actions {
+            pages
+                .held_back
+                .entry(action.entity.as_str())
+                .or_default()
+                .push(action);
         }
         pages.rows = (0..table.rows).map(|row| pages.entity_row(row)).collect();
         let mut order: Vec<usize> = (0..table.rows).collect();
@@ -678,6 +692,7 @@ impl<'a> Pages<'a> {
             owner: action.owner.as_deref().map(Pages::owner_link),
             message: action.message.clone(),
             reason: self.reason_text(&action.reason),
+            held: action.held.clone(),
         }
     }
 
@@ -1329,6 +1344,13 @@ impl<'a> Pages<'a> {
                 .collect(),
             actions: self
                 .actions
+                .get(entity.key.as_str())
+                .into_iter()
+                .flatten()
+                .map(|a| self.action_row(a))
+                .collect(),
+            held_back: self
+                .held_back
                 .get(entity.key.as_str())
                 .into_iter()
                 .flatten()

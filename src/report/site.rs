@@ -10,6 +10,7 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::run::outputs::Staged;
 
 /// The templates, compiled into the binary.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -79,13 +80,12 @@ pub fn write_failed(path: &Path, error: &std::io::Error) -> Diagnostic {
     .help("check that the report's folder (--out) is writable and the disk has room; the previous report is untouched")
 }
 
-/// A site being written: a hidden folder beside the target that becomes
+/// A site being written: a hidden folder beside the target (the run's
+/// [`Staged`] partition, which replaces its target as a whole) that becomes
 /// the target on [`Staging::commit`], or disappears when dropped.
 pub struct Staging {
-    /// The folder pages are written into.
-    pub dir: PathBuf,
+    staged: Staged,
     target: PathBuf,
-    committed: bool,
 }
 
 impl Staging {
@@ -115,26 +115,19 @@ impl Staging {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "report".to_string());
         let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        let start = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&parent)?;
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
-            }
-            std::fs::create_dir(&dir)?;
-            std::fs::write(dir.join(MARKER), "a report written by `vane report`\n")
-        };
-        start().map_err(|e| write_failed(&dir, &e))?;
+        let staged = Staged::new(&parent, &name).map_err(|e| write_failed(&parent, &e))?;
+        let marker = staged.dir.join(MARKER);
+        std::fs::write(&marker, "a report written by `vane report`\n")
+            .map_err(|e| write_failed(&marker, &e))?;
         Ok(Staging {
-            dir,
+            staged,
             target: target.to_path_buf(),
-            committed: false,
         })
     }
 
     /// Write one file of the site, `relative` to its root.
     pub fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), Diagnostic> {
-        let path = self.dir.join(relative);
+        let path = self.staged.dir.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| write_failed(parent, &e))?;
         }
@@ -142,37 +135,8 @@ impl Staging {
     }
 
     /// Put the finished site in place of the target.
-    pub fn commit(mut self) -> Result<PathBuf, Diagnostic> {
-        let old = self.target.with_file_name(format!(
-            ".{}.old-{}",
-            self.target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        let replaced = self.target.exists();
-        if replaced {
-            std::fs::rename(&self.target, &old).map_err(|e| write_failed(&self.target, &e))?;
-        }
-        if let Err(e) = std::fs::rename(&self.dir, &self.target) {
-            if replaced {
-                let _ = std::fs::rename(&old, &self.target);
-            }
-            return Err(write_failed(&self.target, &e));
-        }
-        self.committed = true;
-        if replaced {
-            let _ = std::fs::remove_dir_all(&old);
-        }
-        Ok(self.target.clone())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+    pub fn commit(self) -> Result<PathBuf, Diagnostic> {
+        let target = self.target;
+        self.staged.commit().map_err(|e| write_failed(&target, &e))
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use vane::commands::{self, Exit};
 use vane::diagnostics::Code;
@@ -380,6 +381,25 @@ fn the_report_reads_right_in_chromium_offline_and_the_same_twice() {
         account_text.contains("seat_utilization"),
         "the explain tree is there"
     );
+
+    // An account whose action a cooldown held back tonight shows it, with why.
+    let held = read_parquet(&out.join("as_of=2026-11-01/held_back.parquet"));
+    let held_entity = held
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| {
+            array_value_to_string(b.column_by_name("entity").expect("entity"), 0).expect("key")
+        })
+        .expect("the example holds actions back by 2026-11-01");
+    let held_page = text_of(&dump_dom(
+        &profile,
+        &site.join(format!("entity/{held_entity}.html")),
+    ));
+    assert!(
+        held_page.contains("Held back by cooldowns"),
+        "{held_entity}"
+    );
+    assert!(held_page.contains("may fire again from"), "{held_entity}");
 
     // A screenshot renders (1280 px wide, as in docs/report.md).
     let png = dir.path().join("account.png");
