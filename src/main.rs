@@ -267,6 +267,9 @@ enum Command {
         /// The output folder the nights were written to (default: the pipeline's `outputs.dir`).
         #[arg(long)]
         outputs: Option<PathBuf>,
+        /// The JSON report of `vane backtest --format json` to summarise (default: `backtest.json` in the output folder, when there is one).
+        #[arg(long)]
+        backtest: Option<PathBuf>,
     },
     /// Explain one entity's health: groups, indicators, metrics, windows and targets.
     Explain {
@@ -779,6 +782,7 @@ fn main() -> ExitCode {
             out,
             as_of,
             outputs,
+            backtest,
         } => match as_of
             .as_deref()
             .map(|text| parse_date("--as-of", text))
@@ -790,6 +794,7 @@ fn main() -> ExitCode {
                     outputs,
                     site: out,
                     as_of,
+                    backtest,
                 },
             ),
             Err(diagnostic) => Report::error(diagnostic),

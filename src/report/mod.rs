@@ -9,6 +9,7 @@
 //! the templates in `templates/` (minijinja, HTML escaped by default) and
 //! writes the folder atomically.
 
+pub mod backtest;
 pub mod charts;
 pub mod data;
 pub mod pages;
@@ -35,6 +36,9 @@ pub struct ReportOptions {
     pub site: Option<PathBuf>,
     /// The night shown; default the newest night written.
     pub as_of: Option<NaiveDate>,
+    /// The JSON report of `vane backtest` to summarise; default
+    /// `backtest.json` in the output folder, when it exists.
+    pub backtest: Option<PathBuf>,
 }
 
 /// What a report wrote.
@@ -96,6 +100,11 @@ pub fn write_report(
         data::choose_nights(&outputs, options.as_of, &pipeline.display().to_string())
             .map_err(|d| vec![d])?;
     let book = data::read_book(model, &outputs, &nights, later).map_err(|d| vec![d])?;
+    let backtest = match &options.backtest {
+        Some(file) => backtest::read_backtest(file, true),
+        None => backtest::read_backtest(&outputs.join(backtest::DEFAULT_FILE), false),
+    }
+    .map_err(|d| vec![d])?;
     let pages = Pages::new(model, &book);
     let env = site::environment().map_err(|d| vec![d])?;
     let staging = Staging::new(&target).map_err(|d| vec![d])?;
@@ -119,7 +128,9 @@ pub fn write_report(
             search_script(&search).map_err(one)?.as_bytes(),
         )
         .map_err(one)?;
-    let overview = site::render(&env, "overview.html", &pages.overview(&search)).map_err(one)?;
+    let mut overview = pages.overview(&search);
+    overview.backtest = backtest;
+    let overview = site::render(&env, "overview.html", &overview).map_err(one)?;
     staging
         .write("index.html", overview.as_bytes())
         .map_err(one)?;

@@ -304,6 +304,8 @@ pub struct Overview {
     pub entities_total: usize,
     /// The pages of the full list.
     pub list_pages: Vec<Link>,
+    /// The backtest's summary, when one was found.
+    pub backtest: Option<super::backtest::BacktestSummary>,
 }
 
 /// One page of the full list of entities.
@@ -992,6 +994,7 @@ impl<'a> Pages<'a> {
                     text: n.to_string(),
                 })
                 .collect(),
+            backtest: None,
         }
     }
 

@@ -127,6 +127,7 @@ fn render(pipeline: &Path, outputs: &Path, site: &Path) {
             outputs: Some(outputs.to_path_buf()),
             site: Some(site.to_path_buf()),
             as_of: None,
+            backtest: None,
         },
     );
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
@@ -479,6 +480,7 @@ fn missing_nights_and_foreign_folders_are_diagnostics() {
                 outputs: Some(outputs.to_path_buf()),
                 site: Some(site.to_path_buf()),
                 as_of: as_of.map(|d| d.parse().expect("date")),
+                backtest: None,
             },
         )
     };
@@ -521,4 +523,70 @@ fn missing_nights_and_foreign_folders_are_diagnostics() {
         overview.contains("1 later night is not shown"),
         "the later night is named"
     );
+}
+
+#[test]
+fn a_backtest_written_into_the_output_folder_is_summarised_on_the_overview() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let out = dir.path().join("out");
+    backfill(&pipeline, &out, "2026-10-25", "2026-11-01", None);
+    let request = vane::BacktestRequest {
+        nights: Nights {
+            from: "2026-05-03".parse().expect("date"),
+            to: "2026-07-26".parse().expect("date"),
+            every_days: 14,
+            force: false,
+        },
+        outcome: "churned".to_string(),
+        bootstrap: vane::backtest::Bootstrap {
+            resamples: 50,
+            seed: 7,
+        },
+        suggest_weights: false,
+    };
+    let options = RunOptions {
+        out: Some(out.clone()),
+        threads: Some(2),
+        ..RunOptions::default()
+    };
+    let backtest = commands::backtest(
+        &pipeline,
+        &options,
+        &request,
+        commands::BacktestFormat::Json,
+        Some(&out.join("backtest.json")),
+    );
+    assert_eq!(backtest.exit, Exit::Ok, "{:?}", backtest.diagnostics);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("backtest.json")).expect("written"))
+            .expect("JSON");
+    let site = dir.path().join("site");
+    render(&pipeline, &out, &site);
+    let overview = std::fs::read_to_string(site.join("index.html")).expect("overview");
+    let auc = json["auc"]["value"].as_f64().expect("an AUC");
+    assert!(
+        overview.contains(&format!("AUC of health: <strong>{auc:.3}")),
+        "{auc}"
+    );
+    assert!(overview.contains("followed by churned"));
+    for band in json["bands"].as_array().expect("bands") {
+        let n = band["entity_nights"].as_f64().expect("entity-nights");
+        let shown = vane::base::display::with_unit(n, None);
+        assert!(overview.contains(&format!(">{shown}<")), "{band}");
+    }
+    // A file that is not a backtest's report is named, not shown.
+    std::fs::write(out.join("backtest.json"), "{}").expect("write");
+    let report = commands::report(
+        &pipeline,
+        &ReportOptions {
+            outputs: Some(out.clone()),
+            site: Some(site.clone()),
+            as_of: None,
+            backtest: None,
+        },
+    );
+    assert_eq!(report.exit, Exit::Error);
+    assert_eq!(report.diagnostics[0].code, Code::DataUnreadable);
+    assert!(report.diagnostics[0].message.contains("backtest.json"));
 }
