@@ -5,12 +5,6 @@
 /// The most digits after the point (as for `round`).
 const MAX_DIGITS: i64 = 15;
 
-/// Below this, `x` scaled by `10^digits` and rounded is an exact integer
-/// whose digits are the ones `{:.digits$}` writes for the rounded value
-/// (its error is far below half a unit of the last digit), so it is
-/// written from the integer, which is much faster than formatting a float.
-const EXACT_SCALED: f64 = 4_503_599_627_370_496.0; // 2^52
-
 /// `x` rounded half away from zero to `digits` decimals, with a comma
 /// between each group of three digits before the point; `None` for an
 /// infinite or NaN `x`. A value that rounds to zero has no sign.
@@ -20,25 +14,8 @@ pub fn format_number(x: f64, digits: i64) -> Option<String> {
     }
     let digits = digits.clamp(0, MAX_DIGITS);
     let factor = 10f64.powi(digits as i32);
-    let scaled = (x * factor).round();
-    let rounded = scaled / factor;
-    let text = if scaled.abs() < EXACT_SCALED {
-        // The digits of `rounded` to `digits` places are those of the
-        // integer `scaled`: written from it, without formatting a float.
-        let whole = scaled.abs() as u64;
-        let unit = 10u64.pow(digits as u32);
-        match digits {
-            0 => whole.to_string(),
-            _ => format!(
-                "{}.{:0width$}",
-                whole / unit,
-                whole % unit,
-                width = digits as usize
-            ),
-        }
-    } else {
-        format!("{:.*}", digits as usize, rounded.abs())
-    };
+    let rounded = (x * factor).round() / factor;
+    let text = format!("{:.*}", digits as usize, rounded.abs());
     let (whole, fraction) = match text.split_once('.') {
         Some((whole, fraction)) => (whole, Some(fraction)),
         None => (text.as_str(), None),

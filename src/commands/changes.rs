@@ -13,6 +13,7 @@ use datafusion::arrow::array::RecordBatch;
 use super::{Report, check_path, run_blocking};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::diff::changes::{self, NightsToCompare, Rescored};
+use crate::run::stored::{night_missing, no_nights};
 use crate::run::{RunOptions, RunSettings, Stopwatch, StoredNight, read_night, written_nights};
 use crate::{Data, compute_night};
 
@@ -39,31 +40,6 @@ pub struct ChangesOptions {
     pub format: ChangesFormat,
     /// How many movers the Markdown lists (JSON lists every one).
     pub top: usize,
-}
-
-/// The nights written, for a help line: every one when there are few,
-/// else the range and the ones nearest `wanted`.
-fn nights_help(nights: &[NaiveDate], wanted: NaiveDate) -> String {
-    let list = |dates: &[NaiveDate]| {
-        dates
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if nights.len() <= 12 {
-        return format!("the nights written there: {}", list(nights));
-    }
-    let before = nights.iter().rev().find(|d| **d < wanted).copied();
-    let after = nights.iter().find(|d| **d > wanted).copied();
-    let nearest: Vec<NaiveDate> = before.into_iter().chain(after).collect();
-    format!(
-        "{} nights are written there, from {} to {}; the nearest: {}",
-        nights.len(),
-        nights[0],
-        nights[nights.len() - 1],
-        list(&nearest)
-    )
 }
 
 fn not_before(since: NaiveDate, as_of: NaiveDate, defaulted: bool) -> Diagnostic {
@@ -127,31 +103,14 @@ pub fn changes(pipeline: &Path, options: &ChangesOptions) -> Report {
     };
     let model = &checked.model;
     let settings = RunSettings::resolve(&options.run, model);
-    let folder = settings.out.display().to_string();
     let nights = written_nights(&settings.out);
     let Some(newest) = nights.last().copied() else {
-        return Report::error(
-            Diagnostic::error(Code::NightMissing, format!("no nights are written in {folder}"))
-                .help(format!(
-                    "write nights first (`vane run {} --as-of DATE`, or `vane backfill`), or point --out at the folder they were written to",
-                    pipeline.display()
-                )),
-        );
+        return Report::error(no_nights(&settings.out, pipeline, "--out"));
     };
     let as_of = options.as_of.unwrap_or(newest);
     for (flag, night) in [("--since", options.since), ("--as-of", as_of)] {
         if !nights.contains(&night) {
-            return Report::error(
-                Diagnostic::error(
-                    Code::NightMissing,
-                    format!("{flag} {night}: no such night in {folder}"),
-                )
-                .help(format!(
-                    "{}; write it with `vane run {} --as-of {night}`",
-                    nights_help(&nights, night),
-                    pipeline.display()
-                )),
-            );
+            return Report::error(night_missing(&settings.out, &nights, flag, night, pipeline));
         }
     }
     if options.since >= as_of {
@@ -173,7 +132,7 @@ pub fn changes(pipeline: &Path, options: &ChangesOptions) -> Report {
     };
     let report = match changes::changes(&NightsToCompare {
         model,
-        out: folder,
+        out: settings.out.display().to_string(),
         since: &since,
         as_of: &as_of,
         rescored,
@@ -190,26 +149,5 @@ pub fn changes(pipeline: &Path, options: &ChangesOptions) -> Report {
                 format!("the report cannot be written as JSON: {e}"),
             )),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn many_nights_are_summed_up_with_the_nearest_ones() {
-        let first = NaiveDate::from_ymd_opt(2026, 1, 4).expect("date");
-        let weekly: Vec<NaiveDate> = (0..20)
-            .map(|w| first + chrono::Duration::weeks(w))
-            .collect();
-        assert_eq!(
-            nights_help(&weekly, NaiveDate::from_ymd_opt(2026, 2, 3).expect("date")),
-            "20 nights are written there, from 2026-01-04 to 2026-05-17; the nearest: 2026-02-01, 2026-02-08"
-        );
-        assert_eq!(
-            nights_help(&weekly[..2], first),
-            "the nights written there: 2026-01-04, 2026-01-11"
-        );
     }
 }

@@ -145,6 +145,15 @@ fn run_blocking<T>(
     block_on(future).map_err(|d| vec![d])?
 }
 
+/// Entities per band as a summary line reads them: "41 red, 162 yellow".
+fn band_counts(bands: &[(String, usize)]) -> String {
+    bands
+        .iter()
+        .map(|(band, n)| format!("{n} {band}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// load → resolve sources → (open) → check, for a file on disk.
 pub fn check_path(path: &Path, data: Data) -> (Option<Checked>, Vec<Diagnostic>) {
     check_loaded(crate::syntax::load_path(path), data)

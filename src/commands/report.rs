@@ -11,12 +11,7 @@ use crate::report::{ReportOptions, ReportSummary, write_report};
 pub fn report_text(summary: &ReportSummary, entity: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "report written to {}", summary.site.display());
-    let bands = summary
-        .bands
-        .iter()
-        .map(|(band, n)| format!("{n} {band}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let bands = super::band_counts(&summary.bands);
     let plural = if summary.entities == 1 { "" } else { "s" };
     let _ = write!(
         out,

@@ -15,12 +15,7 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
         let _ = writeln!(out, "repaired: {repair}");
     }
     let _ = writeln!(out, "scorecard written to {}", summary.partition.display());
-    let bands = summary
-        .bands
-        .iter()
-        .map(|(band, n)| format!("{n} {band}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let bands = super::band_counts(&summary.bands);
     let plural = if summary.entities == 1 { "" } else { "s" };
     if bands.is_empty() {
         let _ = writeln!(out, "  {} {entity}{plural} scored", summary.entities);

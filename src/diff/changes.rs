@@ -15,7 +15,9 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use serde::Serialize;
 
-use super::impact::{Compared, Impact, Mover, Table, Value, compare, firings, number, table};
+use super::impact::{
+    Compared, Impact, MetricChange, Mover, Table, Value, compare, firings, number, table,
+};
 use super::rollups::RollupDelta;
 use super::{band_label, band_matrix, code, health, metric_table, playbook_table, plural, signed};
 use crate::base::names;
@@ -96,7 +98,7 @@ pub struct ChangesReport {
     /// Playbooks with entities newly firing or stopped, by name.
     pub playbooks: Vec<PlaybookChange>,
     /// Metrics whose values changed for entities in both nights, in file order.
-    pub metrics: Vec<MetricDelta>,
+    pub metrics: Vec<MetricChange>,
     /// Every rollup row at both nights (empty when the nights have no
     /// rollups file).
     pub rollups: Vec<RollupDelta>,
@@ -260,17 +262,6 @@ pub struct PlaybookChange {
     pub stopped_firing: Vec<String>,
 }
 
-/// How one metric's values changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MetricDelta {
-    /// The metric.
-    pub metric: String,
-    /// Entities (in both nights) whose value changed.
-    pub changed: usize,
-    /// The largest absolute change, for numbers.
-    pub max_abs_delta: Option<f64>,
-}
-
 /// The scorecard columns a comparison reads: health, band, indicator
 /// scores (the model's and any a night has), metrics (the model's, in
 /// file order, that both nights have); and each indicator's metric.
@@ -313,18 +304,7 @@ fn columns(model: &Model, nights: &[&[RecordBatch]]) -> Columns {
         .map(|m| m.name.clone())
         .filter(|m| present.iter().all(|columns| columns.contains(m)))
         .collect();
-    let indicators: Vec<(String, Option<String>)> = indicators
-        .into_iter()
-        .map(|i| {
-            let metric = model
-                .indicators
-                .iter()
-                .find(|x| x.name == i)
-                .map(|x| x.metric.clone())
-                .filter(|m| metrics.contains(m));
-            (i, metric)
-        })
-        .collect();
+    let indicators = super::impact::with_metrics(model, indicators, &metrics);
     let mut all = vec![names::HEALTH.to_string(), names::BAND.to_string()];
     all.extend(indicators.iter().map(|(i, _)| names::score(i)));
     all.extend(metrics.iter().cloned());
@@ -593,15 +573,7 @@ pub fn changes(nights: &NightsToCompare<'_>) -> Result<ChangesReport, Diagnostic
         entered,
         left,
         playbooks: playbooks.into_values().collect(),
-        metrics: total
-            .metrics
-            .iter()
-            .map(|m| MetricDelta {
-                metric: m.metric.clone(),
-                changed: m.changed,
-                max_abs_delta: m.max_abs_delta,
-            })
-            .collect(),
+        metrics: total.metrics.clone(),
         rollups: super::rollups::rollup_deltas(model, &nights.since.rollups, &nights.as_of.rollups),
     })
 }
@@ -843,17 +815,8 @@ pub fn markdown(report: &ChangesReport, top: usize) -> String {
     }
 
     if !report.metrics.is_empty() {
-        let metrics: Vec<super::impact::MetricChange> = report
-            .metrics
-            .iter()
-            .map(|m| super::impact::MetricChange {
-                metric: m.metric.clone(),
-                changed: m.changed,
-                max_abs_delta: m.max_abs_delta,
-            })
-            .collect();
         let _ = writeln!(out, "### Metric values\n");
-        metric_table(&mut out, &metrics, &entities);
+        metric_table(&mut out, &report.metrics, &entities);
         out.push('\n');
     }
     out

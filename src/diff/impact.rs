@@ -41,7 +41,7 @@ impl Mover {
 }
 
 /// How one metric's values changed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricChange {
     /// The metric.
     pub metric: String,
@@ -268,6 +268,27 @@ pub struct Compared<'a> {
     pub metrics: &'a [String],
 }
 
+/// Each of `indicators` with the metric it scores in `model`, when that
+/// metric is among the `metrics` compared.
+pub fn with_metrics(
+    model: &Model,
+    indicators: impl IntoIterator<Item = String>,
+    metrics: &[String],
+) -> Vec<(String, Option<String>)> {
+    indicators
+        .into_iter()
+        .map(|i| {
+            let metric = model
+                .indicators
+                .iter()
+                .find(|x| x.name == i)
+                .map(|x| x.metric.clone())
+                .filter(|m| metrics.contains(m));
+            (i, metric)
+        })
+        .collect()
+}
+
 /// Compare base and head results entity by entity.
 pub fn impact(sides: &Sides<'_>) -> Impact {
     let (base, head) = (sides.base, sides.head);
@@ -299,18 +320,7 @@ pub fn impact(sides: &Sides<'_>) -> Impact {
     let before = table(sides.base_working, &base.entity.key, &base_columns)
         .renamed(|c| head_name.get(c).map(|m| (*m).clone()));
     let after = table(sides.head_working, &head.entity.key, &columns);
-    let indicators: Vec<(String, Option<String>)> = indicators
-        .into_iter()
-        .map(|i| {
-            let metric = head
-                .indicators
-                .iter()
-                .find(|x| x.name == i)
-                .map(|x| x.metric.clone())
-                .filter(|m| metrics.contains(m));
-            (i, metric)
-        })
-        .collect();
+    let indicators = with_metrics(head, indicators, &metrics);
     let mut impact = compare(
         &before,
         &after,

@@ -273,58 +273,23 @@ impl Book {
     }
 }
 
-/// The nights listed for a help line: all of them when few, else their
-/// range and the ones nearest `near`.
-fn nights_listed(nights: &[WrittenNight], near: Option<NaiveDate>) -> String {
-    let dates: Vec<String> = nights.iter().map(|n| n.as_of.to_string()).collect();
-    if dates.len() <= 12 {
-        return dates.join(", ");
-    }
-    let mut text = format!(
-        "{} nights from {} to {}",
-        dates.len(),
-        dates[0],
-        dates[dates.len() - 1]
-    );
-    if let Some(near) = near {
-        let at = nights.partition_point(|n| n.as_of < near);
-        let nearest: Vec<&str> = dates[at.saturating_sub(2)..(at + 2).min(dates.len())]
-            .iter()
-            .map(String::as_str)
-            .collect();
-        text.push_str(&format!("; the nearest: {}", nearest.join(", ")));
-    }
-    text
-}
-
 /// The nights of `outputs` up to `as_of` (the newest night when `None`),
 /// or why not.
 pub fn choose_nights(
     outputs: &Path,
     as_of: Option<NaiveDate>,
-    pipeline: &str,
+    pipeline: &Path,
 ) -> Result<(Vec<WrittenNight>, usize), Diagnostic> {
     let nights = stored::nights_in(outputs);
-    let folder = outputs.display();
     let Some(newest) = nights.last() else {
-        return Err(Diagnostic::error(
-            Code::NightMissing,
-            format!("no nights are written in {folder}"),
-        )
-        .help(format!(
-            "write nights first (`vane run {pipeline} --as-of DATE`, or `vane backfill`), or point --outputs at the folder they were written to"
-        )));
+        return Err(stored::no_nights(outputs, pipeline, "--outputs"));
     };
     let as_of = as_of.unwrap_or(newest.as_of);
     if !nights.iter().any(|n| n.as_of == as_of) {
-        return Err(Diagnostic::error(
-            Code::NightMissing,
-            format!("--as-of {as_of}: no such night in {folder}"),
-        )
-        .help(format!(
-            "the nights written there: {}; write it with `vane run {pipeline} --as-of {as_of}`",
-            nights_listed(&nights, Some(as_of))
-        )));
+        let dates: Vec<NaiveDate> = nights.iter().map(|n| n.as_of).collect();
+        return Err(stored::night_missing(
+            outputs, &dates, "--as-of", as_of, pipeline,
+        ));
     }
     let later = nights.iter().filter(|n| n.as_of > as_of).count();
     let upto = nights.into_iter().filter(|n| n.as_of <= as_of).collect();

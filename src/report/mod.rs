@@ -97,8 +97,7 @@ pub fn write_report(
         .clone()
         .unwrap_or_else(|| outputs.join("report"));
     let (nights, later) =
-        data::choose_nights(&outputs, options.as_of, &pipeline.display().to_string())
-            .map_err(|d| vec![d])?;
+        data::choose_nights(&outputs, options.as_of, pipeline).map_err(|d| vec![d])?;
     let book = data::read_book(model, &outputs, &nights, later).map_err(|d| vec![d])?;
     let backtest = match &options.backtest {
         Some(file) => backtest::read_backtest(file, true),

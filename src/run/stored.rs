@@ -30,12 +30,64 @@ use crate::diagnostics::{Code, Diagnostic};
 /// The nights written in `out` (folders `as_of=YYYY-MM-DD`), oldest first;
 /// empty when the folder is missing.
 pub fn written_nights(out: &Path) -> Vec<NaiveDate> {
-    let mut nights: Vec<NaiveDate> = outputs::earlier_partitions(out, NaiveDate::MAX)
-        .into_iter()
-        .map(|(date, _)| date)
-        .collect();
-    nights.reverse();
-    nights
+    nights_in(out).into_iter().map(|n| n.as_of).collect()
+}
+
+/// The nights written, for a help line: every one when there are few,
+/// else the range and the ones nearest `wanted`.
+pub fn nights_help(nights: &[NaiveDate], wanted: NaiveDate) -> String {
+    let list = |dates: &[NaiveDate]| {
+        dates
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if nights.len() <= 12 {
+        return format!("the nights written there: {}", list(nights));
+    }
+    let before = nights.iter().rev().find(|d| **d < wanted).copied();
+    let after = nights.iter().find(|d| **d > wanted).copied();
+    let nearest: Vec<NaiveDate> = before.into_iter().chain(after).collect();
+    format!(
+        "{} nights are written there, from {} to {}; the nearest: {}",
+        nights.len(),
+        nights[0],
+        nights[nights.len() - 1],
+        list(&nearest)
+    )
+}
+
+/// `V603` for an output folder without nights; `flag` is the option
+/// that points at another folder (`--out`, `--outputs`).
+pub fn no_nights(folder: &Path, pipeline: &Path, flag: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::NightMissing,
+        format!("no nights are written in {}", folder.display()),
+    )
+    .help(format!(
+        "write nights first (`vane run {} --as-of DATE`, or `vane backfill`), or point {flag} at the folder they were written to",
+        pipeline.display()
+    ))
+}
+
+/// `V603` for the night `flag` names, which is not among `nights`.
+pub fn night_missing(
+    folder: &Path,
+    nights: &[NaiveDate],
+    flag: &str,
+    night: NaiveDate,
+    pipeline: &Path,
+) -> Diagnostic {
+    Diagnostic::error(
+        Code::NightMissing,
+        format!("{flag} {night}: no such night in {}", folder.display()),
+    )
+    .help(format!(
+        "{}; write it with `vane run {} --as-of {night}`",
+        nights_help(nights, night),
+        pipeline.display()
+    ))
 }
 
 /// One night of an output folder.
@@ -333,4 +385,25 @@ fn as_computed(batch: &RecordBatch, neutralised: bool) -> Result<RecordBatch, St
         })
         .collect::<Result<Vec<_>, String>>()?;
     RecordBatch::try_new(batch.schema(), columns).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_nights_are_summed_up_with_the_nearest_ones() {
+        let first = NaiveDate::from_ymd_opt(2026, 1, 4).expect("date");
+        let weekly: Vec<NaiveDate> = (0..20)
+            .map(|w| first + chrono::Duration::weeks(w))
+            .collect();
+        assert_eq!(
+            nights_help(&weekly, NaiveDate::from_ymd_opt(2026, 2, 3).expect("date")),
+            "20 nights are written there, from 2026-01-04 to 2026-05-17; the nearest: 2026-02-01, 2026-02-08"
+        );
+        assert_eq!(
+            nights_help(&weekly[..2], first),
+            "the nights written there: 2026-01-04, 2026-01-11"
+        );
+    }
 }

@@ -104,14 +104,7 @@ impl Book {
 
     /// A night's scorecard, read with the Parquet reader (not Vane's).
     fn scorecard(&self, as_of: &str) -> Vec<RecordBatch> {
-        let path = self.out().join(format!("as_of={as_of}/scorecard.parquet"));
-        let file = std::fs::File::open(path).expect("scorecard");
-        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader")
-            .collect::<Result<Vec<_>, _>>()
-            .expect("batches")
+        crate::support::read_parquet(&self.out().join(format!("as_of={as_of}/scorecard.parquet")))
     }
 }
 

@@ -11,6 +11,8 @@ use vane::commands::{self, Exit};
 use vane::diagnostics::Code;
 use vane::run::{RunOptions, Stopwatch};
 
+use crate::support::read_parquet;
+
 /// A folder with fixture files and a pipeline.
 struct Fixture {
     dir: tempfile::TempDir,
@@ -1487,16 +1489,6 @@ fn a_trend_across_a_definition_change_is_marked_and_reformatting_is_no_change() 
         output.contains("accounts moved more than 10 points"),
         "{output}"
     );
-}
-
-fn read_parquet(path: &Path) -> Vec<RecordBatch> {
-    let file = std::fs::File::open(path).expect("open");
-    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("batches")
 }
 
 /// Every row of `batches` as `column → text` (null as `None`).

@@ -6,6 +6,17 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{Field, Schema};
 
+/// Every batch of a Parquet file, read with the Parquet reader (not Vane's).
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).expect("open parquet");
+    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("batches")
+}
+
 /// Write columns to a Parquet file, creating its folder.
 pub fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>) {
     let fields: Vec<Field> = columns
