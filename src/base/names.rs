@@ -33,9 +33,17 @@ const RESERVED: &[&str] = &[
     TREND_DEFINITION_CHANGED,
 ];
 
-/// Prefixes of the columns Vane generates ([`score`], [`group`], and every
-/// internal `__` column).
-const RESERVED_PREFIXES: &[&str] = &["score__", "group__", "__"];
+/// Prefixes of the columns Vane generates ([`score`], [`group`],
+/// [`rows_counted`], [`target`], [`direction`], and every internal `__`
+/// column).
+const RESERVED_PREFIXES: &[&str] = &[
+    "score__",
+    "group__",
+    "rows__",
+    "target__",
+    "direction__",
+    "__",
+];
 
 /// Whether a user's name (a metric, an entity attribute) would clash with a
 /// column Vane adds to the scorecard or uses internally.
@@ -60,6 +68,15 @@ pub fn describe(column: &str) -> String {
     }
     if let Some(group) = column.strip_prefix("group__") {
         return format!("group `{group}`");
+    }
+    if let Some(metric) = column.strip_prefix("rows__") {
+        return format!("the rows metric `{metric}` counted");
+    }
+    if let Some(kpi) = column.strip_prefix("target__") {
+        return format!("the target of KPI `{kpi}`");
+    }
+    if let Some(kpi) = column.strip_prefix("direction__") {
+        return format!("the target direction of KPI `{kpi}`");
     }
     if let Some((name, seconds)) = column
         .strip_prefix("__")
@@ -91,14 +108,23 @@ pub fn group(group: &str) -> String {
     format!("group__{group}")
 }
 
-/// The target value column for a KPI.
+/// The scorecard column with the KPI target in effect for the entity
+/// that night (null when none is).
 pub fn target(kpi: &str) -> String {
-    format!("__target__{kpi}")
+    format!("target__{kpi}")
 }
 
-/// The target direction column for a KPI.
+/// The scorecard column with the direction (`higher` or `lower` is
+/// better) of the KPI target in effect.
 pub fn direction(kpi: &str) -> String {
-    format!("__direction__{kpi}")
+    format!("direction__{kpi}")
+}
+
+/// The scorecard column with how many rows an aggregate metric read: its
+/// source's rows in its window that meet its `where` (an aggregate's own
+/// condition aside), so a value from one NPS answer shows as such.
+pub fn rows_counted(metric: &str) -> String {
+    format!("rows__{metric}")
 }
 
 /// The side of the facts holding the effective KPI targets.

@@ -381,6 +381,26 @@ pub struct Metric {
     pub span: Span,
 }
 
+impl Metric {
+    /// Whether the scorecard carries the rows this metric read
+    /// ([`names::rows_counted`](crate::base::names::rows_counted)): every
+    /// aggregate metric except one made only of distinct counts, whose
+    /// value already is what it counted (and whose rows would cost a scan
+    /// of every row in its window).
+    pub fn has_rows_counted(&self) -> bool {
+        let MetricKind::Aggregate { value, .. } = &self.kind else {
+            return false;
+        };
+        let mut other_than_distinct = false;
+        value.walk(&mut |e| {
+            if let TypedKind::Aggregate { function, .. } = &e.kind {
+                other_than_distinct |= *function != Aggregate::CountDistinct;
+            }
+        });
+        other_than_distinct
+    }
+}
+
 /// Where KPI targets come from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Targets {

@@ -81,10 +81,18 @@ impl Tree<'_> {
                     .as_ref()
                     .map(|f| format!(" where {f}"))
                     .unwrap_or_default();
+                let rows = if shift == Seconds::ZERO && metric.has_rows_counted() {
+                    match self.value(&names::rows_counted(name)).as_str() {
+                        "1" => " (1 row)".to_string(),
+                        n => format!(" ({n} rows)"),
+                    }
+                } else {
+                    String::new()
+                };
                 self.line(
                     depth,
                     format!(
-                        "{label} = {value}   {} from {source} {range}{filter}",
+                        "{label} = {value}   {} from {source} {range}{filter}{rows}",
                         metric.value_text
                     ),
                 );

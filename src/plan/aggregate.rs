@@ -368,6 +368,7 @@ pub fn source_aggregate(
             }
         }
         let metric_filter = filter.as_ref().map(|f| lowering.lower(f)).transpose()?;
+        let mut own_conditions: Vec<Option<Expr>> = Vec::new();
         let mut on_aggregate = |node: &TypedExpr| -> LowerResult<Expr> {
             let LoweredAggregate {
                 function,
@@ -376,6 +377,9 @@ pub fn source_aggregate(
                 exact_float,
             } = lower_aggregate(node, &lowering)?;
             let mut other: Vec<Expr> = metric_filter.iter().cloned().collect();
+            if function != Aggregate::CountDistinct {
+                own_conditions.push(filter.clone());
+            }
             other.extend(filter);
             let condition = Condition {
                 window: Window { lo, hi },
@@ -392,6 +396,17 @@ pub fn source_aggregate(
         };
         let expr = lowering.lower_with(value, &mut on_aggregate)?;
         metrics.push((names::metric(&metric.name, *shift), expr));
+        if *shift == Seconds::ZERO && metric.has_rows_counted() {
+            let mut other_parts: Vec<Expr> = metric_filter.into_iter().collect();
+            other_parts.extend(any_of(own_conditions));
+            let counted = Condition {
+                window: Window { lo, hi },
+                window_parts,
+                other_parts,
+            };
+            let column = collector.register(count(lit(1i64)), &counted)?;
+            metrics.push((names::rows_counted(&metric.name), zero_filled(&column)));
+        }
     }
 
     let err = |e: datafusion::error::DataFusionError| e.to_string();
@@ -516,6 +531,19 @@ pub fn source_aggregate(
         sides.push((side, plan, None, windowed));
     }
     Ok(SourceAggregate { sides, metrics })
+}
+
+/// The rows any of `conditions` selects (an absent condition selects every
+/// row, and then so does the whole), as one condition; none when every row.
+fn any_of(conditions: Vec<Option<Expr>>) -> Option<Expr> {
+    let mut distinct: Vec<Expr> = Vec::new();
+    for condition in conditions {
+        let condition = condition?;
+        if !distinct.contains(&condition) {
+            distinct.push(condition);
+        }
+    }
+    distinct.into_iter().reduce(Expr::or)
 }
 
 /// Add a FILTER clause to an aggregate, keeping DISTINCT and ORDER BY.

@@ -316,6 +316,18 @@ pub fn output_columns(model: &Model) -> Vec<String> {
     let mut metrics: Vec<&crate::check::model::Metric> = model.metrics.iter().collect();
     metrics.sort_by_key(|m| m.span.start);
     out.extend(metrics.iter().map(|m| m.name.clone()));
+    out.extend(
+        metrics
+            .iter()
+            .filter(|m| m.has_rows_counted())
+            .map(|m| names::rows_counted(&m.name)),
+    );
+    if let Some(targets) = &model.targets {
+        for kpi in &targets.kpis {
+            out.push(names::target(kpi));
+            out.push(names::direction(kpi));
+        }
+    }
     out.extend(model.indicators.iter().map(|i| names::score(&i.name)));
     if let Some(health) = &model.health {
         out.extend(health.groups.iter().map(|g| names::group(&g.name)));

@@ -349,6 +349,9 @@ pub struct MetricNode {
     pub name: String,
     /// Its value, formatted with its unit.
     pub value: String,
+    /// How many rows its aggregates read ("1 row", "57 rows"), when the
+    /// scorecard has them.
+    pub rows: Option<String>,
     /// How it is computed (expression, source, window, filter).
     pub how: String,
     /// Its description.
@@ -377,7 +380,21 @@ pub struct IndicatorNode {
     /// Its metric.
     pub metric: MetricNode,
     /// The KPIs whose per-customer targets it is scored against.
-    pub kpis: Vec<String>,
+    pub kpis: Vec<KpiTarget>,
+}
+
+/// A KPI an indicator is scored against, with the entity's own target.
+#[derive(Debug, Clone, Serialize)]
+pub struct KpiTarget {
+    /// The KPI's name.
+    pub kpi: String,
+    /// Whether the night's scorecard has the KPI's target columns (nights
+    /// written before Vane wrote targets do not).
+    pub known: bool,
+    /// The target in effect, formatted; `None` when the entity has none.
+    pub target: Option<String>,
+    /// Which way is better (`higher` or `lower`).
+    pub direction: Option<String>,
 }
 
 /// A health group in the explain tree.
@@ -1094,9 +1111,18 @@ impl<'a> Pages<'a> {
             }
             None => "not in the scorecard".to_string(),
         };
+        let rows = template
+            .metric
+            .and_then(|m| self.prepared.metrics[m].rows)
+            .and_then(|c| c.number(row))
+            .map(|n| match with_unit(n, None) {
+                one if one == "1" => "1 row".to_string(),
+                many => format!("{many} rows"),
+            });
         MetricNode {
             name: template.label.clone(),
             value,
+            rows,
             how: template.how.clone(),
             description: template.description.clone(),
             children: template
@@ -1138,7 +1164,18 @@ impl<'a> Pages<'a> {
             scoring: prep.scoring.to_string(),
             description: prep.description.clone(),
             metric: self.metric_node(&prep.tree, row),
-            kpis: prep.kpis.clone(),
+            kpis: prep
+                .kpis
+                .iter()
+                .map(|(kpi, target, direction)| KpiTarget {
+                    kpi: kpi.clone(),
+                    known: target.is_some(),
+                    target: target
+                        .and_then(|c| c.number(row))
+                        .map(|x| with_unit(x, None)),
+                    direction: direction.and_then(|c| c.text(row)).map(str::to_string),
+                })
+                .collect(),
         }
     }
 
@@ -1371,6 +1408,8 @@ struct MetricPrep<'a> {
     name: &'a str,
     unit: Option<&'a str>,
     numeric: bool,
+    /// The rows it read tonight ([`names::rows_counted`]).
+    rows: Option<&'a Column>,
     now: Option<&'a Column>,
     before: Option<&'a Column>,
 }
@@ -1395,7 +1434,8 @@ struct IndicatorPrep<'a> {
     kind: &'static str,
     scoring: &'a str,
     description: Option<String>,
-    kpis: Vec<String>,
+    /// `(KPI, target column, direction column)`.
+    kpis: Vec<(String, Option<&'a Column>, Option<&'a Column>)>,
     tree: MetricTemplate,
     now: Option<&'a Column>,
     before: Option<&'a Column>,
@@ -1448,6 +1488,7 @@ impl<'a> Prepared<'a> {
                     name: &m.name,
                     unit: m.unit.as_deref(),
                     numeric: m.ty.is_numeric(),
+                    rows: book.scorecard.column(&names::rows_counted(&m.name)),
                     now,
                     before,
                 }
@@ -1467,7 +1508,14 @@ impl<'a> Prepared<'a> {
                     kind: i.kind.name(),
                     scoring: &i.score_text,
                     description: i.about.description.as_ref().map(|d| d.value.clone()),
-                    kpis,
+                    kpis: kpis
+                        .into_iter()
+                        .map(|kpi| {
+                            let target = book.scorecard.column(&names::target(&kpi));
+                            let direction = book.scorecard.column(&names::direction(&kpi));
+                            (kpi, target, direction)
+                        })
+                        .collect(),
                     tree: metric_template(model, as_of, &i.metric, Seconds::ZERO, 0),
                     now,
                     before,

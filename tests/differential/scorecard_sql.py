@@ -53,6 +53,7 @@ WITH acc AS (
 events AS (
   SELECT account_id,
     min(event_time) FILTER (WHERE event_type = 'report_created') AS first_report_at,
+    count(*) FILTER (WHERE event_type = 'report_created') AS rows__first_report_at,
     count(DISTINCT user_id) FILTER (WHERE event_time >= {w30[0]} AND event_time < {w30[1]}) AS active_users_30d,
     count(DISTINCT user_id) FILTER (WHERE event_time >= {w90[0]} AND event_time < {w90[1]}) AS active_users_90d,
     count(*) FILTER (WHERE event_time >= {w30[0]} AND event_time < {w30[1]} AND event_type = 'login') AS logins_30d,
@@ -63,7 +64,8 @@ events AS (
 tickets AS (
   SELECT account_id,
     count(*) FILTER (WHERE priority IN ('p1', 'p2') AND (closed_at IS NULL OR closed_at >= {T})) AS open_escalations,
-    avg({days_between('opened_at', 'closed_at')}) FILTER (WHERE opened_at >= {w90[0]} AND closed_at < {T}) AS resolution_days_90d
+    avg({days_between('opened_at', 'closed_at')}) FILTER (WHERE opened_at >= {w90[0]} AND closed_at < {T}) AS resolution_days_90d,
+    count(*) FILTER (WHERE opened_at >= {w90[0]} AND closed_at < {T}) AS rows__resolution_days_90d
   FROM '{data}/tickets.parquet' WHERE opened_at < {T} GROUP BY account_id
 ),
 nps AS (
@@ -77,13 +79,17 @@ subs AS (
     sum(amount_usd) FILTER (WHERE kind = 'renewal') AS renewed_usd_365d,
     count(*) FILTER (WHERE kind = 'renewal') AS renewals_365d,
     sum(amount_usd) FILTER (WHERE kind = 'expansion') AS expansion_usd_365d,
-    sum(amount_usd) FILTER (WHERE kind IN ('contraction', 'churn')) AS contraction_usd_365d
+    sum(amount_usd) FILTER (WHERE kind IN ('contraction', 'churn')) AS contraction_usd_365d,
+    count(*) FILTER (WHERE kind = 'expansion') AS expansions_365d,
+    count(*) FILTER (WHERE kind IN ('contraction', 'churn')) AS contractions_365d
   FROM '{data}/subscription_events.parquet' WHERE event_time >= {w365[0]} AND event_time < {T} GROUP BY account_id
 ),
 orders AS (
   SELECT account_id,
     count(*) FILTER (WHERE delivered_at <= promised_at AND delivered_qty >= ordered_qty) / NULLIF(count(*), 0) AS difot_90d,
-    avg({days_between('ordered_at', 'delivered_at')}) FILTER (WHERE delivered_at IS NOT NULL) AS cycle_time_days_90d
+    avg({days_between('ordered_at', 'delivered_at')}) FILTER (WHERE delivered_at IS NOT NULL) AS cycle_time_days_90d,
+    count(*) AS rows__difot_90d,
+    count(*) FILTER (WHERE delivered_at IS NOT NULL) AS rows__cycle_time_days_90d
   FROM '{data}/orders.parquet' WHERE promised_at >= {w90[0]} AND promised_at < {T} GROUP BY account_id
 ),
 targets AS (
@@ -109,6 +115,20 @@ m AS (
     coalesce(s.expansion_usd_365d, 0) AS expansion_usd_365d,
     coalesce(s.contraction_usd_365d, 0) AS contraction_usd_365d,
     o.difot_90d, o.cycle_time_days_90d,
+    coalesce(e.rows__first_report_at, 0) AS rows__first_report_at,
+    coalesce(e.logins_30d, 0) AS rows__logins_30d,
+    coalesce(t.open_escalations, 0) AS rows__open_escalations,
+    coalesce(t.rows__resolution_days_90d, 0) AS rows__resolution_days_90d,
+    coalesce(n.nps_responses_90d, 0) AS rows__nps_90d,
+    coalesce(n.nps_responses_90d, 0) AS rows__nps_responses_90d,
+    coalesce(s.renewals_365d, 0) AS rows__renewed_usd_365d,
+    coalesce(s.renewals_365d, 0) AS rows__renewals_365d,
+    coalesce(s.expansions_365d, 0) AS rows__expansion_usd_365d,
+    coalesce(s.contractions_365d, 0) AS rows__contraction_usd_365d,
+    coalesce(o.rows__difot_90d, 0) AS rows__difot_90d,
+    coalesce(o.rows__cycle_time_days_90d, 0) AS rows__cycle_time_days_90d,
+    t_difot.target AS target__difot, t_difot.direction AS direction__difot,
+    t_cycle_time_days.target AS target__cycle_time_days, t_cycle_time_days.direction AS direction__cycle_time_days,
     t_difot.target AS difot_target, t_difot.direction AS difot_direction,
     t_cycle_time_days.target AS ct_target, t_cycle_time_days.direction AS ct_direction
   FROM acc

@@ -373,6 +373,62 @@ fn the_report_reads_right_in_chromium_offline_and_the_same_twice() {
         "the explain tree is there"
     );
 
+    // The explain tree says how many rows a metric read and the target
+    // each KPI was scored against, as the scorecard has them.
+    let tonight_card = read_parquet(&out.join("as_of=2026-11-01/scorecard.parquet"));
+    let cells = |column: &str| -> Vec<(String, Option<f64>)> {
+        let mut out = Vec::new();
+        for batch in &tonight_card {
+            let keys = batch.column_by_name("account_id").expect("keys");
+            let values = cast(
+                batch.column_by_name(column).expect(column),
+                &DataType::Float64,
+            )
+            .expect("numbers");
+            let values = values.as_primitive::<Float64Type>();
+            for row in 0..batch.num_rows() {
+                let key = array_value_to_string(keys, row).expect("key");
+                out.push((key, (!values.is_null(row)).then(|| values.value(row))));
+            }
+        }
+        out
+    };
+    let targets = cells("target__difot");
+    let rows = cells("rows__nps_90d");
+    let with_target = targets
+        .iter()
+        .find(|(_, t)| t.is_some())
+        .expect("some account has a DIFOT target");
+    let without_target = targets
+        .iter()
+        .find(|(_, t)| t.is_none())
+        .expect("some account has none");
+    for (key, target) in [with_target, without_target] {
+        let page = text_of(&dump_dom(
+            &profile,
+            &site.join(format!("entity/{key}.html")),
+        ));
+        match target {
+            Some(t) => assert!(
+                page.contains(&format!(
+                    "target for difot: {} (higher is better)",
+                    vane::base::display::with_unit(*t, None)
+                )),
+                "{key}: {page}"
+            ),
+            None => assert!(page.contains("no target for difot in effect"), "{key}"),
+        }
+        let (_, counted) = rows.iter().find(|(k, _)| k == key).expect("same rows");
+        let counted = counted.expect("rows are never null") as u64;
+        let noun = if counted == 1 { "row" } else { "rows" };
+        let node = page.find("nps_90d = ").expect("nps_90d in the tree");
+        let line: String = page[node..].chars().take(40).collect();
+        assert!(
+            line.contains(&format!(" from {counted} {noun}")),
+            "{key}: nps_90d read {counted} {noun}: {line}"
+        );
+    }
+
     // An account whose action a cooldown held back tonight shows it, with why.
     let held = read_parquet(&out.join("as_of=2026-11-01/held_back.parquet"));
     let held_entity = held

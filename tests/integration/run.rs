@@ -141,6 +141,64 @@ metrics:
 }
 
 #[test]
+fn the_scorecard_says_how_many_rows_each_aggregate_metric_read() {
+    let events = "account_id,event_time,kind,amount,user_id\n\
+        a1,2026-09-01T10:00:00,renewal,5,u1\n\
+        a1,2026-10-20T10:00:00,renewal,7,u1\n\
+        a1,2026-10-21T10:00:00,expansion,3,u2\n\
+        a1,2026-10-22T10:00:00,login,,u2\n\
+        a1,2026-11-02T10:00:00,renewal,9,u3\n\
+        a3,2026-10-25T10:00:00,churn,4,u9\n";
+    let pipeline = "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events: { path: events.csv, time: event_time }
+entity: { name: account, source: accounts, key: account_id, attributes: [seats] }
+metrics:
+  renewed: { from: events, window: 30d, value: \"sum_if(amount, kind = 'renewal')\", unused: true }
+  moved: { from: events, window: 30d, value: \"sum_if(amount, kind = 'renewal') - sum_if(amount, kind = 'churn')\", unused: true }
+  mean_amount: { from: events, window: 30d, where: amount is not null, value: avg(amount), unused: true }
+  per_user: { from: events, value: count() / count_distinct(user_id), unused: true }
+  users: { from: events, window: 30d, value: count_distinct(user_id), unused: true }
+  per_seat: { value: renewed / account.seats, unused: true }
+";
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        ("events.csv", events),
+        ("p.yaml", pipeline),
+    ]);
+    let report = f.run("2026-11-01");
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let card = crate::support::read_parquet(&f.path("out/as_of=2026-11-01/scorecard.parquet"));
+    let rows = |key: &str, metric: &str| value(&card, key, &format!("rows__{metric}"));
+    assert_eq!(
+        rows("a1", "renewed"),
+        "1",
+        "one renewal in the window; the Sep one is outside"
+    );
+    assert_eq!(rows("a1", "moved"), "1", "rows meeting either condition");
+    assert_eq!(rows("a3", "moved"), "1");
+    assert_eq!(
+        rows("a1", "mean_amount"),
+        "2",
+        "the `where` applies; the login has no amount"
+    );
+    assert_eq!(
+        rows("a1", "per_user"),
+        "4",
+        "no window: every row before as-of, not the Nov 2 one"
+    );
+    assert_eq!(rows("a2", "renewed"), "0", "no rows: 0");
+    for derived_or_distinct in ["rows__users", "rows__per_seat"] {
+        assert!(
+            card.iter()
+                .all(|b| b.column_by_name(derived_or_distinct).is_none()),
+            "{derived_or_distinct}: distinct counts and derived metrics have no rows column"
+        );
+    }
+}
+
+#[test]
 fn empty_entities_get_zero_counts_and_null_averages() {
     let events = "account_id,event_time,amount,user_id\na1,2026-10-20T10:00:00,5,u1\na1,2026-10-21T10:00:00,,u2\n";
     let pipeline = "vane: 1
@@ -236,7 +294,7 @@ fn targets_honour_direction_and_effective_dates_and_missing_ones_drop_out() {
     ]);
     let card = f.compute("2026-11-01");
     assert_eq!(
-        value(&card, "a1", "__target__on_time"),
+        value(&card, "a1", "target__on_time"),
         "0.5",
         "the target effective since Oct 15 applies"
     );
@@ -252,12 +310,15 @@ fn targets_honour_direction_and_effective_dates_and_missing_ones_drop_out() {
     );
     let earlier = f.compute("2026-10-12");
     assert_eq!(
-        value(&earlier, "a1", "__target__on_time"),
+        value(&earlier, "a1", "target__on_time"),
         "0.9",
         "before Oct 15 the first target applies"
     );
+    assert_eq!(value(&card, "a1", "direction__late_days"), "lower");
+    assert_eq!(value(&card, "a1", "target__late_days"), "1.0");
     // a3's only target starts in December: no target, the indicator drops out,
     // and the group is the other indicators' weighted mean.
+    assert_eq!(value(&card, "a3", "target__on_time"), "null");
     assert_eq!(value(&card, "a3", "score__on_time"), "null");
     assert_eq!(
         value(&card, "a3", "group__outcomes"),
