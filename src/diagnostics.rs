@@ -82,6 +82,9 @@ pub enum Code {
     InvalidArgument,
     /// A night asked for is not in the output folder, or the folder holds none.
     NightMissing,
+    /// The engine asked for cannot be used: a build without it, an
+    /// unreachable scheduler.
+    EngineUnavailable,
     /// A metric test failed.
     TestFailed,
     /// A definition is never used.
@@ -126,6 +129,7 @@ impl Code {
         Code::OutputFailed,
         Code::InvalidArgument,
         Code::NightMissing,
+        Code::EngineUnavailable,
         Code::TestFailed,
         Code::Unused,
         Code::DuplicateCondition,
@@ -166,6 +170,7 @@ impl Code {
             Code::OutputFailed => "V601",
             Code::InvalidArgument => "V602",
             Code::NightMissing => "V603",
+            Code::EngineUnavailable => "V604",
             Code::TestFailed => "V700",
             Code::Unused => "V701",
             Code::DuplicateCondition => "V702",
@@ -207,6 +212,7 @@ impl Code {
             Code::OutputFailed => "output-failed",
             Code::InvalidArgument => "invalid-argument",
             Code::NightMissing => "night-missing",
+            Code::EngineUnavailable => "engine-unavailable",
             Code::TestFailed => "test-failed",
             Code::Unused => "unused",
             Code::DuplicateCondition => "duplicate-condition",

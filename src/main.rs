@@ -25,8 +25,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// playbooks compiled to DataFusion plans.
 ///
 /// Exit codes: 0 ok, 1 findings (warnings, files that would change), 2 errors.
+/// `vane --version`: the version and the engines this build has.
+const VERSION: &str = if vane::run::remote::BALLISTA_BUILT {
+    concat!(env!("CARGO_PKG_VERSION"), " (engines: local, ballista)")
+} else {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (engines: local; built without the `ballista` feature)"
+    )
+};
+
 #[derive(Parser)]
-#[command(name = "vane", version, about, propagate_version = true)]
+#[command(name = "vane", version = VERSION, about, propagate_version = true)]
 struct Cli {
     /// How to print diagnostics.
     #[arg(long, global = true, value_enum, default_value = "human")]
@@ -80,6 +90,11 @@ struct EngineFlags {
     /// Threads to use, 1 to 1024 (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Where the facts run: `local`, or `ballista://HOST:PORT` for an Apache
+    /// Ballista scheduler (default: $VANE_ENGINE, else the pipeline's
+    /// `outputs.engine`, else local).
+    #[arg(long)]
+    engine: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -176,6 +191,9 @@ enum Command {
         /// Threads to use, 1 to 1024 (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Where the facts run: `local` or `ballista://HOST:PORT` (as `run --engine`).
+        #[arg(long)]
+        engine: Option<String>,
     },
     /// Print the DataFusion plans a run executes.
     Plan {
@@ -567,6 +585,7 @@ fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
         out: flags.out,
         memory_limit,
         threads: flags.threads,
+        engine: flags.engine,
         ..RunOptions::default()
     })
 }
@@ -643,12 +662,14 @@ fn main() -> ExitCode {
             seed,
             memory_limit,
             threads,
+            engine,
         } => {
             let nights = nights_of(&from, &to, &every, false);
             let engine = EngineFlags {
                 out: None,
                 memory_limit,
                 threads,
+                engine,
             };
             match (nights, engine_options(engine)) {
                 (Ok(nights), Ok(options)) => {
@@ -877,6 +898,7 @@ mod tests {
                 out: None,
                 memory_limit: None,
                 threads: Some(threads),
+                engine: None,
             },
         };
         for threads in [0, 1025, usize::MAX] {

@@ -994,7 +994,26 @@ impl Checker<'_> {
             .and_then(|o| o.format.as_ref())
             .and_then(|f| FileFormat::from_name(&f.value))
             .unwrap_or(FileFormat::Parquet);
-        Outputs { dir, format }
+        let engine = def.and_then(|o| o.engine.as_ref()).and_then(|e| {
+            match crate::run::remote::EngineChoice::parse(&e.value) {
+                Ok(_) => Some(e.value.trim().to_string()),
+                Err(why) => {
+                    self.error(
+                        Code::InvalidValue,
+                        e.span,
+                        why,
+                        "not an engine",
+                        "write `local` or `ballista://HOST:PORT` (see docs/distributed.md)".into(),
+                    );
+                    None
+                }
+            }
+        });
+        Outputs {
+            dir,
+            format,
+            engine,
+        }
     }
 
     /// A column the pipeline reads must be in every file of its source,

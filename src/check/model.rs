@@ -659,6 +659,9 @@ pub struct Outputs {
     pub dir: PathBuf,
     /// The format.
     pub format: FileFormat,
+    /// The engine the facts run on (`local`, `ballista://HOST:PORT`), when
+    /// the file names one.
+    pub engine: Option<String>,
 }
 
 /// A metric test: fixture rows per source, expected values per entity,

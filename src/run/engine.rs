@@ -130,6 +130,15 @@ impl Engine {
             config.options_mut().execution.target_partitions = partitions;
             config.set_extension(Arc::new(facts::TableBytes(table_bytes)));
         }
+        let choice = super::remote::EngineChoice::parse(&settings.engine).map_err(|why| {
+            vec![super::remote::unavailable(
+                why,
+                "write `local` or `ballista://HOST:PORT` in --engine, VANE_ENGINE or outputs.engine",
+            )]
+        })?;
+        super::remote::attach(&ctx, &choice)
+            .await
+            .map_err(|d| vec![d])?;
         let definitions_sha256 = crate::check::definitions::definitions_hash(model);
         let mut previous_health = None;
         let mut previous_definitions_changed = None;

@@ -93,6 +93,10 @@ async fn compute_part(
     plan: LogicalPlan,
     partitions: usize,
 ) -> Result<RecordBatch> {
+    #[cfg(feature = "ballista")]
+    if let Some(cluster) = super::remote::on_cluster(&ctx, &plan) {
+        return cluster.compute(plan).await;
+    }
     let state = state_with_partitions(&ctx, partitions);
     let physical = state.create_physical_plan(&plan).await?;
     let schema = physical.schema();

@@ -120,6 +120,7 @@ pub fn manifest(input: &ManifestInput<'_>) -> String {
             "every_days": n.every_days,
         })),
         "settings": {
+            "engine": settings.engine,
             "threads": settings.threads,
             "partitions": input.partitions,
             "memory_limit_bytes": settings.memory_limit,

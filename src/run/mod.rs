@@ -22,6 +22,7 @@ mod manifest;
 pub mod nights;
 pub mod outputs;
 pub mod parsing;
+pub mod remote;
 pub mod rollups;
 mod session;
 pub mod settings;

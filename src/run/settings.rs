@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 
 use super::backfill::Nights;
+use super::remote::{ENGINE_VARIABLE, EngineChoice};
 use crate::base::FileFormat;
 use crate::check::model::Model;
 
@@ -30,6 +31,10 @@ pub struct RunOptions {
     pub raw_csv: bool,
     /// The backfill this night is part of, if any (recorded in the manifest).
     pub backfill: Option<Nights>,
+    /// The engine, as written (`local`, `ballista://HOST:PORT`). Default:
+    /// the `VANE_ENGINE` environment variable, else the pipeline's
+    /// `outputs.engine`, else local.
+    pub engine: Option<String>,
 }
 
 /// The settings a run uses, every default resolved.
@@ -49,6 +54,9 @@ pub struct RunSettings {
     pub raw_csv: bool,
     /// The backfill this night is part of, if any.
     pub backfill: Option<Nights>,
+    /// The engine the facts run on, as written; checked when the engine
+    /// starts ([`EngineChoice::parse`]).
+    pub engine: String,
 }
 
 impl RunSettings {
@@ -69,6 +77,12 @@ impl RunSettings {
             threads: options.threads.unwrap_or(cores).max(1),
             raw_csv: options.raw_csv,
             backfill: options.backfill.clone(),
+            engine: options
+                .engine
+                .clone()
+                .or_else(|| std::env::var(ENGINE_VARIABLE).ok())
+                .or_else(|| model.outputs.engine.clone())
+                .unwrap_or_else(|| EngineChoice::Local.name()),
         }
     }
 }

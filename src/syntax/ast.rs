@@ -313,6 +313,8 @@ pub struct OutputsDef {
     pub dir: Option<Text>,
     /// `parquet`, `csv` or `jsonl`.
     pub format: Option<Text>,
+    /// `local` or `ballista://HOST:PORT`.
+    pub engine: Option<Text>,
 }
 
 /// A fixture row or a set of expectations: `(name, value)` pairs as written.

@@ -512,6 +512,7 @@ impl Loader {
                 pipeline.outputs = Some(OutputsDef {
                     dir: self.text(&f, section, "dir"),
                     format: self.text(&f, section, "format"),
+                    engine: self.text(&f, section, "engine"),
                 });
             }
         }

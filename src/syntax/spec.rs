@@ -470,6 +470,11 @@ pub static OUTPUTS: Section = Section {
             Shape::Choice(OUTPUT_FORMATS),
             "`parquet` (default), `csv` or `jsonl`.",
         ),
+        field(
+            "engine",
+            Shape::Text,
+            "Where the facts run: `local` (default) or `ballista://HOST:PORT`, an Apache Ballista scheduler (a build with the `ballista` feature). `--engine` and `VANE_ENGINE` win over it.",
+        ),
     ],
 };
 

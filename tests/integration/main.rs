@@ -5,6 +5,8 @@ mod architecture;
 mod authoring;
 mod backfill;
 mod backtest;
+#[cfg(feature = "ballista")]
+mod ballista;
 mod changes;
 mod corpus;
 mod fuzz;

@@ -141,6 +141,60 @@ metrics:
 }
 
 #[test]
+fn an_engine_that_cannot_be_used_is_a_diagnostic_and_nothing_is_written() {
+    let f = Fixture::new(&[
+        ("accounts.csv", ACCOUNTS),
+        (
+            "p.yaml",
+            "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+entity: { name: account, source: accounts, key: account_id, attributes: [seats] }
+metrics:
+  seats_x2: { value: account.seats * 2, unused: true }
+",
+        ),
+    ]);
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let options = RunOptions {
+        engine: Some(format!("ballista://{nobody}")),
+        ..f.options("2026-11-01")
+    };
+    let report = commands::run(&f.path("p.yaml"), &options, &|_| {});
+    assert_eq!(report.exit, Exit::Error);
+    let diagnostic = &report.diagnostics[0];
+    assert_eq!(diagnostic.code, vane::diagnostics::Code::EngineUnavailable);
+    let help = diagnostic.help.as_deref().unwrap_or_default();
+    if vane::run::remote::BALLISTA_BUILT {
+        assert!(
+            diagnostic
+                .message
+                .contains(&format!("cannot reach the Ballista scheduler at {nobody}")),
+            "{}",
+            diagnostic.message
+        );
+        assert!(help.contains("start the scheduler"), "{help}");
+    } else {
+        assert!(
+            diagnostic.message.contains("no Ballista engine"),
+            "{}",
+            diagnostic.message
+        );
+        assert!(help.contains("--features ballista"), "{help}");
+    }
+    assert!(!f.path("out/as_of=2026-11-01").exists());
+    let bad = RunOptions {
+        engine: Some("spark://host:7077".into()),
+        ..f.options("2026-11-01")
+    };
+    let report = commands::run(&f.path("p.yaml"), &bad, &|_| {});
+    assert_eq!(report.exit, Exit::Error);
+    assert!(report.diagnostics[0].message.contains("is not an engine"));
+}
+
+#[test]
 fn the_scorecard_says_how_many_rows_each_aggregate_metric_read() {
     let events = "account_id,event_time,kind,amount,user_id\n\
         a1,2026-09-01T10:00:00,renewal,5,u1\n\
