@@ -94,7 +94,7 @@ pub fn on_cluster(ctx: &SessionContext, plan: &LogicalPlan) -> Option<Arc<Cluste
         if let LogicalPlan::TableScan(scan) = node {
             let listing = source_as_provider(&scan.source)
                 .ok()
-                .is_some_and(|p| p.as_any().downcast_ref::<ListingTable>().is_some());
+                .is_some_and(|p| p.is::<ListingTable>());
             if !listing {
                 files_only = false;
                 return Ok(TreeNodeRecursion::Stop);
@@ -109,8 +109,9 @@ impl Cluster {
     /// Run `plan` on the cluster, as one batch.
     pub async fn compute(&self, plan: LogicalPlan) -> Result<RecordBatch> {
         let frame = self.ctx.execute_logical_plan(plan).await?;
-        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let planned = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await?;
+        let schema = batches.first().map_or(planned, |b| b.schema());
         Ok(concat_batches(&schema, &batches)?)
     }
 }
