@@ -6,6 +6,7 @@
 //! never imports DataFusion.
 
 pub mod display;
+pub mod engine;
 pub mod format;
 pub mod names;
 pub mod span;

@@ -995,7 +995,7 @@ impl Checker<'_> {
             .and_then(|f| FileFormat::from_name(&f.value))
             .unwrap_or(FileFormat::Parquet);
         let engine = def.and_then(|o| o.engine.as_ref()).and_then(|e| {
-            match crate::run::remote::EngineChoice::parse(&e.value) {
+            match crate::base::engine::EngineChoice::parse(&e.value) {
                 Ok(_) => Some(e.value.trim().to_string()),
                 Err(why) => {
                     self.error(

@@ -57,7 +57,13 @@ fn part_of(file: &Path) -> String {
         .next()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .unwrap_or_default();
-    first.trim_end_matches(".rs").to_string()
+    let part = first.trim_end_matches(".rs");
+    // The binaries in src/bin/ are, like main.rs, the outermost layer.
+    if part == "bin" {
+        "main".to_string()
+    } else {
+        part.to_string()
+    }
 }
 
 /// The code without comments, string and char literals (so paths inside
