@@ -68,6 +68,15 @@ pub fn with_unit(x: f64, unit: Option<&str>) -> String {
     text.unwrap_or_else(|| "—".to_string())
 }
 
+/// `n` and a noun that takes an `s` in the plural: "1 row", "57 rows".
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

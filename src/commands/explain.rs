@@ -82,9 +82,9 @@ impl Tree<'_> {
                     .map(|f| format!(" where {f}"))
                     .unwrap_or_default();
                 let rows = if shift == Seconds::ZERO && metric.has_rows_counted() {
-                    match self.value(&names::rows_counted(name)).as_str() {
-                        "1" => " (1 row)".to_string(),
-                        n => format!(" ({n} rows)"),
+                    match self.value(&names::rows_counted(name)).parse::<usize>() {
+                        Ok(n) => format!(" ({})", crate::base::display::plural(n, "row")),
+                        Err(_) => String::new(),
                     }
                 } else {
                     String::new()

@@ -19,7 +19,8 @@ use super::impact::{
     Compared, Impact, MetricChange, Mover, Table, Value, compare, firings, number, table,
 };
 use super::rollups::RollupDelta;
-use super::{band_label, band_matrix, code, health, metric_table, playbook_table, plural, signed};
+use super::{band_label, band_matrix, code, health, metric_table, playbook_table, signed};
+use crate::base::display::plural;
 use crate::base::names;
 use crate::check::model::Model;
 use crate::diagnostics::{Code, Diagnostic};

@@ -12,6 +12,7 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
+use crate::base::display::plural;
 use crate::check::model::{Model, Node};
 pub use definitions::{Change, ChangeKind, changes};
 pub use impact::{Impact, Mover, Sides, band_label, impact};
@@ -96,14 +97,6 @@ fn signed(v: f64) -> String {
 
 fn health(v: Option<f64>) -> String {
     v.map_or("—".into(), |h| format!("{h:.1}"))
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 fn median(values: &[f64]) -> f64 {

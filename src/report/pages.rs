@@ -1115,10 +1115,7 @@ impl<'a> Pages<'a> {
             .metric
             .and_then(|m| self.prepared.metrics[m].rows)
             .and_then(|c| c.number(row))
-            .map(|n| match with_unit(n, None) {
-                one if one == "1" => "1 row".to_string(),
-                many => format!("{many} rows"),
-            });
+            .map(|n| crate::base::display::plural(n as usize, "row"));
         MetricNode {
             name: template.label.clone(),
             value,

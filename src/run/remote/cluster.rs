@@ -54,20 +54,16 @@ pub async fn attach(ctx: &SessionContext, choice: &EngineChoice) -> Result<(), D
         })
         .await
     };
-    match reach {
-        Ok(Ok(())) => {}
-        Ok(Err(why)) => {
-            return Err(unavailable(
-                format!("cannot reach the Ballista scheduler at {address}: {why}"),
-                help,
-            ));
-        }
-        Err(e) => {
-            return Err(unavailable(
-                format!("cannot reach the Ballista scheduler at {address}: {e}"),
-                help,
-            ));
-        }
+    let unreachable = match reach {
+        Ok(Ok(())) => None,
+        Ok(Err(why)) => Some(why),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(why) = unreachable {
+        return Err(unavailable(
+            format!("cannot reach the Ballista scheduler at {address}: {why}"),
+            help,
+        ));
     }
     let remote = SessionContext::remote_with_state(&format!("df://{address}"), ctx.state())
         .await
