@@ -217,6 +217,9 @@ pub struct SharedPass {
     /// Of those, seconds aggregating the sources and preparing the groups
     /// to be cut into nights (each night is cut as it comes).
     pub aggregating_and_cutting: (f64, f64),
+    /// What the cluster ran for the pass (the shared aggregations and
+    /// every night's own parts), when the facts ran on one.
+    pub remote: Option<run::remote::RemoteWork>,
 }
 
 /// (claim the output folder once) → for every night in date order: keep
@@ -249,7 +252,7 @@ pub async fn backfill(
     let to_compute: Vec<chrono::NaiveDate> = dates.iter().copied().filter(|d| !kept(*d)).collect();
     // The nights shared are evenly spaced: every night from the first to
     // the last one computed (kept nights in between cost little).
-    let (mut ahead, pass) = match (to_compute.first(), to_compute.last()) {
+    let (mut ahead, mut pass, shared_session) = match (to_compute.first(), to_compute.last()) {
         (Some(&first), Some(&last)) if to_compute.len() > 1 => {
             progress("computing the sources' buckets for every night");
             let span: Vec<chrono::NaiveDate> = dates
@@ -258,7 +261,7 @@ pub async fn backfill(
                 .filter(|d| (first..=last).contains(d))
                 .collect();
             let wanted: Vec<Micros> = to_compute.iter().map(|d| Micros::midnight(*d)).collect();
-            let (ahead, pass) = share_nights(
+            let (ahead, pass, session) = share_nights(
                 &checked.model,
                 &checked.sources,
                 &settings_of(first),
@@ -266,9 +269,9 @@ pub async fn backfill(
                 &wanted,
             )
             .await?;
-            (Some(ahead), Some(pass))
+            (Some(ahead), Some(pass), Some(session))
         }
-        _ => (None, None),
+        _ => (None, None, None),
     };
     let mut done = Vec::with_capacity(dates.len());
     let mut writing = Writing::new(checked);
@@ -308,6 +311,9 @@ pub async fn backfill(
         }
     }
     writing.finish(&mut done, on_night).await?;
+    if let (Some(pass), Some(session)) = (pass.as_mut(), shared_session) {
+        pass.remote = run::remote::remote_work(&session);
+    }
     Ok(BackfillSummary {
         nights: done,
         repairs,
@@ -378,7 +384,7 @@ pub async fn score_nights(
     let (mut ahead, pass) = match dates {
         [first, _, ..] => {
             let wanted: Vec<Micros> = dates.iter().map(|d| Micros::midnight(*d)).collect();
-            let (ahead, pass) =
+            let (ahead, pass, _) =
                 share_nights(model, sources, &settings_of(*first), dates, &wanted).await?;
             (Some(ahead), Some(pass))
         }
@@ -683,14 +689,16 @@ fn plan_nights_of(
     Ok(plan::nights::plan_nights(&nights, &model.entity.key))
 }
 
-/// The sides `dates` share, computed in one pass over each source.
+/// The sides `dates` share, computed in one pass over each source, the
+/// nights' own parts being computed ahead, and the session that computes
+/// them.
 async fn share_nights(
     model: &Model,
     sources: &Sources,
     settings: &RunSettings,
     dates: &[chrono::NaiveDate],
     wanted: &[Micros],
-) -> Result<(run::Ahead, SharedPass), Vec<Diagnostic>> {
+) -> Result<(run::Ahead, SharedPass, datafusion::prelude::SessionContext), Vec<Diagnostic>> {
     let started = std::time::Instant::now();
     let engine = Engine::start(model, sources, settings, None).await?;
     let nights = plan_nights_of(model, &engine.plan_inputs(), dates)?;
@@ -704,7 +712,8 @@ async fn share_nights(
         groups: shared.groups(),
         seconds: started.elapsed().as_secs_f64(),
         aggregating_and_cutting: shared.seconds(),
+        remote: None,
     };
     let ahead = run::compute_ahead(engine.session(), &nights, shared, wanted);
-    Ok((ahead, pass))
+    Ok((ahead, pass, engine.session().clone()))
 }

@@ -95,6 +95,10 @@ struct EngineFlags {
     /// `outputs.engine`, else local).
     #[arg(long)]
     engine: Option<String>,
+    /// The longest one part of the facts may take on a cluster, e.g. 90s,
+    /// 10m or 2h (default 1h); past it the run fails and writes nothing.
+    #[arg(long)]
+    engine_timeout: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -557,6 +561,21 @@ fn nights_of(
     })
 }
 
+/// `90s`, `10m`, `2h` as a duration of at least a second.
+fn parse_timeout(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => number,
+        "m" | "min" => number.checked_mul(60)?,
+        "h" => number.checked_mul(3600)?,
+        _ => return None,
+    };
+    (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
+}
+
 fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
     let memory_limit = match flags.memory_limit.as_deref() {
         None => None,
@@ -581,11 +600,24 @@ fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
             ),
         ));
     }
+    let engine_timeout = match flags.engine_timeout.as_deref() {
+        None => None,
+        Some(text) => Some(parse_timeout(text).ok_or_else(|| {
+            Report::error(
+                Diagnostic::error(
+                    Code::InvalidArgument,
+                    format!("--engine-timeout `{text}` is not a duration"),
+                )
+                .help("write seconds, minutes or hours, e.g. 90s, 10m or 2h"),
+            )
+        })?),
+    };
     Ok(RunOptions {
         out: flags.out,
         memory_limit,
         threads: flags.threads,
         engine: flags.engine,
+        engine_timeout,
         ..RunOptions::default()
     })
 }
@@ -670,6 +702,7 @@ fn main() -> ExitCode {
                 memory_limit,
                 threads,
                 engine,
+                engine_timeout: None,
             };
             match (nights, engine_options(engine)) {
                 (Ok(nights), Ok(options)) => {

@@ -65,6 +65,7 @@ enum Node {
 
 fn main() -> ExitCode {
     let node = Node::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -100,7 +101,7 @@ async fn start(node: Node) -> Result<(), String> {
                 bind_port: port,
                 external_host,
                 executor_timeout_seconds: executor_timeout,
-                expire_dead_executor_interval_seconds: executor_timeout.clamp(1, 15),
+                expire_dead_executor_interval_seconds: (executor_timeout / 3).clamp(1, 15),
                 no_executors_grace_period_seconds: executor_timeout,
                 ..SchedulerConfig::default()
             };

@@ -70,6 +70,18 @@ pub fn backfill_text(summary: &crate::BackfillSummary, entity: &str) -> String {
             let _ = writeln!(out, "  side `{side}` computed night by night: {why}");
         }
     }
+    let remote = summary
+        .nights
+        .iter()
+        .filter_map(|night| match night {
+            NightDone::Written(_, written) => written.remote.clone(),
+            NightDone::Kept(_) => None,
+        })
+        .chain(summary.shared.as_ref().and_then(|pass| pass.remote.clone()))
+        .reduce(|all, more| all.plus(&more));
+    if let Some(remote) = remote {
+        let _ = writeln!(out, "{}", super::run::remote_line(&remote));
+    }
     for night in &summary.nights {
         let _ = writeln!(out, "  {}", night_line(night, entity));
     }

@@ -89,10 +89,23 @@ pub fn summary_text(summary: &RunSummary, entity: &str) -> String {
             per_playbook.join(", ")
         );
     }
+    if let Some(remote) = &summary.remote {
+        let _ = writeln!(out, "  {}", remote_line(remote));
+    }
     if let Some((_, ms)) = summary.timings.iter().find(|(s, _)| s == "total") {
         let _ = writeln!(out, "  took {:.2} s", ms / 1000.0);
     }
     out
+}
+
+/// Where the facts ran: "facts on ballista://h:p: 7 jobs, 2,513 rows back".
+pub fn remote_line(remote: &crate::run::remote::RemoteWork) -> String {
+    format!(
+        "facts on {}: {}, {} back",
+        remote.scheduler,
+        crate::base::display::plural(remote.jobs, "job"),
+        crate::base::display::plural(remote.rows_back, "row"),
+    )
 }
 
 /// `vane run PIPELINE`: compute and write one night's scorecard, actions and manifest.

@@ -136,7 +136,7 @@ impl Engine {
                 "write `local` or `ballista://HOST:PORT` in --engine, VANE_ENGINE or outputs.engine",
             )]
         })?;
-        super::remote::attach(&ctx, &choice)
+        super::remote::attach(&ctx, &choice, settings.engine_timeout)
             .await
             .map_err(|d| vec![d])?;
         let definitions_sha256 = crate::check::definitions::definitions_hash(model);
@@ -205,6 +205,12 @@ impl Engine {
     /// when there is none, or its manifest does not say).
     pub fn previous_definitions_changed(&self) -> Option<bool> {
         self.previous_definitions_changed
+    }
+
+    /// What the cluster has run for this engine so far, when the facts
+    /// run on one.
+    pub fn remote_work(&self) -> Option<super::remote::RemoteWork> {
+        super::remote::remote_work(&self.ctx)
     }
 
     /// The night whose scorecard gives previous health and trend, if any.

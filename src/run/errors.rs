@@ -81,6 +81,9 @@ pub fn is_out_of_memory(error: &DataFusionError) -> bool {
 
 /// A DataFusion error from executing a plan, as a diagnostic.
 pub fn execution_error(error: &DataFusionError) -> Diagnostic {
+    if let Some(failure) = cluster_failure(error) {
+        return failure.diagnostic();
+    }
     let text = error_text(error);
     match classify(error) {
         Cause::OutOfMemory => Diagnostic::error(
@@ -106,6 +109,16 @@ pub fn execution_error(error: &DataFusionError) -> Diagnostic {
         .help("a column holds values of another type than the pipeline expects; check the source's schema with `vane validate --data`"),
         Cause::Other => Diagnostic::error(Code::RunFailed, format!("the query failed: {text}"))
             .help("see the message; if it names a file or column, check the data"),
+    }
+}
+
+/// The cluster's failure inside `error`, when a part ran on Ballista.
+fn cluster_failure(error: &DataFusionError) -> Option<&super::remote::ClusterFailure> {
+    match error {
+        DataFusionError::External(inner) => inner.downcast_ref(),
+        DataFusionError::Context(_, inner) => cluster_failure(inner),
+        DataFusionError::Shared(inner) => cluster_failure(inner),
+        _ => None,
     }
 }
 

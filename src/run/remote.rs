@@ -17,20 +17,156 @@ pub const BALLISTA_BUILT: bool = cfg!(feature = "ballista");
 
 pub use crate::base::engine::EngineChoice;
 
+/// How the message of a part that ran out of time begins.
+pub const TIMED_OUT: &str = "no result within";
+
+/// A part of the facts the cluster could not compute: the sources it
+/// reads and the cluster's own message, so the diagnostic can name both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterFailure {
+    /// The scheduler, as `ballista://HOST:PORT`.
+    pub scheduler: String,
+    /// The sources the part reads.
+    pub sources: Vec<String>,
+    /// What the cluster said (the scheduler's or an executor's message).
+    pub message: String,
+}
+
+impl std::fmt::Display for ClusterFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the Ballista cluster at {} failed on the part that reads {}: {}",
+            self.scheduler,
+            self.sources_named(),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ClusterFailure {}
+
+impl ClusterFailure {
+    /// "`events`" or "`events`, `tickets`".
+    fn sources_named(&self) -> String {
+        let named: Vec<String> = self.sources.iter().map(|s| format!("`{s}`")).collect();
+        match named.as_slice() {
+            [] => "no source".to_string(),
+            _ => named.join(", "),
+        }
+    }
+
+    /// The diagnostic a person sees: a scheduler of another Ballista
+    /// version, executors that cannot read a source, or the cluster's
+    /// failure as it reported it.
+    pub fn diagnostic(&self) -> Diagnostic {
+        let said = &self.message;
+        let lower = said.to_ascii_lowercase();
+        if said.contains("cannot be used with") && said.contains("Ballista") {
+            return unavailable(
+                format!(
+                    "the scheduler at {} runs another version of Ballista: {said}",
+                    self.scheduler
+                ),
+                &format!(
+                    "this vane speaks Ballista {}: run the scheduler and executors from the \
+                     `vane-cluster` of the same build (see docs/distributed.md)",
+                    BALLISTA_VERSION
+                ),
+            );
+        }
+        if said.starts_with(TIMED_OUT) {
+            return unavailable(
+                format!(
+                    "the Ballista cluster at {} gave {said} for the part that reads {}",
+                    self.scheduler,
+                    self.sources_named()
+                ),
+                "check the scheduler's and executors' logs (RUST_LOG=info); a Ballista 55 \
+                 scheduler can wait forever after losing an executor while every slot of the \
+                 others is busy (docs/distributed.md). Raise --engine-timeout for parts that \
+                 take longer. Earlier nights are untouched",
+            );
+        }
+        let unreadable = [
+            "no such file",
+            "permission denied",
+            "not found",
+            "object store",
+            "os error",
+        ];
+        if unreadable.iter().any(|words| lower.contains(words)) {
+            return Diagnostic::error(
+                Code::DataUnreadable,
+                format!(
+                    "executors of the Ballista cluster at {} cannot read source {}: {said}",
+                    self.scheduler,
+                    self.sources_named()
+                ),
+            )
+            .help(
+                "executors open a source's files by the path this machine resolves it to: \
+                 every executor must see the same files at the same path (a shared \
+                 filesystem; see docs/distributed.md)",
+            );
+        }
+        Diagnostic::error(Code::RunFailed, self.to_string()).help(
+            "see the cluster's message; `RUST_LOG=info vane-cluster …` logs what the \
+             scheduler and executors did. Earlier nights are untouched",
+        )
+    }
+}
+
+/// The Ballista version this build speaks (its client, scheduler and
+/// executor crates).
+pub const BALLISTA_VERSION: &str = "55";
+
 /// The diagnostic for an engine that cannot be used.
 pub fn unavailable(message: String, help: &str) -> Diagnostic {
     Diagnostic::error(Code::EngineUnavailable, message).help(help.to_string())
+}
+
+/// What the cluster ran for a run: jobs (one per part of the facts sent
+/// there) and the rows they sent back, so a run says where its facts ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteWork {
+    /// The scheduler, as `ballista://HOST:PORT`.
+    pub scheduler: String,
+    /// Jobs the cluster ran.
+    pub jobs: usize,
+    /// Rows those jobs sent back (about one per entity per part).
+    pub rows_back: usize,
+}
+
+impl RemoteWork {
+    /// This work and `more` (on the same scheduler) together.
+    pub fn plus(&self, more: &RemoteWork) -> RemoteWork {
+        RemoteWork {
+            scheduler: self.scheduler.clone(),
+            jobs: self.jobs + more.jobs,
+            rows_back: self.rows_back + more.rows_back,
+        }
+    }
 }
 
 #[cfg(not(feature = "ballista"))]
 mod cluster {
     use datafusion::prelude::SessionContext;
 
-    use super::{EngineChoice, unavailable};
+    use super::{EngineChoice, RemoteWork, unavailable};
     use crate::diagnostics::Diagnostic;
 
+    /// Without the `ballista` feature nothing runs remotely.
+    pub fn remote_work(_ctx: &SessionContext) -> Option<RemoteWork> {
+        None
+    }
+
     /// Without the `ballista` feature only the local engine exists.
-    pub async fn attach(_ctx: &SessionContext, choice: &EngineChoice) -> Result<(), Diagnostic> {
+    pub async fn attach(
+        _ctx: &SessionContext,
+        choice: &EngineChoice,
+        _timeout: std::time::Duration,
+    ) -> Result<(), Diagnostic> {
         match choice {
             EngineChoice::Local => Ok(()),
             EngineChoice::Ballista { .. } => Err(unavailable(
@@ -48,9 +184,9 @@ mod cluster {
 #[cfg(feature = "ballista")]
 mod cluster;
 
-pub use cluster::attach;
 #[cfg(feature = "ballista")]
 pub use cluster::{Cluster, on_cluster};
+pub use cluster::{attach, remote_work};
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,14 @@ pub struct RunOptions {
     /// the `VANE_ENGINE` environment variable, else the pipeline's
     /// `outputs.engine`, else local.
     pub engine: Option<String>,
+    /// The longest one part of the facts may take on a cluster before the
+    /// run gives up on it. Default: [`DEFAULT_ENGINE_TIMEOUT`].
+    pub engine_timeout: Option<std::time::Duration>,
 }
+
+/// How long one part of the facts may take on a cluster by default: far
+/// beyond any healthy part, short of a night.
+pub const DEFAULT_ENGINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The settings a run uses, every default resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +64,8 @@ pub struct RunSettings {
     /// The engine the facts run on, as written; checked when the engine
     /// starts ([`EngineChoice::parse`]).
     pub engine: String,
+    /// The longest one part of the facts may take on a cluster.
+    pub engine_timeout: std::time::Duration,
 }
 
 impl RunSettings {
@@ -83,6 +92,7 @@ impl RunSettings {
                 .or_else(|| std::env::var(ENGINE_VARIABLE).ok())
                 .or_else(|| model.outputs.engine.clone())
                 .unwrap_or_else(|| EngineChoice::Local.name()),
+            engine_timeout: options.engine_timeout.unwrap_or(DEFAULT_ENGINE_TIMEOUT),
         }
     }
 }

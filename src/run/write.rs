@@ -49,6 +49,9 @@ pub struct RunSummary {
     /// When the previous night was scored by other definitions: that
     /// night, and how many entities' health moved more than 10 points.
     pub definitions_changed_since: Option<(chrono::NaiveDate, usize)>,
+    /// What the cluster ran, when the facts ran on one (for a backfill,
+    /// every night so far).
+    pub remote: Option<super::remote::RemoteWork>,
 }
 
 /// Entities whose `trend` is beyond ±10 points.
@@ -91,6 +94,7 @@ pub struct SettledNight {
     definitions_sha256: String,
     partitions: usize,
     definitions_changed: bool,
+    remote: Option<super::remote::RemoteWork>,
 }
 
 impl SettledNight {
@@ -152,6 +156,7 @@ pub async fn settle_night(
         definitions_sha256: engine.definitions_sha256().to_string(),
         partitions: engine.partitions(),
         definitions_changed: engine.previous_definitions_changed() == Some(true),
+        remote: engine.remote_work(),
     }
 }
 
@@ -184,6 +189,7 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
         definitions_sha256,
         partitions,
         definitions_changed,
+        remote,
     } = night;
     let actions = &computed.actions;
     let write_error = |what: &str, e: String| {
@@ -308,5 +314,6 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
         definitions_changed_since: previous_night
             .filter(|_| definitions_changed)
             .map(|night| (night, big_movers(&computed.scorecard))),
+        remote,
     })
 }

@@ -5,8 +5,10 @@
 //! on the cluster must be byte for byte the local ones.
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use vane::commands::{self, Exit};
@@ -47,6 +49,12 @@ struct Cluster {
 
 impl Cluster {
     fn start(executors: usize) -> Cluster {
+        Cluster::start_as(executors, None)
+    }
+
+    /// A cluster whose executors run as `user` (through `runuser`, so the
+    /// test must run as root) when given.
+    fn start_as(executors: usize, user: Option<&str>) -> Cluster {
         let work = tempfile::tempdir().expect("temp dir");
         let node = env!("CARGO_BIN_EXE_vane-cluster");
         let port = free_port();
@@ -59,8 +67,9 @@ impl Cluster {
                 "127.0.0.1",
             ])
             .args(["--port", &port.to_string(), "--executor-timeout", "5"])
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file(work.path(), "scheduler"))
             .spawn()
             .expect("start the scheduler");
         let mut cluster = Cluster {
@@ -74,16 +83,29 @@ impl Cluster {
             let (flight, grpc) = (free_port(), free_port());
             let dir = cluster._work.path().join(format!("executor{n}"));
             std::fs::create_dir_all(&dir).expect("work dir");
-            let child = Command::new(node)
+            let mut command = match user {
+                Some(user) => {
+                    for open in [cluster._work.path(), &dir] {
+                        std::fs::set_permissions(open, std::fs::Permissions::from_mode(0o777))
+                            .expect("open the work dir to the executor's user");
+                    }
+                    let mut command = Command::new("runuser");
+                    command.args(["-u", user, "--"]).arg(node);
+                    command
+                }
+                None => Command::new(node),
+            };
+            let child = command
                 .args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
                 .args(["--bind", "127.0.0.1", "--external-host", "127.0.0.1"])
                 .args(["--port", &flight.to_string()])
                 .args(["--grpc-port", &grpc.to_string()])
-                .args(["--concurrent-tasks", "2", "--heartbeat", "1"])
+                .args(["--concurrent-tasks", "4", "--heartbeat", "1"])
                 .arg("--work-dir")
                 .arg(&dir)
+                .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(log_file(cluster._work.path(), &format!("executor{n}")))
                 .spawn()
                 .expect("start an executor");
             cluster.executors.push(child);
@@ -103,6 +125,36 @@ impl Drop for Cluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if std::thread::panicking() {
+            print_logs(self._work.path());
+        }
+    }
+}
+
+/// A node's log file in `work` (its standard error).
+fn log_file(work: &Path, node: &str) -> Stdio {
+    std::fs::File::create(work.join(format!("{node}.log")))
+        .map(Stdio::from)
+        .expect("a log file")
+}
+
+/// The end of every node's log, for a failed test.
+fn print_logs(work: &Path) {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(work)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("--- the last lines of {}", log.display());
+        for line in &lines[lines.len().saturating_sub(40)..] {
+            eprintln!("{line}");
+        }
     }
 }
 
@@ -120,6 +172,29 @@ fn night_files(partition: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// The longest one run on the cluster may take before the test calls it a
+/// hang (the tests' runs take seconds).
+const RUN_LIMIT: Duration = Duration::from_secs(300);
+
+/// `work`'s result, or a failed test when it takes longer than
+/// [`RUN_LIMIT`] — a hung cluster run must fail the test, not stall CI.
+fn within_limit<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    match result.recv_timeout(RUN_LIMIT) {
+        Ok(value) => value,
+        Err(_) => panic!("{what} did not finish within {RUN_LIMIT:?}"),
+    }
+}
+
+/// `commands::run` of `pipeline` with `options`, within [`RUN_LIMIT`].
+fn run(pipeline: &Path, options: RunOptions) -> commands::Report {
+    let pipeline = pipeline.to_path_buf();
+    within_limit("a run", move || commands::run(&pipeline, &options, &|_| {}))
+}
+
 fn options(out: &Path, as_of: &str, engine: Option<String>) -> RunOptions {
     RunOptions {
         as_of: Some(as_of.parse().expect("date")),
@@ -130,15 +205,25 @@ fn options(out: &Path, as_of: &str, engine: Option<String>) -> RunOptions {
     }
 }
 
+/// That `report`'s facts ran on `cluster`: its summary counts the jobs.
+fn assert_ran_on(report: &commands::Report, cluster: &Cluster) {
+    let line = report
+        .output
+        .lines()
+        .find(|l| l.contains(&format!("facts on {}: ", cluster.engine())))
+        .unwrap_or_else(|| panic!("no line on the cluster's work in {}", report.output));
+    assert!(!line.contains(": 0 jobs"), "{line}");
+}
+
 /// Run `pipeline` as of `as_of` locally and on `cluster`; both must
 /// succeed and write the same bytes.
 fn same_on_the_cluster(pipeline: &Path, as_of: &str, cluster: &Cluster, dir: &Path) {
     let (local, remote) = (dir.join("local"), dir.join("remote"));
-    let report = commands::run(pipeline, &options(&local, as_of, None), &|_| {});
+    let report = run(pipeline, options(&local, as_of, None));
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
-    let on_cluster = options(&remote, as_of, Some(cluster.engine()));
-    let report = commands::run(pipeline, &on_cluster, &|_| {});
+    let report = run(pipeline, options(&remote, as_of, Some(cluster.engine())));
     assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert_ran_on(&report, cluster);
     let partition = format!("as_of={as_of}");
     let (here, there) = (
         night_files(&local.join(&partition)),
@@ -158,6 +243,30 @@ fn same_on_the_cluster(pipeline: &Path, as_of: &str, cluster: &Cluster, dir: &Pa
     assert_eq!(manifest["settings"]["engine"], cluster.engine());
 }
 
+/// A `sample-data` book of about a million events under `dir`, with the
+/// example pipeline beside it; returns the pipeline's path.
+fn sample_book(dir: &Path) -> PathBuf {
+    let sample = vane::sample::SampleOptions {
+        out: dir.join("examples/data"),
+        accounts: 1_700,
+        events_per_account: 800,
+        seed: 7,
+        end: "2026-11-01".parse().expect("date"),
+        days: 365,
+    };
+    let summary = vane::sample::generate(&sample, &|_| {}).expect("generate");
+    let events = summary
+        .tables
+        .iter()
+        .find(|(t, _)| t == "events")
+        .map_or(0, |(_, n)| *n);
+    assert!(events > 900_000, "{events} events");
+    let pipeline = dir.join("pipelines/customer_health.yaml");
+    std::fs::create_dir_all(dir.join("pipelines")).expect("mkdir");
+    std::fs::copy(repo("pipelines/customer_health.yaml"), &pipeline).expect("copy");
+    pipeline
+}
+
 #[test]
 fn nights_on_a_ballista_cluster_are_byte_identical_to_local_ones() {
     let cluster = Cluster::start(2);
@@ -172,25 +281,7 @@ fn nights_on_a_ballista_cluster_are_byte_identical_to_local_ones() {
     );
 
     // A generated book of about a million events.
-    let book = dir.path().join("book");
-    let sample = vane::sample::SampleOptions {
-        out: book.join("examples/data"),
-        accounts: 1_700,
-        events_per_account: 600,
-        seed: 7,
-        end: "2026-11-01".parse().expect("date"),
-        days: 365,
-    };
-    let summary = vane::sample::generate(&sample, &|_| {}).expect("generate");
-    let events = summary
-        .tables
-        .iter()
-        .find(|(t, _)| t == "events")
-        .map_or(0, |(_, n)| *n);
-    assert!(events > 900_000, "{events} events");
-    let pipeline = book.join("pipelines/customer_health.yaml");
-    std::fs::create_dir_all(book.join("pipelines")).expect("mkdir");
-    std::fs::copy(repo("pipelines/customer_health.yaml"), &pipeline).expect("copy");
+    let pipeline = sample_book(&dir.path().join("book"));
     same_on_the_cluster(
         &pipeline,
         "2026-10-15",
@@ -207,14 +298,21 @@ fn nights_on_a_ballista_cluster_are_byte_identical_to_local_ones() {
     };
     let (local, remote) = (dir.path().join("bf-local"), dir.path().join("bf-remote"));
     for (out, engine) in [(&local, None), (&remote, Some(cluster.engine()))] {
+        let on_cluster = engine.is_some();
         let options = RunOptions {
             out: Some(out.to_path_buf()),
             threads: Some(2),
             engine,
             ..RunOptions::default()
         };
-        let report = commands::backfill(&pipeline, &options, &nights, &mut |_, _| {});
+        let (pipeline, nights) = (pipeline.clone(), nights.clone());
+        let report = within_limit("a backfill", move || {
+            commands::backfill(&pipeline, &options, &nights, &mut |_, _| {})
+        });
         assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+        if on_cluster {
+            assert_ran_on(&report, &cluster);
+        }
     }
     for night in ["2026-10-04", "2026-10-11", "2026-10-18"] {
         let partition = format!("as_of={night}");
@@ -225,38 +323,146 @@ fn nights_on_a_ballista_cluster_are_byte_identical_to_local_ones() {
     }
 }
 
+/// Whether `text` calls `function` (a name not inside a longer name).
+fn calls(text: &str, function: &str) -> bool {
+    let call = format!("{function}(");
+    text.match_indices(&call).any(|(at, _)| {
+        !text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+#[test]
+fn every_function_of_the_language_runs_on_the_cluster_as_it_does_locally() {
+    let pipeline = repo("tests/corpus/good/every_function.yaml");
+    let text = std::fs::read_to_string(&pipeline).expect("the pipeline");
+    let missing: Vec<&str> = vane::check::functions::FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .filter(|name| !calls(&text, name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "every_function.yaml does not call {missing:?}"
+    );
+    let cluster = Cluster::start(2);
+    let dir = tempfile::tempdir().expect("temp dir");
+    same_on_the_cluster(&pipeline, "2026-11-01", &cluster, dir.path());
+}
+
+/// Whether this test process runs as root (`id -u` is 0).
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn executors_that_cannot_read_a_source_are_a_diagnostic_naming_it() {
+    // Executors that see other files than this machine: here they run as
+    // `nobody`, and the book is readable by root only.
+    if !running_as_root() {
+        assert!(
+            std::env::var_os("CI").is_none()
+                && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
+            "this test starts executors as `nobody` with runuser: run it as root"
+        );
+        eprintln!("skipping: starting executors as another user needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let book = dir.path().join("book");
+    std::fs::create_dir_all(book.join("pipelines")).expect("mkdir");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(repo("examples"))
+        .arg(book.join("examples"))
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let pipeline = book.join("pipelines/customer_health.yaml");
+    std::fs::copy(repo("pipelines/customer_health.yaml"), &pipeline).expect("copy");
+    std::fs::set_permissions(&book, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+
+    let cluster = Cluster::start_as(1, Some("nobody"));
+    let out = dir.path().join("out");
+    let report = run(
+        &pipeline,
+        options(&out, "2026-11-01", Some(cluster.engine())),
+    );
+    assert_eq!(report.exit, Exit::Error, "{}", report.output);
+    let unreadable: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::DataUnreadable)
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(
+        unreadable.iter().any(|m| m.contains("cannot read source `")
+            && m.contains(&cluster.engine())
+            && m.to_lowercase().contains("permission denied")),
+        "{:?}",
+        report.diagnostics
+    );
+    assert!(!out.join("as_of=2026-11-01").exists(), "nothing written");
+}
+
 #[test]
 fn losing_an_executor_mid_run_never_leaves_a_partial_night() {
     let mut cluster = Cluster::start(2);
     let dir = tempfile::tempdir().expect("temp dir");
-    let pipeline = repo("pipelines/customer_health.yaml");
-    let out = dir.path().join("out");
+    let pipeline = sample_book(&dir.path().join("book"));
+    let (out, local) = (dir.path().join("out"), dir.path().join("local"));
     let engine = Some(cluster.engine());
-    let report = commands::run(
-        &pipeline,
-        &options(&out, "2026-10-25", engine.clone()),
-        &|_| {},
-    );
-    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    for (folder, engine) in [(&out, engine.clone()), (&local, None)] {
+        let report = run(&pipeline, options(folder, "2026-10-25", engine));
+        assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    }
     let before = night_files(&out.join("as_of=2026-10-25"));
 
-    let run = {
+    // Tonight's run tells the test when it starts computing; the test
+    // kills one executor while the cluster works on its parts.
+    let (computing, started) = mpsc::channel();
+    let tonight_run = {
         let (pipeline, out) = (pipeline.clone(), out.clone());
+        let computing = std::sync::Mutex::new(computing);
         std::thread::spawn(move || {
-            commands::run(&pipeline, &options(&out, "2026-11-01", engine), &|_| {})
+            let progress = move |step: &str| {
+                if step.starts_with("computing") {
+                    let _ = computing.lock().map(|c| c.send(()));
+                }
+            };
+            // A Ballista 55 scheduler may wait forever for slots after
+            // losing an executor; the run then gives up with a diagnostic.
+            let tonight = RunOptions {
+                engine_timeout: Some(Duration::from_secs(60)),
+                ..options(&out, "2026-11-01", engine)
+            };
+            commands::run(&pipeline, &tonight, &progress)
         })
     };
-    std::thread::sleep(Duration::from_millis(200));
-    let lost = cluster.executors.remove(0);
-    let mut lost = lost;
+    started
+        .recv_timeout(RUN_LIMIT)
+        .expect("the run starts computing");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut lost = cluster.executors.remove(0);
     lost.kill().expect("kill an executor");
     let _ = lost.wait();
-    let report = run.join().expect("the run returns");
+    let report = within_limit("the run that lost an executor", move || {
+        tonight_run.join().expect("the run returns")
+    });
+
     let tonight = out.join("as_of=2026-11-01");
+    eprintln!(
+        "the run that lost an executor: {:?} {:?}",
+        report.exit, report.diagnostics
+    );
     match report.exit {
         Exit::Ok => {
-            let local = dir.path().join("local");
-            let again = commands::run(&pipeline, &options(&local, "2026-11-01", None), &|_| {});
+            let again = run(&pipeline, options(&local, "2026-11-01", None));
             assert_eq!(again.exit, Exit::Ok, "{:?}", again.diagnostics);
             assert!(
                 night_files(&tonight) == night_files(&local.join("as_of=2026-11-01")),

@@ -4,33 +4,54 @@
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ballista::prelude::SessionContextExt;
+use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::source_as_provider;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
-use super::{EngineChoice, unavailable};
+use super::{ClusterFailure, EngineChoice, RemoteWork, TIMED_OUT, unavailable};
 use crate::diagnostics::Diagnostic;
 
 /// How long Vane waits for the scheduler to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A Ballista session the facts' source parts run in.
+/// `90 s`, `10 min`, `2 h`.
+fn humantime(span: Duration) -> String {
+    let seconds = span.as_secs();
+    match seconds {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// A Ballista session the facts' source parts run in, and what it did.
 pub struct Cluster {
     ctx: SessionContext,
+    scheduler: String,
+    timeout: Duration,
+    jobs: AtomicUsize,
+    rows: AtomicUsize,
 }
 
 /// With `choice` a Ballista scheduler: check that it answers (within
 /// [`CONNECT_TIMEOUT`]) and attach a Ballista session to `ctx`, so the
-/// facts' source parts run there.
-pub async fn attach(ctx: &SessionContext, choice: &EngineChoice) -> Result<(), Diagnostic> {
+/// facts' source parts run there, each for at most `timeout`.
+pub async fn attach(
+    ctx: &SessionContext,
+    choice: &EngineChoice,
+    timeout: Duration,
+) -> Result<(), Diagnostic> {
     let EngineChoice::Ballista { host, port } = choice else {
         return Ok(());
     };
@@ -65,7 +86,17 @@ pub async fn attach(ctx: &SessionContext, choice: &EngineChoice) -> Result<(), D
             help,
         ));
     }
-    let remote = SessionContext::remote_with_state(&format!("df://{address}"), ctx.state())
+    // Ballista 55's adaptive planner can leave a job running forever when
+    // an executor is lost mid-stage; the static planner re-runs the lost
+    // tasks (tests/integration/ballista.rs kills one).
+    let config = ctx
+        .copied_config()
+        .upgrade_for_ballista()
+        .with_ballista_adaptive_query_planner(false);
+    let state = SessionStateBuilder::new_from_existing(ctx.state())
+        .with_config(config)
+        .build();
+    let remote = SessionContext::remote_with_state(&format!("df://{address}"), state)
         .await
         .map_err(|e| {
             unavailable(
@@ -76,7 +107,13 @@ pub async fn attach(ctx: &SessionContext, choice: &EngineChoice) -> Result<(), D
     ctx.state_ref()
         .write()
         .config_mut()
-        .set_extension(Arc::new(Cluster { ctx: remote }));
+        .set_extension(Arc::new(Cluster {
+            ctx: remote,
+            scheduler: choice.name(),
+            timeout,
+            jobs: AtomicUsize::new(0),
+            rows: AtomicUsize::new(0),
+        }));
     Ok(())
 }
 
@@ -101,13 +138,85 @@ pub fn on_cluster(ctx: &SessionContext, plan: &LogicalPlan) -> Option<Arc<Cluste
     files_only.then_some(cluster)
 }
 
+/// How many times a part is submitted when its results are lost.
+const ATTEMPTS: usize = 2;
+
+/// What Ballista's client says when it cannot fetch a finished job's
+/// results from the executor that holds them.
+const LOST_RESULTS: &str = "fetch partition error";
+
 impl Cluster {
-    /// Run `plan` on the cluster, as one batch.
-    pub async fn compute(&self, plan: LogicalPlan) -> Result<RecordBatch> {
+    /// Submit `plan` as one job and collect its batches.
+    async fn attempt(&self, plan: LogicalPlan) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let frame = self.ctx.execute_logical_plan(plan).await?;
         let planned = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await?;
-        let schema = batches.first().map_or(planned, |b| b.schema());
-        Ok(concat_batches(&schema, &batches)?)
+        Ok((planned, batches))
     }
+
+    /// Run `plan` on the cluster, as one batch. A failure is a
+    /// [`ClusterFailure`] naming the sources `plan` reads.
+    pub async fn compute(&self, plan: LogicalPlan) -> Result<RecordBatch> {
+        let sources = sources_read(&plan);
+        let failed = |message: String| {
+            DataFusionError::External(Box::new(ClusterFailure {
+                scheduler: self.scheduler.clone(),
+                sources: sources.clone(),
+                message,
+            }))
+        };
+        let work = async {
+            let mut attempt = 1;
+            loop {
+                match self.attempt(plan.clone()).await {
+                    // The job finished but an executor holding its results
+                    // was lost before they came back: run it once more.
+                    Err(e) if attempt < ATTEMPTS && e.to_string().contains(LOST_RESULTS) => {
+                        attempt += 1;
+                    }
+                    done => break done,
+                }
+            }
+        };
+        let (planned, batches) = match tokio::time::timeout(self.timeout, work).await {
+            Ok(done) => done.map_err(|e| failed(e.to_string()))?,
+            Err(_) => {
+                return Err(failed(format!(
+                    "{TIMED_OUT} {} (--engine-timeout); the cluster may have lost executors \
+                     or have none free",
+                    humantime(self.timeout)
+                )));
+            }
+        };
+        let schema = batches.first().map_or(planned, |b| b.schema());
+        let batch = concat_batches(&schema, &batches)?;
+        self.jobs.fetch_add(1, Ordering::Relaxed);
+        self.rows.fetch_add(batch.num_rows(), Ordering::Relaxed);
+        Ok(batch)
+    }
+}
+
+/// The tables `plan` scans (the sources, by name), each once, in order.
+fn sources_read(plan: &LogicalPlan) -> Vec<String> {
+    let mut sources: Vec<String> = Vec::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let name = scan.table_name.table().to_string();
+            if !sources.contains(&name) {
+                sources.push(name);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    sources
+}
+
+/// What the session's cluster has run so far, when it has one.
+pub fn remote_work(ctx: &SessionContext) -> Option<RemoteWork> {
+    let cluster = ctx.copied_config().get_extension::<Cluster>()?;
+    Some(RemoteWork {
+        scheduler: cluster.scheduler.clone(),
+        jobs: cluster.jobs.load(Ordering::Relaxed),
+        rows_back: cluster.rows.load(Ordering::Relaxed),
+    })
 }
