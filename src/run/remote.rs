@@ -78,7 +78,8 @@ impl ClusterFailure {
         if said.starts_with(TIMED_OUT) {
             return unavailable(
                 format!(
-                    "the Ballista cluster at {} gave {said} for the part that reads {}",
+                    "the Ballista cluster at {} gave {said} for the part that reads {}; \
+                     it may have lost executors or have no task slot free",
                     self.scheduler,
                     self.sources_named()
                 ),

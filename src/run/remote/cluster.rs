@@ -86,9 +86,9 @@ pub async fn attach(
             help,
         ));
     }
-    // Ballista 55's adaptive planner can leave a job running forever when
-    // an executor is lost mid-stage; the static planner re-runs the lost
-    // tasks (tests/integration/ballista.rs kills one).
+    // With Ballista 55's adaptive planner, a job that loses an executor
+    // mid-stage often waits forever; the static planner re-runs the lost
+    // tasks (docs/distributed.md, "Failure behaviour").
     let config = ctx
         .copied_config()
         .upgrade_for_ballista()
@@ -182,8 +182,7 @@ impl Cluster {
             Ok(done) => done.map_err(|e| failed(e.to_string()))?,
             Err(_) => {
                 return Err(failed(format!(
-                    "{TIMED_OUT} {} (--engine-timeout); the cluster may have lost executors \
-                     or have none free",
+                    "{TIMED_OUT} {} (--engine-timeout)",
                     humantime(self.timeout)
                 )));
             }
