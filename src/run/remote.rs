@@ -193,6 +193,55 @@ pub use cluster::{attach, remote_work};
 mod tests {
     use super::*;
 
+    fn failure(message: &str) -> ClusterFailure {
+        ClusterFailure {
+            scheduler: "ballista://sched:50050".into(),
+            sources: vec!["events".into(), "tickets".into()],
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn cluster_failures_say_what_went_wrong_and_name_the_sources() {
+        let version = failure(
+            "Execution error: Ballista client 55.0.0 cannot be used with scheduler 54.0.0. \
+             The client and the scheduler must have the same major version.",
+        )
+        .diagnostic();
+        assert_eq!(version.code, Code::EngineUnavailable);
+        assert!(version.message.contains("another version of Ballista"));
+        assert!(
+            version
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("vane-cluster"))
+        );
+
+        let unreadable = failure(
+            "Execution error: Job 0A failed: Task failed: IO error: Permission denied (os error 13)",
+        )
+        .diagnostic();
+        assert_eq!(unreadable.code, Code::DataUnreadable);
+        assert!(
+            unreadable
+                .message
+                .contains("cannot read source `events`, `tickets`")
+        );
+        assert!(unreadable.message.contains("Permission denied"));
+
+        let timeout = failure(&format!("{TIMED_OUT} 1 h (--engine-timeout)")).diagnostic();
+        assert_eq!(timeout.code, Code::EngineUnavailable);
+        assert!(timeout.message.contains("gave no result within 1 h"));
+
+        let other = failure("Execution error: Job 0A failed: task failed 4 times").diagnostic();
+        assert_eq!(other.code, Code::RunFailed);
+        assert!(
+            other
+                .message
+                .contains("the part that reads `events`, `tickets`")
+        );
+    }
+
     #[test]
     fn engines_are_local_or_a_ballista_scheduler() {
         assert_eq!(EngineChoice::parse("local"), Ok(EngineChoice::Local));
