@@ -932,11 +932,24 @@ mod tests {
                 memory_limit: None,
                 threads: Some(threads),
                 engine: None,
+                engine_timeout: None,
             },
         };
         for threads in [0, 1025, usize::MAX] {
             let report = run_options(flags(threads)).expect_err("out of range");
             assert_eq!(report.diagnostics[0].code, Code::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn engine_timeouts_are_seconds_minutes_or_hours() {
+        use std::time::Duration;
+        assert_eq!(parse_timeout("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_timeout("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_timeout("10min"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_timeout("2h"), Some(Duration::from_secs(7200)));
+        for bad in ["", "0s", "10", "h", "-5m", "1.5h", "99999999999999999999h"] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
         }
         for threads in [1, 2, 1024] {
             let options = run_options(flags(threads)).map_err(|r| r.diagnostics);
