@@ -939,6 +939,10 @@ mod tests {
             let report = run_options(flags(threads)).expect_err("out of range");
             assert_eq!(report.diagnostics[0].code, Code::InvalidArgument);
         }
+        for threads in [1, 2, 1024] {
+            let options = run_options(flags(threads)).map_err(|r| r.diagnostics);
+            assert_eq!(options.expect("in range").threads, Some(threads));
+        }
     }
 
     #[test]
@@ -950,10 +954,6 @@ mod tests {
         assert_eq!(parse_timeout("2h"), Some(Duration::from_secs(7200)));
         for bad in ["", "0s", "10", "h", "-5m", "1.5h", "99999999999999999999h"] {
             assert_eq!(parse_timeout(bad), None, "{bad}");
-        }
-        for threads in [1, 2, 1024] {
-            let options = run_options(flags(threads)).map_err(|r| r.diagnostics);
-            assert_eq!(options.expect("in range").threads, Some(threads));
         }
     }
 
