@@ -576,19 +576,36 @@ fn parse_timeout(text: &str) -> Option<std::time::Duration> {
     (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
 }
 
-fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
-    let memory_limit = match flags.memory_limit.as_deref() {
-        None => None,
-        Some(text) => Some(parse_size(text).ok_or_else(|| {
+/// `flag`'s value read by `parse`, or V602 saying it is not `what`.
+fn parsed_flag<T>(
+    text: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    flag: &str,
+    what: &str,
+    help: &str,
+) -> Result<Option<T>, Report> {
+    text.map(|text| {
+        parse(text).ok_or_else(|| {
             Report::error(
                 Diagnostic::error(
                     Code::InvalidArgument,
-                    format!("--memory-limit `{text}` is not a size"),
+                    format!("{flag} `{text}` is not {what}"),
                 )
-                .help("write e.g. 512MB or 2GB"),
+                .help(help.to_string()),
             )
-        })?),
-    };
+        })
+    })
+    .transpose()
+}
+
+fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
+    let memory_limit = parsed_flag(
+        flags.memory_limit.as_deref(),
+        parse_size,
+        "--memory-limit",
+        "a size",
+        "write e.g. 512MB or 2GB",
+    )?;
     if let Some(threads) = flags.threads.filter(|n| !(1..=MAX_THREADS).contains(n)) {
         return Err(Report::error(
             Diagnostic::error(
@@ -600,18 +617,13 @@ fn engine_options(flags: EngineFlags) -> Result<RunOptions, Report> {
             ),
         ));
     }
-    let engine_timeout = match flags.engine_timeout.as_deref() {
-        None => None,
-        Some(text) => Some(parse_timeout(text).ok_or_else(|| {
-            Report::error(
-                Diagnostic::error(
-                    Code::InvalidArgument,
-                    format!("--engine-timeout `{text}` is not a duration"),
-                )
-                .help("write seconds, minutes or hours, e.g. 90s, 10m or 2h"),
-            )
-        })?),
-    };
+    let engine_timeout = parsed_flag(
+        flags.engine_timeout.as_deref(),
+        parse_timeout,
+        "--engine-timeout",
+        "a duration",
+        "write seconds, minutes or hours, e.g. 90s, 10m or 2h",
+    )?;
     Ok(RunOptions {
         out: flags.out,
         memory_limit,

@@ -89,14 +89,13 @@ impl ClusterFailure {
                  take longer. Earlier nights are untouched",
             );
         }
-        let unreadable = [
-            "no such file",
-            "permission denied",
-            "not found",
-            "object store",
-            "os error",
-        ];
-        if unreadable.iter().any(|words| lower.contains(words)) {
+        // A file an executor cannot open; not a shuffle file or a
+        // connection of a lost executor, which read much the same.
+        let unreadable = ["no such file", "permission denied", "object store"];
+        let between_executors = ["shuffle", "fetch partition", "connect"];
+        if unreadable.iter().any(|words| lower.contains(words))
+            && !between_executors.iter().any(|words| lower.contains(words))
+        {
             return Diagnostic::error(
                 Code::DataUnreadable,
                 format!(
@@ -229,9 +228,20 @@ mod tests {
         );
         assert!(unreadable.message.contains("Permission denied"));
 
-        let timeout = failure(&format!("{TIMED_OUT} 1 h (--engine-timeout)")).diagnostic();
+        let lost = failure(
+            "External error: Shuffle fetch partition error from Executor 5f, map_stage 2: \
+             tcp connect error: Connection refused (os error 111)",
+        )
+        .diagnostic();
+        assert_eq!(
+            lost.code,
+            Code::RunFailed,
+            "a lost executor is no unreadable source"
+        );
+
+        let timeout = failure(&format!("{TIMED_OUT} 1h (--engine-timeout)")).diagnostic();
         assert_eq!(timeout.code, Code::EngineUnavailable);
-        assert!(timeout.message.contains("gave no result within 1 h"));
+        assert!(timeout.message.contains("gave no result within 1h"));
 
         let other = failure("Execution error: Job 0A failed: task failed 4 times").diagnostic();
         assert_eq!(other.code, Code::RunFailed);

@@ -44,7 +44,7 @@ struct Cluster {
     scheduler: Child,
     executors: Vec<Child>,
     port: u16,
-    _work: tempfile::TempDir,
+    work: tempfile::TempDir,
 }
 
 impl Cluster {
@@ -76,16 +76,16 @@ impl Cluster {
             scheduler,
             executors: Vec::new(),
             port,
-            _work: work,
+            work,
         };
         wait_for(port, "the scheduler");
         for n in 0..executors {
             let (flight, grpc) = (free_port(), free_port());
-            let dir = cluster._work.path().join(format!("executor{n}"));
+            let dir = cluster.work.path().join(format!("executor{n}"));
             std::fs::create_dir_all(&dir).expect("work dir");
             let mut command = match user {
                 Some(user) => {
-                    for open in [cluster._work.path(), &dir] {
+                    for open in [cluster.work.path(), &dir] {
                         std::fs::set_permissions(open, std::fs::Permissions::from_mode(0o777))
                             .expect("open the work dir to the executor's user");
                     }
@@ -105,7 +105,7 @@ impl Cluster {
                 .arg(&dir)
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
-                .stderr(log_file(cluster._work.path(), &format!("executor{n}")))
+                .stderr(log_file(cluster.work.path(), &format!("executor{n}")))
                 .spawn()
                 .expect("start an executor");
             cluster.executors.push(child);
@@ -126,7 +126,7 @@ impl Drop for Cluster {
             let _ = child.wait();
         }
         if std::thread::panicking() {
-            print_logs(self._work.path());
+            print_logs(self.work.path());
         }
     }
 }

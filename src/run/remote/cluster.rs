@@ -20,19 +20,16 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use super::{ClusterFailure, EngineChoice, RemoteWork, TIMED_OUT, unavailable};
+use crate::base::units::Seconds;
 use crate::diagnostics::Diagnostic;
 
 /// How long Vane waits for the scheduler to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `90 s`, `10 min`, `2 h`.
-fn humantime(span: Duration) -> String {
-    let seconds = span.as_secs();
-    match seconds {
-        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
-        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
-    }
+/// `90s`, `10min`, `2h`, as the language writes durations.
+fn written(span: Duration) -> String {
+    let seconds = i64::try_from(span.as_secs()).unwrap_or(i64::MAX);
+    Seconds::of(seconds, 1).map_or_else(|| format!("{seconds}s"), |s| s.to_string())
 }
 
 /// A Ballista session the facts' source parts run in, and what it did.
@@ -183,7 +180,7 @@ impl Cluster {
             Err(_) => {
                 return Err(failed(format!(
                     "{TIMED_OUT} {} (--engine-timeout)",
-                    humantime(self.timeout)
+                    written(self.timeout)
                 )));
             }
         };
