@@ -85,6 +85,8 @@ pub enum Code {
     /// The engine asked for cannot be used: a build without it, an
     /// unreachable scheduler.
     EngineUnavailable,
+    /// `vane sql`: the dialect cannot say a construct as Vane computes it.
+    SqlInexpressible,
     /// A metric test failed.
     TestFailed,
     /// A definition is never used.
@@ -130,6 +132,7 @@ impl Code {
         Code::InvalidArgument,
         Code::NightMissing,
         Code::EngineUnavailable,
+        Code::SqlInexpressible,
         Code::TestFailed,
         Code::Unused,
         Code::DuplicateCondition,
@@ -171,6 +174,7 @@ impl Code {
             Code::InvalidArgument => "V602",
             Code::NightMissing => "V603",
             Code::EngineUnavailable => "V604",
+            Code::SqlInexpressible => "V605",
             Code::TestFailed => "V700",
             Code::Unused => "V701",
             Code::DuplicateCondition => "V702",
@@ -213,6 +217,7 @@ impl Code {
             Code::InvalidArgument => "invalid-argument",
             Code::NightMissing => "night-missing",
             Code::EngineUnavailable => "engine-unavailable",
+            Code::SqlInexpressible => "sql-inexpressible",
             Code::TestFailed => "test-failed",
             Code::Unused => "unused",
             Code::DuplicateCondition => "duplicate-condition",

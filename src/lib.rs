@@ -46,6 +46,7 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod sources;
+pub mod sql;
 pub mod syntax;
 pub mod test;
 

@@ -303,6 +303,26 @@ enum Command {
         #[command(flatten)]
         data: DataFlags,
     },
+    /// Print a night's scorecard as one SQL query for a warehouse (DuckDB, PostgreSQL, Snowflake), written from the plans `run` executes.
+    Sql {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// The as-of date (YYYY-MM-DD): windows end at its midnight UTC, exclusive. Default: today (UTC).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// The warehouse: duckdb, postgres or snowflake.
+        #[arg(long, default_value = "duckdb")]
+        dialect: String,
+        /// The table holding a source, as SOURCE=TABLE (repeatable; default: the source's own name).
+        #[arg(long = "table", value_name = "SOURCE=TABLE")]
+        tables: Vec<String>,
+        /// DuckDB: read the sources' files where the pipeline names them (read_parquet, read_csv).
+        #[arg(long)]
+        files: bool,
+        /// The table holding the previous night's scorecard (key and health), for previous_health and trend.
+        #[arg(long)]
+        previous: Option<String>,
+    },
     /// Write a deterministic synthetic book of business (Parquet).
     SampleData {
         /// Output folder.
@@ -873,6 +893,43 @@ fn main() -> ExitCode {
             Ok(options) => commands::explain(&pipeline, &entity, &options),
             Err(report) => report,
         },
+        Command::Sql {
+            pipeline,
+            as_of,
+            dialect,
+            tables,
+            files,
+            previous,
+        } => {
+            let as_of = match as_of {
+                Some(text) => parse_date("--as-of", &text),
+                None => Ok(chrono::Utc::now().date_naive()),
+            };
+            match (
+                as_of,
+                commands::sql_dialect(&dialect),
+                commands::table_mappings(&tables),
+            ) {
+                (Ok(as_of), Ok(dialect), Ok(tables)) => commands::sql(
+                    &pipeline,
+                    &vane::sql::SqlOptions {
+                        as_of,
+                        dialect,
+                        tables,
+                        files,
+                        previous,
+                    },
+                ),
+                (as_of, dialect, tables) => Report::failed(
+                    as_of
+                        .err()
+                        .into_iter()
+                        .chain(dialect.err())
+                        .chain(tables.err().into_iter().flatten())
+                        .collect(),
+                ),
+            }
+        }
         Command::SampleData {
             out,
             accounts,

@@ -16,6 +16,7 @@ mod plan;
 mod report;
 mod run;
 mod sample_data;
+mod sql;
 mod test;
 mod validate;
 
@@ -34,6 +35,7 @@ pub use plan::{Stage, model_text, plan, plan_nights};
 pub use report::{report, report_text};
 pub use run::{run, summary_text};
 pub use sample_data::sample_data;
+pub use sql::{sql, sql_dialect, table_mappings};
 pub use test::test;
 pub use validate::validate;
 

@@ -1,0 +1,476 @@
+//! The plans and expressions `run` executes, rewritten where a warehouse
+//! says the same thing differently — before DataFusion's unparser writes
+//! them. Nothing here changes what is computed; what a dialect cannot say
+//! is an error naming the construct, never different SQL.
+//!
+//! - Casts between timestamps and epoch microseconds (DataFusion casts
+//!   them directly; DuckDB and PostgreSQL refuse) become marked functions
+//!   the dialect writes ([`Marker`]).
+//! - Exact float sums are `DECIMAL(76,18)` in DataFusion; DuckDB and
+//!   Snowflake stop at 38 digits: `DECIMAL(38,18)`, which is exact up to
+//!   10^20 and an overflow error beyond (never a wrong sum).
+//! - Aggregates the unparser would write wrongly or the dialect lacks —
+//!   `last_value` with an ordering (the unparser drops the ordering),
+//!   `median` in PostgreSQL, `bool_or` in Snowflake — are written here and
+//!   put in place of a placeholder call once the query is text.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::{DFSchema, DFSchemaRef, DataFusionError, Result};
+use datafusion::logical_expr::expr::{AggregateFunction, Cast, ScalarFunction};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, Expr, ExprSchemable, LogicalPlan, ScalarUDF, SubqueryAlias,
+    Volatility, create_udaf, create_udf, when,
+};
+
+use super::dialect::{SqlDialect, Target};
+
+/// A function Vane marks for the dialect to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Marker {
+    /// A timestamp as microseconds since 1970.
+    EpochMicros,
+    /// Microseconds since 1970 as a timestamp.
+    FromEpochMicros,
+    /// `greatest`, ignoring nulls.
+    Greatest,
+    /// `least`, ignoring nulls.
+    Least,
+}
+
+const MARKERS: [(Marker, &str); 4] = [
+    (Marker::EpochMicros, "vane_epoch_micros"),
+    (Marker::FromEpochMicros, "vane_from_epoch_micros"),
+    (Marker::Greatest, "vane_greatest"),
+    (Marker::Least, "vane_least"),
+];
+
+impl Marker {
+    /// The marker a function name stands for.
+    pub(super) fn named(name: &str) -> Option<Marker> {
+        MARKERS.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+    }
+
+    fn name(self) -> &'static str {
+        MARKERS
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("vane_marker", |(_, n)| n)
+    }
+
+    fn call(self, args: Vec<Expr>, schema: &DFSchema, returns: DataType) -> Result<Expr> {
+        let types = args
+            .iter()
+            .map(|a| a.get_type(schema))
+            .collect::<Result<Vec<_>>>()?;
+        let name = self.name();
+        let udf: ScalarUDF = create_udf(
+            name,
+            types,
+            returns,
+            Volatility::Immutable,
+            Arc::new(move |_| {
+                Err(DataFusionError::Internal(format!(
+                    "{name} is written as SQL, never run"
+                )))
+            }),
+        );
+        Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
+            Arc::new(udf),
+            args,
+        )))
+    }
+}
+
+/// A construct the dialect cannot say as DataFusion computes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inexpressible {
+    /// The KPI targets in effect: the latest row by `effective_from`.
+    EffectiveTargets,
+    /// Another aggregate with an ordering, by its DataFusion name.
+    OrderedAggregate(String),
+}
+
+/// Aggregates written by Vane, by the placeholder name that stands for
+/// them in the unparsed text.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    pub(super) by_placeholder: BTreeMap<String, String>,
+    pub(super) inexpressible: Vec<Inexpressible>,
+}
+
+impl Written {
+    /// `text` with every placeholder replaced by its aggregate; an error
+    /// when one is missing or repeated (the text would then be wrong).
+    pub(super) fn fill(&self, text: &str) -> Result<String> {
+        let mut text = text.to_string();
+        for (placeholder, sql) in &self.by_placeholder {
+            let call = format!("{placeholder}()");
+            if text.matches(&call).count() > 1 {
+                return Err(DataFusionError::Internal(format!(
+                    "{call} appears more than once in the unparsed SQL"
+                )));
+            }
+            text = text.replacen(&call, sql, 1);
+        }
+        Ok(text)
+    }
+}
+
+/// Rewrites one dialect's constructs.
+pub(super) struct Lowering<'a> {
+    pub(super) target: &'a Target,
+    pub(super) written: Written,
+}
+
+impl<'a> Lowering<'a> {
+    pub(super) fn new(target: &'a Target) -> Self {
+        Lowering {
+            target,
+            written: Written::default(),
+        }
+    }
+
+    fn dialect(&self) -> SqlDialect {
+        self.target.dialect
+    }
+
+    /// `plan` with every expression rewritten against its input's schema.
+    /// Projected and aggregated columns keep their names.
+    pub(super) fn plan(&mut self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        name_derived_tables(plan)?
+            .transform_up(|node| {
+                let schema = input_schema(&node)?;
+                let keeps_names =
+                    matches!(node, LogicalPlan::Projection(_) | LogicalPlan::Aggregate(_));
+                node.map_expressions(|e| {
+                    let name = e.schema_name().to_string();
+                    let rewritten = self.expr(e, &schema)?;
+                    Ok(if keeps_names && rewritten.transformed {
+                        Transformed::yes(keep_name(rewritten.data, &name))
+                    } else {
+                        rewritten
+                    })
+                })
+            })
+            .data()
+    }
+
+    /// `expr` rewritten for the dialect, its subexpressions typed in `schema`.
+    pub(super) fn expr(&mut self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        expr.transform_up(|e| self.one(e, schema))
+    }
+
+    fn one(&mut self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        match e {
+            Expr::Cast(Cast { expr, field }) => {
+                let data_type = field.data_type().clone();
+                let from = expr.get_type(schema)?;
+                let marked = match (&from, &data_type) {
+                    (DataType::Timestamp(..) | DataType::Date32 | DataType::Date64, to)
+                        if to.is_integer() =>
+                    {
+                        Some(Marker::EpochMicros)
+                    }
+                    (from, DataType::Timestamp(..)) if from.is_integer() => {
+                        Some(Marker::FromEpochMicros)
+                    }
+                    _ => None,
+                };
+                if let Some(marker) = marked {
+                    return Ok(Transformed::yes(marker.call(
+                        vec![*expr],
+                        schema,
+                        data_type,
+                    )?));
+                }
+                if let DataType::Decimal256(_, scale) = data_type
+                    && self.dialect() != SqlDialect::Postgres
+                {
+                    return Ok(Transformed::yes(Expr::Cast(Cast::new(
+                        expr,
+                        DataType::Decimal128(38, scale),
+                    ))));
+                }
+                Ok(Transformed::no(Expr::Cast(Cast { expr, field })))
+            }
+            Expr::ScalarFunction(f)
+                if self.dialect() == SqlDialect::Snowflake
+                    && matches!(f.func.name(), "greatest" | "least") =>
+            {
+                let marker = if f.func.name() == "greatest" {
+                    Marker::Greatest
+                } else {
+                    Marker::Least
+                };
+                let returns = Expr::ScalarFunction(f.clone()).get_type(schema)?;
+                Ok(Transformed::yes(marker.call(f.args, schema, returns)?))
+            }
+            Expr::AggregateFunction(aggregate) => self.aggregate(aggregate, schema),
+            other => Ok(Transformed::no(other)),
+        }
+    }
+
+    fn aggregate(
+        &mut self,
+        mut aggregate: AggregateFunction,
+        schema: &DFSchema,
+    ) -> Result<Transformed<Expr>> {
+        let name = aggregate.func.name().to_string();
+        let ordered =
+            !aggregate.params.order_by.is_empty() && !aggregate.func.supports_within_group_clause();
+        let dialect = self.dialect();
+        let mut filter_moved = false;
+        if dialect == SqlDialect::Snowflake && name != "last_value" {
+            filter_moved = move_filter_into_values(&mut aggregate)?;
+        }
+        let written = match (name.as_str(), dialect) {
+            ("last_value", SqlDialect::DuckDb) if ordered => {
+                Some(self.call_text("last", &aggregate, false)?)
+            }
+            ("last_value", SqlDialect::Postgres) if ordered => {
+                let call = self.call_text("array_agg", &aggregate, true)?;
+                Some(format!("({call})[1]"))
+            }
+            ("last_value", SqlDialect::Snowflake) if ordered => {
+                let returns = Expr::AggregateFunction(aggregate.clone()).get_type(schema)?;
+                let Some(sql_type) = snowflake_type(&returns) else {
+                    self.written
+                        .inexpressible
+                        .push(Inexpressible::EffectiveTargets);
+                    return Ok(Transformed::no(Expr::AggregateFunction(aggregate)));
+                };
+                Some(self.snowflake_last_value(&aggregate, sql_type)?)
+            }
+            ("median", SqlDialect::Postgres) => {
+                let Some(x) = aggregate.params.args.first() else {
+                    return Err(DataFusionError::Internal("median without argument".into()));
+                };
+                let x = self.sql(x)?;
+                let filter = self.filter_text(&aggregate)?;
+                Some(format!(
+                    "percentile_cont(0.5) WITHIN GROUP (ORDER BY {x}){filter}"
+                ))
+            }
+            ("bool_or", SqlDialect::Snowflake) => {
+                Some(self.call_text("boolor_agg", &aggregate, false)?)
+            }
+            (_, _) if ordered => {
+                self.written
+                    .inexpressible
+                    .push(Inexpressible::OrderedAggregate(name));
+                return Ok(Transformed::no(Expr::AggregateFunction(aggregate)));
+            }
+            _ => None,
+        };
+        let Some(text) = written else {
+            let aggregate = Expr::AggregateFunction(aggregate);
+            return Ok(if filter_moved {
+                Transformed::yes(aggregate)
+            } else {
+                Transformed::no(aggregate)
+            });
+        };
+        let returns = Expr::AggregateFunction(aggregate).get_type(schema)?;
+        let placeholder = format!("vane_aggregate_{}", self.written.by_placeholder.len());
+        self.written
+            .by_placeholder
+            .insert(placeholder.clone(), text);
+        let udaf: AggregateUDF = create_udaf(
+            &placeholder,
+            Vec::new(),
+            Arc::new(returns.clone()),
+            Volatility::Immutable,
+            Arc::new(|_| -> Result<Box<dyn Accumulator>> {
+                Err(DataFusionError::Internal(
+                    "a placeholder aggregate is written as SQL, never run".into(),
+                ))
+            }),
+            Arc::new(vec![returns]),
+        );
+        Ok(Transformed::yes(Expr::AggregateFunction(
+            AggregateFunction::new_udf(Arc::new(udaf), Vec::new(), false, None, Vec::new(), None),
+        )))
+    }
+
+    /// Snowflake's `last_value … ORDER BY`: the first of the values
+    /// aggregated in reverse order, each wrapped in an array so that a
+    /// null value is kept (`ARRAY_AGG` drops nulls, and the rows a filter
+    /// leaves out).
+    fn snowflake_last_value(
+        &self,
+        aggregate: &AggregateFunction,
+        sql_type: &str,
+    ) -> Result<String> {
+        let Some(value) = aggregate.params.args.first() else {
+            return Err(DataFusionError::Internal(
+                "last_value without argument".into(),
+            ));
+        };
+        let mut value = format!("ARRAY_CONSTRUCT({})", self.sql(value)?);
+        if let Some(filter) = &aggregate.params.filter {
+            value = format!("CASE WHEN {} THEN {value} END", self.sql(filter)?);
+        }
+        let order = self.order_text(aggregate, true)?;
+        Ok(format!(
+            "CAST(GET(GET(ARRAY_AGG({value}) WITHIN GROUP ({order}), 0), 0) AS {sql_type})"
+        ))
+    }
+
+    fn sql(&self, e: &Expr) -> Result<String> {
+        Ok(super::unparser(self.target).expr_to_sql(e)?.to_string())
+    }
+
+    fn filter_text(&self, aggregate: &AggregateFunction) -> Result<String> {
+        Ok(match &aggregate.params.filter {
+            Some(filter) => format!(" FILTER (WHERE {})", self.sql(filter)?),
+            None => String::new(),
+        })
+    }
+
+    /// `function(args ORDER BY …) FILTER (WHERE …)`, the ordering
+    /// reversed when `reverse`.
+    fn call_text(
+        &self,
+        function: &str,
+        aggregate: &AggregateFunction,
+        reverse: bool,
+    ) -> Result<String> {
+        let args = aggregate
+            .params
+            .args
+            .iter()
+            .map(|a| self.sql(a))
+            .collect::<Result<Vec<_>>>()?
+            .join(", ");
+        let order = self.order_text(aggregate, reverse)?;
+        let order = if order.is_empty() {
+            String::new()
+        } else {
+            format!(" {order}")
+        };
+        Ok(format!(
+            "{function}({args}{order}){}",
+            self.filter_text(aggregate)?
+        ))
+    }
+
+    /// `ORDER BY …` of an ordered aggregate (empty without an ordering),
+    /// reversed when `reverse`.
+    fn order_text(&self, aggregate: &AggregateFunction, reverse: bool) -> Result<String> {
+        let order = aggregate
+            .params
+            .order_by
+            .iter()
+            .map(|sort| {
+                let (asc, nulls_first) = if reverse {
+                    (!sort.asc, !sort.nulls_first)
+                } else {
+                    (sort.asc, sort.nulls_first)
+                };
+                Ok(format!(
+                    "{} {} NULLS {}",
+                    self.sql(&sort.expr)?,
+                    if asc { "ASC" } else { "DESC" },
+                    if nulls_first { "FIRST" } else { "LAST" }
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?
+            .join(", ");
+        Ok(if order.is_empty() {
+            String::new()
+        } else {
+            format!("ORDER BY {order}")
+        })
+    }
+}
+
+/// Snowflake has no `FILTER (WHERE …)` on aggregates: the condition moves
+/// into the values aggregated (`CASE WHEN c THEN x END`), which every
+/// aggregate but `last_value` ignores when null. Returns whether it moved.
+fn move_filter_into_values(aggregate: &mut AggregateFunction) -> Result<bool> {
+    let Some(filter) = aggregate.params.filter.take() else {
+        return Ok(false);
+    };
+    let only_when = |value: Expr| when(filter.as_ref().clone(), value).end();
+    if aggregate.func.supports_within_group_clause() && !aggregate.params.order_by.is_empty() {
+        for sort in &mut aggregate.params.order_by {
+            sort.expr = only_when(sort.expr.clone())?;
+        }
+    } else {
+        aggregate.params.args = aggregate
+            .params
+            .args
+            .drain(..)
+            .map(only_when)
+            .collect::<Result<Vec<_>>>()?;
+    }
+    Ok(true)
+}
+
+/// Snowflake's name for a type `last_value` returns, when Vane writes it.
+fn snowflake_type(data_type: &DataType) -> Option<&'static str> {
+    match data_type {
+        DataType::Float64 => Some("DOUBLE"),
+        DataType::Int64 => Some("BIGINT"),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some("VARCHAR"),
+        DataType::Boolean => Some("BOOLEAN"),
+        DataType::Timestamp(_, None) => Some("TIMESTAMP_NTZ"),
+        DataType::Date32 => Some("DATE"),
+        _ => None,
+    }
+}
+
+/// `plan` with every aggregation over an aggregation reading its input
+/// as a derived table named by the input's qualifier (`events`): the
+/// outer aggregation's columns say `events.account_id`, and the unparser
+/// would otherwise leave the derived table unnamed.
+fn name_derived_tables(plan: LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_up(|node| {
+        let LogicalPlan::Aggregate(outer) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        if !matches!(outer.input.as_ref(), LogicalPlan::Aggregate(_)) {
+            return Ok(Transformed::no(node));
+        }
+        let Some(qualifier) = outer.input.schema().iter().find_map(|(q, _)| q.cloned()) else {
+            return Ok(Transformed::no(node));
+        };
+        let named = LogicalPlan::SubqueryAlias(SubqueryAlias::try_new(
+            Arc::clone(&outer.input),
+            qualifier,
+        )?);
+        let exprs = node.expressions();
+        Ok(Transformed::yes(node.with_new_exprs(exprs, vec![named])?))
+    })
+    .data()
+}
+
+/// The schema a node's expressions read: its input's (both inputs' for a
+/// join), or its own for a leaf.
+fn input_schema(node: &LogicalPlan) -> Result<DFSchemaRef> {
+    let inputs = node.inputs();
+    match inputs.as_slice() {
+        [] => Ok(Arc::clone(node.schema())),
+        [one] => Ok(Arc::clone(one.schema())),
+        [first, rest @ ..] => {
+            let mut merged = first.schema().as_ref().clone();
+            for other in rest {
+                merged.merge(other.schema());
+            }
+            Ok(Arc::new(merged))
+        }
+    }
+}
+
+/// `expr` under the name `name`, unless it has it already.
+fn keep_name(expr: Expr, name: &str) -> Expr {
+    match expr {
+        Expr::Alias(_) => expr,
+        other if other.schema_name().to_string() == name => other,
+        other => other.alias(name),
+    }
+}

@@ -1,0 +1,531 @@
+//! `vane sql`: one night's scorecard as one SQL query for a warehouse,
+//! written by DataFusion's unparser from the very plans `run` executes —
+//! never by a second compiler that could drift from it.
+//!
+//! The query is a chain of named CTEs in the order `run` computes: the
+//! population, one aggregation per source part (each a plan of the facts),
+//! the facts (the population left-joined to every part by key, plus the
+//! as-of instant), then one CTE per entity step (each step's expressions,
+//! over the step before), and the scorecard's columns sorted by key.
+//! [`lower`] rewrites what a dialect says differently before unparsing.
+
+mod dialect;
+mod lower;
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::catalog::TableProvider;
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{ExprSchemable, LogicalPlan, LogicalPlanBuilder, lit};
+use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::unparser::Unparser;
+
+pub use dialect::SqlDialect;
+pub use lower::Inexpressible;
+
+use crate::Checked;
+use crate::base::format::FileFormat;
+use crate::base::names;
+use crate::base::units::Micros;
+use crate::check::model::{MetricKind, Model};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::plan::{self, Inputs, Plan};
+
+/// What `vane sql` writes.
+#[derive(Debug, Clone)]
+pub struct SqlOptions {
+    /// The night.
+    pub as_of: NaiveDate,
+    /// The warehouse.
+    pub dialect: SqlDialect,
+    /// Source name → the table that holds it (`schema.table`); a source
+    /// without one is read from the table of its own name.
+    pub tables: BTreeMap<String, String>,
+    /// DuckDB only: read each source's files where the pipeline names them
+    /// (`read_parquet`, `read_csv`) instead of tables.
+    pub files: bool,
+    /// The table holding the previous night's scorecard (key and health),
+    /// for `previous_health` and `trend`; without it they are null, as on
+    /// a first night.
+    pub previous: Option<String>,
+}
+
+/// The name the previous night's scorecard goes by inside the query.
+const PREVIOUS_TABLE: &str = "previous_scorecard";
+
+/// The night's scorecard as one query in the dialect, or why not.
+pub fn scorecard_sql(checked: &Checked, options: &SqlOptions) -> Result<String, Vec<Diagnostic>> {
+    let model = &checked.model;
+    check_options(model, options)?;
+    let scans = scans(checked).map_err(|e| vec![internal(e)])?;
+    let previous = options
+        .previous
+        .as_ref()
+        .map(|_| previous_scan(checked))
+        .transpose()
+        .map_err(|e| vec![internal(e)])?;
+    let inputs = Inputs {
+        scans: &scans,
+        previous,
+        previous_definitions_changed: None,
+        as_of: Micros::midnight(options.as_of),
+    };
+    let plan = plan::plan(model, &inputs).map_err(|e| vec![e.into_diagnostic()])?;
+    let target = options.dialect.target();
+    let mut lowering = lower::Lowering::new(&target);
+    let query = query_text(model, &plan, options, &mut lowering).map_err(|e| vec![internal(e)])?;
+    if !lowering.written.inexpressible.is_empty() {
+        return Err(inexpressible(
+            checked,
+            options.dialect,
+            &lowering.written.inexpressible,
+        ));
+    }
+    lowering.written.fill(&query).map_err(|e| vec![internal(e)])
+}
+
+fn internal(e: impl ToString) -> Diagnostic {
+    Diagnostic::error(
+        Code::Internal,
+        format!("could not write the SQL: {}", e.to_string()),
+    )
+    .help("this is a bug in Vane; please report it with the pipeline file")
+}
+
+/// Every `--table` names a source; `--files` is DuckDB's; a dialect that
+/// needs a mapping has one for every source.
+fn check_options(model: &Model, options: &SqlOptions) -> Result<(), Vec<Diagnostic>> {
+    let known: Vec<&str> = model.sources.iter().map(|s| s.name.as_str()).collect();
+    let mut errors = Vec::new();
+    for name in options.tables.keys() {
+        if !known.contains(&name.as_str()) {
+            errors.push(
+                Diagnostic::error(
+                    Code::InvalidArgument,
+                    format!("--table {name}=…: the pipeline has no source `{name}`"),
+                )
+                .help(format!("its sources are: {}", known.join(", "))),
+            );
+        }
+    }
+    if options.files && options.dialect != SqlDialect::DuckDb {
+        errors.push(
+            Diagnostic::error(
+                Code::InvalidArgument,
+                format!(
+                    "--files reads the sources' files with DuckDB's table functions; {} has none",
+                    options.dialect.name()
+                ),
+            )
+            .help("load the files into tables and name them with --table SOURCE=TABLE"),
+        );
+    }
+    if options.dialect.needs_table_mapping() {
+        let unmapped: Vec<&str> = known
+            .iter()
+            .copied()
+            .filter(|s| !options.tables.contains_key(*s))
+            .collect();
+        if !unmapped.is_empty() {
+            errors.push(
+                Diagnostic::error(
+                    Code::InvalidArgument,
+                    format!(
+                        "{} needs the table of every source; none given for {}",
+                        options.dialect.name(),
+                        unmapped
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .help(format!(
+                    "name each with --table SOURCE=DATABASE.SCHEMA.TABLE, e.g. --table {}=analytics.public.{}",
+                    unmapped[0],
+                    unmapped[0].to_ascii_uppercase()
+                )),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// A scan of each source under its own name (the query defines that name
+/// when the source lives elsewhere).
+fn scans(checked: &Checked) -> datafusion::error::Result<BTreeMap<String, LogicalPlan>> {
+    let mut scans = BTreeMap::new();
+    for source in &checked.model.sources {
+        let table: Arc<dyn TableProvider> = match checked.sources.table(&source.name) {
+            Some(table) => table,
+            None => {
+                return Err(datafusion::error::DataFusionError::Internal(format!(
+                    "source `{}` was not opened",
+                    source.name
+                )));
+            }
+        };
+        let scan = LogicalPlanBuilder::scan(source.name.as_str(), provider_as_source(table), None)?
+            .build()?;
+        scans.insert(source.name.clone(), scan);
+    }
+    Ok(scans)
+}
+
+/// A scan of the previous night's scorecard: its key and health.
+fn previous_scan(checked: &Checked) -> datafusion::error::Result<LogicalPlan> {
+    let model = &checked.model;
+    let entities = checked
+        .sources
+        .table(&model.entity.source)
+        .map(|t| t.schema())
+        .ok_or_else(|| {
+            datafusion::error::DataFusionError::Internal("the entity source was not opened".into())
+        })?;
+    let key_type = entities
+        .field_with_name(&model.entity.key)
+        .map(|f| f.data_type().clone())
+        .unwrap_or(DataType::Utf8);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(&model.entity.key, key_type, true),
+        Field::new(names::HEALTH, DataType::Float64, true),
+    ]));
+    let table: Arc<dyn TableProvider> = Arc::new(EmptyTable::new(schema));
+    LogicalPlanBuilder::scan(PREVIOUS_TABLE, provider_as_source(table), None)?.build()
+}
+
+/// The diagnostics for constructs the dialect cannot say, each once,
+/// pointing at what uses it.
+fn inexpressible(
+    checked: &Checked,
+    dialect: SqlDialect,
+    found: &[Inexpressible],
+) -> Vec<Diagnostic> {
+    let others = SqlDialect::ALL
+        .iter()
+        .filter(|d| **d != dialect)
+        .map(|d| d.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut seen: Vec<&Inexpressible> = Vec::new();
+    let mut diagnostics = Vec::new();
+    for item in found {
+        if seen.contains(&item) {
+            continue;
+        }
+        seen.push(item);
+        let what = match item {
+            Inexpressible::EffectiveTargets => "the KPI targets in effect (the value of the \
+                 latest row by `effective_from`: an aggregate ordered by a column, with nulls kept)"
+                .to_string(),
+            Inexpressible::OrderedAggregate(name) => {
+                format!("the aggregate `{name}` with an ordering")
+            }
+        };
+        let mut d = Diagnostic::error(
+            Code::SqlInexpressible,
+            format!("{} cannot say {what} as Vane computes it", dialect.name()),
+        )
+        .help(format!(
+            "write the SQL for another dialect ({others}), or run the night with `vane run`"
+        ));
+        if let (Inexpressible::EffectiveTargets, Some(targets)) = (item, &checked.pipeline.targets)
+        {
+            d = d.at(
+                &checked.model.file,
+                targets.span,
+                "the targets are read here",
+            );
+        }
+        diagnostics.push(d);
+    }
+    diagnostics
+}
+
+/// The query's text, before the placeholders are filled.
+fn query_text(
+    model: &Model,
+    plan: &Plan,
+    options: &SqlOptions,
+    lowering: &mut lower::Lowering<'_>,
+) -> datafusion::error::Result<String> {
+    let target = lowering.target;
+    let unparser = unparser(target);
+    let quote = |name: &str| quoted(target, name);
+    let mut ctes: Vec<(String, String, String)> = Vec::new();
+    let taken: Vec<String> = model.sources.iter().map(|s| s.name.clone()).collect();
+    let cte_name = |wanted: &str| {
+        let mut name = format!("vane_{wanted}");
+        while taken.contains(&name) {
+            name.push('_');
+        }
+        name
+    };
+    for source in &model.sources {
+        let table = match (options.tables.get(&source.name), options.files) {
+            (Some(table), _) if table != &source.name => Some(format!("SELECT * FROM {table}")),
+            (Some(_), _) => None,
+            (None, true) => Some(files_query(&source.location)),
+            (None, false) => None,
+        };
+        if let Some(select) = table {
+            ctes.push((
+                quote(&source.name),
+                format!("source `{}`", source.name),
+                select,
+            ));
+        }
+    }
+    if let Some(previous) = &options.previous {
+        ctes.push((
+            quote(PREVIOUS_TABLE),
+            "the previous night's scorecard (key and health)".to_string(),
+            format!("SELECT * FROM {previous}"),
+        ));
+    }
+    let population = cte_name("population");
+    let unparsed = |plan: &LogicalPlan,
+                    lowering: &mut lower::Lowering<'_>|
+     -> datafusion::error::Result<String> {
+        let lowered = lowering.plan(plan.clone())?;
+        Ok(format!("{:#}", unparser.plan_to_sql(&lowered)?))
+    };
+    ctes.push((
+        quote(&population),
+        format!(
+            "every {} in the population, with its attributes",
+            model.entity.name
+        ),
+        unparsed(&plan.scorecard.population, lowering)?,
+    ));
+    let mut joins = Vec::new();
+    let mut side_columns = Vec::new();
+    for side in &plan.scorecard.sides {
+        let name = cte_name(&side.name);
+        ctes.push((
+            quote(&name),
+            side_comment(model, &side.name),
+            unparsed(&side.plan, lowering)?,
+        ));
+        let key = side.key();
+        joins.push(format!(
+            "LEFT JOIN {} ON {}.{} = {}.{}",
+            quote(&name),
+            quote(&name),
+            quote(&key),
+            quote(&population),
+            quote(&plan.key)
+        ));
+        for field in side.plan.schema().fields() {
+            if *field.name() != key && Some(field.name()) != side.rows.as_ref() {
+                side_columns.push(format!("{}.{}", quote(&name), quote(field.name())));
+            }
+        }
+    }
+    let as_of = lit(ScalarValue::TimestampMicrosecond(
+        Some(Micros::midnight(options.as_of).get()),
+        None,
+    ));
+    let as_of = unparser.expr_to_sql(&as_of)?.to_string();
+    let facts = cte_name("facts");
+    let mut columns = vec![format!("{}.*", quote(&population))];
+    columns.extend(side_columns);
+    columns.push(format!("{as_of} AS {}", quote(names::AS_OF)));
+    ctes.push((
+        quote(&facts),
+        "the facts: the population with every part joined by key, and the as-of instant"
+            .to_string(),
+        format!(
+            "SELECT\n  {}\nFROM {}\n{}",
+            columns.join(",\n  "),
+            quote(&population),
+            joins.join("\n")
+        ),
+    ));
+    // The steps, each over the one before, their expressions coerced
+    // and simplified as `run` compiles them.
+    let mut schema = plan.scorecard.facts_schema().fields().to_vec();
+    schema.push(Arc::new(Field::new(
+        names::AS_OF,
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        false,
+    )));
+    let ctx = SessionContext::new();
+    let state = ctx.state();
+    let mut previous = facts;
+    for (i, step) in plan.scorecard.steps.iter().enumerate() {
+        let df_schema = Arc::new(DFSchema::try_from(Schema::new(schema.clone()))?);
+        let context = SimplifyContext::builder()
+            .with_schema(Arc::clone(&df_schema))
+            .with_config_options(Arc::clone(state.config_options()))
+            .build();
+        let simplifier = ExprSimplifier::new(context);
+        let mut columns = vec!["*".to_string()];
+        let mut added = Vec::new();
+        for (name, expr) in &step.columns {
+            let expr = simplifier.coerce(expr.clone(), &df_schema)?;
+            let expr = simplifier.simplify(expr)?;
+            let field_type = expr.get_type(&df_schema)?;
+            let lowered = lowering.expr(expr, &df_schema)?.data;
+            let sql = unparser.expr_to_sql(&lowered)?;
+            columns.push(format!("{sql} AS {}", quote(name)));
+            added.push(Arc::new(Field::new(name, field_type, true)));
+        }
+        schema.extend(added);
+        let name = cte_name(&format!("step{}", i + 1));
+        ctes.push((
+            quote(&name),
+            format!(
+                "step {}: {} ({})",
+                i + 1,
+                step.label,
+                step.columns
+                    .iter()
+                    .map(|(c, _)| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!(
+                "SELECT\n  {}\nFROM {}",
+                columns.join(",\n  "),
+                quote(&previous)
+            ),
+        ));
+        previous = name;
+    }
+    let outputs: Vec<String> = plan.output_columns.iter().map(|c| quote(c)).collect();
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "-- The scorecard of pipeline `{}` as of {}, for {}.",
+        model.name,
+        options.as_of,
+        options.dialect.name()
+    );
+    let _ = writeln!(
+        text,
+        "-- Written by `vane sql` from the plans `vane run` executes; regenerate rather than edit."
+    );
+    if options.previous.is_none() && model.health.is_some() {
+        let _ = writeln!(
+            text,
+            "-- previous_health and trend are null (no --previous table), as on a first night."
+        );
+    }
+    text.push_str("WITH\n");
+    let last = ctes.len().saturating_sub(1);
+    for (i, (name, comment, body)) in ctes.iter().enumerate() {
+        let _ = writeln!(text, "-- {comment}");
+        let body = body
+            .lines()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let _ = writeln!(
+            text,
+            "{name} AS (\n{body}\n){}",
+            if i == last { "" } else { "," }
+        );
+    }
+    let _ = writeln!(
+        text,
+        "SELECT\n  {}\nFROM {}\nORDER BY {}",
+        outputs.join(",\n  "),
+        quote(&previous),
+        quote(&plan.key)
+    );
+    Ok(text)
+}
+
+/// The unparser for `target`. Not in its "pretty" mode: in DataFusion
+/// 55.2 that mode drops the parentheses an `OR` inside an `AND` needs
+/// (`a OR b AND c` for `(a OR b) AND c`), which changes what is counted.
+fn unparser(target: &dialect::Target) -> Unparser<'_> {
+    Unparser::new(target)
+}
+
+/// `name` quoted as the dialect quotes identifiers.
+fn quoted(target: &dialect::Target, name: &str) -> String {
+    use datafusion::sql::unparser::dialect::Dialect;
+    match target.identifier_quote_style(name) {
+        Some(q) => format!("{q}{}{q}", name.replace(q, &format!("{q}{q}"))),
+        None => name.to_string(),
+    }
+}
+
+/// A source's files, read by DuckDB's table functions.
+fn files_query(location: &crate::sources::SourceLocation) -> String {
+    let path = std::path::absolute(&location.path)
+        .unwrap_or_else(|_| location.path.clone())
+        .display()
+        .to_string();
+    let pattern = if location.path.is_dir() {
+        let extension = match location.format {
+            FileFormat::Csv => "csv",
+            FileFormat::JsonLines => "jsonl",
+            FileFormat::Arrow => "arrow",
+            FileFormat::Parquet => "parquet",
+        };
+        format!("{}/**/*.{extension}", path.trim_end_matches('/'))
+    } else {
+        path
+    };
+    let literal = format!("'{}'", pattern.replace('\'', "''"));
+    let hive = if location.partitions.is_empty() {
+        ""
+    } else {
+        ", hive_partitioning = true"
+    };
+    match location.format {
+        FileFormat::Csv => format!("SELECT * FROM read_csv({literal}, header = true{hive})"),
+        FileFormat::JsonLines => format!("SELECT * FROM read_json({literal}{hive})"),
+        FileFormat::Arrow | FileFormat::Parquet => {
+            format!("SELECT * FROM read_parquet({literal}{hive})")
+        }
+    }
+}
+
+/// What a side computes, for its comment.
+fn side_comment(model: &Model, side: &str) -> String {
+    if side == names::TARGETS_SIDE {
+        return "the KPI targets in effect at as-of, per entity".to_string();
+    }
+    if side == names::PREVIOUS_SIDE {
+        return "the previous night's health".to_string();
+    }
+    let (source, distinct) = match side.split_once("__distinct") {
+        Some((source, _)) => (source, true),
+        None => (side, false),
+    };
+    let metrics: Vec<&str> = model
+        .metrics
+        .iter()
+        .filter(|m| matches!(&m.kind, MetricKind::Aggregate { source: s, .. } if s == source))
+        .filter(|m| !distinct || m.value_text.contains("count_distinct("))
+        .map(|m| m.name.as_str())
+        .collect();
+    let what = if distinct {
+        "distinct counts"
+    } else {
+        "aggregates"
+    };
+    format!(
+        "source `{source}`: {what} for {}",
+        if metrics.is_empty() {
+            "its metrics".to_string()
+        } else {
+            metrics.join(", ")
+        }
+    )
+}
