@@ -8,11 +8,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::utils::default_session_builder;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use clap::Parser;
+use datafusion::execution::FunctionRegistry;
+use vane::plan::percentile::{NAME as PERCENTILE, percentile_udaf};
 
 /// Start one node of a Ballista cluster for vane.
 #[derive(Parser)]
@@ -103,6 +107,12 @@ async fn start(node: Node) -> Result<(), String> {
                 executor_timeout_seconds: executor_timeout,
                 expire_dead_executor_interval_seconds: (executor_timeout / 3).clamp(1, 15),
                 no_executors_grace_period_seconds: executor_timeout,
+                // Plans arrive naming Vane's own aggregate.
+                override_session_builder: Some(Arc::new(|config| {
+                    let mut state = default_session_builder(config)?;
+                    state.register_udaf(Arc::new(percentile_udaf()))?;
+                    Ok(state)
+                })),
                 ..SchedulerConfig::default()
             };
             let cluster = BallistaCluster::new_from_config(&config)
@@ -127,6 +137,10 @@ async fn start(node: Node) -> Result<(), String> {
                 .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
                 .ok_or_else(|| format!("--scheduler {scheduler}: write HOST:PORT"))?;
             let defaults = ExecutorProcessConfig::default();
+            let mut functions = BallistaFunctionRegistry::default();
+            functions
+                .aggregate_functions
+                .insert(PERCENTILE.to_string(), Arc::new(percentile_udaf()));
             let config = ExecutorProcessConfig {
                 bind_host: bind,
                 external_host,
@@ -139,6 +153,7 @@ async fn start(node: Node) -> Result<(), String> {
                 work_dir: work_dir.map(|d| d.display().to_string()),
                 executor_heartbeat_interval_seconds: heartbeat.max(1),
                 print_thread_info: false,
+                override_function_registry: Some(Arc::new(functions)),
                 ..defaults
             };
             start_executor_process(Arc::new(config))

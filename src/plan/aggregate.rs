@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::functions::core as core_fn;
-use datafusion::functions_aggregate::expr_fn::{
-    avg, bool_or, count, max, median, min, percentile_cont, sum,
-};
+use datafusion::functions_aggregate::expr_fn::{avg, bool_or, count, max, median, min, sum};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::PlanError;
@@ -711,7 +709,7 @@ fn aggregate_call(function: Aggregate, args: Vec<Expr>) -> LowerResult<Expr> {
         Aggregate::Percentile => {
             let x = first()?;
             let p = first()?;
-            percentile_cont(float(x).sort(true, false), p)
+            super::percentile::percentile_udaf().call(vec![float(x), float(p)])
         }
     })
 }

@@ -12,6 +12,7 @@ pub mod columns;
 pub mod exprs;
 pub mod format_number;
 pub mod nights;
+pub mod percentile;
 pub mod rollups;
 pub mod scorecard;
 pub mod windows;

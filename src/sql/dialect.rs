@@ -210,6 +210,36 @@ impl Dialect for Target {
             ("btrim", SqlDialect::DuckDb | SqlDialect::Snowflake) => {
                 return parsed(&format!("trim({})", args_sql()?.join(", "))).map(Some);
             }
+            // DataFusion rounds a float's binary value half away from
+            // zero (`(x × 10^d).round() / 10^d`), as DuckDB's `round`
+            // does; DuckDB wants the digits as an INTEGER.
+            ("round", SqlDialect::DuckDb) => {
+                let args = args_sql()?;
+                return parsed(&match args.as_slice() {
+                    [x, digits] => format!("round({x}, CAST({digits} AS INTEGER))"),
+                    _ => format!("round({})", args.join(", ")),
+                })
+                .map(Some);
+            }
+            // PostgreSQL rounds floats to even and numerics in decimal:
+            // the same rounding, written out exactly in floats (the
+            // fraction of a float and its comparison with 0.5 are exact).
+            ("round", SqlDialect::Postgres) => {
+                let args = args_sql()?;
+                let (x, scale) = match args.as_slice() {
+                    [x, digits] => (
+                        x.clone(),
+                        format!("power(CAST(10 AS DOUBLE PRECISION), CAST({digits} AS INTEGER))"),
+                    ),
+                    [x] => (x.clone(), "CAST(1 AS DOUBLE PRECISION)".to_string()),
+                    _ => return Ok(None),
+                };
+                let y = format!("(CAST({x} AS DOUBLE PRECISION) * {scale})");
+                return parsed(&format!(
+                    "((trunc({y}) + CASE WHEN abs({y} - trunc({y})) >= 0.5 THEN sign({y}) ELSE 0 END) / {scale})"
+                ))
+                .map(Some);
+            }
             // DataFusion's `concat` skips nulls; Snowflake's returns null.
             ("concat", SqlDialect::Snowflake) => {
                 return parsed(&format!(

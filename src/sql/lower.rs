@@ -255,6 +255,19 @@ impl<'a> Lowering<'a> {
                     "percentile_cont(0.5) WITHIN GROUP (ORDER BY {x}){filter}"
                 ))
             }
+            (crate::plan::percentile::NAME, _) => {
+                let [x, p] = aggregate.params.args.as_slice() else {
+                    return Err(DataFusionError::Internal(
+                        "a percentile takes a value and p".into(),
+                    ));
+                };
+                Some(format!(
+                    "percentile_cont({}) WITHIN GROUP (ORDER BY {}){}",
+                    self.sql(p)?,
+                    self.sql(x)?,
+                    self.filter_text(&aggregate)?
+                ))
+            }
             ("bool_or", SqlDialect::Snowflake) => {
                 Some(self.call_text("boolor_agg", &aggregate, false)?)
             }
@@ -399,6 +412,11 @@ fn move_filter_into_values(aggregate: &mut AggregateFunction) -> Result<bool> {
     if aggregate.func.supports_within_group_clause() && !aggregate.params.order_by.is_empty() {
         for sort in &mut aggregate.params.order_by {
             sort.expr = only_when(sort.expr.clone())?;
+        }
+    } else if aggregate.func.name() == crate::plan::percentile::NAME {
+        // Only the values; p stays the constant it must be.
+        if let Some(x) = aggregate.params.args.first_mut() {
+            *x = only_when(x.clone())?;
         }
     } else {
         aggregate.params.args = aggregate
