@@ -71,10 +71,13 @@ pub fn scorecard_sql(checked: &Checked, options: &SqlOptions) -> Result<String, 
         .map(|_| previous_scan(checked))
         .transpose()
         .map_err(|e| vec![internal(e)])?;
+    // The query cannot see which definitions computed the previous table:
+    // it is taken to be this query's own output of the night before.
+    let previous_definitions_changed = previous.as_ref().map(|_| false);
     let inputs = Inputs {
         scans: &scans,
         previous,
-        previous_definitions_changed: None,
+        previous_definitions_changed,
         as_of: Micros::midnight(options.as_of),
     };
     let plan = plan::plan(model, &inputs).map_err(|e| vec![e.into_diagnostic()])?;
@@ -315,7 +318,7 @@ fn query_text(
         let name = cte_name(&side.name);
         ctes.push((
             quote(&name),
-            side_comment(model, &side.name),
+            side_comment(model, &side.name, &side.plan),
             unparsed(&side.plan, lowering)?,
         ));
         let key = side.key();
@@ -496,8 +499,32 @@ fn files_query(location: &crate::sources::SourceLocation) -> String {
     }
 }
 
+/// The value a distinct-count side counts, as written in the language
+/// (`user_id`), found as the expression it groups by under
+/// [`names::DISTINCT_VALUE`].
+fn distinct_value(plan: &LogicalPlan) -> Option<String> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::Expr;
+    let mut found = None;
+    let _ = plan.apply(|node| {
+        for expr in node.expressions() {
+            if let Expr::Alias(alias) = &expr
+                && alias.name == names::DISTINCT_VALUE
+            {
+                found = Some(match alias.expr.as_ref() {
+                    Expr::Column(column) => column.name.clone(),
+                    other => other.to_string(),
+                });
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
 /// What a side computes, for its comment.
-fn side_comment(model: &Model, side: &str) -> String {
+fn side_comment(model: &Model, side: &str, plan: &LogicalPlan) -> String {
     if side == names::TARGETS_SIDE {
         return "the KPI targets in effect at as-of, per entity".to_string();
     }
@@ -505,20 +532,22 @@ fn side_comment(model: &Model, side: &str) -> String {
         return "the previous night's health".to_string();
     }
     let (source, distinct) = match side.split_once("__distinct") {
-        Some((source, _)) => (source, true),
-        None => (side, false),
+        Some((source, _)) => (source, distinct_value(plan)),
+        None => (side, None),
     };
     let metrics: Vec<&str> = model
         .metrics
         .iter()
         .filter(|m| matches!(&m.kind, MetricKind::Aggregate { source: s, .. } if s == source))
-        .filter(|m| !distinct || m.value_text.contains("count_distinct("))
+        .filter(|m| match &distinct {
+            Some(value) => m.value_text.contains(&format!("count_distinct({value})")),
+            None => !m.value_text.trim_start().starts_with("count_distinct("),
+        })
         .map(|m| m.name.as_str())
         .collect();
-    let what = if distinct {
-        "distinct counts"
-    } else {
-        "aggregates"
+    let what = match &distinct {
+        Some(value) => format!("distinct counts of {value}"),
+        None => "aggregates".to_string(),
     };
     format!(
         "source `{source}`: {what} for {}",

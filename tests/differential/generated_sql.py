@@ -82,7 +82,7 @@ def main():
         for p in problems[:40]:
             print("  " + p)
         sys.exit(1)
-    print(f"all {compared} values match ({len(expected)} rows, {len(expected_names)} columns)")
+    print(f"ok: all {compared} values match ({len(expected)} rows, {len(expected_names)} columns)")
 
 
 if __name__ == "__main__":

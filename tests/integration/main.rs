@@ -14,4 +14,5 @@ mod plans;
 mod properties;
 mod report;
 mod run;
+mod sql;
 mod support;

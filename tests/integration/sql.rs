@@ -1,0 +1,439 @@
+//! `vane sql` in real databases: the query it writes for each example
+//! pipeline, run in DuckDB and in a PostgreSQL server the test starts,
+//! gives the scorecard `vane run` writes, value by value — on the night
+//! the data ends, on a night before most of it, and on a night after
+//! another (previous health and trend).
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::NaiveDate;
+use vane::Data;
+use vane::commands::{self, Exit};
+use vane::diagnostics::Code;
+use vane::run::RunOptions;
+use vane::sql::{SqlDialect, SqlOptions};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+}
+
+/// The pipelines the tests write SQL for: the examples, and the corpus
+/// file that calls every function of the language.
+const PIPELINES: [&str; 3] = [
+    "pipelines/customer_health.yaml",
+    "pipelines/supply_chain.yaml",
+    "tests/corpus/good/every_function.yaml",
+];
+
+/// Write `pipeline`'s night `as_of` into `out` (after the nights already there).
+fn run_night(pipeline: &Path, out: &Path, as_of: &str) -> PathBuf {
+    let options = RunOptions {
+        as_of: Some(date(as_of)),
+        out: Some(out.to_path_buf()),
+        ..RunOptions::default()
+    };
+    let report = commands::run(pipeline, &options, &|_| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    out.join(format!("as_of={as_of}/scorecard.parquet"))
+}
+
+fn options(as_of: &str, dialect: SqlDialect) -> SqlOptions {
+    SqlOptions {
+        as_of: date(as_of),
+        dialect,
+        tables: BTreeMap::new(),
+        files: false,
+        previous: None,
+    }
+}
+
+/// The SQL `vane sql` writes, in a file.
+fn write_sql(pipeline: &Path, options: &SqlOptions, file: &Path) -> PathBuf {
+    let report = commands::sql(pipeline, options);
+    assert_eq!(
+        report.exit,
+        Exit::Ok,
+        "{}",
+        vane::diagnostics::render_human(&report.diagnostics, false)
+    );
+    std::fs::write(file, &report.output).expect("write sql");
+    file.to_path_buf()
+}
+
+/// Run `tests/differential/generated_sql.py` with `args`: it prints `ok: …`.
+fn compare(python: &Path, args: &[&OsStr]) {
+    crate::support::run_differential(python, &repo("tests/differential/generated_sql.py"), args);
+}
+
+/// Each pipeline's nights, as `(name, pipeline, as-of, scorecard, previous scorecard)`.
+fn nights(out: &Path) -> Vec<(String, PathBuf, &'static str, PathBuf, Option<PathBuf>)> {
+    let mut nights = Vec::new();
+    for pipeline in PIPELINES {
+        let path = repo(pipeline);
+        let name = path
+            .file_stem()
+            .and_then(OsStr::to_str)
+            .expect("name")
+            .to_string();
+        let folder = out.join(&name);
+        // A night before most of the events (windows reaching before the
+        // first one), then two nights a week apart (the second has a
+        // previous night: previous health and trend).
+        let early = run_night(&path, &folder.join("early"), "2026-01-15");
+        nights.push((name.clone(), path.clone(), "2026-01-15", early, None));
+        let week_before = run_night(&path, &folder.join("weekly"), "2026-10-25");
+        let last = run_night(&path, &folder.join("weekly"), "2026-11-01");
+        nights.push((name, path, "2026-11-01", last, Some(week_before)));
+    }
+    nights
+}
+
+#[test]
+fn the_sql_gives_each_pipeline_s_scorecard_in_duckdb() {
+    let Some(python) = crate::support::python_with_duckdb() else {
+        return;
+    };
+    let out = tempfile::tempdir().expect("temp dir");
+    for (name, pipeline, as_of, scorecard, previous) in nights(out.path()) {
+        let mut options = options(as_of, SqlDialect::DuckDb);
+        options.files = true;
+        options.previous = previous.map(|p| format!("read_parquet('{}')", p.display()));
+        let sql = write_sql(
+            &pipeline,
+            &options,
+            &out.path().join(format!("{name}-{as_of}.duckdb.sql")),
+        );
+        compare(
+            &python,
+            &[OsStr::new("duckdb"), sql.as_os_str(), scorecard.as_os_str()],
+        );
+    }
+}
+
+/// A PostgreSQL server on a private socket in a temporary folder, run as
+/// the `postgres` system user when the tests run as root (PostgreSQL
+/// refuses root); stopped when dropped, also when a test fails.
+struct Postgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Postgres {
+    /// Start a server, or `None` (a skip) when PostgreSQL is not installed
+    /// and the tests do not require every tool.
+    fn start() -> Option<Postgres> {
+        let Some(bin) = postgres_bin() else {
+            assert!(
+                std::env::var_os("CI").is_none()
+                    && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
+                "PostgreSQL is not installed: run the tests with scripts/test, which installs it"
+            );
+            eprintln!("skipping: PostgreSQL is not installed (scripts/test installs it)");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let as_postgres = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if as_postgres {
+            let status = Command::new("chown")
+                .args([OsStr::new("postgres"), dir.path().as_os_str()])
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown the server's folder to postgres");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let server = Postgres {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
+        let data = server.dir.path().join("data");
+        server.pg(
+            "initdb",
+            &[
+                OsStr::new("-D"),
+                data.as_os_str(),
+                OsStr::new("-A"),
+                OsStr::new("trust"),
+                OsStr::new("-U"),
+                OsStr::new("postgres"),
+                OsStr::new("--no-sync"),
+            ],
+        );
+        let settings = format!(
+            "-c listen_addresses='' -k {} -p {port} -c fsync=off",
+            server.dir.path().display()
+        );
+        let log = server.dir.path().join("log");
+        server.pg(
+            "pg_ctl",
+            &[
+                OsStr::new("-D"),
+                data.as_os_str(),
+                OsStr::new("-o"),
+                OsStr::new(&settings),
+                OsStr::new("-l"),
+                log.as_os_str(),
+                OsStr::new("-w"),
+                OsStr::new("start"),
+            ],
+        );
+        Some(server)
+    }
+
+    /// Run a PostgreSQL program; it must succeed.
+    fn pg(&self, program: &str, args: &[&OsStr]) {
+        let program = self.bin.join(program);
+        let output = if self.as_postgres {
+            Command::new("runuser")
+                .args([OsStr::new("-u"), OsStr::new("postgres"), OsStr::new("--")])
+                .arg(&program)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        }
+        .expect("a PostgreSQL program runs");
+        assert!(
+            output.status.success(),
+            "{}: {}{}",
+            program.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn dsn(&self, database: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={database}",
+            self.dir.path().display(),
+            self.port
+        )
+    }
+
+    fn create_database(&self, name: &str) {
+        let output = Command::new(self.bin.join("psql"))
+            .args(["-d", &self.dsn("postgres"), "-c"])
+            .arg(format!("CREATE DATABASE {name}"))
+            .output()
+            .expect("psql runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let program = self.bin.join("pg_ctl");
+        let args = [
+            OsStr::new("-D"),
+            data.as_os_str(),
+            OsStr::new("-m"),
+            OsStr::new("immediate"),
+            OsStr::new("stop"),
+        ];
+        let _ = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        };
+    }
+}
+
+/// The folder of PostgreSQL's programs: Debian's newest version's, or the
+/// one `pg_ctl` is found in on the PATH.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|bin| bin.join("pg_ctl").is_file() && bin.join("psql").is_file())
+        .collect();
+    versions.sort();
+    versions.pop().or_else(|| {
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .find(|dir| dir.join("pg_ctl").is_file() && dir.join("psql").is_file())
+        })
+    })
+}
+
+#[test]
+fn the_sql_gives_each_pipeline_s_scorecard_in_postgresql() {
+    let Some(python) = crate::support::python_with_duckdb() else {
+        return;
+    };
+    let has_psycopg = Command::new(&python)
+        .args(["-c", "import psycopg"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has_psycopg || std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
+        "no psycopg in .venv: run the tests with scripts/test, which installs it"
+    );
+    if !has_psycopg {
+        eprintln!("skipping: no psycopg in .venv (scripts/test installs it)");
+        return;
+    }
+    let Some(server) = Postgres::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().expect("temp dir");
+    for (i, (name, pipeline, as_of, scorecard, previous)) in
+        nights(out.path()).into_iter().enumerate()
+    {
+        // One database per night: each pipeline has its own tables.
+        let database = format!("night{i}");
+        server.create_database(&database);
+        let dsn = server.dsn(&database);
+        let (checked, diagnostics) = commands::check_path(&pipeline, Data::Opened);
+        let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let mut load: Vec<OsString> = vec![
+            repo("tests/differential/load_postgres.py").into(),
+            dsn.clone().into(),
+        ];
+        for source in &checked.model.sources {
+            let path = std::path::absolute(&source.location.path).expect("absolute path");
+            load.push(format!("{}={}", source.name, path.display()).into());
+        }
+        let mut options = options(as_of, SqlDialect::Postgres);
+        if let Some(previous) = previous {
+            load.push(format!("previous_scorecard={}", previous.display()).into());
+            options.previous = Some("previous_scorecard".to_string());
+        }
+        let loaded = Command::new(&python)
+            .args(&load)
+            .output()
+            .expect("python runs");
+        assert!(
+            loaded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&loaded.stderr)
+        );
+        let sql = write_sql(
+            &pipeline,
+            &options,
+            &out.path().join(format!("{name}-{as_of}.postgres.sql")),
+        );
+        compare(
+            &python,
+            &[
+                OsStr::new("postgres"),
+                sql.as_os_str(),
+                scorecard.as_os_str(),
+                OsStr::new(&dsn),
+            ],
+        );
+    }
+}
+
+#[test]
+fn the_duckdb_sql_reads_as_a_chain_of_named_steps() {
+    let report = commands::sql(
+        &repo("pipelines/customer_health.yaml"),
+        &options("2026-11-01", SqlDialect::DuckDb),
+    );
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    insta::assert_snapshot!(report.output);
+}
+
+#[test]
+fn snowflake_sql_parses_as_snowflake_sql_and_names_every_table() {
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let (checked, _) = commands::check_path(&pipeline, Data::Opened);
+    let sources: Vec<String> = checked
+        .expect("checks")
+        .model
+        .sources
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let unmapped = commands::sql(&pipeline, &options("2026-11-01", SqlDialect::Snowflake));
+    assert_eq!(unmapped.exit, Exit::Error);
+    assert_eq!(unmapped.diagnostics[0].code, Code::InvalidArgument);
+    assert!(
+        unmapped.diagnostics[0].message.contains("`events`"),
+        "{}",
+        unmapped.diagnostics[0].message
+    );
+    let mut mapped = options("2026-11-01", SqlDialect::Snowflake);
+    mapped.tables = sources
+        .iter()
+        .map(|s| (s.clone(), format!("ANALYTICS.PUBLIC.{}", s.to_uppercase())))
+        .collect();
+    let report = commands::sql(&pipeline, &mapped);
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::SnowflakeDialect {},
+        &report.output,
+    );
+    assert!(parsed.is_ok(), "{parsed:?}");
+    assert!(
+        !report.output.contains("FILTER (WHERE"),
+        "Snowflake has no FILTER clause"
+    );
+    assert!(report.output.contains("FROM ANALYTICS.PUBLIC.EVENTS"));
+}
+
+#[test]
+fn bad_sql_arguments_are_diagnostics() {
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let unknown = commands::sql_dialect("oracle").expect_err("not a dialect");
+    assert_eq!(unknown.code, Code::InvalidArgument);
+    assert!(
+        unknown
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("duckdb, postgres, snowflake")),
+        "{unknown:?}"
+    );
+    let malformed = commands::table_mappings(&["events".to_string()]).expect_err("no table");
+    assert_eq!(malformed[0].code, Code::InvalidArgument);
+
+    let mut files_elsewhere = options("2026-11-01", SqlDialect::Postgres);
+    files_elsewhere.files = true;
+    files_elsewhere
+        .tables
+        .insert("clicks".to_string(), "raw.clicks".to_string());
+    let report = commands::sql(&pipeline, &files_elsewhere);
+    assert_eq!(report.exit, Exit::Error);
+    let messages: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("no source `clicks`"), "{messages:?}");
+    assert!(messages[1].contains("--files"), "{messages:?}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "vane: 1\nname: broken\nsources: {}\n").expect("write");
+    let report = commands::sql(&broken, &options("2026-11-01", SqlDialect::DuckDb));
+    assert_eq!(report.exit, Exit::Error);
+    assert!(!report.diagnostics.is_empty());
+}
