@@ -178,7 +178,7 @@ mod tests {
             "{exact}"
         );
         assert_eq!(
-            exact_percentile(&mut vec![3.0, 1.0, 2.0], 0.5),
+            exact_percentile(&mut [3.0, 1.0, 2.0], 0.5),
             Some(2.0),
             "sorted first"
         );

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::TimeUnit;
-use datafusion::common::Result;
-use datafusion::logical_expr::Expr;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{DFSchema, DataFusionError, Result};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{Expr, ExprSchemable, ScalarUDF, Volatility, create_udf};
 use datafusion::sql::sqlparser::ast::{self, BinaryOperator};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -18,7 +19,67 @@ use datafusion::sql::unparser::dialect::{
     IntervalStyle, PostgreSqlDialect, SnowflakeDialect,
 };
 
-use super::lower::Marker;
+/// A function Vane marks for the dialect to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Marker {
+    /// A timestamp as microseconds since 1970.
+    EpochMicros,
+    /// Microseconds since 1970 as a timestamp.
+    FromEpochMicros,
+    /// `greatest`, ignoring nulls.
+    Greatest,
+    /// `least`, ignoring nulls.
+    Least,
+}
+
+const MARKERS: [(Marker, &str); 4] = [
+    (Marker::EpochMicros, "vane_epoch_micros"),
+    (Marker::FromEpochMicros, "vane_from_epoch_micros"),
+    (Marker::Greatest, "vane_greatest"),
+    (Marker::Least, "vane_least"),
+];
+
+impl Marker {
+    /// The marker a function name stands for.
+    pub(super) fn named(name: &str) -> Option<Marker> {
+        MARKERS.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+    }
+
+    fn name(self) -> &'static str {
+        MARKERS
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("vane_marker", |(_, n)| n)
+    }
+
+    pub(super) fn call(
+        self,
+        args: Vec<Expr>,
+        schema: &DFSchema,
+        returns: DataType,
+    ) -> Result<Expr> {
+        let types = args
+            .iter()
+            .map(|a| a.get_type(schema))
+            .collect::<Result<Vec<_>>>()?;
+        let name = self.name();
+        let udf: ScalarUDF = create_udf(
+            name,
+            types,
+            returns,
+            Volatility::Immutable,
+            Arc::new(move |_| {
+                Err(DataFusionError::Internal(format!(
+                    "{name} is written as SQL, never run"
+                )))
+            }),
+        );
+        Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
+            Arc::new(udf),
+            args,
+        )))
+    }
+}
 
 /// A warehouse `vane sql` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

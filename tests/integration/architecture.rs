@@ -22,6 +22,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("diff", 9),
     ("docs", 9),
     ("report", 9),
+    ("sql", 9),
     ("test", 9),
     ("sample", 9),
     ("commands", 10),
