@@ -52,9 +52,10 @@ impl Written {
         let mut text = text.to_string();
         for (placeholder, sql) in &self.by_placeholder {
             let call = format!("{placeholder}()");
-            if text.matches(&call).count() > 1 {
+            let found = text.matches(&call).count();
+            if found != 1 {
                 return Err(DataFusionError::Internal(format!(
-                    "{call} appears more than once in the unparsed SQL"
+                    "{call} appears {found} times in the unparsed SQL, not once"
                 )));
             }
             text = text.replacen(&call, sql, 1);
@@ -433,5 +434,90 @@ fn keep_name(expr: Expr, name: &str) -> Expr {
         Expr::Alias(_) => expr,
         other if other.schema_name().to_string() == name => other,
         other => other.alias(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::functions_aggregate::expr_fn::count;
+    use datafusion::logical_expr::{ExprFunctionExt, cast, col, lit};
+
+    use super::*;
+
+    fn schema() -> DFSchema {
+        DFSchema::try_from(Schema::new(vec![
+            Field::new("x", DataType::Float64, true),
+            Field::new(
+                "t",
+                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+                true,
+            ),
+        ]))
+        .expect("schema")
+    }
+
+    fn written(dialect: SqlDialect, expr: Expr) -> String {
+        let target = dialect.target();
+        let mut lowering = Lowering::new(&target);
+        let lowered = lowering.expr(expr, &schema()).expect("lowered").data;
+        let text = super::super::unparser(&target)
+            .expr_to_sql(&lowered)
+            .expect("unparsed")
+            .to_string();
+        lowering.written.fill(&text).expect("filled")
+    }
+
+    #[test]
+    fn division_is_float_division_in_every_dialect() {
+        for dialect in SqlDialect::ALL {
+            let text = written(dialect, col("x") / lit(2.0));
+            assert!(text.contains(" / ") && !text.contains("//"), "{text}");
+        }
+    }
+
+    #[test]
+    fn epoch_casts_are_written_in_each_dialect_s_words() {
+        let micros = cast(col("t"), DataType::Int64);
+        assert_eq!(
+            written(SqlDialect::DuckDb, micros.clone()),
+            "epoch_us(\"t\")"
+        );
+        assert!(
+            written(SqlDialect::Postgres, micros.clone()).contains("EXTRACT(EPOCH FROM \"t\")")
+        );
+        assert!(written(SqlDialect::Snowflake, micros).contains("EPOCH_MICROSECOND"));
+    }
+
+    #[test]
+    fn snowflake_moves_a_filter_into_the_values_counted() {
+        let counted = count(lit(1))
+            .filter(col("x").gt(lit(0.0)))
+            .build()
+            .expect("filter");
+        let text = written(SqlDialect::Snowflake, counted.clone());
+        assert!(!text.contains("FILTER"), "{text}");
+        assert!(text.contains("CASE WHEN"), "{text}");
+        assert!(written(SqlDialect::Postgres, counted).contains("FILTER (WHERE"));
+    }
+
+    #[test]
+    fn a_placeholder_missing_or_repeated_is_an_error_not_wrong_text() {
+        let mut written = Written::default();
+        written
+            .by_placeholder
+            .insert("vane_aggregate_0".into(), "last(x ORDER BY t)".into());
+        assert_eq!(
+            written
+                .fill("SELECT vane_aggregate_0() AS a")
+                .expect("filled"),
+            "SELECT last(x ORDER BY t) AS a"
+        );
+        assert!(
+            written
+                .fill("SELECT vane_aggregate_0(), vane_aggregate_0()")
+                .is_err()
+        );
+        assert!(written.fill("SELECT 1").is_err());
     }
 }
