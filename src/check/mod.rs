@@ -226,6 +226,7 @@ impl Checker<'_> {
                 location: location.clone(),
                 time: text(&def.time),
                 key,
+                table: text(&def.table),
                 missing_columns: match def.missing_columns.as_ref().map(|t| t.value.as_str()) {
                     Some("read_as_null") => MissingColumns::ReadAsNull,
                     _ => MissingColumns::Error,

@@ -223,6 +223,8 @@ pub struct Source {
     pub time: Option<String>,
     /// The column holding the entity key.
     pub key: String,
+    /// The warehouse table holding the same rows (`table:`), for `vane sql`.
+    pub table: Option<String>,
     /// What a column the pipeline reads does in files that lack it.
     pub missing_columns: MissingColumns,
     /// Columns read as a declared type (`columns:`), converted in the scan.

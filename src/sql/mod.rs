@@ -45,8 +45,9 @@ pub struct SqlOptions {
     pub as_of: NaiveDate,
     /// The warehouse.
     pub dialect: SqlDialect,
-    /// Source name → the table that holds it (`schema.table`); a source
-    /// without one is read from the table of its own name.
+    /// Source name → the table that holds it (`schema.table`), over the
+    /// source's own `table:`; a source without either is read from the
+    /// table of its own name.
     pub tables: BTreeMap<String, String>,
     /// DuckDB only: read each source's files where the pipeline names them
     /// (`read_parquet`, `read_csv`) instead of tables.
@@ -131,10 +132,11 @@ fn check_options(model: &Model, options: &SqlOptions) -> Result<(), Vec<Diagnost
         );
     }
     if options.dialect.needs_table_mapping() {
-        let unmapped: Vec<&str> = known
+        let unmapped: Vec<&str> = model
+            .sources
             .iter()
-            .copied()
-            .filter(|s| !options.tables.contains_key(*s))
+            .filter(|s| s.table.is_none() && !options.tables.contains_key(&s.name))
+            .map(|s| s.name.as_str())
             .collect();
         if !unmapped.is_empty() {
             errors.push(
@@ -276,7 +278,8 @@ fn query_text(
         name
     };
     for source in &model.sources {
-        let table = match (options.tables.get(&source.name), options.files) {
+        let mapped = options.tables.get(&source.name).or(source.table.as_ref());
+        let table = match (mapped, options.files) {
             (Some(table), _) if table != &source.name => Some(format!("SELECT * FROM {table}")),
             (Some(_), _) => None,
             (None, true) => Some(files_query(&source.location)),

@@ -88,6 +88,8 @@ pub struct SourceDef {
     pub key: Option<Text>,
     /// Hive partition columns (`region=eu/…` folders).
     pub partitions: Vec<Text>,
+    /// The warehouse table holding the same rows, for `vane sql`.
+    pub table: Option<Text>,
     /// `error` or `read_as_null`: a read column some files lack.
     pub missing_columns: Option<Text>,
     /// Declared column types (`columns:`), in file order.

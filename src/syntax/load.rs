@@ -559,6 +559,7 @@ impl Loader {
             time: self.text(&fields, section, "time"),
             key: self.text(&fields, section, "key"),
             partitions: self.text_list(&fields, "partitions"),
+            table: self.text(&fields, section, "table"),
             missing_columns: self.text(&fields, section, "missing_columns"),
             columns: fields
                 .get("columns")

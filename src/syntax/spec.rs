@@ -153,6 +153,11 @@ pub static SOURCE: Section = Section {
             "Hive partition columns encoded in folder names (`region=eu/`).",
         ),
         field(
+            "table",
+            Shape::Text,
+            "The warehouse table holding the same rows (`analytics.product_events`), for `vane sql`; defaults to the source's name.",
+        ),
+        field(
             "missing_columns",
             Shape::Choice(MISSING_COLUMNS),
             "A column the pipeline reads that some Parquet or Arrow files of the source lack: `error` (the default) or `read_as_null` in those files.",

@@ -437,3 +437,34 @@ fn bad_sql_arguments_are_diagnostics() {
     assert_eq!(report.exit, Exit::Error);
     assert!(!report.diagnostics.is_empty());
 }
+
+#[test]
+fn a_source_s_table_key_names_its_table_and_table_flags_override_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = repo("examples/data");
+    let text = std::fs::read_to_string(repo("pipelines/customer_health.yaml"))
+        .expect("example")
+        .replace(
+            "    path: ../examples/data/events\n",
+            "    path: ../examples/data/events\n    table: raw.product_events\n",
+        )
+        .replace("../examples/data", &data.display().to_string());
+    let pipeline = dir.path().join("p.yaml");
+    std::fs::write(&pipeline, text).expect("write");
+    let report = commands::sql(&pipeline, &options("2026-11-01", SqlDialect::Postgres));
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        report
+            .output
+            .contains("\"events\" AS (\n  SELECT * FROM raw.product_events\n)"),
+        "{}",
+        &report.output[..800]
+    );
+    let mut flagged = options("2026-11-01", SqlDialect::Postgres);
+    flagged
+        .tables
+        .insert("events".to_string(), "staging.events".to_string());
+    let report = commands::sql(&pipeline, &flagged);
+    assert!(report.output.contains("SELECT * FROM staging.events"));
+    assert!(!report.output.contains("raw.product_events"));
+}
