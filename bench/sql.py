@@ -75,7 +75,7 @@ def main():
     with open(script, "w") as f:
         f.write(RUN_QUERY)
     events = int(subprocess.run(
-        [PYTHON, "-c", f"import duckdb; print(duckdb.sql(\"SELECT count(*) FROM '{folder}/events/**/*.parquet'\").fetchone()[0])"],
+        [PYTHON, "-c", f"import duckdb; print(duckdb.connect().execute(\"SELECT count(*) FROM '{folder}/events/**/*.parquet'\").fetchone()[0])"],
         text=True, capture_output=True, check=True).stdout)
     out = os.path.join(folder, "out")
     vane, vane_in, vane_rss, duck, duck_in, duck_rss = [], [], [], [], [], []
