@@ -12,7 +12,7 @@ use crate::diagnostics::{Code, Diagnostic};
 
 /// Environment variables that, when set, win over Vane's own choice of
 /// the option they name (documented in docs/running.md).
-const SKIP_PARTIAL_AGGREGATION: &str =
+pub(super) const SKIP_PARTIAL_AGGREGATION: &str =
     "DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD";
 const OPTIMIZER_PASSES: &str = "DATAFUSION_OPTIMIZER_MAX_PASSES";
 

@@ -22,6 +22,7 @@ use datafusion::prelude::SessionContext;
 use super::{ClusterFailure, EngineChoice, RemoteWork, TIMED_OUT, unavailable};
 use crate::base::units::Seconds;
 use crate::diagnostics::Diagnostic;
+use crate::run::session::SKIP_PARTIAL_AGGREGATION;
 
 /// How long Vane waits for the scheduler to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -86,10 +87,20 @@ pub async fn attach(
     // With Ballista 55's adaptive planner, a job that loses an executor
     // mid-stage often waits forever; the static planner re-runs the lost
     // tasks (docs/distributed.md, "Failure behaviour").
-    let config = ctx
+    let mut config = ctx
         .copied_config()
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false);
+    // On one machine Vane skips partial aggregation (the exchange is in
+    // memory); on a cluster the exchange crosses the network, and the
+    // partial aggregates per entity are what keeps it small: 287 MiB of
+    // shuffle per 51M-event night with the skip (docs/benchmarks.md).
+    if std::env::var_os(SKIP_PARTIAL_AGGREGATION).is_none() {
+        config
+            .options_mut()
+            .execution
+            .skip_partial_aggregation_probe_ratio_threshold = 1.0;
+    }
     let state = SessionStateBuilder::new_from_existing(ctx.state())
         .with_config(config)
         .build();
