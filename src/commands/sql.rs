@@ -58,8 +58,10 @@ pub fn sql(pipeline: &Path, options: &SqlOptions) -> Report {
     let Some(checked) = checked else {
         return Report::failed(diagnostics);
     };
+    // As with `run`, warnings (an unused metric) are `validate`'s to show:
+    // the query is what was asked for.
     match scorecard_sql(&checked, options) {
-        Ok(text) => Report::from_diagnostics(text, diagnostics),
-        Err(errors) => Report::failed(diagnostics.into_iter().chain(errors).collect()),
+        Ok(text) => Report::ok(text),
+        Err(errors) => Report::failed(errors),
     }
 }
