@@ -359,8 +359,9 @@ fn query_text(
             joins.join("\n")
         ),
     ));
-    // The steps, each over the one before, their expressions coerced
-    // and simplified as `run` compiles them.
+    // The steps, each over the one before, their expressions coerced as
+    // `run` compiles them (its simplification too would only make them
+    // harder to read: `coalesce` becomes a CASE).
     let mut schema = plan.scorecard.facts_schema().fields().to_vec();
     schema.push(Arc::new(Field::new(
         names::AS_OF,
@@ -381,7 +382,6 @@ fn query_text(
         let mut added = Vec::new();
         for (name, expr) in &step.columns {
             let expr = simplifier.coerce(expr.clone(), &df_schema)?;
-            let expr = simplifier.simplify(expr)?;
             let field_type = expr.get_type(&df_schema)?;
             let lowered = lowering.expr(expr, &df_schema)?.data;
             let sql = unparser.expr_to_sql(&lowered)?;
