@@ -168,19 +168,20 @@ class Cluster:
                 process.kill()
 
 
+READ_COLUMNS = """
+import sys, pyarrow.ipc as ipc
+try:
+    schema = ipc.open_file(sys.argv[1]).schema
+except Exception:
+    schema = ipc.open_stream(open(sys.argv[1], "rb")).schema
+print(",".join(schema.names))
+"""
+
+
 def columns_of(paths):
     """The columns of a job's final stage (its Arrow IPC files), to name the part."""
     for path in paths:
-        result = subprocess.run(
-            [single_night.PYTHON, "-c",
-             "import sys, pyarrow.ipc as ipc; print(','.join(ipc.open_file(sys.argv[1]).schema.names))", path],
-            text=True, capture_output=True)
-        if result.returncode == 0:
-            return result.stdout.strip().split(",")
-        result = subprocess.run(
-            [single_night.PYTHON, "-c",
-             "import sys, pyarrow.ipc as ipc; print(','.join(ipc.open_stream(open(sys.argv[1], 'rb')).schema.names))", path],
-            text=True, capture_output=True)
+        result = subprocess.run([single_night.PYTHON, "-c", READ_COLUMNS, path], text=True, capture_output=True)
         if result.returncode == 0:
             return result.stdout.strip().split(",")
     return []

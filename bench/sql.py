@@ -26,11 +26,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
-AS_OF = "2026-11-01"
+from run import AS_OF, PYTHON, ROOT, events_in, timed
 
 RUN_QUERY = """
 import sys, time, duckdb
@@ -42,15 +39,6 @@ started = time.perf_counter()
 con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet)")
 print(f"{time.perf_counter() - started:.6f}")
 """
-
-
-def timed(args):
-    started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-f", "%M"] + args, text=True, capture_output=True)
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(args)}\n{result.stdout}\n{result.stderr}")
-    return wall, int(result.stderr.strip().splitlines()[-1]) / 1024, result.stdout
 
 
 def main():
@@ -74,9 +62,7 @@ def main():
     script = os.path.join(folder, "run_query.py")
     with open(script, "w") as f:
         f.write(RUN_QUERY)
-    events = int(subprocess.run(
-        [PYTHON, "-c", f"import duckdb; print(duckdb.connect().execute(\"SELECT count(*) FROM '{folder}/events/**/*.parquet'\").fetchone()[0])"],
-        text=True, capture_output=True, check=True).stdout)
+    events = events_in(folder)
     out = os.path.join(folder, "out")
     vane, vane_in, vane_rss, duck, duck_in, duck_rss = [], [], [], [], [], []
     for _ in range(args.runs):

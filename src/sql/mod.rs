@@ -265,193 +265,236 @@ fn query_text(
     options: &SqlOptions,
     lowering: &mut lower::Lowering<'_>,
 ) -> datafusion::error::Result<String> {
-    let target = lowering.target;
-    let unparser = unparser(target);
-    let quote = |name: &str| quoted(target, name);
-    let mut ctes: Vec<(String, String, String)> = Vec::new();
-    let taken: Vec<String> = model.sources.iter().map(|s| s.name.clone()).collect();
-    let cte_name = |wanted: &str| {
+    let mut query = Query {
+        model,
+        options,
+        target: lowering.target,
+        ctes: Vec::new(),
+    };
+    query.sources();
+    let facts = query.facts(plan, lowering)?;
+    let last = query.steps(plan, lowering, facts)?;
+    Ok(query.text(plan, &last))
+}
+
+/// One named step of the query: `name AS (body)`, under a comment.
+struct Cte {
+    name: String,
+    comment: String,
+    body: String,
+}
+
+/// The query's CTEs as they are written, in order.
+struct Query<'a> {
+    model: &'a Model,
+    options: &'a SqlOptions,
+    target: &'a dialect::Target,
+    ctes: Vec<Cte>,
+}
+
+impl Query<'_> {
+    fn quote(&self, name: &str) -> String {
+        quoted(self.target, name)
+    }
+
+    /// `vane_{wanted}`, unless a source has that name.
+    fn cte_name(&self, wanted: &str) -> String {
         let mut name = format!("vane_{wanted}");
-        while taken.contains(&name) {
+        while self.model.sources.iter().any(|s| s.name == name) {
             name.push('_');
         }
         name
-    };
-    for source in &model.sources {
-        let mapped = options.tables.get(&source.name).or(source.table.as_ref());
-        let table = match (mapped, options.files) {
-            (Some(table), _) if table != &source.name => Some(format!("SELECT * FROM {table}")),
-            (Some(_), _) => None,
-            (None, true) => Some(files_query(&source.location)),
-            (None, false) => None,
-        };
-        if let Some(select) = table {
-            ctes.push((
-                quote(&source.name),
-                format!("source `{}`", source.name),
-                select,
-            ));
+    }
+
+    fn push(&mut self, name: &str, comment: String, body: String) {
+        self.ctes.push(Cte {
+            name: self.quote(name),
+            comment,
+            body,
+        });
+    }
+
+    /// A CTE under a source's name for each source read from elsewhere
+    /// than the table of its name, and for the previous night's table.
+    fn sources(&mut self) {
+        let (model, options) = (self.model, self.options);
+        for source in &model.sources {
+            let mapped = options.tables.get(&source.name).or(source.table.as_ref());
+            let select = match (mapped, options.files) {
+                (Some(table), _) if table != &source.name => format!("SELECT * FROM {table}"),
+                (None, true) => files_query(&source.location),
+                _ => continue,
+            };
+            self.push(&source.name, format!("source `{}`", source.name), select);
+        }
+        if let Some(previous) = options.previous.as_ref().filter(|p| *p != PREVIOUS_TABLE) {
+            self.push(
+                PREVIOUS_TABLE,
+                "the previous night's scorecard (key and health)".to_string(),
+                format!("SELECT * FROM {previous}"),
+            );
         }
     }
-    if let Some(previous) = &options.previous {
-        ctes.push((
-            quote(PREVIOUS_TABLE),
-            "the previous night's scorecard (key and health)".to_string(),
-            format!("SELECT * FROM {previous}"),
-        ));
-    }
-    let population = cte_name("population");
-    let unparsed = |plan: &LogicalPlan,
-                    lowering: &mut lower::Lowering<'_>|
-     -> datafusion::error::Result<String> {
-        let lowered = lowering.plan(plan.clone())?;
-        Ok(format!("{:#}", unparser.plan_to_sql(&lowered)?))
-    };
-    ctes.push((
-        quote(&population),
-        format!(
-            "every {} in the population, with its attributes",
-            model.entity.name
-        ),
-        unparsed(&plan.scorecard.population, lowering)?,
-    ));
-    let mut joins = Vec::new();
-    let mut side_columns = Vec::new();
-    for side in &plan.scorecard.sides {
-        let name = cte_name(&side.name);
-        ctes.push((
-            quote(&name),
-            side_comment(model, &side.name, &side.plan),
-            unparsed(&side.plan, lowering)?,
-        ));
-        let key = side.key();
-        joins.push(format!(
-            "LEFT JOIN {} ON {}.{} = {}.{}",
-            quote(&name),
-            quote(&name),
-            quote(&key),
-            quote(&population),
-            quote(&plan.key)
-        ));
-        for field in side.plan.schema().fields() {
-            if *field.name() != key && Some(field.name()) != side.rows.as_ref() {
-                side_columns.push(format!("{}.{}", quote(&name), quote(field.name())));
+
+    /// The population, each side and the facts joining them; returns the
+    /// facts' CTE name.
+    fn facts(
+        &mut self,
+        plan: &Plan,
+        lowering: &mut lower::Lowering<'_>,
+    ) -> datafusion::error::Result<String> {
+        let unparser = unparser(self.target);
+        let mut unparsed = |part: &LogicalPlan| -> datafusion::error::Result<String> {
+            let lowered = lowering.plan(part.clone())?;
+            Ok(format!("{:#}", unparser.plan_to_sql(&lowered)?))
+        };
+        let population = self.cte_name("population");
+        self.push(
+            &population,
+            format!(
+                "every {} in the population, with its attributes",
+                self.model.entity.name
+            ),
+            unparsed(&plan.scorecard.population)?,
+        );
+        let mut joins = Vec::new();
+        let mut columns = vec![format!("{}.*", self.quote(&population))];
+        for side in &plan.scorecard.sides {
+            let name = self.cte_name(&side.name);
+            self.push(
+                &name,
+                side_comment(self.model, &side.name, &side.plan),
+                unparsed(&side.plan)?,
+            );
+            let (side_table, key) = (self.quote(&name), side.key());
+            joins.push(format!(
+                "LEFT JOIN {side_table} ON {side_table}.{} = {}.{}",
+                self.quote(&key),
+                self.quote(&population),
+                self.quote(&plan.key)
+            ));
+            for field in side.plan.schema().fields() {
+                if *field.name() != key && Some(field.name()) != side.rows.as_ref() {
+                    columns.push(format!("{side_table}.{}", self.quote(field.name())));
+                }
             }
         }
-    }
-    let as_of = lit(ScalarValue::TimestampMicrosecond(
-        Some(Micros::midnight(options.as_of).get()),
-        None,
-    ));
-    let as_of = unparser.expr_to_sql(&as_of)?.to_string();
-    let facts = cte_name("facts");
-    let mut columns = vec![format!("{}.*", quote(&population))];
-    columns.extend(side_columns);
-    columns.push(format!("{as_of} AS {}", quote(names::AS_OF)));
-    ctes.push((
-        quote(&facts),
-        "the facts: the population with every part joined by key, and the as-of instant"
-            .to_string(),
-        format!(
-            "SELECT\n  {}\nFROM {}\n{}",
-            columns.join(",\n  "),
-            quote(&population),
-            joins.join("\n")
-        ),
-    ));
-    // The steps, each over the one before, their expressions coerced as
-    // `run` compiles them (its simplification too would only make them
-    // harder to read: `coalesce` becomes a CASE).
-    let mut schema = plan.scorecard.facts_schema().fields().to_vec();
-    schema.push(Arc::new(Field::new(
-        names::AS_OF,
-        DataType::Timestamp(TimeUnit::Microsecond, None),
-        false,
-    )));
-    let ctx = SessionContext::new();
-    let state = ctx.state();
-    let mut previous = facts;
-    for (i, step) in plan.scorecard.steps.iter().enumerate() {
-        let df_schema = Arc::new(DFSchema::try_from(Schema::new(schema.clone()))?);
-        let context = SimplifyContext::builder()
-            .with_schema(Arc::clone(&df_schema))
-            .with_config_options(Arc::clone(state.config_options()))
-            .build();
-        let simplifier = ExprSimplifier::new(context);
-        let mut columns = vec!["*".to_string()];
-        let mut added = Vec::new();
-        for (name, expr) in &step.columns {
-            let expr = simplifier.coerce(expr.clone(), &df_schema)?;
-            let field_type = expr.get_type(&df_schema)?;
-            let lowered = lowering.expr(expr, &df_schema)?.data;
-            let sql = unparser.expr_to_sql(&lowered)?;
-            columns.push(format!("{sql} AS {}", quote(name)));
-            added.push(Arc::new(Field::new(name, field_type, true)));
-        }
-        schema.extend(added);
-        let name = cte_name(&format!("step{}", i + 1));
-        ctes.push((
-            quote(&name),
-            format!(
-                "step {}: {} ({})",
-                i + 1,
-                step.label,
-                step.columns
-                    .iter()
-                    .map(|(c, _)| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            format!(
-                "SELECT\n  {}\nFROM {}",
-                columns.join(",\n  "),
-                quote(&previous)
-            ),
+        let as_of = lit(ScalarValue::TimestampMicrosecond(
+            Some(Micros::midnight(self.options.as_of).get()),
+            None,
         ));
-        previous = name;
+        columns.push(format!(
+            "{} AS {}",
+            unparser.expr_to_sql(&as_of)?,
+            self.quote(names::AS_OF)
+        ));
+        let facts = self.cte_name("facts");
+        self.push(
+            &facts,
+            "the facts: the population with every part joined by key, and the as-of instant"
+                .to_string(),
+            format!(
+                "SELECT\n  {}\nFROM {}\n{}",
+                columns.join(",\n  "),
+                self.quote(&population),
+                joins.join("\n")
+            ),
+        );
+        Ok(facts)
     }
-    let outputs: Vec<String> = plan.output_columns.iter().map(|c| quote(c)).collect();
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "-- The scorecard of pipeline `{}` as of {}, for {}.",
-        model.name,
-        options.as_of,
-        options.dialect.name()
-    );
-    let _ = writeln!(
-        text,
-        "-- Written by `vane sql` from the plans `vane run` executes; regenerate rather than edit."
-    );
-    if options.previous.is_none() && model.health.is_some() {
+
+    /// One CTE per entity step, each over the one before (from `facts`);
+    /// returns the last one's name. The expressions are coerced as `run`
+    /// compiles them (its simplification too would only make them harder
+    /// to read: `coalesce` becomes a CASE).
+    fn steps(
+        &mut self,
+        plan: &Plan,
+        lowering: &mut lower::Lowering<'_>,
+        facts: String,
+    ) -> datafusion::error::Result<String> {
+        let unparser = unparser(self.target);
+        let mut schema = plan.scorecard.facts_schema().fields().to_vec();
+        schema.push(Arc::new(Field::new(
+            names::AS_OF,
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        )));
+        let state = SessionContext::new().state();
+        let mut previous = facts;
+        for (i, step) in plan.scorecard.steps.iter().enumerate() {
+            let df_schema = Arc::new(DFSchema::try_from(Schema::new(schema.clone()))?);
+            let simplifier = ExprSimplifier::new(
+                SimplifyContext::builder()
+                    .with_schema(Arc::clone(&df_schema))
+                    .with_config_options(Arc::clone(state.config_options()))
+                    .build(),
+            );
+            let mut columns = vec!["*".to_string()];
+            for (name, expr) in &step.columns {
+                let expr = simplifier.coerce(expr.clone(), &df_schema)?;
+                schema.push(Arc::new(Field::new(name, expr.get_type(&df_schema)?, true)));
+                let lowered = lowering.expr(expr, &df_schema)?.data;
+                columns.push(format!(
+                    "{} AS {}",
+                    unparser.expr_to_sql(&lowered)?,
+                    self.quote(name)
+                ));
+            }
+            let name = self.cte_name(&format!("step{}", i + 1));
+            let computed: Vec<&str> = step.columns.iter().map(|(c, _)| c.as_str()).collect();
+            self.push(
+                &name,
+                format!("step {}: {} ({})", i + 1, step.label, computed.join(", ")),
+                format!(
+                    "SELECT\n  {}\nFROM {}",
+                    columns.join(",\n  "),
+                    self.quote(&previous)
+                ),
+            );
+            previous = name;
+        }
+        Ok(previous)
+    }
+
+    /// The whole query: a header, the CTEs, and the scorecard's columns
+    /// from `last` sorted by key.
+    fn text(&self, plan: &Plan, last: &str) -> String {
+        let (model, options) = (self.model, self.options);
+        let mut text = format!(
+            "-- The scorecard of pipeline `{}` as of {}, for {}.\n\
+             -- Written by `vane sql` from the plans `vane run` executes; regenerate rather than edit.\n",
+            model.name,
+            options.as_of,
+            options.dialect.name()
+        );
+        if options.previous.is_none() && model.health.is_some() {
+            text.push_str(
+                "-- previous_health and trend are null (no --previous table), as on a first night.\n",
+            );
+        }
+        text.push_str("WITH\n");
+        for (i, cte) in self.ctes.iter().enumerate() {
+            let body: Vec<String> = cte.body.lines().map(|l| format!("  {l}")).collect();
+            let comma = if i + 1 == self.ctes.len() { "" } else { "," };
+            let _ = writeln!(
+                text,
+                "-- {}\n{} AS (\n{}\n){comma}",
+                cte.comment,
+                cte.name,
+                body.join("\n")
+            );
+        }
+        let outputs: Vec<String> = plan.output_columns.iter().map(|c| self.quote(c)).collect();
         let _ = writeln!(
             text,
-            "-- previous_health and trend are null (no --previous table), as on a first night."
+            "SELECT\n  {}\nFROM {}\nORDER BY {}",
+            outputs.join(",\n  "),
+            self.quote(last),
+            self.quote(&plan.key)
         );
+        text
     }
-    text.push_str("WITH\n");
-    let last = ctes.len().saturating_sub(1);
-    for (i, (name, comment, body)) in ctes.iter().enumerate() {
-        let _ = writeln!(text, "-- {comment}");
-        let body = body
-            .lines()
-            .map(|l| format!("  {l}"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let _ = writeln!(
-            text,
-            "{name} AS (\n{body}\n){}",
-            if i == last { "" } else { "," }
-        );
-    }
-    let _ = writeln!(
-        text,
-        "SELECT\n  {}\nFROM {}\nORDER BY {}",
-        outputs.join(",\n  "),
-        quote(&previous),
-        quote(&plan.key)
-    );
-    Ok(text)
 }
 
 /// The unparser for `target`. Not in its "pretty" mode: in DataFusion

@@ -132,12 +132,7 @@ impl Postgres {
     /// and the tests do not require every tool.
     fn start() -> Option<Postgres> {
         let Some(bin) = postgres_bin() else {
-            assert!(
-                std::env::var_os("CI").is_none()
-                    && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
-                "PostgreSQL is not installed: run the tests with scripts/test, which installs it"
-            );
-            eprintln!("skipping: PostgreSQL is not installed (scripts/test installs it)");
+            crate::support::skip_without("PostgreSQL");
             return None;
         };
         let dir = tempfile::tempdir().expect("temp dir");
@@ -291,12 +286,8 @@ fn the_sql_gives_each_pipeline_s_scorecard_in_postgresql() {
         .args(["-c", "import psycopg"])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(
-        has_psycopg || std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
-        "no psycopg in .venv: run the tests with scripts/test, which installs it"
-    );
     if !has_psycopg {
-        eprintln!("skipping: no psycopg in .venv (scripts/test installs it)");
+        crate::support::skip_without("psycopg in .venv");
         return;
     }
     let Some(server) = Postgres::start() else {

@@ -45,15 +45,21 @@ pub fn python_with_duckdb() -> Option<std::path::PathBuf> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_duckdb {
-        assert!(
-            std::env::var_os("CI").is_none()
-                && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
-            "no .venv with duckdb: run the tests with scripts/test, which installs it"
-        );
-        eprintln!("skipping: no .venv with duckdb (scripts/test installs it and runs every test)");
+        skip_without(".venv with duckdb");
         return None;
     }
     Some(python)
+}
+
+/// A test's tool (`what`) is missing: fail under CI or
+/// `VANE_REQUIRE_ALL_TESTS` (`scripts/test` installs every tool and
+/// requires them), else say the test is skipped.
+pub fn skip_without(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none() && std::env::var_os("VANE_REQUIRE_ALL_TESTS").is_none(),
+        "no {what}: run the tests with scripts/test, which installs it"
+    );
+    eprintln!("skipping: no {what} (scripts/test installs it and runs every test)");
 }
 
 /// Run a differential script with `args`; it must succeed and print `ok: …`.
