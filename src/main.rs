@@ -322,6 +322,12 @@ enum Command {
         /// The table holding the previous night's scorecard (key and health), for previous_health and trend.
         #[arg(long)]
         previous: Option<String>,
+        /// Write the night's actions (the playbooks that fire) instead of its scorecard.
+        #[arg(long)]
+        actions: bool,
+        /// With --actions: the table of actions fired on earlier nights (as_of, playbook, dedup_key), for cooldowns.
+        #[arg(long, value_name = "TABLE")]
+        earlier_actions: Option<String>,
     },
     /// Write a deterministic synthetic book of business (Parquet).
     SampleData {
@@ -900,6 +906,8 @@ fn main() -> ExitCode {
             tables,
             files,
             previous,
+            actions,
+            earlier_actions,
         } => {
             let as_of = match as_of {
                 Some(text) => parse_date("--as-of", &text),
@@ -918,6 +926,8 @@ fn main() -> ExitCode {
                         tables,
                         files,
                         previous,
+                        actions,
+                        earlier_actions,
                     },
                 ),
                 (as_of, dialect, tables) => Report::failed(

@@ -2,8 +2,8 @@
 //! (rounded as `round` rounds, thousands separators) and values with their
 //! unit for reports and summaries ("5.9%", "$803,796", "12.5 days").
 
-/// The most digits after the point (as for `round`).
-const MAX_DIGITS: i64 = 15;
+/// The most digits after the point `format_number` writes (as for `round`).
+pub const MAX_DIGITS: i64 = 15;
 
 /// `x` rounded half away from zero to `digits` decimals, with a comma
 /// between each group of three digits before the point; `None` for an

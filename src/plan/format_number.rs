@@ -37,10 +37,13 @@ fn format_columns(args: &[ColumnarValue]) -> Result<ColumnarValue> {
     Ok(ColumnarValue::Array(Arc::new(formatted)))
 }
 
+/// The function's name in plans.
+pub const NAME: &str = "format_number";
+
 /// The function for plans: `format_number(Float64, Int64) → Utf8`.
 pub fn format_number_udf() -> ScalarUDF {
     create_udf(
-        "format_number",
+        NAME,
         vec![DataType::Float64, DataType::Int64],
         DataType::Utf8,
         Volatility::Immutable,

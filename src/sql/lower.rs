@@ -19,11 +19,11 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::common::{DFSchema, DFSchemaRef, DataFusionError, Result};
-use datafusion::logical_expr::expr::{AggregateFunction, Cast};
+use datafusion::common::{DFSchema, DFSchemaRef, DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr::{AggregateFunction, Cast, ScalarFunction};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, Expr, ExprSchemable, LogicalPlan, SubqueryAlias, Volatility,
-    create_udaf, when,
+    Accumulator, AggregateUDF, ColumnarValue, Expr, ExprSchemable, LogicalPlan, SubqueryAlias,
+    Volatility, create_udaf, create_udf, when,
 };
 
 use super::dialect::{Marker, SqlDialect, Target};
@@ -35,6 +35,34 @@ pub enum Inexpressible {
     EffectiveTargets,
     /// Another aggregate with an ordering, by its DataFusion name.
     OrderedAggregate(String),
+    /// A number or a timestamp shown as text (in a message or a reason),
+    /// the way `run` writes it, by the playbook that shows it.
+    ValueAsText {
+        /// The playbook (none outside the actions).
+        playbook: Option<String>,
+    },
+    /// `format_number`, by the playbook that calls it.
+    FormattedNumber {
+        /// The playbook (none outside the actions).
+        playbook: Option<String>,
+        /// The digits it is given when they are not a constant (`None`:
+        /// the dialect has no form of it at all).
+        digits: Option<String>,
+    },
+}
+
+/// A value an action shows, computed as a column of its own before the
+/// actions (so its text can read it several times): a number as the
+/// dialect writes it (`as_text`), or the number `format_number` formats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Shown {
+    /// The column's name.
+    pub(super) column: String,
+    /// Its value, in SQL.
+    pub(super) sql: String,
+    /// Whether the column holds the dialect's text of the number (whose
+    /// digits and decimal point the query then finds).
+    pub(super) as_text: bool,
 }
 
 /// Aggregates written by Vane, by the placeholder name that stands for
@@ -43,6 +71,8 @@ pub enum Inexpressible {
 pub(super) struct Written {
     pub(super) by_placeholder: BTreeMap<String, String>,
     pub(super) inexpressible: Vec<Inexpressible>,
+    /// The values the actions show, in the order first met.
+    pub(super) shown: Vec<Shown>,
 }
 
 impl Written {
@@ -68,6 +98,11 @@ impl Written {
 pub(super) struct Lowering<'a> {
     pub(super) target: &'a Target,
     pub(super) written: Written,
+    /// Whether values may be shown as text (the actions, whose values
+    /// the query computes as columns first: [`Shown`]).
+    pub(super) showing: bool,
+    /// The playbook being written, for diagnostics.
+    pub(super) playbook: Option<String>,
 }
 
 impl<'a> Lowering<'a> {
@@ -75,6 +110,8 @@ impl<'a> Lowering<'a> {
         Lowering {
             target,
             written: Written::default(),
+            showing: false,
+            playbook: None,
         }
     }
 
@@ -131,6 +168,13 @@ impl<'a> Lowering<'a> {
                         data_type,
                     )?));
                 }
+                if matches!(
+                    data_type,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) && let Some(text) = self.as_text(&expr, &from)?
+                {
+                    return Ok(Transformed::yes(text));
+                }
                 if let DataType::Decimal256(_, scale) = data_type
                     && self.dialect() != SqlDialect::Postgres
                 {
@@ -153,9 +197,118 @@ impl<'a> Lowering<'a> {
                 let returns = Expr::ScalarFunction(f.clone()).get_type(schema)?;
                 Ok(Transformed::yes(marker.call(f.args, schema, returns)?))
             }
+            Expr::ScalarFunction(f) if f.func.name() == crate::plan::format_number::NAME => {
+                Ok(Transformed::yes(self.format_number(&f.args)?))
+            }
             Expr::AggregateFunction(aggregate) => self.aggregate(aggregate, schema),
             other => Ok(Transformed::no(other)),
         }
+    }
+
+    /// `value` (of type `from`) as the text `run` writes for it, when
+    /// the dialect's own cast would write something else: numbers as
+    /// Arrow writes them (`0.000025`, `1e20`, `114870.0`), timestamps as
+    /// `2026-10-01T10:00:00`, dates as `2026-10-01` whatever the session's
+    /// date style. `None`: the plain cast writes the same.
+    fn as_text(&mut self, value: &Expr, from: &DataType) -> Result<Option<Expr>> {
+        let dialect = self.dialect();
+        let number = matches!(from, DataType::Float64 | DataType::Float32);
+        let timestamp = matches!(from, DataType::Timestamp(_, None));
+        if (number || timestamp) && (dialect == SqlDialect::Snowflake || !self.showing && number) {
+            self.written.inexpressible.push(Inexpressible::ValueAsText {
+                playbook: self.playbook.clone(),
+            });
+            return Ok(None);
+        }
+        let text = match (from, dialect) {
+            _ if number => {
+                let raw = match dialect {
+                    SqlDialect::Postgres => format!("CAST({} AS TEXT)", self.sql(value)?),
+                    _ => format!("CAST({} AS VARCHAR)", self.sql(value)?),
+                };
+                let column = self.show(raw, true);
+                number_text(&column, self.target)
+            }
+            _ if timestamp => timestamp_text(&self.sql(value)?, dialect),
+            (DataType::Date32, SqlDialect::Postgres) => {
+                format!("to_char({}, 'YYYY-MM-DD')", self.sql(value)?)
+            }
+            (DataType::Date32, SqlDialect::Snowflake) => {
+                format!("TO_VARCHAR({}, 'YYYY-MM-DD')", self.sql(value)?)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(self.placeholder_text(text)))
+    }
+
+    /// `format_number(x, digits)`: `x` rounded as `round` rounds, its
+    /// digits grouped by thousands — `crate::base::display::format_number`.
+    fn format_number(&mut self, args: &[Expr]) -> Result<Expr> {
+        let digits = args.get(1).and_then(constant_integer);
+        let (Some(x), Some(digits), SqlDialect::DuckDb | SqlDialect::Postgres) =
+            (args.first(), digits, self.dialect())
+        else {
+            let digits = match self.dialect() {
+                SqlDialect::Snowflake => None,
+                _ => Some(args.get(1).map_or_else(String::new, ToString::to_string)),
+            };
+            self.written
+                .inexpressible
+                .push(Inexpressible::FormattedNumber {
+                    playbook: self.playbook.clone(),
+                    digits,
+                });
+            return Ok(self.placeholder_text("NULL".to_string()));
+        };
+        let column = self.show(self.sql(x)?, false);
+        let text = formatted_number(
+            &column,
+            digits.clamp(0, crate::base::display::MAX_DIGITS),
+            self.target,
+        );
+        Ok(self.placeholder_text(text))
+    }
+
+    /// The column that will hold `sql` (one per distinct value).
+    fn show(&mut self, sql: String, as_text: bool) -> String {
+        let column = match self
+            .written
+            .shown
+            .iter()
+            .find(|s| s.sql == sql && s.as_text == as_text)
+        {
+            Some(shown) => shown.column.clone(),
+            None => {
+                let column = format!("vane_shown_{}", self.written.shown.len());
+                self.written.shown.push(Shown {
+                    column: column.clone(),
+                    sql,
+                    as_text,
+                });
+                column
+            }
+        };
+        column
+    }
+
+    /// A call of a text placeholder that `text` replaces once unparsed.
+    fn placeholder_text(&mut self, text: String) -> Expr {
+        let placeholder = format!("vane_text_{}", self.written.by_placeholder.len());
+        self.written
+            .by_placeholder
+            .insert(placeholder.clone(), text);
+        let udf = create_udf(
+            &placeholder,
+            Vec::new(),
+            DataType::Utf8,
+            Volatility::Immutable,
+            Arc::new(|_| -> Result<ColumnarValue> {
+                Err(DataFusionError::Internal(
+                    "a placeholder is written as SQL, never run".into(),
+                ))
+            }),
+        );
+        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), Vec::new()))
     }
 
     fn aggregate(
@@ -371,6 +524,143 @@ fn move_filter_into_values(aggregate: &mut AggregateFunction) -> Result<bool> {
             .collect::<Result<Vec<_>>>()?;
     }
     Ok(true)
+}
+
+/// The column of a shown number's significant digits (no sign, no
+/// leading or trailing zeros; empty for zero).
+pub(super) fn digits_column(shown: &str) -> String {
+    format!("{shown}_digits")
+}
+
+/// The column of where a shown number's decimal point falls among its
+/// digits: the value is `0.DIGITS × 10^point`.
+pub(super) fn point_column(shown: &str) -> String {
+    format!("{shown}_point")
+}
+
+/// The significant digits and decimal point of `text`, the dialect's
+/// shortest text of a float (`-1.5e-07`, `114870.0`, `114870`, `2.5e-05`),
+/// as SQL: `(digits, point)`.
+pub(super) fn digits_and_point(text: &str) -> (String, String) {
+    let unsigned = format!("ltrim({text}, '-')");
+    let mantissa = format!("split_part({unsigned}, 'e', 1)");
+    let all = format!("replace({mantissa}, '.', '')");
+    let exponent = format!(
+        "CASE WHEN strpos({unsigned}, 'e') > 0 THEN CAST(split_part({unsigned}, 'e', 2) AS INTEGER) ELSE 0 END"
+    );
+    let digits = format!("rtrim(ltrim({all}, '0'), '0')");
+    let point = format!(
+        "length(split_part({mantissa}, '.', 1)) + {exponent} - (length({all}) - length(ltrim({all}, '0')))"
+    );
+    (digits, point)
+}
+
+/// A shown number as Arrow writes a float (`ryu`'s layout): plain from
+/// 10^-5 up to 10^16 (`0.000025`, `114870.0`, `12.5`), else with an
+/// exponent (`1e20`, `2.5e-7`); `NaN`, `inf`, `-inf`. Built from the
+/// dialect's own shortest text of the float (the same digits: both are
+/// the shortest that read back as the same float), laid out again.
+fn number_text(shown: &str, target: &Target) -> String {
+    let quote = |name: &str| super::quoted(target, name);
+    let (raw, d, p) = (
+        quote(shown),
+        quote(&digits_column(shown)),
+        quote(&point_column(shown)),
+    );
+    let text = match target.dialect {
+        SqlDialect::Postgres => "TEXT",
+        _ => "VARCHAR",
+    };
+    format!(
+        "CASE WHEN {raw} IN ('nan', '-nan', 'NaN') THEN 'NaN' \
+         WHEN {raw} IN ('inf', 'Infinity') THEN 'inf' \
+         WHEN {raw} IN ('-inf', '-Infinity') THEN '-inf' \
+         ELSE CASE WHEN substr({raw}, 1, 1) = '-' THEN '-' ELSE '' END || CASE \
+         WHEN {d} = '' THEN '0.0' \
+         WHEN {p} >= length({d}) AND {p} <= 16 THEN {d} || repeat('0', {p} - length({d})) || '.0' \
+         WHEN {p} > 0 AND {p} <= 16 THEN substr({d}, 1, {p}) || '.' || substr({d}, {p} + 1) \
+         WHEN {p} > -5 AND {p} <= 0 THEN '0.' || repeat('0', -{p}) || {d} \
+         WHEN length({d}) = 1 THEN {d} || 'e' || CAST({p} - 1 AS {text}) \
+         ELSE substr({d}, 1, 1) || '.' || substr({d}, 2) || 'e' || CAST({p} - 1 AS {text}) END END"
+    )
+}
+
+/// A timestamp as Arrow writes one without a time zone (chrono's
+/// `2026-10-01T10:00:00`, with `.mmm` or `.uuuuuu` when it has them).
+fn timestamp_text(value: &str, dialect: SqlDialect) -> String {
+    let (seconds, micros, text, div) = match dialect {
+        SqlDialect::Postgres => (
+            format!("to_char({value}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"),
+            format!("(CAST(EXTRACT(MICROSECONDS FROM {value}) AS BIGINT) % 1000000)"),
+            "TEXT",
+            "/",
+        ),
+        _ => (
+            format!("strftime({value}, '%Y-%m-%dT%H:%M:%S')"),
+            format!("(microsecond({value}) % 1000000)"),
+            "VARCHAR",
+            "//",
+        ),
+    };
+    format!(
+        "{seconds} || CASE WHEN {micros} = 0 THEN '' \
+         WHEN {micros} % 1000 = 0 THEN '.' || lpad(CAST({micros} {div} 1000 AS {text}), 3, '0') \
+         ELSE '.' || lpad(CAST({micros} AS {text}), 6, '0') END"
+    )
+}
+
+/// `format_number(x, digits)` of the shown number `x`: rounded half away
+/// from zero at `digits` decimals, its whole part grouped by thousands,
+/// a minus sign only when a digit shown is not zero; null when `x` is not
+/// finite. PostgreSQL writes the whole part as a `BIGINT` (an error above
+/// 9.2 × 10^18, never other digits).
+fn formatted_number(shown: &str, digits: i64, target: &Target) -> String {
+    let x = super::quoted(target, shown);
+    let scale = format!("1{}", "0".repeat(usize::try_from(digits).unwrap_or(0)));
+    match target.dialect {
+        SqlDialect::Postgres => {
+            let scale = format!("CAST({scale} AS DOUBLE PRECISION)");
+            let y = format!("({x} * {scale})");
+            let rounded = format!(
+                "abs((trunc({y}) + CASE WHEN abs({y} - trunc({y})) >= 0.5 THEN sign({y}) ELSE 0 END) / {scale})"
+            );
+            let whole = format!("CAST(trunc({rounded}) AS BIGINT)");
+            let fraction =
+                format!("CAST(round(({rounded} - trunc({rounded})) * {scale}) AS BIGINT)");
+            let grouped = format!("to_char({whole}, 'FM9,999,999,999,999,999,990')");
+            let decimals = if digits > 0 {
+                format!(" || '.' || lpad(CAST({fraction} AS TEXT), {digits}, '0')")
+            } else {
+                String::new()
+            };
+            format!(
+                "CASE WHEN {x} IN (CAST('NaN' AS DOUBLE PRECISION), CAST('Infinity' AS DOUBLE PRECISION), CAST('-Infinity' AS DOUBLE PRECISION)) THEN NULL \
+                 ELSE CASE WHEN {x} < 0 AND ({whole} > 0 OR {fraction} > 0) THEN '-' ELSE '' END || {grouped}{decimals} END"
+            )
+        }
+        _ => {
+            let rounded =
+                format!("abs(round({x} * CAST({scale} AS DOUBLE)) / CAST({scale} AS DOUBLE))");
+            let text = format!("format('{{:,.{digits}f}}', {rounded})");
+            format!(
+                "CASE WHEN isfinite({x}) THEN \
+                 CASE WHEN {x} < 0 AND regexp_matches({text}, '[1-9]') THEN '-' ELSE '' END || {text} END"
+            )
+        }
+    }
+}
+
+/// The value of an integer constant (through casts).
+fn constant_integer(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Cast(Cast { expr, .. }) => constant_integer(expr),
+        Expr::Literal(value, ..) => match value {
+            ScalarValue::Int64(Some(v)) => Some(*v),
+            ScalarValue::Int32(Some(v)) => Some(i64::from(*v)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Snowflake's name for a type `last_value` returns, when Vane writes it.

@@ -9,6 +9,7 @@
 //! over the step before), and the scorecard's columns sorted by key.
 //! [`lower`] rewrites what a dialect says differently before unparsing.
 
+mod actions;
 mod dialect;
 mod lower;
 
@@ -17,7 +18,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, TimeUnit};
 use datafusion::catalog::TableProvider;
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::empty::EmptyTable;
@@ -56,12 +57,20 @@ pub struct SqlOptions {
     /// for `previous_health` and `trend`; without it they are null, as on
     /// a first night.
     pub previous: Option<String>,
+    /// Write the night's actions (the playbooks that fire) instead of its
+    /// scorecard.
+    pub actions: bool,
+    /// The table of the actions fired on earlier nights (`as_of`,
+    /// `playbook`, `dedup_key`), for cooldowns; without it no cooldown
+    /// holds an action back, as on a first night.
+    pub earlier_actions: Option<String>,
 }
 
 /// The name the previous night's scorecard goes by inside the query.
 const PREVIOUS_TABLE: &str = "previous_scorecard";
 
-/// The night's scorecard as one query in the dialect, or why not.
+/// The night's scorecard (or, with [`SqlOptions::actions`], its actions)
+/// as one query in the dialect, or why not.
 pub fn scorecard_sql(checked: &Checked, options: &SqlOptions) -> Result<String, Vec<Diagnostic>> {
     let model = &checked.model;
     check_options(model, options)?;
@@ -118,6 +127,27 @@ fn check_options(model: &Model, options: &SqlOptions) -> Result<(), Vec<Diagnost
                 .help(format!("its sources are: {}", known.join(", "))),
             );
         }
+    }
+    if options.earlier_actions.is_some() && !options.actions {
+        errors.push(
+            Diagnostic::error(
+                Code::InvalidArgument,
+                "--earlier-actions is read by the actions' cooldowns; the scorecard has none",
+            )
+            .help("add --actions to write the night's actions"),
+        );
+    }
+    if options.actions && model.playbooks.is_empty() {
+        errors.push(
+            Diagnostic::error(
+                Code::InvalidArgument,
+                format!(
+                    "pipeline `{}` has no playbooks: it has no actions to write",
+                    model.name
+                ),
+            )
+            .help("drop --actions to write the scorecard, or add a playbook"),
+        );
     }
     if options.files && options.dialect != SqlDialect::DuckDb {
         errors.push(
@@ -237,6 +267,14 @@ fn inexpressible(
             Inexpressible::OrderedAggregate(name) => {
                 format!("the aggregate `{name}` with an ordering")
             }
+            Inexpressible::ValueAsText { .. } => {
+                "a number or a timestamp as text (in a message or a reason)".to_string()
+            }
+            Inexpressible::FormattedNumber { digits: None, .. } => "`format_number`".to_string(),
+            Inexpressible::FormattedNumber {
+                digits: Some(digits),
+                ..
+            } => format!("`format_number` with the digits `{digits}`, which are not a constant"),
         };
         let mut d = Diagnostic::error(
             Code::SqlInexpressible,
@@ -251,6 +289,20 @@ fn inexpressible(
                 &checked.model.file,
                 targets.span,
                 "the targets are read here",
+            );
+        }
+        let playbook = match item {
+            Inexpressible::ValueAsText { playbook }
+            | Inexpressible::FormattedNumber { playbook, .. } => playbook.as_ref(),
+            _ => None,
+        };
+        if let Some(playbook) =
+            playbook.and_then(|name| checked.model.playbooks.iter().find(|p| &p.name == name))
+        {
+            d = d.at(
+                &checked.model.file,
+                playbook.span,
+                format!("playbook `{}` shows it", playbook.name),
             );
         }
         diagnostics.push(d);
@@ -270,11 +322,17 @@ fn query_text(
         options,
         target: lowering.target,
         ctes: Vec::new(),
+        notes: Vec::new(),
     };
     query.sources();
     let facts = query.facts(plan, lowering)?;
-    let last = query.steps(plan, lowering, facts)?;
-    Ok(query.text(plan, &last))
+    let (last, working) = query.steps(plan, lowering, facts)?;
+    if options.actions {
+        let select = query.actions(plan, lowering, &last, working)?;
+        return Ok(query.text(&select));
+    }
+    let select = query.scorecard(plan, &last);
+    Ok(query.text(&select))
 }
 
 /// One named step of the query: `name AS (body)`, under a comment.
@@ -290,6 +348,8 @@ struct Query<'a> {
     options: &'a SqlOptions,
     target: &'a dialect::Target,
     ctes: Vec<Cte>,
+    /// Lines the header adds (what the query assumes).
+    notes: Vec<String>,
 }
 
 impl Query<'_> {
@@ -404,15 +464,14 @@ impl Query<'_> {
     }
 
     /// One CTE per entity step, each over the one before (from `facts`);
-    /// returns the last one's name. The expressions are coerced as `run`
-    /// compiles them (its simplification too would only make them harder
-    /// to read: `coalesce` becomes a CASE).
+    /// returns the last one's name and the working scorecard's columns.
+    /// The expressions are coerced as `run` compiles them ([`coerced`]).
     fn steps(
         &mut self,
         plan: &Plan,
         lowering: &mut lower::Lowering<'_>,
         facts: String,
-    ) -> datafusion::error::Result<String> {
+    ) -> datafusion::error::Result<(String, Vec<FieldRef>)> {
         let unparser = unparser(self.target);
         let mut schema = plan.scorecard.facts_schema().fields().to_vec();
         schema.push(Arc::new(Field::new(
@@ -420,19 +479,12 @@ impl Query<'_> {
             DataType::Timestamp(TimeUnit::Microsecond, None),
             false,
         )));
-        let state = SessionContext::new().state();
         let mut previous = facts;
         for (i, step) in plan.scorecard.steps.iter().enumerate() {
             let df_schema = Arc::new(DFSchema::try_from(Schema::new(schema.clone()))?);
-            let simplifier = ExprSimplifier::new(
-                SimplifyContext::builder()
-                    .with_schema(Arc::clone(&df_schema))
-                    .with_config_options(Arc::clone(state.config_options()))
-                    .build(),
-            );
             let mut columns = vec!["*".to_string()];
             for (name, expr) in &step.columns {
-                let expr = simplifier.coerce(expr.clone(), &df_schema)?;
+                let expr = coerced(expr.clone(), &df_schema)?;
                 schema.push(Arc::new(Field::new(name, expr.get_type(&df_schema)?, true)));
                 let lowered = lowering.expr(expr, &df_schema)?.data;
                 columns.push(format!(
@@ -454,15 +506,30 @@ impl Query<'_> {
             );
             previous = name;
         }
-        Ok(previous)
+        Ok((previous, schema))
     }
 
-    /// The whole query: a header, the CTEs, and the scorecard's columns
-    /// from `last` sorted by key.
-    fn text(&self, plan: &Plan, last: &str) -> String {
+    /// The scorecard's columns from `last`, sorted by key.
+    fn scorecard(&self, plan: &Plan, last: &str) -> String {
+        let outputs: Vec<String> = plan.output_columns.iter().map(|c| self.quote(c)).collect();
+        format!(
+            "SELECT\n  {}\nFROM {}\nORDER BY {}\n",
+            outputs.join(",\n  "),
+            self.quote(last),
+            self.quote(&plan.key)
+        )
+    }
+
+    /// The whole query: a header, the CTEs, and `select`.
+    fn text(&self, select: &str) -> String {
         let (model, options) = (self.model, self.options);
+        let what = if options.actions {
+            "actions"
+        } else {
+            "scorecard"
+        };
         let mut text = format!(
-            "-- The scorecard of pipeline `{}` as of {}, for {}.\n\
+            "-- The {what} of pipeline `{}` as of {}, for {}.\n\
              -- Written by `vane sql` from the plans `vane run` executes; regenerate rather than edit.\n",
             model.name,
             options.as_of,
@@ -472,6 +539,9 @@ impl Query<'_> {
             text.push_str(
                 "-- previous_health and trend are null (no --previous table), as on a first night.\n",
             );
+        }
+        for note in &self.notes {
+            let _ = writeln!(text, "-- {note}");
         }
         text.push_str("WITH\n");
         for (i, cte) in self.ctes.iter().enumerate() {
@@ -485,16 +555,25 @@ impl Query<'_> {
                 body.join("\n")
             );
         }
-        let outputs: Vec<String> = plan.output_columns.iter().map(|c| self.quote(c)).collect();
-        let _ = writeln!(
-            text,
-            "SELECT\n  {}\nFROM {}\nORDER BY {}",
-            outputs.join(",\n  "),
-            self.quote(last),
-            self.quote(&plan.key)
-        );
+        text.push_str(select);
         text
     }
+}
+
+/// `expr` coerced against `schema` as `run` compiles it; not simplified,
+/// which would only make it harder to read (`coalesce` becomes a CASE).
+fn coerced(
+    expr: datafusion::logical_expr::Expr,
+    schema: &Arc<DFSchema>,
+) -> datafusion::error::Result<datafusion::logical_expr::Expr> {
+    let state = SessionContext::new().state();
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(Arc::clone(schema))
+            .with_config_options(Arc::clone(state.config_options()))
+            .build(),
+    );
+    simplifier.coerce(expr, schema)
 }
 
 /// The unparser for `target`. Not in its "pretty" mode: in DataFusion

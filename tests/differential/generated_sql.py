@@ -1,10 +1,12 @@
 """Run the SQL `vane sql` wrote in a real database and compare its rows
 with Vane's scorecard, value by value (floats within 1e-9, relative to the
-larger magnitude when above 1), by the entity key and column name.
+larger magnitude when above 1), by the entity key and column name — or,
+given an `actions.parquet`, with Vane's actions row by row in order, every
+text exactly as `vane run` wrote it.
 
 Usage:
-  python generated_sql.py duckdb QUERY.sql SCORECARD.parquet
-  python generated_sql.py postgres QUERY.sql SCORECARD.parquet DSN
+  python generated_sql.py duckdb QUERY.sql SCORECARD.parquet|ACTIONS.parquet
+  python generated_sql.py postgres QUERY.sql SCORECARD.parquet|ACTIONS.parquet DSN
 Exit 0 when every value matches; 1 with a report of the differences.
 """
 
@@ -49,18 +51,37 @@ def same(a, b):
     return a == b
 
 
+def compare_actions(names, rows, expected_names, expected):
+    """Row by row in order: the actions are sorted as `vane run` writes them."""
+    problems = []
+    if len(rows) != len(expected):
+        problems.append(f"{len(rows)} actions from the SQL, {len(expected)} written by vane run")
+    compared = 0
+    for i, (got, want) in enumerate(zip(rows, expected)):
+        for column, a, b in zip(expected_names, got, want):
+            compared += 1
+            a, b = normal(a), normal(b)
+            if not same(a, b):
+                problems.append(f"action {i} ({want[0]}, {want[1]}), {column}: sql {a!r}, vane {b!r}")
+    return problems, compared
+
+
 def main():
-    engine, query_path, scorecard = sys.argv[1], sys.argv[2], sys.argv[3]
+    engine, query_path, expected_path = sys.argv[1], sys.argv[2], sys.argv[3]
     query = open(query_path).read()
     names, rows = run_duckdb(query) if engine == "duckdb" else run_postgres(query, sys.argv[4])
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    cursor = con.execute(f"SELECT * FROM read_parquet('{scorecard}', hive_partitioning = false)")
+    cursor = con.execute(f"SELECT * FROM read_parquet('{expected_path}', hive_partitioning = false)")
     expected_names = [d[0] for d in cursor.description]
     expected = cursor.fetchall()
     problems = []
     if names != expected_names:
         problems.append(f"columns differ:\n  sql:  {names}\n  vane: {expected_names}")
+    if expected_path.endswith("actions.parquet"):
+        found, compared = compare_actions(names, rows, expected_names, expected)
+        report(problems + found, compared, len(expected), len(expected_names))
+        return
     key = expected_names[0]
     by_key = {row[0]: dict(zip(names, row)) for row in rows}
     if len(by_key) != len(expected):
@@ -77,12 +98,16 @@ def main():
             a, b = normal(got.get(column)), normal(value)
             if not same(a, b):
                 problems.append(f"{key} {record[key]}, {column}: sql {a!r}, vane {b!r}")
+    report(problems, compared, len(expected), len(expected_names))
+
+
+def report(problems, compared, rows, columns):
     if problems:
         print(f"{len(problems)} differences ({compared} values compared):")
         for p in problems[:40]:
             print("  " + p)
         sys.exit(1)
-    print(f"ok: all {compared} values match ({len(expected)} rows, {len(expected_names)} columns)")
+    print(f"ok: all {compared} values match ({rows} rows, {columns} columns)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 per source, with the column types DuckDB reads from the files.
 
 Usage: python load_postgres.py DSN SOURCE=PATH [SOURCE=PATH …]
-PATH is a Parquet file or a folder of Parquet files.
+PATH is a Parquet file, a folder of Parquet files or a pattern of them;
+a pattern through `as_of=…` folders (a night's outputs) gets their
+`as_of` column.
 """
 
 import os
@@ -39,7 +41,8 @@ def main():
         con.execute("SET TIME ZONE 'UTC'")
         for mapping in mappings:
             table, path = mapping.split("=", 1)
-            query = f"SELECT * FROM read_parquet('{files(path)}')"
+            hive = "true" if "as_of=" in path else "false"
+            query = f"SELECT * FROM read_parquet('{files(path)}', hive_partitioning = {hive})"
             columns = reader.execute(f"DESCRIBE {query}").fetchall()
             ddl = ", ".join(f'"{name}" {TYPES.get(kind, "text")}' for name, kind, *_ in columns)
             con.execute(f'DROP TABLE IF EXISTS "{table}"')

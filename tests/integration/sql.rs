@@ -2,7 +2,8 @@
 //! pipeline, run in DuckDB and in a PostgreSQL server the test starts,
 //! gives the scorecard `vane run` writes, value by value — on the night
 //! the data ends, on a night before most of it, and on a night after
-//! another (previous health and trend).
+//! another (previous health and trend) — and, with `--actions`, the
+//! actions `run` writes, text for text, cooldowns included.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -51,6 +52,8 @@ fn options(as_of: &str, dialect: SqlDialect) -> SqlOptions {
         tables: BTreeMap::new(),
         files: false,
         previous: None,
+        actions: false,
+        earlier_actions: None,
     }
 }
 
@@ -72,8 +75,115 @@ fn compare(python: &Path, args: &[&OsStr]) {
     crate::support::run_differential(python, &repo("tests/differential/generated_sql.py"), args);
 }
 
-/// Each pipeline's nights, as `(name, pipeline, as-of, scorecard, previous scorecard)`.
-fn nights(out: &Path) -> Vec<(String, PathBuf, &'static str, PathBuf, Option<PathBuf>)> {
+/// A night `vane run` wrote, and what the SQL of it is compared with.
+struct Night {
+    name: String,
+    pipeline: PathBuf,
+    as_of: &'static str,
+    /// The night's scorecard; its actions are beside it.
+    scorecard: PathBuf,
+    /// The scorecard of the night before, when there is one.
+    previous: Option<PathBuf>,
+}
+
+impl Night {
+    fn actions(&self) -> PathBuf {
+        self.scorecard.with_file_name("actions.parquet")
+    }
+
+    /// Every night's actions in the output folder (the SQL keeps the
+    /// earlier ones), as a pattern through their `as_of=` folders.
+    fn earlier_actions(&self) -> PathBuf {
+        self.scorecard
+            .parent()
+            .and_then(Path::parent)
+            .expect("an output folder")
+            .join("as_of=*/actions.parquet")
+    }
+}
+
+/// Values of every layout Arrow writes a float in (plain, with `.0`,
+/// small with zeros, with an exponent either way, negative zero, NaN and
+/// the infinities), and timestamps with and without fractions: each
+/// account reads one, and its actions show it. (Minus infinity comes from
+/// negating infinity: DataFusion 55's grouped `max` of a group holding
+/// only minus infinity is the lowest finite float, apache/datafusion#24432.
+/// No value overflows when doubled: PostgreSQL raises an error there.)
+const SHOWN_VALUES_BOOK: &str = r#"
+import sys
+import duckdb
+
+folder = sys.argv[1]
+values = [0.1, 114870.0, 0.000025, 1e20, 1e16, 1e15, -0.0, 0.0, 2.5e-7, 1e-5, 0.0001,
+          123456789.125, -1234.5, 0.125, 999.5, 1 / 3, 5e-324, 1.5e300,
+          12345678901234567.0, -0.004, 44.99, 1e-300, -2.5e-5, 0.1 + 0.2, 39.0, -45.0,
+          9999999999999998.0, 0.5, 2.675, float("nan"), float("inf")]
+times = ["2026-10-01 10:00:00", "2026-10-01 10:00:05.123", "2026-10-01 10:00:05.123456",
+         "2026-10-31 23:59:59.000001", "2026-06-30 00:00:00.5"]
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute("CREATE TABLE readings (account_id VARCHAR, read_at TIMESTAMP, value DOUBLE)")
+for i, value in enumerate(values):
+    con.execute("INSERT INTO readings VALUES (?, CAST(? AS TIMESTAMP), ?)",
+                [f"a{i:02}", times[i % len(times)], value])
+con.execute(f"COPY (SELECT account_id, 'Account ' || account_id AS name FROM readings) TO '{folder}/accounts.parquet'")
+con.execute(f"COPY readings TO '{folder}/readings.parquet'")
+"#;
+
+const SHOWN_VALUES_PIPELINE: &str = r#"vane: 1
+name: shown_values
+timezone: UTC
+sources:
+  accounts:
+    path: accounts.parquet
+  readings:
+    path: readings.parquet
+    time: read_at
+entity:
+  name: account
+  source: accounts
+  key: account_id
+  attributes: [name]
+metrics:
+  x:
+    from: readings
+    window: 365d
+    value: max(value)
+  seen_at:
+    from: readings
+    window: 365d
+    value: max(read_at)
+playbooks:
+  shown:
+    when: x is not null
+    action: look
+    message: "{account.name} read {x} at {seen_at}; twice {x * 2}, negated {-(x * 2)}"
+  formatted:
+    when: x > -1e15 and x < 1e15
+    action: look
+    message: "{format_number(x)} | {format_number(x, 2)} | {format_number(x, 15)} | {format_number(-x, 1)}"
+"#;
+
+/// The book of [`SHOWN_VALUES_BOOK`] in `folder`, and its pipeline.
+fn shown_values_book(python: &Path, folder: &Path) -> PathBuf {
+    std::fs::create_dir_all(folder).expect("folder");
+    let written = Command::new(python)
+        .args(["-c", SHOWN_VALUES_BOOK])
+        .arg(folder)
+        .output()
+        .expect("python runs");
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let pipeline = folder.join("shown_values.yaml");
+    std::fs::write(&pipeline, SHOWN_VALUES_PIPELINE).expect("write pipeline");
+    pipeline
+}
+
+/// Each pipeline's nights, and a night of [`shown_values_book`].
+fn nights(out: &Path, python: &Path) -> Vec<Night> {
     let mut nights = Vec::new();
     for pipeline in PIPELINES {
         let path = repo(pipeline);
@@ -87,11 +197,32 @@ fn nights(out: &Path) -> Vec<(String, PathBuf, &'static str, PathBuf, Option<Pat
         // first one), then two nights a week apart (the second has a
         // previous night: previous health and trend).
         let early = run_night(&path, &folder.join("early"), "2026-01-15");
-        nights.push((name.clone(), path.clone(), "2026-01-15", early, None));
+        nights.push(Night {
+            name: name.clone(),
+            pipeline: path.clone(),
+            as_of: "2026-01-15",
+            scorecard: early,
+            previous: None,
+        });
         let week_before = run_night(&path, &folder.join("weekly"), "2026-10-25");
         let last = run_night(&path, &folder.join("weekly"), "2026-11-01");
-        nights.push((name, path, "2026-11-01", last, Some(week_before)));
+        nights.push(Night {
+            name,
+            pipeline: path,
+            as_of: "2026-11-01",
+            scorecard: last,
+            previous: Some(week_before),
+        });
     }
+    let pipeline = shown_values_book(python, &out.join("shown_values"));
+    let scorecard = run_night(&pipeline, &out.join("shown_values/out"), "2026-11-01");
+    nights.push(Night {
+        name: "shown_values".to_string(),
+        pipeline,
+        as_of: "2026-11-01",
+        scorecard,
+        previous: None,
+    });
     nights
 }
 
@@ -101,18 +232,39 @@ fn the_sql_gives_each_pipeline_s_scorecard_in_duckdb() {
         return;
     };
     let out = tempfile::tempdir().expect("temp dir");
-    for (name, pipeline, as_of, scorecard, previous) in nights(out.path()) {
-        let mut options = options(as_of, SqlDialect::DuckDb);
+    for night in nights(out.path(), &python) {
+        let mut options = options(night.as_of, SqlDialect::DuckDb);
         options.files = true;
-        options.previous = previous.map(|p| format!("read_parquet('{}')", p.display()));
-        let sql = write_sql(
-            &pipeline,
-            &options,
-            &out.path().join(format!("{name}-{as_of}.duckdb.sql")),
-        );
+        options.previous = night
+            .previous
+            .as_ref()
+            .map(|p| format!("read_parquet('{}')", p.display()));
+        let file = |what: &str| {
+            out.path()
+                .join(format!("{}-{}.{what}.duckdb.sql", night.name, night.as_of))
+        };
+        let sql = write_sql(&night.pipeline, &options, &file("scorecard"));
         compare(
             &python,
-            &[OsStr::new("duckdb"), sql.as_os_str(), scorecard.as_os_str()],
+            &[
+                OsStr::new("duckdb"),
+                sql.as_os_str(),
+                night.scorecard.as_os_str(),
+            ],
+        );
+        options.actions = true;
+        options.earlier_actions = Some(format!(
+            "read_parquet('{}', hive_partitioning = true)",
+            night.earlier_actions().display()
+        ));
+        let sql = write_sql(&night.pipeline, &options, &file("actions"));
+        compare(
+            &python,
+            &[
+                OsStr::new("duckdb"),
+                sql.as_os_str(),
+                night.actions().as_os_str(),
+            ],
         );
     }
 }
@@ -294,14 +446,12 @@ fn the_sql_gives_each_pipeline_s_scorecard_in_postgresql() {
         return;
     };
     let out = tempfile::tempdir().expect("temp dir");
-    for (i, (name, pipeline, as_of, scorecard, previous)) in
-        nights(out.path()).into_iter().enumerate()
-    {
+    for (i, night) in nights(out.path(), &python).into_iter().enumerate() {
         // One database per night: each pipeline has its own tables.
         let database = format!("night{i}");
         server.create_database(&database);
         let dsn = server.dsn(&database);
-        let (checked, diagnostics) = commands::check_path(&pipeline, Data::Opened);
+        let (checked, diagnostics) = commands::check_path(&night.pipeline, Data::Opened);
         let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
         let mut load: Vec<OsString> = vec![
             repo("tests/differential/load_postgres.py").into(),
@@ -311,11 +461,12 @@ fn the_sql_gives_each_pipeline_s_scorecard_in_postgresql() {
             let path = std::path::absolute(&source.location.path).expect("absolute path");
             load.push(format!("{}={}", source.name, path.display()).into());
         }
-        let mut options = options(as_of, SqlDialect::Postgres);
-        if let Some(previous) = previous {
+        let mut options = options(night.as_of, SqlDialect::Postgres);
+        if let Some(previous) = &night.previous {
             load.push(format!("previous_scorecard={}", previous.display()).into());
             options.previous = Some("previous_scorecard".to_string());
         }
+        load.push(format!("earlier_actions={}", night.earlier_actions().display()).into());
         let loaded = Command::new(&python)
             .args(&load)
             .output()
@@ -325,17 +476,31 @@ fn the_sql_gives_each_pipeline_s_scorecard_in_postgresql() {
             "{}",
             String::from_utf8_lossy(&loaded.stderr)
         );
-        let sql = write_sql(
-            &pipeline,
-            &options,
-            &out.path().join(format!("{name}-{as_of}.postgres.sql")),
-        );
+        let file = |what: &str| {
+            out.path().join(format!(
+                "{}-{}.{what}.postgres.sql",
+                night.name, night.as_of
+            ))
+        };
+        let sql = write_sql(&night.pipeline, &options, &file("scorecard"));
         compare(
             &python,
             &[
                 OsStr::new("postgres"),
                 sql.as_os_str(),
-                scorecard.as_os_str(),
+                night.scorecard.as_os_str(),
+                OsStr::new(&dsn),
+            ],
+        );
+        options.actions = true;
+        options.earlier_actions = Some("earlier_actions".to_string());
+        let sql = write_sql(&night.pipeline, &options, &file("actions"));
+        compare(
+            &python,
+            &[
+                OsStr::new("postgres"),
+                sql.as_os_str(),
+                night.actions().as_os_str(),
                 OsStr::new(&dsn),
             ],
         );
