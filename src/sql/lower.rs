@@ -271,7 +271,7 @@ impl<'a> Lowering<'a> {
 
     /// The column that will hold `sql` (one per distinct value).
     fn show(&mut self, sql: String, as_text: bool) -> String {
-        let column = match self
+        match self
             .written
             .shown
             .iter()
@@ -287,8 +287,7 @@ impl<'a> Lowering<'a> {
                 });
                 column
             }
-        };
-        column
+        }
     }
 
     /// A call of a text placeholder that `text` replaces once unparsed.
@@ -789,6 +788,77 @@ mod tests {
         assert!(!text.contains("FILTER"), "{text}");
         assert!(text.contains("CASE WHEN"), "{text}");
         assert!(written(SqlDialect::Postgres, counted).contains("FILTER (WHERE"));
+    }
+
+    fn shown(dialect: SqlDialect, showing: bool, expr: Expr) -> (String, Lowering<'static>) {
+        let target: &'static Target = Box::leak(Box::new(dialect.target()));
+        let mut lowering = Lowering::new(target);
+        lowering.showing = showing;
+        lowering.playbook = Some("call".to_string());
+        let lowered = lowering.expr(expr, &schema()).expect("lowered").data;
+        let text = super::super::unparser(target)
+            .expr_to_sql(&lowered)
+            .expect("unparsed")
+            .to_string();
+        (text, lowering)
+    }
+
+    #[test]
+    fn a_number_shown_twice_is_one_column_and_its_text_is_laid_out_as_arrow_writes_it() {
+        let text = cast(col("x"), DataType::Utf8);
+        let (sql, lowering) = shown(
+            SqlDialect::Postgres,
+            true,
+            datafusion::functions::string::concat().call(vec![text.clone(), text]),
+        );
+        assert_eq!(lowering.written.shown.len(), 1);
+        assert_eq!(lowering.written.shown[0].sql, "CAST(\"x\" AS TEXT)");
+        let filled = lowering.written.fill(&sql).expect("filled");
+        assert!(filled.matches("\"vane_shown_0_digits\"").count() > 2);
+        assert!(filled.contains("'e' || CAST("), "{filled}");
+        assert!(lowering.written.inexpressible.is_empty());
+    }
+
+    #[test]
+    fn numbers_as_text_outside_the_actions_or_in_snowflake_are_named_not_guessed() {
+        let text = cast(col("x"), DataType::Utf8);
+        let (_, outside) = shown(SqlDialect::DuckDb, false, text.clone());
+        assert_eq!(
+            outside.written.inexpressible,
+            vec![Inexpressible::ValueAsText {
+                playbook: Some("call".to_string())
+            }]
+        );
+        let (_, snowflake) = shown(SqlDialect::Snowflake, true, cast(col("t"), DataType::Utf8));
+        assert_eq!(snowflake.written.inexpressible.len(), 1);
+        let formatted =
+            crate::plan::format_number::format_number_udf().call(vec![col("x"), col("x")]);
+        let (_, not_constant) = shown(SqlDialect::DuckDb, true, formatted);
+        assert!(matches!(
+            not_constant.written.inexpressible.as_slice(),
+            [Inexpressible::FormattedNumber {
+                digits: Some(_),
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn format_number_is_written_with_its_digits_in_each_tested_dialect() {
+        let formatted =
+            crate::plan::format_number::format_number_udf().call(vec![col("x"), lit(2i64)]);
+        let (sql, duckdb) = shown(SqlDialect::DuckDb, true, formatted.clone());
+        let duckdb_text = duckdb.written.fill(&sql).expect("filled");
+        assert!(duckdb_text.contains("format('{:,.2f}'"), "{duckdb_text}");
+        assert!(
+            duckdb_text.contains("* CAST(100 AS DOUBLE)"),
+            "{duckdb_text}"
+        );
+        let (sql, postgres) = shown(SqlDialect::Postgres, true, formatted);
+        let postgres_text = postgres.written.fill(&sql).expect("filled");
+        assert!(postgres_text.contains("lpad("), "{postgres_text}");
+        assert!(postgres_text.contains(", 2, '0')"), "{postgres_text}");
+        assert!(postgres.written.inexpressible.is_empty());
     }
 
     #[test]

@@ -276,13 +276,32 @@ fn inexpressible(
                 ..
             } => format!("`format_number` with the digits `{digits}`, which are not a constant"),
         };
+        let shows_text = matches!(
+            item,
+            Inexpressible::ValueAsText { .. } | Inexpressible::FormattedNumber { .. }
+        );
+        let help = if shows_text && !dialect.tested() {
+            format!(
+                "Vane writes the actions' text only in dialects it checks in a real database \
+                 ({}); write the scorecard for {}, or the actions for one of those",
+                SqlDialect::ALL
+                    .iter()
+                    .filter(|d| d.tested())
+                    .map(|d| d.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                dialect.name()
+            )
+        } else {
+            format!(
+                "write the SQL for another dialect ({others}), or run the night with `vane run`"
+            )
+        };
         let mut d = Diagnostic::error(
             Code::SqlInexpressible,
             format!("{} cannot say {what} as Vane computes it", dialect.name()),
         )
-        .help(format!(
-            "write the SQL for another dialect ({others}), or run the night with `vane run`"
-        ));
+        .help(help);
         if let (Inexpressible::EffectiveTargets, Some(targets)) = (item, &checked.pipeline.targets)
         {
             d = d.at(

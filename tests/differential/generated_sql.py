@@ -46,6 +46,8 @@ def normal(v):
 
 
 def same(a, b):
+    if a == b:
+        return True
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
         return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
     return a == b

@@ -553,6 +553,56 @@ fn snowflake_sql_parses_as_snowflake_sql_and_names_every_table() {
         "Snowflake has no FILTER clause"
     );
     assert!(report.output.contains("FROM ANALYTICS.PUBLIC.EVENTS"));
+
+    // The actions' text is written only where a real database checks it.
+    mapped.actions = true;
+    let actions = commands::sql(&pipeline, &mapped);
+    assert_eq!(actions.exit, Exit::Error);
+    assert!(
+        actions
+            .diagnostics
+            .iter()
+            .all(|d| d.code == Code::SqlInexpressible),
+        "{:?}",
+        actions.diagnostics
+    );
+    let rendered = vane::diagnostics::render_human(&actions.diagnostics, false);
+    assert!(
+        rendered.contains("playbook `login_plateau_call` shows it"),
+        "{rendered}"
+    );
+    assert!(
+        actions.diagnostics[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("(duckdb, postgres)")),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn the_duckdb_actions_sql_reads_as_one_step_per_playbook_then_the_cooldowns() {
+    let mut options = options("2026-11-01", SqlDialect::DuckDb);
+    options.actions = true;
+    options.earlier_actions = Some("actions_history".to_string());
+    let report = commands::sql(&repo("pipelines/customer_health.yaml"), &options);
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let from = report
+        .output
+        .find("-- the values the actions show")
+        .expect("the actions' part");
+    insta::assert_snapshot!(&report.output[from..]);
+}
+
+/// `vane sql` refuses `options` with a first diagnostic saying `words`.
+fn fails_with(pipeline: &Path, options: &SqlOptions, words: &str) {
+    let report = commands::sql(pipeline, options);
+    assert_eq!(report.exit, Exit::Error);
+    assert!(
+        report.diagnostics[0].message.contains(words),
+        "{:?}",
+        report.diagnostics
+    );
 }
 
 #[test]
@@ -586,7 +636,24 @@ fn bad_sql_arguments_are_diagnostics() {
     assert!(messages[0].contains("no source `clicks`"), "{messages:?}");
     assert!(messages[1].contains("--files"), "{messages:?}");
 
+    let mut earlier_alone = options("2026-11-01", SqlDialect::DuckDb);
+    earlier_alone.earlier_actions = Some("actions_history".to_string());
+    fails_with(&pipeline, &earlier_alone, "--earlier-actions");
+
     let dir = tempfile::tempdir().expect("temp dir");
+    let quiet = dir.path().join("quiet.yaml");
+    std::fs::write(
+        &quiet,
+        format!(
+            "vane: 1\nname: quiet\nsources:\n  accounts:\n    path: {}\nentity:\n  name: account\n  source: accounts\n  key: account_id\n  attributes: [name]\n",
+            repo("examples/data/accounts.parquet").display()
+        ),
+    )
+    .expect("write");
+    let mut actions = options("2026-11-01", SqlDialect::DuckDb);
+    actions.actions = true;
+    fails_with(&quiet, &actions, "has no playbooks");
+
     let broken = dir.path().join("broken.yaml");
     std::fs::write(&broken, "vane: 1\nname: broken\nsources: {}\n").expect("write");
     let report = commands::sql(&broken, &options("2026-11-01", SqlDialect::DuckDb));
