@@ -155,3 +155,25 @@ pub fn actions_plan(model: &Model) -> LowerResult<Vec<PlaybookActions>> {
         .map(|p| playbook_plan(model, p, &lowering))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backfill compiles one night's playbooks and reuses them while
+    /// the next night's plan equals them; a function that equals only
+    /// itself (a fresh `create_udf`) would make every night compile anew.
+    #[test]
+    fn planning_the_actions_twice_gives_equal_plans() {
+        let pipeline =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/customer_health.yaml");
+        let (checked, diagnostics) = crate::commands::check_path(&pipeline, crate::Data::Opened);
+        let model = &checked.unwrap_or_else(|| panic!("{diagnostics:?}")).model;
+        let once = actions_plan(model).expect("planned");
+        assert!(
+            once.iter()
+                .any(|p| format!("{:?}", p.columns).contains("format_number"))
+        );
+        assert_eq!(once, actions_plan(model).expect("planned"));
+    }
+}

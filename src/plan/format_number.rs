@@ -3,7 +3,7 @@
 //! A scalar function of Vane's own: it runs only in entity steps and
 //! playbooks, on the client, never in the facts' plans.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::DataType;
@@ -40,15 +40,23 @@ fn format_columns(args: &[ColumnarValue]) -> Result<ColumnarValue> {
 /// The function's name in plans.
 pub const NAME: &str = "format_number";
 
-/// The function for plans: `format_number(Float64, Int64) → Utf8`.
+/// The function for plans: `format_number(Float64, Int64) → Utf8`. One
+/// instance for the process: a function made by `create_udf` equals only
+/// itself, and a backfill reuses the program compiled for one night on
+/// the next when their plans are equal.
 pub fn format_number_udf() -> ScalarUDF {
-    create_udf(
-        NAME,
-        vec![DataType::Float64, DataType::Int64],
-        DataType::Utf8,
-        Volatility::Immutable,
-        Arc::new(format_columns),
-    )
+    static FUNCTION: OnceLock<ScalarUDF> = OnceLock::new();
+    FUNCTION
+        .get_or_init(|| {
+            create_udf(
+                NAME,
+                vec![DataType::Float64, DataType::Int64],
+                DataType::Utf8,
+                Volatility::Immutable,
+                Arc::new(format_columns),
+            )
+        })
+        .clone()
 }
 
 #[cfg(test)]
@@ -75,6 +83,11 @@ mod tests {
         }
         assert_eq!(format_number(f64::NAN, 0), None);
         assert_eq!(format_number(f64::INFINITY, 0), None);
+    }
+
+    #[test]
+    fn every_call_is_the_same_function_so_plans_compare_equal() {
+        assert_eq!(format_number_udf(), format_number_udf());
     }
 
     #[test]
