@@ -516,7 +516,12 @@ impl PreparedAggregates {
             &self.order,
             &self.sorted,
         );
-        let (row_counts, sources) = (&self.row_counts, &self.sources);
+        let sources = &self.sources;
+        // Each window's running row counts, found once for the night.
+        let night_counts: Vec<(&BucketRange, &Prefix)> = night_rows
+            .iter()
+            .filter_map(|(range, name)| Some((range, self.row_counts.get(name.as_str())?)))
+            .collect();
         let mut reps = Vec::new();
         let mut rows_read = Vec::new();
         let mut built: Vec<Built> = sources
@@ -537,13 +542,9 @@ impl PreparedAggregates {
                 let e = b.partition_point(|&x| x < range.hi).max(s);
                 (first + s, first + e)
             };
-            let read: i64 = night_rows
+            let read: i64 = night_counts
                 .iter()
-                .map(|(range, name)| {
-                    row_counts
-                        .get(name.as_str())
-                        .map_or(0, |p| p.count(span(range)))
-                })
+                .map(|(range, counts)| counts.count(span(range)))
                 .sum();
             if read == 0 {
                 continue;
