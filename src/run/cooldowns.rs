@@ -70,6 +70,15 @@ async fn recent_firings(engine: &Engine, settings: &RunSettings, window_days: i6
     fired
 }
 
+/// The first earlier night whose firing still holds an action back on
+/// `as_of`: a night holds back while the time from it to `as_of` is
+/// shorter than the cooldown. `None` when no earlier night can (a
+/// cooldown of a day or less).
+pub fn quiet_since(as_of: NaiveDate, cooldown: Seconds) -> Option<NaiveDate> {
+    let days = cooldown.days_rounded_up() - 1;
+    (days >= 1).then(|| as_of - chrono::Duration::days(days))
+}
+
 /// How many days back a cooldown can reach: the longest playbook cooldown,
 /// in whole days (0 without cooldowns).
 pub fn cooldown_days(model: &Model) -> i64 {
@@ -165,7 +174,8 @@ fn hold_back(
     for (date, playbook, key) in fired {
         let within = cooldowns
             .get(playbook.as_str())
-            .is_some_and(|cooldown| (as_of - *date).num_seconds() < cooldown.get());
+            .and_then(|cooldown| quiet_since(as_of, *cooldown))
+            .is_some_and(|since| *date >= since);
         if within {
             let latest = quiet
                 .entry((playbook.as_str(), key.as_str()))
@@ -272,4 +282,25 @@ fn held_reasons(
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_night_holds_back_while_it_is_nearer_than_the_cooldown() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+        let days = |n| Seconds::of(n, 86_400).expect("days");
+        let hours = |n| Seconds::of(n, 3_600).expect("hours");
+        // 14 days: a night 13 days back holds, 14 days back does not.
+        assert_eq!(
+            quiet_since(as_of, days(14)),
+            as_of.checked_sub_days(chrono::Days::new(13))
+        );
+        // 36 hours: only yesterday (24 h < 36 h; 48 h is not).
+        assert_eq!(quiet_since(as_of, hours(36)), as_of.pred_opt());
+        // A day or less: no earlier night is near enough.
+        assert_eq!(quiet_since(as_of, days(1)), None);
+    }
 }

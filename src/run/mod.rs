@@ -32,7 +32,7 @@ mod write;
 
 pub use backfill::Nights;
 pub use cells::{TextColumn, cell, fired};
-pub use cooldowns::cooldown_days;
+pub use cooldowns::{cooldown_days, quiet_since};
 pub use data_end::data_end;
 pub use engine::{Engine, partitions_for};
 pub use entity::ProgramCache;

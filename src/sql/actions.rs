@@ -16,7 +16,7 @@ use chrono::Duration;
 use datafusion::arrow::datatypes::{FieldRef, Schema};
 use datafusion::common::DFSchema;
 
-use super::{Query, SqlDialect, coerced, lower, unparser};
+use super::{Query, SqlDialect, lower, unparser};
 use crate::base::names;
 use crate::plan::Plan;
 
@@ -45,10 +45,13 @@ impl Query<'_> {
         let unparser = unparser(self.target);
         let schema = Arc::new(DFSchema::try_from(Schema::new(working))?);
         lowering.showing = true;
-        let sql = |lowering: &mut lower::Lowering<'_>,
+        let sql = |query: &Self,
+                   lowering: &mut lower::Lowering<'_>,
                    e: &datafusion::logical_expr::Expr|
          -> datafusion::error::Result<String> {
-            let lowered = lowering.expr(coerced(e.clone(), &schema)?, &schema)?.data;
+            let lowered = lowering
+                .expr(query.coerced(e.clone(), &schema)?, &schema)?
+                .data;
             Ok(unparser.expr_to_sql(&lowered)?.to_string())
         };
         let mut firings = Vec::with_capacity(plan.actions.len());
@@ -56,7 +59,11 @@ impl Query<'_> {
             lowering.playbook = Some(playbook.name.clone());
             let mut columns = Vec::new();
             for (name, e) in &playbook.columns {
-                columns.push(format!("{} AS {}", sql(lowering, e)?, self.quote(name)));
+                columns.push(format!(
+                    "{} AS {}",
+                    sql(self, lowering, e)?,
+                    self.quote(name)
+                ));
             }
             for (column, attribute) in &plan.action_attributes {
                 columns.push(format!(
@@ -67,7 +74,7 @@ impl Query<'_> {
             }
             firings.push(Firing {
                 name: playbook.name.clone(),
-                condition: sql(lowering, &playbook.condition)?,
+                condition: sql(self, lowering, &playbook.condition)?,
                 columns,
             });
         }
@@ -189,12 +196,7 @@ impl Query<'_> {
             .model
             .playbooks
             .iter()
-            .filter_map(|p| {
-                // An earlier night D holds back when (as-of − D) is
-                // shorter than the cooldown: D from as-of − (days − 1).
-                let days = p.cooldown?.days_rounded_up() - 1;
-                (days >= 1).then(|| (p.name.clone(), as_of - Duration::days(days)))
-            })
+            .filter_map(|p| Some((p.name.clone(), crate::run::quiet_since(as_of, p.cooldown?)?)))
             .collect();
         if windows.is_empty() {
             return all.to_string();

@@ -148,6 +148,17 @@ pub(super) struct Target {
     base: Box<dyn Dialect>,
 }
 
+/// `x` rounded as DataFusion rounds a float — `(x × scale).round() /
+/// scale`, half away from zero — in PostgreSQL, whose own `round` rounds
+/// floats to even: the fraction of a float and its comparison with 0.5
+/// are exact.
+pub(super) fn postgres_round(x: &str, scale: &str) -> String {
+    let y = format!("(CAST({x} AS DOUBLE PRECISION) * {scale})");
+    format!(
+        "((trunc({y}) + CASE WHEN abs({y} - trunc({y})) >= 0.5 THEN sign({y}) ELSE 0 END) / {scale})"
+    )
+}
+
 /// `text`, an expression in SQL, as the unparser's syntax tree.
 pub(super) fn parsed(text: &str) -> Result<ast::Expr> {
     Ok(Parser::new(&GenericDialect {})
@@ -295,11 +306,7 @@ impl Dialect for Target {
                     [x] => (x.clone(), "CAST(1 AS DOUBLE PRECISION)".to_string()),
                     _ => return Ok(None),
                 };
-                let y = format!("(CAST({x} AS DOUBLE PRECISION) * {scale})");
-                return parsed(&format!(
-                    "((trunc({y}) + CASE WHEN abs({y} - trunc({y})) >= 0.5 THEN sign({y}) ELSE 0 END) / {scale})"
-                ))
-                .map(Some);
+                return parsed(&postgres_round(&x, &scale)).map(Some);
             }
             // DataFusion's `concat` skips nulls; Snowflake's returns null.
             ("concat", SqlDialect::Snowflake) => {

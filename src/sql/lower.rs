@@ -260,6 +260,10 @@ impl<'a> Lowering<'a> {
                 });
             return Ok(self.placeholder_text("NULL".to_string()));
         };
+        // The rounding is written in the text, not in the shown column:
+        // the column is computed for every entity, the text only where
+        // the playbook fires (PostgreSQL raises an error on a float that
+        // overflows, as `x × 10^d` of a huge `x` would).
         let column = self.show(self.sql(x)?, false);
         let text = formatted_number(
             &column,
@@ -608,21 +612,24 @@ fn timestamp_text(value: &str, dialect: SqlDialect) -> String {
     )
 }
 
+/// `10^digits` as SQL text.
+fn scale(digits: i64) -> String {
+    format!("1{}", "0".repeat(usize::try_from(digits).unwrap_or(0)))
+}
+
 /// `format_number(x, digits)` of the shown number `x`: rounded half away
-/// from zero at `digits` decimals, its whole part grouped by thousands,
-/// a minus sign only when a digit shown is not zero; null when `x` is not
-/// finite. PostgreSQL writes the whole part as a `BIGINT` (an error above
+/// from zero at `digits` decimals (`(x × 10^d).round() / 10^d` in floats,
+/// as `round`), its whole part grouped by thousands, a minus sign only
+/// when a digit shown is not zero; null when `x` is not finite.
+/// PostgreSQL writes the whole part as a `BIGINT` (an error above
 /// 9.2 × 10^18, never other digits).
 fn formatted_number(shown: &str, digits: i64, target: &Target) -> String {
     let x = super::quoted(target, shown);
-    let scale = format!("1{}", "0".repeat(usize::try_from(digits).unwrap_or(0)));
+    let scale = scale(digits);
     match target.dialect {
         SqlDialect::Postgres => {
             let scale = format!("CAST({scale} AS DOUBLE PRECISION)");
-            let y = format!("({x} * {scale})");
-            let rounded = format!(
-                "abs((trunc({y}) + CASE WHEN abs({y} - trunc({y})) >= 0.5 THEN sign({y}) ELSE 0 END) / {scale})"
-            );
+            let rounded = format!("abs({})", super::dialect::postgres_round(&x, &scale));
             let whole = format!("CAST(trunc({rounded}) AS BIGINT)");
             let fraction =
                 format!("CAST(round(({rounded} - trunc({rounded})) * {scale}) AS BIGINT)");

@@ -20,12 +20,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, TimeUnit};
 use datafusion::catalog::TableProvider;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{ExprSchemable, LogicalPlan, LogicalPlanBuilder, lit};
 use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
-use datafusion::prelude::SessionContext;
 use datafusion::sql::unparser::Unparser;
 
 pub use dialect::SqlDialect;
@@ -342,6 +342,7 @@ fn query_text(
         target: lowering.target,
         ctes: Vec::new(),
         notes: Vec::new(),
+        config: Arc::new(ConfigOptions::default()),
     };
     query.sources();
     let facts = query.facts(plan, lowering)?;
@@ -369,11 +370,31 @@ struct Query<'a> {
     ctes: Vec<Cte>,
     /// Lines the header adds (what the query assumes).
     notes: Vec<String>,
+    /// The session options expressions are coerced under (DataFusion's
+    /// defaults, as `run`'s).
+    config: Arc<ConfigOptions>,
 }
 
 impl Query<'_> {
     fn quote(&self, name: &str) -> String {
         quoted(self.target, name)
+    }
+
+    /// `expr` coerced against `schema` as `run` compiles it; not
+    /// simplified, which would only make it harder to read (`coalesce`
+    /// becomes a CASE).
+    fn coerced(
+        &self,
+        expr: datafusion::logical_expr::Expr,
+        schema: &Arc<DFSchema>,
+    ) -> datafusion::error::Result<datafusion::logical_expr::Expr> {
+        let simplifier = ExprSimplifier::new(
+            SimplifyContext::builder()
+                .with_schema(Arc::clone(schema))
+                .with_config_options(Arc::clone(&self.config))
+                .build(),
+        );
+        simplifier.coerce(expr, schema)
     }
 
     /// `vane_{wanted}`, unless a source has that name.
@@ -484,7 +505,7 @@ impl Query<'_> {
 
     /// One CTE per entity step, each over the one before (from `facts`);
     /// returns the last one's name and the working scorecard's columns.
-    /// The expressions are coerced as `run` compiles them ([`coerced`]).
+    /// The expressions are coerced as `run` compiles them ([`Query::coerced`]).
     fn steps(
         &mut self,
         plan: &Plan,
@@ -503,7 +524,7 @@ impl Query<'_> {
             let df_schema = Arc::new(DFSchema::try_from(Schema::new(schema.clone()))?);
             let mut columns = vec!["*".to_string()];
             for (name, expr) in &step.columns {
-                let expr = coerced(expr.clone(), &df_schema)?;
+                let expr = self.coerced(expr.clone(), &df_schema)?;
                 schema.push(Arc::new(Field::new(name, expr.get_type(&df_schema)?, true)));
                 let lowered = lowering.expr(expr, &df_schema)?.data;
                 columns.push(format!(
@@ -577,22 +598,6 @@ impl Query<'_> {
         text.push_str(select);
         text
     }
-}
-
-/// `expr` coerced against `schema` as `run` compiles it; not simplified,
-/// which would only make it harder to read (`coalesce` becomes a CASE).
-fn coerced(
-    expr: datafusion::logical_expr::Expr,
-    schema: &Arc<DFSchema>,
-) -> datafusion::error::Result<datafusion::logical_expr::Expr> {
-    let state = SessionContext::new().state();
-    let simplifier = ExprSimplifier::new(
-        SimplifyContext::builder()
-            .with_schema(Arc::clone(schema))
-            .with_config_options(Arc::clone(state.config_options()))
-            .build(),
-    );
-    simplifier.coerce(expr, schema)
 }
 
 /// The unparser for `target`. Not in its "pretty" mode: in DataFusion

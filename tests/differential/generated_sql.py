@@ -53,7 +53,7 @@ def same(a, b):
     return a == b
 
 
-def compare_actions(names, rows, expected_names, expected):
+def compare_actions(rows, expected_names, expected):
     """Row by row in order: the actions are sorted as `vane run` writes them."""
     problems = []
     if len(rows) != len(expected):
@@ -81,7 +81,7 @@ def main():
     if names != expected_names:
         problems.append(f"columns differ:\n  sql:  {names}\n  vane: {expected_names}")
     if expected_path.endswith("actions.parquet"):
-        found, compared = compare_actions(names, rows, expected_names, expected)
+        found, compared = compare_actions(rows, expected_names, expected)
         report(problems + found, compared, len(expected), len(expected_names))
         return
     key = expected_names[0]

@@ -91,6 +91,33 @@ impl Night {
         self.scorecard.with_file_name("actions.parquet")
     }
 
+    /// Write the night's scorecard SQL, then its actions SQL (earlier
+    /// actions from the table `earlier_actions`), into `out`; run each in
+    /// DuckDB, or in PostgreSQL at `dsn`, and compare it with what `vane
+    /// run` wrote.
+    fn check(
+        &self,
+        python: &Path,
+        out: &Path,
+        mut options: SqlOptions,
+        earlier_actions: String,
+        dsn: Option<&str>,
+    ) {
+        let engine = options.dialect.name();
+        for (what, expected) in [
+            ("scorecard", self.scorecard.clone()),
+            ("actions", self.actions()),
+        ] {
+            options.actions = what == "actions";
+            options.earlier_actions = options.actions.then(|| earlier_actions.clone());
+            let file = out.join(format!("{}-{}.{what}.{engine}.sql", self.name, self.as_of));
+            let sql = write_sql(&self.pipeline, &options, &file);
+            let mut args = vec![OsStr::new(engine), sql.as_os_str(), expected.as_os_str()];
+            args.extend(dsn.map(OsStr::new));
+            compare(python, &args);
+        }
+    }
+
     /// Every night's actions in the output folder (the SQL keeps the
     /// earlier ones), as a pattern through their `as_of=` folders.
     fn earlier_actions(&self) -> PathBuf {
@@ -164,18 +191,29 @@ playbooks:
     message: "{format_number(x)} | {format_number(x, 2)} | {format_number(x, 15)} | {format_number(-x, 1)}"
 "#;
 
-/// The book of [`SHOWN_VALUES_BOOK`] in `folder`, and its pipeline.
-fn shown_values_book(python: &Path, folder: &Path) -> PathBuf {
-    std::fs::create_dir_all(folder).expect("folder");
-    let written = Command::new(python)
-        .args(["-c", SHOWN_VALUES_BOOK])
-        .arg(folder)
+/// Run `python` with `args`; it must succeed.
+fn run_python<S: AsRef<OsStr>>(python: &Path, args: &[S]) {
+    let output = Command::new(python)
+        .args(args)
         .output()
         .expect("python runs");
     assert!(
-        written.status.success(),
+        output.status.success(),
         "{}",
-        String::from_utf8_lossy(&written.stderr)
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The book of [`SHOWN_VALUES_BOOK`] in `folder`, and its pipeline.
+fn shown_values_book(python: &Path, folder: &Path) -> PathBuf {
+    std::fs::create_dir_all(folder).expect("folder");
+    run_python(
+        python,
+        &[
+            OsStr::new("-c"),
+            OsStr::new(SHOWN_VALUES_BOOK),
+            folder.as_os_str(),
+        ],
     );
     let pipeline = folder.join("shown_values.yaml");
     std::fs::write(&pipeline, SHOWN_VALUES_PIPELINE).expect("write pipeline");
@@ -239,33 +277,11 @@ fn the_sql_gives_each_pipeline_s_scorecard_in_duckdb() {
             .previous
             .as_ref()
             .map(|p| format!("read_parquet('{}')", p.display()));
-        let file = |what: &str| {
-            out.path()
-                .join(format!("{}-{}.{what}.duckdb.sql", night.name, night.as_of))
-        };
-        let sql = write_sql(&night.pipeline, &options, &file("scorecard"));
-        compare(
-            &python,
-            &[
-                OsStr::new("duckdb"),
-                sql.as_os_str(),
-                night.scorecard.as_os_str(),
-            ],
-        );
-        options.actions = true;
-        options.earlier_actions = Some(format!(
+        let earlier = format!(
             "read_parquet('{}', hive_partitioning = true)",
             night.earlier_actions().display()
-        ));
-        let sql = write_sql(&night.pipeline, &options, &file("actions"));
-        compare(
-            &python,
-            &[
-                OsStr::new("duckdb"),
-                sql.as_os_str(),
-                night.actions().as_os_str(),
-            ],
         );
+        night.check(&python, out.path(), options, earlier, None);
     }
 }
 
@@ -467,42 +483,13 @@ fn the_sql_gives_each_pipeline_s_scorecard_in_postgresql() {
             options.previous = Some("previous_scorecard".to_string());
         }
         load.push(format!("earlier_actions={}", night.earlier_actions().display()).into());
-        let loaded = Command::new(&python)
-            .args(&load)
-            .output()
-            .expect("python runs");
-        assert!(
-            loaded.status.success(),
-            "{}",
-            String::from_utf8_lossy(&loaded.stderr)
-        );
-        let file = |what: &str| {
-            out.path().join(format!(
-                "{}-{}.{what}.postgres.sql",
-                night.name, night.as_of
-            ))
-        };
-        let sql = write_sql(&night.pipeline, &options, &file("scorecard"));
-        compare(
+        run_python(&python, &load);
+        night.check(
             &python,
-            &[
-                OsStr::new("postgres"),
-                sql.as_os_str(),
-                night.scorecard.as_os_str(),
-                OsStr::new(&dsn),
-            ],
-        );
-        options.actions = true;
-        options.earlier_actions = Some("earlier_actions".to_string());
-        let sql = write_sql(&night.pipeline, &options, &file("actions"));
-        compare(
-            &python,
-            &[
-                OsStr::new("postgres"),
-                sql.as_os_str(),
-                night.actions().as_os_str(),
-                OsStr::new(&dsn),
-            ],
+            out.path(),
+            options,
+            "earlier_actions".to_string(),
+            Some(&dsn),
         );
     }
 }
