@@ -517,11 +517,34 @@ impl PreparedAggregates {
             &self.sorted,
         );
         let sources = &self.sources;
-        // Each window's running row counts, found once for the night.
-        let night_counts: Vec<(&BucketRange, &Prefix)> = night_rows
+        // The night's distinct bucket ranges: each entity's rows in a range
+        // are found once, however many columns and row counts share it.
+        let mut ranges: Vec<BucketRange> = Vec::new();
+        let mut range_index = |range: BucketRange| match ranges.iter().position(|r| *r == range) {
+            Some(i) => i,
+            None => {
+                ranges.push(range);
+                ranges.len() - 1
+            }
+        };
+        let night_counts: Vec<(usize, &Prefix)> = night_rows
             .iter()
-            .filter_map(|(range, name)| Some((range, self.row_counts.get(name.as_str())?)))
+            .filter_map(|(range, name)| {
+                Some((range_index(*range), self.row_counts.get(name.as_str())?))
+            })
             .collect();
+        let source_ranges: Vec<usize> = sources
+            .iter()
+            .map(|s| {
+                s.combined
+                    .ranges
+                    .get(night)
+                    .copied()
+                    .map(&mut range_index)
+                    .ok_or_else(|| internal("a night that was not planned"))
+            })
+            .collect::<Result<_>>()?;
+        let mut spans = vec![(0usize, 0usize); ranges.len()];
         let mut reps = Vec::new();
         let mut rows_read = Vec::new();
         let mut built: Vec<Built> = sources
@@ -536,28 +559,31 @@ impl PreparedAggregates {
             .collect();
         for k in 0..keys.len() {
             let (first, end) = (starts[k], starts[k + 1]);
-            let span = |range: &BucketRange| {
-                let b = &sorted[first..end];
-                let s = range.lo.map_or(0, |lo| b.partition_point(|&x| x < lo));
-                let e = b.partition_point(|&x| x < range.hi).max(s);
-                (first + s, first + e)
-            };
+            let buckets = &sorted[first..end];
+            for (span, range) in spans.iter_mut().zip(&ranges) {
+                let s = range
+                    .lo
+                    .map_or(0, |lo| buckets.partition_point(|&x| x < lo));
+                let e = buckets.partition_point(|&x| x < range.hi).max(s);
+                *span = (first + s, first + e);
+            }
             let read: i64 = night_counts
                 .iter()
-                .map(|(range, counts)| counts.count(span(range)))
+                .map(|(range, counts)| counts.count(spans[*range]))
                 .sum();
             if read == 0 {
                 continue;
             }
             reps.push(keys.first_row[k]);
             rows_read.push(Some(read));
-            for (source, column) in sources.iter().zip(built.iter_mut()) {
-                let range = source.combined.ranges[night];
-                let (s, e) = span(&range);
+            for ((source, column), &range) in
+                sources.iter().zip(built.iter_mut()).zip(&source_ranges)
+            {
+                let (s, e) = spans[range];
                 let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
                 match (column, &source.sums, &source.ordered) {
                     (Built::Take(v), _, Some((rows, best_so_far))) => {
-                        let best = if range.lo.is_none() {
+                        let best = if ranges[range].lo.is_none() {
                             (e > first).then(|| best_so_far[e - 1]).flatten()
                         } else {
                             let mut best = None;
