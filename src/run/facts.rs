@@ -8,13 +8,14 @@
 //! whichever core is free while the others already read data
 //! (docs/benchmarks.md).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, concat, concat_batches, take};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::HashMap;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
@@ -425,16 +426,15 @@ pub fn left_join_by_key(
     let converter = RowConverter::new(vec![SortField::new(key_type.clone())])?;
     let population_rows = converter.convert_columns(&[Arc::clone(population_keys)])?;
 
-    // Only sides that count their rows per key need to know which keys
-    // are no entity's.
-    let population_set: HashSet<_> = if sides.iter().any(|s| s.row_counts().is_some()) {
-        (0..population.num_rows())
-            .filter(|&row| population_keys.is_valid(row))
-            .map(|row| population_rows.row(row))
-            .collect()
-    } else {
-        HashSet::new()
-    };
+    // Each entity's row, by key (a repeated key keeps its first row: the
+    // night fails on it later, naming it).
+    let mut row_of_entity: HashMap<_, u32> =
+        HashMap::with_capacity_and_hasher(population.num_rows(), Default::default());
+    for row in (0..population.num_rows()).filter(|&row| population_keys.is_valid(row)) {
+        row_of_entity
+            .entry(population_rows.row(row))
+            .or_insert(row as u32);
+    }
     let mut columns: Vec<ArrayRef> = population.columns().to_vec();
     let mut orphans = Vec::with_capacity(sides.len());
     for side_batch in sides {
@@ -448,32 +448,30 @@ pub fn left_join_by_key(
         })?;
         let side_keys = cast(side_keys, &key_type)?;
         let side_rows = converter.convert_columns(&[Arc::clone(&side_keys)])?;
-        let mut row_of_key = HashMap::with_capacity(side.num_rows());
-        for row in (0..side.num_rows()).filter(|&r| side_keys.is_valid(r)) {
-            if row_of_key.insert(side_rows.row(row), row as u32).is_some() {
-                return Err(DataFusionError::Internal(format!(
-                    "side `{side_key}` has more than one row for an entity"
-                )));
-            }
-        }
-        let indices: UInt32Array = (0..population.num_rows())
-            .map(|row| {
-                population_keys
-                    .is_valid(row)
-                    .then(|| row_of_key.get(&population_rows.row(row)).copied())
-                    .flatten()
-            })
-            .collect();
+        let counts = side_batch.row_counts();
+        let mut side_row_of = vec![None; population.num_rows()];
         let mut orphan_rows = 0;
-        if let Some(counts) = side_batch.row_counts() {
-            for row in 0..side.num_rows() {
-                let matched =
-                    side_keys.is_valid(row) && population_set.contains(&side_rows.row(row));
-                if !matched && counts.is_valid(row) {
-                    orphan_rows += u64::try_from(counts.value(row)).unwrap_or(0);
+        for row in 0..side.num_rows() {
+            let entity = side_keys
+                .is_valid(row)
+                .then(|| row_of_entity.get(&side_rows.row(row)))
+                .flatten();
+            match entity {
+                Some(&entity) => {
+                    if side_row_of[entity as usize].replace(row as u32).is_some() {
+                        return Err(DataFusionError::Internal(format!(
+                            "side `{side_key}` has more than one row for an entity"
+                        )));
+                    }
+                }
+                None => {
+                    if let Some(counts) = counts.filter(|c| c.is_valid(row)) {
+                        orphan_rows += u64::try_from(counts.value(row)).unwrap_or(0);
+                    }
                 }
             }
         }
+        let indices = UInt32Array::from(side_row_of);
         orphans.push(orphan_rows);
         for (field, column) in side.schema().fields().iter().zip(side.columns()) {
             if field.name() != side_key && Some(field.name()) != rows.as_ref() {

@@ -17,6 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 
 use crate::base::{FileFormat, names};
 use crate::diagnostics::{Code, Diagnostic};
@@ -135,6 +136,25 @@ fn neutralise(
     Ok((output, batches))
 }
 
+/// Snappy-compressed Parquet, dictionary-encoded but for floats and
+/// timestamps: their values rarely repeat, so a dictionary costs time
+/// and bytes (see docs/benchmarks.md).
+fn writer_properties(schema: &SchemaRef) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_created_by(format!("vane {}", env!("CARGO_PKG_VERSION")));
+    for field in schema.fields() {
+        if matches!(
+            field.data_type(),
+            DataType::Float64 | DataType::Float32 | DataType::Timestamp(..)
+        ) {
+            builder = builder
+                .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+        }
+    }
+    builder.build()
+}
+
 /// Write batches to `path` in `format`. Deterministic: same batches, same bytes.
 pub fn write_table(
     path: &Path,
@@ -150,10 +170,7 @@ pub fn write_table(
     let file = File::create(path).map_err(|e| e.to_string())?;
     match format {
         FileFormat::Parquet | FileFormat::Arrow => {
-            let properties = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .set_created_by(format!("vane {}", env!("CARGO_PKG_VERSION")))
-                .build();
+            let properties = writer_properties(schema);
             let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
                 .map_err(|e| e.to_string())?;
             for batch in batches {
