@@ -407,6 +407,9 @@ struct PreparedAggregates {
     order: Vec<u32>,
     /// Their buckets, in that order.
     sorted: Vec<i64>,
+    /// Where each window edge of the nights being cut falls in each
+    /// entity's buckets, found for a chunk of nights at a time.
+    edges: Option<Edges>,
     /// Running sums of the row-count columns, by name.
     row_counts: BTreeMap<String, Prefix>,
     sources: Vec<Source>,
@@ -493,13 +496,21 @@ impl PreparedAggregates {
             starts,
             order,
             sorted,
+            edges: None,
             row_counts,
             sources,
         })
     }
 
     /// The side of night `night`: one row per entity with rows in its windows.
-    fn night(&self, night: usize) -> Result<RecordBatch> {
+    fn night(&mut self, night: usize) -> Result<RecordBatch> {
+        if self
+            .edges
+            .as_ref()
+            .is_none_or(|e| !e.nights.contains(&night))
+        {
+            self.edges = Some(Edges::of_chunk(self, night)?);
+        }
         let Recipe::Aggregates {
             rows, row_ranges, ..
         } = &self.side.recipe
@@ -509,14 +520,6 @@ impl PreparedAggregates {
         let night_rows = row_ranges
             .get(night)
             .ok_or_else(|| internal("a night that was not planned"))?;
-        let (side, keys, starts, order, sorted) = (
-            &self.side,
-            &self.keys,
-            &self.starts,
-            &self.order,
-            &self.sorted,
-        );
-        let sources = &self.sources;
         // The night's distinct bucket ranges: each entity's rows in a range
         // are found once, however many columns and row counts share it.
         let mut ranges: Vec<BucketRange> = Vec::new();
@@ -533,7 +536,8 @@ impl PreparedAggregates {
                 Some((range_index(*range), self.row_counts.get(name.as_str())?))
             })
             .collect();
-        let source_ranges: Vec<usize> = sources
+        let source_ranges: Vec<usize> = self
+            .sources
             .iter()
             .map(|s| {
                 s.combined
@@ -542,6 +546,26 @@ impl PreparedAggregates {
                     .copied()
                     .map(&mut range_index)
                     .ok_or_else(|| internal("a night that was not planned"))
+            })
+            .collect::<Result<_>>()?;
+        let Some(edges) = &self.edges else {
+            return Err(internal("no window edges"));
+        };
+        let (side, keys, starts, order, sources) = (
+            &self.side,
+            &self.keys,
+            &self.starts,
+            &self.order,
+            &self.sources,
+        );
+        // Each range's edges, as rows of `edges.positions`.
+        let range_edges: Vec<(Option<usize>, usize)> = ranges
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.lo.map(|lo| edges.index(lo)).transpose()?,
+                    edges.index(r.hi)?,
+                ))
             })
             .collect::<Result<_>>()?;
         let mut spans = vec![(0usize, 0usize); ranges.len()];
@@ -558,14 +582,10 @@ impl PreparedAggregates {
             })
             .collect();
         for k in 0..keys.len() {
-            let (first, end) = (starts[k], starts[k + 1]);
-            let buckets = &sorted[first..end];
-            for (span, range) in spans.iter_mut().zip(&ranges) {
-                let s = range
-                    .lo
-                    .map_or(0, |lo| buckets.partition_point(|&x| x < lo));
-                let e = buckets.partition_point(|&x| x < range.hi).max(s);
-                *span = (first + s, first + e);
+            let first = starts[k];
+            for (span, (lo, hi)) in spans.iter_mut().zip(&range_edges) {
+                let s = lo.map_or(first, |lo| edges.positions[lo][k] as usize);
+                *span = (s, (edges.positions[*hi][k] as usize).max(s));
             }
             let read: i64 = night_counts
                 .iter()
@@ -629,6 +649,76 @@ impl PreparedAggregates {
         let key_type = side.schema.field(0).data_type();
         let key_column = keys.column(self.batch.column(0), reps, key_type)?;
         assemble(side, key_column, by_name)
+    }
+}
+
+/// How many nights' window edges are found in one sweep: bounds the
+/// memory they take (edges × entities positions).
+const NIGHTS_PER_EDGE_CHUNK: usize = 16;
+
+/// The window edges of a chunk of nights, and per edge where it falls in
+/// each entity's buckets (the first of its groups in `order` at or after
+/// the edge): one sweep over the groups finds them all, where searching
+/// each entity's buckets again for each night and window did not pay.
+struct Edges {
+    /// The nights of the chunk.
+    nights: std::ops::Range<usize>,
+    /// Every bucket edge of their windows, ascending, without repeats.
+    values: Vec<i64>,
+    /// Per edge, per entity, a position in `order`.
+    positions: Vec<Vec<u32>>,
+}
+
+impl Edges {
+    /// The edges of the chunk holding `night`.
+    fn of_chunk(side: &PreparedAggregates, night: usize) -> Result<Edges> {
+        let Recipe::Aggregates { row_ranges, .. } = &side.side.recipe else {
+            return Err(internal("not a main side"));
+        };
+        let start = night - night % NIGHTS_PER_EDGE_CHUNK;
+        let nights = start..(start + NIGHTS_PER_EDGE_CHUNK).min(row_ranges.len());
+        let mut values: Vec<i64> = Vec::new();
+        for n in nights.clone() {
+            let counted = row_ranges.get(n).into_iter().flatten().map(|(r, _)| *r);
+            let read = side
+                .sources
+                .iter()
+                .filter_map(|s| s.combined.ranges.get(n).copied());
+            for range in counted.chain(read) {
+                values.extend(range.lo);
+                values.push(range.hi);
+            }
+        }
+        values.sort_unstable();
+        values.dedup();
+        let entities = side.keys.len();
+        let mut positions = vec![vec![0u32; entities]; values.len()];
+        for k in 0..entities {
+            let (first, end) = (side.starts[k], side.starts[k + 1]);
+            let buckets = &side.sorted[first..end];
+            let mut at = values
+                .first()
+                .map_or(0, |v| buckets.partition_point(|&b| b < *v));
+            for (edge, value) in values.iter().enumerate() {
+                while at < buckets.len() && buckets[at] < *value {
+                    at += 1;
+                }
+                positions[edge][k] = u32::try_from(first + at)
+                    .map_err(|_| internal("more groups than a position holds"))?;
+            }
+        }
+        Ok(Edges {
+            nights,
+            values,
+            positions,
+        })
+    }
+
+    /// The row of `value` in `positions`.
+    fn index(&self, value: i64) -> Result<usize> {
+        self.values
+            .binary_search(&value)
+            .map_err(|_| internal("a window edge that was not found"))
     }
 }
 
