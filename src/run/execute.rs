@@ -227,7 +227,6 @@ pub async fn execute(
         &working,
         Arc::clone(&working_schema),
         engine.as_of(),
-        engine.held().map(|held| held.entity_rows()),
     )
     .await
     .map_err(|e| vec![execution_error(&e)])?;

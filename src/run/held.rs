@@ -13,7 +13,6 @@ use datafusion::arrow::array::RecordBatch;
 use super::cells::TextColumn;
 use super::entity::ProgramCache;
 use super::facts::PreviousHealth;
-use super::rollups::EntityRowsCache;
 use crate::base::names;
 
 /// The nights held, and whether the output folder's nights count too.
@@ -22,7 +21,6 @@ pub struct HeldNights {
     read_folder: bool,
     nights: BTreeMap<NaiveDate, HeldNight>,
     programs: ProgramCache,
-    entity_rows: EntityRowsCache,
 }
 
 /// What one night hands to the later ones.
@@ -42,7 +40,6 @@ impl HeldNights {
             read_folder,
             nights: BTreeMap::new(),
             programs: ProgramCache::default(),
-            entity_rows: EntityRowsCache::default(),
         }
     }
 
@@ -50,11 +47,6 @@ impl HeldNights {
     /// nights to reuse.
     pub fn programs(&self) -> &ProgramCache {
         &self.programs
-    }
-
-    /// The entity table's rows read for an earlier night's rollups.
-    pub fn entity_rows(&self) -> &EntityRowsCache {
-        &self.entity_rows
     }
 
     /// Hold `night`: its health (when it has health) and the actions it

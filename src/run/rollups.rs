@@ -6,11 +6,10 @@
 //! rollup order and then by group.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, UInt64Array,
-    new_null_array,
+    Array, ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, new_null_array,
 };
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -18,20 +17,13 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{
-    Aggregate as AggregateNode, Expr, GroupingSet, LogicalPlan, LogicalPlanBuilder, cast, ident,
-    lit,
-};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, ident, lit};
 use datafusion::prelude::{DataFrame, SessionContext};
 
 use crate::base::names;
 use crate::base::units::Micros;
 use crate::check::model::RollupOver;
 use crate::plan::rollups::{RollupPlan, RollupsPlan};
-
-/// The column that tells which grouping set a row of a GROUPING SETS
-/// aggregation belongs to.
-const GROUPING_ID: &str = AggregateNode::INTERNAL_GROUPING_ID;
 
 /// Microseconds in a day, to turn the as-of instant into the night's date.
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -43,38 +35,6 @@ pub struct Rollups {
     pub schema: SchemaRef,
     /// Its rows.
     pub batches: Vec<RecordBatch>,
-}
-
-/// The entity table's rows as rollups `over: entities` read them, kept
-/// for the later nights of a backfill: they do not depend on the night,
-/// so the table is read once, not once a night. Clones share one cache.
-#[derive(Clone, Default)]
-pub struct EntityRowsCache(Arc<Mutex<Option<(LogicalPlan, Arc<MemTable>)>>>);
-
-impl std::fmt::Debug for EntityRowsCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EntityRowsCache")
-    }
-}
-
-impl EntityRowsCache {
-    /// The rows of `plan`: cached when an earlier night computed the same
-    /// plan, else computed (and cached).
-    async fn rows(&self, ctx: &SessionContext, plan: &LogicalPlan) -> Result<Arc<MemTable>> {
-        if let Ok(guard) = self.0.lock()
-            && let Some((_, table)) = guard.as_ref().filter(|(cached, _)| cached == plan)
-        {
-            return Ok(Arc::clone(table));
-        }
-        let frame = DataFrame::new(ctx.state(), plan.clone());
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await?;
-        let table = Arc::new(MemTable::try_new(schema, vec![batches])?);
-        if let Ok(mut guard) = self.0.lock() {
-            *guard = Some((plan.clone(), Arc::clone(&table)));
-        }
-        Ok(table)
-    }
 }
 
 /// The rollups table's schema for `group_columns`.
@@ -158,92 +118,6 @@ async fn aggregate(
     Ok(concat_batches(&schema, &batches)?)
 }
 
-/// The aggregations of several grouped shapes over the scorecard, as one
-/// query with GROUPING SETS: the scorecard is read, and each column cast,
-/// once for all of them. Returns one batch per shape of `shapes`, its rows
-/// sorted by its groups as text; every batch has every group column (null
-/// where the shape does not group by it) and every member's aggregates.
-async fn aggregate_sets(
-    input: DataFrame,
-    shapes: &[(&[String], Vec<&RollupPlan>)],
-) -> Result<Vec<RecordBatch>> {
-    let mut columns: Vec<&String> = Vec::new();
-    for group in shapes.iter().flat_map(|(by, _)| by.iter()) {
-        if !columns.contains(&group) {
-            columns.push(group);
-        }
-    }
-    let sets: Vec<Vec<Expr>> = shapes
-        .iter()
-        .map(|(by, _)| by.iter().map(ident).collect())
-        .collect();
-    let aggregates: Vec<Expr> = shapes
-        .iter()
-        .flat_map(|(_, members)| members.iter().flat_map(|r| r.aggregates.iter().cloned()))
-        .collect();
-    let mut selected: Vec<Expr> =
-        vec![cast(ident(GROUPING_ID), DataType::UInt64).alias(GROUPING_ID)];
-    selected.extend(
-        columns
-            .iter()
-            .map(|g| cast(ident(*g), DataType::Utf8).alias(*g)),
-    );
-    selected.extend(
-        aggregates
-            .iter()
-            .map(|a| ident(a.schema_name().to_string())),
-    );
-    let mut order = vec![ident(GROUPING_ID).sort(true, true)];
-    order.extend(columns.iter().map(|g| ident(*g).sort(true, true)));
-    // The plan builder, unlike `DataFrame::aggregate`, keeps the grouping id.
-    let (state, scorecard) = input.into_parts();
-    let plan = LogicalPlanBuilder::from(scorecard)
-        .aggregate(
-            vec![Expr::GroupingSet(GroupingSet::GroupingSets(sets))],
-            aggregates.clone(),
-        )?
-        .project(selected)?
-        .sort(order)?
-        .build()?;
-    let frame = DataFrame::new(state, plan);
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await?;
-    let all = concat_batches(&schema, &batches)?;
-    let ids = all
-        .column(0)
-        .as_any()
-        .downcast_ref::<UInt64Array>()
-        .ok_or_else(|| DataFusionError::Internal("the grouping id is not a number".into()))?;
-    // A set's id has a bit per group column, the last column lowest, set
-    // where the set leaves that column out.
-    let id_of = |by: &[String]| -> u64 {
-        columns
-            .iter()
-            .rev()
-            .enumerate()
-            .fold(0, |id, (bit, column)| {
-                if by.contains(column) {
-                    id
-                } else {
-                    id | (1 << bit)
-                }
-            })
-    };
-    shapes
-        .iter()
-        .map(|(by, _)| {
-            let id = id_of(by);
-            let start = (0..ids.len())
-                .find(|&i| ids.value(i) == id)
-                .unwrap_or(ids.len());
-            let end = (start..ids.len())
-                .find(|&i| ids.value(i) != id)
-                .unwrap_or(ids.len());
-            Ok(all.slice(start, end - start))
-        })
-        .collect()
-}
-
 /// `rollup`'s value on every row of its aggregation, as floats.
 fn evaluate(
     ctx: &SessionContext,
@@ -267,26 +141,23 @@ fn single_number(values: &ArrayRef) -> Option<f64> {
 }
 
 /// The night's rollups over its working scorecard; `None` when the
-/// pipeline defines none. With `entity_rows`, the entity table is read
-/// from there (a backfill's later nights).
+/// pipeline defines none.
 pub async fn compute_rollups(
     ctx: &SessionContext,
     plan: &RollupsPlan,
     working: &[RecordBatch],
     working_schema: SchemaRef,
     as_of: Micros,
-    entity_rows: Option<&EntityRowsCache>,
 ) -> Result<Option<Rollups>> {
     if plan.is_empty() {
         return Ok(None);
     }
     let table = MemTable::try_new(working_schema, vec![working.to_vec()])?;
     let scorecard = ctx.read_table(Arc::new(table))?;
-    let entities = match (&plan.entities, entity_rows) {
-        (Some(p), Some(cache)) => Some(ctx.read_table(cache.rows(ctx, p).await?)?),
-        (Some(p), None) => Some(DataFrame::new(ctx.state(), p.clone())),
-        (None, _) => None,
-    };
+    let entities = plan
+        .entities
+        .as_ref()
+        .map(|p| DataFrame::new(ctx.state(), p.clone()));
     let mut shapes: Vec<(RollupOver, &[String])> = Vec::new();
     for rollup in &plan.rollups {
         let shape = (rollup.over, rollup.by.as_slice());
@@ -294,34 +165,13 @@ pub async fn compute_rollups(
             shapes.push(shape);
         }
     }
-    let members_of = |over: RollupOver, by: &[String]| -> Vec<&RollupPlan> {
-        plan.rollups
+    let mut aggregations = Vec::with_capacity(shapes.len());
+    for (over, by) in shapes {
+        let members: Vec<&RollupPlan> = plan
+            .rollups
             .iter()
             .filter(|r| r.over == over && r.by == by)
-            .collect()
-    };
-    let mut aggregations = Vec::with_capacity(shapes.len());
-    // The grouped shapes over the scorecard share one query.
-    let grouped: Vec<(&[String], Vec<&RollupPlan>)> = shapes
-        .iter()
-        .filter(|(over, by)| *over == RollupOver::Population && !by.is_empty())
-        .map(|(over, by)| (*by, members_of(*over, by)))
-        .collect();
-    if grouped.len() > 1 {
-        let batches = aggregate_sets(scorecard.clone(), &grouped).await?;
-        for ((by, _), batch) in grouped.iter().zip(batches) {
-            aggregations.push(Aggregation {
-                over: RollupOver::Population,
-                by,
-                batch,
-            });
-        }
-    }
-    for (over, by) in shapes {
-        if aggregations.iter().any(|a| a.over == over && a.by == by) {
-            continue;
-        }
-        let members = members_of(over, by);
+            .collect();
         let input = match (over, &entities) {
             (RollupOver::Entities, Some(entities)) => entities.clone(),
             (RollupOver::Entities, None) => {
