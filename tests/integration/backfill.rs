@@ -399,7 +399,8 @@ fn random_pipelines_backfill_exactly_as_nightly_runs() {
     assert!(per_night_sides >= 1, "{per_night_sides} sides per night");
 }
 
-/// More nights than one mask word holds (62), distinct counts under
+/// More nights than one mask word holds (62) and than one chunk of window
+/// edges (16), distinct counts and counts, minima and maxima under
 /// conditions and windows of several lengths; then nights removed from the
 /// middle and the backfill run again, so the nights it computes are not
 /// contiguous (the kept ones in between are skipped, not recomputed).
@@ -440,6 +441,10 @@ metrics:
   kinds_ever: { from: events, value: count_distinct(kind), unused: true }
   b_users_7d: { from: events, window: 7d, value: \"count_distinct(case when kind = 'b' then user_id end)\", unused: true }
   moved: { value: change(users_20d), unused: true }
+  events_5d: { from: events, window: 5d, value: count(), unused: true }
+  a_events_30d: { from: events, window: 30d, where: \"kind = 'a'\", value: count(), unused: true }
+  first_b: { from: events, value: \"min_if(event_time, kind = 'b')\", unused: true }
+  last_c_10d: { from: events, window: 10d, value: \"max_if(event_time, kind = 'c')\", unused: true }
 ",
     )
     .expect("pipeline");
