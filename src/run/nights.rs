@@ -581,8 +581,7 @@ impl PreparedAggregates {
                 _ => Built::Int(Vec::new()),
             })
             .collect();
-        for k in 0..keys.len() {
-            let first = starts[k];
+        for (k, &first) in starts.iter().enumerate().take(keys.len()) {
             for (span, (lo, hi)) in spans.iter_mut().zip(&range_edges) {
                 let s = lo.map_or(first, |lo| edges.positions[lo][k] as usize);
                 *span = (s, (edges.positions[*hi][k] as usize).max(s));
@@ -693,8 +692,8 @@ impl Edges {
         values.dedup();
         let entities = side.keys.len();
         let mut positions = vec![vec![0u32; entities]; values.len()];
-        for k in 0..entities {
-            let (first, end) = (side.starts[k], side.starts[k + 1]);
+        for (k, bounds) in side.starts.windows(2).enumerate().take(entities) {
+            let (first, end) = (bounds[0], bounds[1]);
             let buckets = &side.sorted[first..end];
             let mut at = values
                 .first()
