@@ -520,37 +520,29 @@ impl PreparedAggregates {
         let night_rows = row_ranges
             .get(night)
             .ok_or_else(|| internal("a night that was not planned"))?;
-        // The night's distinct bucket ranges: each entity's rows in a range
-        // are found once, however many columns and row counts share it.
-        let mut ranges: Vec<BucketRange> = Vec::new();
-        let mut range_index = |range: BucketRange| match ranges.iter().position(|r| *r == range) {
-            Some(i) => i,
-            None => {
-                ranges.push(range);
-                ranges.len() - 1
-            }
-        };
-        let night_counts: Vec<(usize, &Prefix)> = night_rows
-            .iter()
-            .filter_map(|(range, name)| {
-                Some((range_index(*range), self.row_counts.get(name.as_str())?))
-            })
-            .collect();
-        let source_ranges: Vec<usize> = self
-            .sources
-            .iter()
-            .map(|s| {
-                s.combined
-                    .ranges
-                    .get(night)
-                    .copied()
-                    .map(&mut range_index)
-                    .ok_or_else(|| internal("a night that was not planned"))
-            })
-            .collect::<Result<_>>()?;
         let Some(edges) = &self.edges else {
             return Err(internal("no window edges"));
         };
+        // Each range as its two edges' rows in `edges.positions`.
+        let edges_of = |range: &BucketRange| -> Result<(Option<usize>, usize)> {
+            Ok((
+                range.lo.map(|lo| edges.index(lo)).transpose()?,
+                edges.index(range.hi)?,
+            ))
+        };
+        let night_counts: Vec<((Option<usize>, usize), &Prefix)> = night_rows
+            .iter()
+            .filter_map(|(range, name)| Some((range, self.row_counts.get(name.as_str())?)))
+            .map(|(range, counts)| Ok((edges_of(range)?, counts)))
+            .collect::<Result<_>>()?;
+        let source_edges: Vec<(Option<usize>, usize)> = self
+            .sources
+            .iter()
+            .map(|s| {
+                let range = s.combined.ranges.get(night);
+                edges_of(range.ok_or_else(|| internal("a night that was not planned"))?)
+            })
+            .collect::<Result<_>>()?;
         let (side, keys, starts, order, sources) = (
             &self.side,
             &self.keys,
@@ -558,17 +550,6 @@ impl PreparedAggregates {
             &self.order,
             &self.sources,
         );
-        // Each range's edges, as rows of `edges.positions`.
-        let range_edges: Vec<(Option<usize>, usize)> = ranges
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.lo.map(|lo| edges.index(lo)).transpose()?,
-                    edges.index(r.hi)?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        let mut spans = vec![(0usize, 0usize); ranges.len()];
         let mut reps = Vec::new();
         let mut rows_read = Vec::new();
         let mut built: Vec<Built> = sources
@@ -582,13 +563,14 @@ impl PreparedAggregates {
             })
             .collect();
         for (k, &first) in starts.iter().enumerate().take(keys.len()) {
-            for (span, (lo, hi)) in spans.iter_mut().zip(&range_edges) {
+            // The entity's groups in a range: a span of `order`.
+            let span = |(lo, hi): (Option<usize>, usize)| {
                 let s = lo.map_or(first, |lo| edges.positions[lo][k] as usize);
-                *span = (s, (edges.positions[*hi][k] as usize).max(s));
-            }
+                (s, (edges.positions[hi][k] as usize).max(s))
+            };
             let read: i64 = night_counts
                 .iter()
-                .map(|(range, counts)| counts.count(spans[*range]))
+                .map(|(range, counts)| counts.count(span(*range)))
                 .sum();
             if read == 0 {
                 continue;
@@ -596,13 +578,13 @@ impl PreparedAggregates {
             reps.push(keys.first_row[k]);
             rows_read.push(Some(read));
             for ((source, column), &range) in
-                sources.iter().zip(built.iter_mut()).zip(&source_ranges)
+                sources.iter().zip(built.iter_mut()).zip(&source_edges)
             {
-                let (s, e) = spans[range];
+                let (s, e) = span(range);
                 let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
                 match (column, &source.sums, &source.ordered) {
                     (Built::Take(v), _, Some((rows, best_so_far))) => {
-                        let best = if ranges[range].lo.is_none() {
+                        let best = if range.0.is_none() {
                             (e > first).then(|| best_so_far[e - 1]).flatten()
                         } else {
                             let mut best = None;
