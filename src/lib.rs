@@ -54,6 +54,7 @@ use check::model::Model;
 use diagnostics::{Code, Diagnostic};
 
 use base::units::Micros;
+pub use run::NightDone;
 use run::{Computed, Engine, RunOptions, RunSettings, RunSummary, Stopwatch};
 use sources::Sources;
 use syntax::ast::Pipeline;
@@ -125,6 +126,9 @@ pub struct Night {
     pub engine: Engine,
     /// The results.
     pub computed: Computed,
+    /// What computes its rollups, when they are left to be computed with
+    /// other nights'.
+    pub rollups: run::RollupsRunner,
 }
 
 /// start an engine → plan → execute: one night, nothing written.
@@ -140,54 +144,54 @@ pub async fn compute_night(
         &checked.sources,
         settings,
         None,
-        None,
         watch,
         progress,
     )
     .await
 }
 
-/// One night; with `ahead`, its facts but the previous night's health were
-/// joined already, and `held` holds the nights computed before it (a
-/// backfill or backtest).
+/// A night computed among others (a backfill or backtest): its facts but
+/// the previous night's health, when a shared pass joined them ahead, and
+/// the nights computed before it.
+struct Among<'a> {
+    ahead: Option<&'a run::JoinedAhead>,
+    held: &'a run::HeldNights,
+}
+
+/// One night. Alone, its rollups are computed with it; `among` other
+/// nights, they are left to be computed with the others'.
 async fn compute(
     model: &Model,
     sources: &Sources,
     settings: RunSettings,
-    ahead: Option<&run::JoinedAhead>,
-    held: Option<&run::HeldNights>,
+    among: Option<Among<'_>>,
     watch: &mut Stopwatch,
     progress: &dyn Fn(&str),
 ) -> Result<Night, Vec<Diagnostic>> {
+    let (ahead, held) = match &among {
+        Some(among) => (among.ahead, Some(among.held)),
+        None => (None, None),
+    };
     progress("reading sources");
     let engine = Engine::start(model, sources, &settings, held).await?;
     watch.lap("register sources");
     let plan = plan::plan(model, &engine.plan_inputs()).map_err(|e| vec![e.into_diagnostic()])?;
     watch.lap("plan");
-    let computed = run::execute(&engine, &plan, ahead, watch, progress).await?;
+    let mut computed = run::execute(&engine, &plan, ahead, watch, progress).await?;
+    let rollups = run::RollupsRunner::new(plan.rollups, engine.session().clone());
+    if among.is_none() {
+        rollups
+            .compute(&mut [(engine.as_of(), &mut computed)])
+            .await
+            .map_err(|e| vec![run::execution_error(&e)])?;
+        watch.lap("rollups");
+    }
     Ok(Night {
         settings,
         engine,
         computed,
+        rollups,
     })
-}
-
-/// What a backfill did with one night.
-#[derive(Debug, Clone)]
-pub enum NightDone {
-    /// Computed and written.
-    Written(chrono::NaiveDate, Box<RunSummary>),
-    /// Already in the output folder, kept (no `--force`).
-    Kept(chrono::NaiveDate),
-}
-
-impl NightDone {
-    /// The night.
-    pub fn date(&self) -> chrono::NaiveDate {
-        match self {
-            NightDone::Written(date, _) | NightDone::Kept(date) => *date,
-        }
-    }
 }
 
 /// What a backfill did: each night in date order, and what it repaired
@@ -274,19 +278,16 @@ pub async fn backfill(
         }
         _ => (None, None, None),
     };
-    let mut done = Vec::with_capacity(dates.len());
-    let mut writing = Writing::new(checked);
     // Each night computed hands the later ones its health and firings in
-    // memory (when the format reads back exactly that), and is written on
-    // another thread while the next night is computed.
+    // memory (when the format reads back exactly that); the nights go out
+    // a chunk at a time, written on another thread while the next chunk
+    // is computed.
+    let mut outgoing = run::Outgoing::new(&checked.model);
     let mut held = run::HeldNights::new(true);
     let keep_days = run::cooldown_days(&checked.model);
     for date in dates {
         if kept(date) {
-            writing.finish(&mut done, on_night).await?;
-            let night = NightDone::Kept(date);
-            on_night(&night);
-            done.push(night);
+            outgoing.kept(date, on_night).await?;
             continue;
         }
         let computed = settle_next(
@@ -298,20 +299,21 @@ pub async fn backfill(
             progress,
         )
         .await;
-        // An earlier night being written is finished either way: a failed
-        // night stops the backfill with every earlier one whole.
-        writing.finish(&mut done, on_night).await?;
-        let settled = computed?;
+        let (settled, rollups) = match computed {
+            Ok(night) => night,
+            Err(failed) => {
+                // A failed night stops the backfill with every earlier one
+                // written whole.
+                outgoing.close(on_night).await?;
+                return Err(failed);
+            }
+        };
         if settled.reads_back_as_computed() {
             hold(&mut held, &settled, &checked.model, keep_days);
-            writing.start(settled);
-        } else {
-            // Later nights read this one back from its files.
-            writing.start(settled);
-            writing.finish(&mut done, on_night).await?;
         }
+        outgoing.push(settled, rollups, on_night).await?;
     }
-    writing.finish(&mut done, on_night).await?;
+    let done = outgoing.close(on_night).await?;
     if let (Some(pass), Some(session)) = (pass.as_mut(), shared_session) {
         pass.remote = run::remote::remote_work(&session);
     }
@@ -324,7 +326,8 @@ pub async fn backfill(
 
 /// The next night in date order, computed (its facts from `ahead` when a
 /// shared pass computed them, earlier nights from `held` and the output
-/// folder as `held` says) and settled.
+/// folder as `held` says) and settled, but for its rollups: with it, what
+/// computes them.
 async fn settle_next(
     model: &Model,
     sources: &Sources,
@@ -332,7 +335,7 @@ async fn settle_next(
     ahead: Option<&mut run::Ahead>,
     held: &run::HeldNights,
     progress: &dyn Fn(&str),
-) -> Result<run::SettledNight, Vec<Diagnostic>> {
+) -> Result<(run::SettledNight, run::RollupsRunner), Vec<Diagnostic>> {
     let night = Micros::midnight(settings.as_of);
     let joined = match ahead {
         Some(ahead) => Some(
@@ -348,13 +351,17 @@ async fn settle_next(
         model,
         sources,
         settings,
-        joined.as_ref(),
-        Some(held),
+        Some(Among {
+            ahead: joined.as_ref(),
+            held,
+        }),
         &mut watch,
         progress,
     )
     .await?;
-    Ok(run::settle_night(model, &night.engine, night.settings, night.computed, watch).await)
+    let settled =
+        run::settle_night(model, &night.engine, night.settings, night.computed, watch).await;
+    Ok((settled, night.rollups))
 }
 
 /// Hold a settled night in memory for the nights after it.
@@ -364,8 +371,8 @@ fn hold(held: &mut run::HeldNights, settled: &run::SettledNight, model: &Model, 
 }
 
 /// Score `dates` (evenly spaced, in date order) in memory, as a backfill
-/// into an empty output folder would, and hand each night, settled, to
-/// `visit`. The output folder is neither read nor written: the first
+/// into an empty output folder would, and hand each night, settled (its
+/// rollups not computed), to `visit`. The output folder is neither read nor written: the first
 /// night has no previous night, and cooldowns start with no history.
 pub async fn score_nights(
     model: &Model,
@@ -394,7 +401,7 @@ pub async fn score_nights(
     let mut held = run::HeldNights::new(false);
     let keep_days = run::cooldown_days(model);
     for &date in dates {
-        let settled = settle_next(
+        let (settled, _) = settle_next(
             model,
             sources,
             settings_of(date),
@@ -502,14 +509,8 @@ pub async fn backtest(
     }
     let mut data = backtest::Collected::new(model, outcome);
     progress("scoring the nights");
-    // A backtest measures scores and playbooks: the nights' rollups are
-    // not needed, so they are not computed.
-    let scoring = Model {
-        rollups: Vec::new(),
-        ..model.clone()
-    };
     score_nights(
-        &scoring,
+        model,
         &checked.sources,
         options,
         &usable,
@@ -574,57 +575,6 @@ pub async fn backtest(
     Ok(report)
 }
 
-/// Writing one night's partition, on a blocking thread.
-type WriteTask = tokio::task::JoinHandle<Result<RunSummary, Vec<Diagnostic>>>;
-
-/// A backfill's night being written on a blocking thread, one at a time,
-/// in date order.
-struct Writing {
-    model: std::sync::Arc<Model>,
-    pending: Option<(chrono::NaiveDate, WriteTask)>,
-}
-
-impl Writing {
-    fn new(checked: &Checked) -> Self {
-        Writing {
-            model: std::sync::Arc::new(checked.model.clone()),
-            pending: None,
-        }
-    }
-
-    /// Start writing `night` (after [`Writing::finish`]).
-    fn start(&mut self, night: run::SettledNight) {
-        let model = std::sync::Arc::clone(&self.model);
-        let date = night.as_of();
-        let task = tokio::task::spawn_blocking(move || run::write_settled(&model, night));
-        self.pending = Some((date, task));
-    }
-
-    /// Wait for the night being written, if any, and report it.
-    async fn finish(
-        &mut self,
-        done: &mut Vec<NightDone>,
-        on_night: &mut dyn FnMut(&NightDone),
-    ) -> Result<(), Vec<Diagnostic>> {
-        let Some((date, task)) = self.pending.take() else {
-            return Ok(());
-        };
-        let summary = task.await.map_err(|e| {
-            vec![
-                Diagnostic::error(
-                    Code::OutputFailed,
-                    format!("writing the night of {date} stopped: {e}"),
-                )
-                .help("earlier nights are whole; run the backfill again to resume"),
-            ]
-        })??;
-        let night = NightDone::Written(date, Box::new(summary));
-        on_night(&night);
-        done.push(night);
-        Ok(())
-    }
-}
-
 /// (claim the output folder: lock it, repair what an interrupted run
 /// left) → start an engine → plan → execute → write: one night, written
 /// atomically.
@@ -640,7 +590,6 @@ pub async fn run_night(
         &checked.model,
         &checked.sources,
         settings,
-        None,
         None,
         &mut watch,
         progress,

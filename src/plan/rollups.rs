@@ -1,7 +1,8 @@
-//! Rollups as aggregations: each rollup is one aggregation (grouped by its
-//! `by:` columns) over the working scorecard of the night, or over the
-//! entity table for rollups `over: entities`, then its value over the
-//! aggregates' columns. A value reads other rollups as placeholder columns
+//! Rollups as aggregations: each rollup is one aggregation (grouped by the
+//! night and its `by:` columns) over the working scorecards of one or more
+//! nights, or over the entity table paired with each night for rollups
+//! `over: entities`, then its value over the aggregates' columns. `as_of`
+//! is the column [`names::AS_OF`], so one plan serves every night. A value reads other rollups as placeholder columns
 //! ([`names::rollup`]) that the run replaces by their numbers, so that
 //! rollups are computed in dependency order.
 
@@ -56,11 +57,11 @@ impl RollupsPlan {
     }
 }
 
-/// Plan the rollups of `model` for the night of `inputs`.
+/// Plan the rollups of `model` over the sources of `inputs`, for any night.
 pub fn rollups_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<RollupsPlan> {
     let key = model.entity.key.as_str();
     let lowering = Lowering {
-        as_of: AsOf::Literal(inputs.as_of),
+        as_of: AsOf::Column,
         shift: Seconds::ZERO,
         key,
     };

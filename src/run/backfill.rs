@@ -1,6 +1,5 @@
-//! Which nights a backfill computes, and what it did with each: the dates
-//! from `--from` to `--to` stepping by `--every`, checked before anything
-//! is read or written.
+//! Which nights a backfill computes: the dates from `--from` to `--to`
+//! stepping by `--every`, checked before anything is read or written.
 
 use chrono::NaiveDate;
 

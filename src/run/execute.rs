@@ -39,7 +39,9 @@ pub struct Computed {
     pub parse_failures: Vec<ParseFailures>,
     /// Source rows the aggregations read.
     pub rows_read: u64,
-    /// The rollups, when the pipeline defines any.
+    /// The rollups, when the pipeline defines any and they were computed:
+    /// [`execute`] leaves them to its caller, who may compute several
+    /// nights' at once ([`super::compute_rollups`]).
     pub rollups: Option<super::Rollups>,
 }
 
@@ -146,7 +148,7 @@ fn project_columns(
 }
 
 /// Execute `plan` on `engine`: the working scorecard, the scorecard and
-/// the fired actions (before cooldowns). With `ahead`, the facts but the
+/// the fired actions (before cooldowns), but not the rollups. With `ahead`, the facts but the
 /// previous night's health were joined ahead of the night (a backfill);
 /// that health is taken from the engine when it holds the previous night
 /// in memory. Stages are timed on `watch`.
@@ -221,16 +223,6 @@ pub async fn execute(
         .fire(&working, key)
         .map_err(|e| vec![value_error(&e, &plan.entity)])?;
     watch.lap("actions");
-    let rollups = super::rollups::compute_rollups(
-        ctx,
-        &plan.rollups,
-        &working,
-        Arc::clone(&working_schema),
-        engine.as_of(),
-    )
-    .await
-    .map_err(|e| vec![execution_error(&e)])?;
-    watch.lap("rollups");
     Ok(Computed {
         scorecard_schema,
         scorecard,
@@ -241,7 +233,7 @@ pub async fn execute(
         orphan_rows,
         parse_failures,
         rows_read,
-        rollups,
+        rollups: None,
     })
 }
 

@@ -2,7 +2,8 @@
 //! engine and write the night: [`Engine::start`] registers the sources and
 //! finds earlier nights (in the output folder, or [`HeldNights`] in
 //! memory), [`execute`] computes the scorecard and actions,
-//! [`settle_night`] applies cooldowns and [`write_settled`] writes the
+//! [`compute_rollups`] the rollups of one night or of a backfill's chunk
+//! of nights, [`settle_night`] applies cooldowns and [`write_settled`] writes the
 //! partition atomically ([`write_night`]: both).
 //!
 //! **Architecture invariant:** everything that reads rows of data files or
@@ -20,6 +21,7 @@ mod facts;
 mod held;
 mod manifest;
 pub mod nights;
+mod outgoing;
 pub mod outputs;
 pub mod parsing;
 pub mod remote;
@@ -41,7 +43,8 @@ pub use execute::{Computed, execute};
 pub use facts::{JoinedAhead, PreviousHealth, partitions_at_once, state_with_partitions};
 pub use held::HeldNights;
 pub use nights::{Ahead, SharedNights, compute_ahead, compute_shared};
-pub use rollups::Rollups;
+pub use outgoing::{NightDone, Outgoing, RollupsRunner};
+pub use rollups::{NightScorecard, Rollups, compute_rollups};
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;
 pub use stored::{StoredNight, read_night, written_nights};

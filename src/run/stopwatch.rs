@@ -31,6 +31,12 @@ impl Stopwatch {
         self.lap_started = Instant::now();
     }
 
+    /// Start the next stage now: the time since the last lap was spent
+    /// waiting (for other nights to be written, say), in no stage.
+    pub fn restart_lap(&mut self) {
+        self.lap_started = Instant::now();
+    }
+
     /// Record a stage timed elsewhere (on another thread, say).
     pub fn record(&mut self, stage: &str, ms: f64) {
         self.timings.push((stage.to_string(), ms));

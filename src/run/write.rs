@@ -119,6 +119,17 @@ impl SettledNight {
     }
 
     /// Whether the output format reads back exactly what was computed
+    /// The night's results, for adding the rollups computed with other nights'.
+    pub fn computed_mut(&mut self) -> &mut Computed {
+        &mut self.computed
+    }
+
+    /// Record `ms` as the time of `stage`, timed elsewhere (the night's
+    /// share of work done for several nights, say).
+    pub fn record(&mut self, stage: &str, ms: f64) {
+        self.watch.record(stage, ms);
+    }
+
     /// (Parquet, Arrow), so a later night may take this one from memory.
     pub fn reads_back_as_computed(&self) -> bool {
         matches!(
@@ -191,6 +202,7 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
         definitions_changed,
         remote,
     } = night;
+    watch.restart_lap();
     let actions = &computed.actions;
     let write_error = |what: &str, e: String| {
         vec![Diagnostic::error(Code::OutputFailed, format!("cannot write {what} under {}: {e}", settings.out.display()))
