@@ -16,6 +16,7 @@ use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use clap::Parser;
 use datafusion::execution::FunctionRegistry;
+use vane::plan::night_mask::{NAME as NIGHT_MASK, night_mask_udf};
 use vane::plan::percentile::{NAME as PERCENTILE, percentile_udaf};
 
 /// Start one node of a Ballista cluster for vane.
@@ -107,10 +108,11 @@ async fn start(node: Node) -> Result<(), String> {
                 executor_timeout_seconds: executor_timeout,
                 expire_dead_executor_interval_seconds: (executor_timeout / 3).clamp(1, 15),
                 no_executors_grace_period_seconds: executor_timeout,
-                // Plans arrive naming Vane's own aggregate.
+                // Plans arrive naming Vane's own functions.
                 override_session_builder: Some(Arc::new(|config| {
                     let mut state = default_session_builder(config)?;
                     state.register_udaf(Arc::new(percentile_udaf()))?;
+                    state.register_udf(Arc::new(night_mask_udf()))?;
                     Ok(state)
                 })),
                 ..SchedulerConfig::default()
@@ -141,6 +143,9 @@ async fn start(node: Node) -> Result<(), String> {
             functions
                 .aggregate_functions
                 .insert(PERCENTILE.to_string(), Arc::new(percentile_udaf()));
+            functions
+                .scalar_functions
+                .insert(NIGHT_MASK.to_string(), Arc::new(night_mask_udf()));
             let config = ExecutorProcessConfig {
                 bind_host: bind,
                 external_host,

@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod columns;
 pub mod exprs;
 pub mod format_number;
+pub mod night_mask;
 pub mod nights;
 pub mod percentile;
 pub mod rollups;

@@ -16,12 +16,13 @@
 use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{bit_or, count};
-use datafusion::logical_expr::{
-    BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, cast, ident, lit, when,
-};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::aggregate::{time_literal, with_filter};
+pub use super::night_mask::NIGHTS_PER_WORD;
+use super::night_mask::night_mask_udf;
 use super::scorecard::{ScorecardPlan, Side};
 use super::windows::{Shape, Window, Windowed, WindowedAggregate, WindowedCount};
 use crate::base::names;
@@ -633,16 +634,13 @@ fn covers(outer: &BucketRange, inner: &BucketRange) -> bool {
     lo_ok && inner.hi <= outer.hi
 }
 
-/// Nights per word of a night mask: bit `n` of word `w` is night `62w + n`
-/// (62, so that `1 << 62` still fits an Int64 and no shift overflows).
-pub const NIGHTS_PER_WORD: usize = 62;
-
 /// The aggregation of a distinct side by (entity, value): per count, the
 /// nights whose window holds one of the value's rows (under the count's
 /// condition), as masks of bits; and the nights whose branch range holds
 /// any row (which puts the entity into that night's side). A row at time
 /// `t` lies in the windows of a run of consecutive nights, computed from
-/// `t` by division because the nights are evenly spaced.
+/// `t` by division because the nights are evenly spaced
+/// ([`night_mask_udf`]).
 fn share_distinct(
     windowed: &Windowed,
     value: &Expr,
@@ -680,42 +678,20 @@ fn share_distinct(
     // The masks of one window (as it lies on the first night) for the row's time.
     let masks = |window: Window| -> Shared<Vec<Expr>> {
         let hi = native(window.hi.get())?;
-        let first_night = when(t.clone().lt(lit(hi)), lit(0i64))
-            .otherwise((t.clone() - lit(hi)) / lit(step_native) + lit(1i64))
-            .map_err(|e| e.to_string())?;
-        let last_of_window = match window.lo {
-            // Rows before the window on the first night (the filter keeps
-            // them for longer windows) count for no night: integer
-            // division would round their negative offset up to 0.
-            Some(lo) => {
-                let lo = native(lo.get())?;
-                let by_time = (t.clone() - lit(lo)) / lit(step_native);
-                when(t.clone().lt(lit(lo)), lit(-1i64))
-                    .when(by_time.clone().gt(lit(last_night)), lit(last_night))
-                    .otherwise(by_time)
-                    .map_err(|e| e.to_string())?
-            }
-            None => lit(last_night),
-        };
-        (0..words)
+        let lo = window.lo.map(|lo| native(lo.get())).transpose()?;
+        Ok((0..words)
             .map(|w| {
                 let base = (w * NIGHTS_PER_WORD) as i64;
-                let from = first_night.clone() - lit(base);
-                let from = when(from.clone().lt(lit(0i64)), lit(0i64)).otherwise(from);
-                let to = last_of_window.clone() - lit(base);
-                let top = NIGHTS_PER_WORD as i64 - 1;
-                let to = when(to.clone().gt(lit(top)), lit(top)).otherwise(to);
-                let (from, to) = (
-                    from.map_err(|e| e.to_string())?,
-                    to.map_err(|e| e.to_string())?,
-                );
-                let bits = shift_left(lit(1i64), to.clone() + lit(1i64))
-                    - shift_left(lit(1i64), from.clone());
-                when(from.lt_eq(to), bits)
-                    .otherwise(lit(0i64))
-                    .map_err(|e| e.to_string())
+                night_mask_udf().call(vec![
+                    t.clone(),
+                    lit(hi),
+                    lit(ScalarValue::Int64(lo)),
+                    lit(step_native),
+                    lit(last_night),
+                    lit(base),
+                ])
             })
-            .collect()
+            .collect())
     };
     let mut aggregates = Vec::new();
     let presence_columns: Vec<String> = (0..words).map(|w| format!("{PRESENCE}{w}")).collect();
@@ -767,14 +743,6 @@ fn share_distinct(
             presence: presence_columns,
             counts: count_columns,
         },
-    ))
-}
-
-fn shift_left(value: Expr, by: Expr) -> Expr {
-    Expr::BinaryExpr(BinaryExpr::new(
-        Box::new(value),
-        Operator::BitwiseShiftLeft,
-        Box::new(by),
     ))
 }
 

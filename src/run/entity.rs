@@ -146,6 +146,14 @@ pub fn sort_by_key(schema: &SchemaRef, batches: &[RecordBatch], key: &str) -> Re
         Some(ASCENDING_NULLS_LAST),
         None,
     )?;
+    if order
+        .values()
+        .iter()
+        .enumerate()
+        .all(|(i, &row)| row as usize == i)
+    {
+        return Ok(all);
+    }
     Ok(take_record_batch(&all, &order)?)
 }
 
