@@ -16,11 +16,11 @@ use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
 
 use super::errors::internal;
 use super::facts;
 use super::held::HeldNights;
+use super::inputs::{InputFile, list_inputs};
 use super::outputs;
 use super::session::session;
 use super::settings::RunSettings;
@@ -58,17 +58,6 @@ pub fn partitions_for(threads: usize, input_bytes: u64) -> usize {
     threads
         .min(usize::try_from(by_size).unwrap_or(usize::MAX))
         .max(1)
-}
-
-/// One data file a run read, for the manifest.
-#[derive(Debug, Clone)]
-pub struct InputFile {
-    /// Its absolute path.
-    pub path: String,
-    /// Its size.
-    pub bytes: u64,
-    /// Its modification time (RFC 3339).
-    pub modified: String,
 }
 
 impl Engine {
@@ -111,13 +100,10 @@ impl Engine {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut inputs = BTreeMap::new();
-        for source in &model.sources {
-            inputs.insert(
-                source.name.clone(),
-                input_files(&ctx, &source.location).await,
-            );
-        }
+        let inputs = match held {
+            Some(held) => held.inputs().get_or_list(&ctx, model).await,
+            None => list_inputs(&ctx, model).await,
+        };
         let table_bytes: BTreeMap<String, u64> = inputs
             .iter()
             .map(|(name, files)| (name.clone(), files.iter().map(|f| f.bytes).sum()))
@@ -250,30 +236,6 @@ impl Engine {
     ) -> Option<Arc<ListingTable>> {
         earlier_output(&self.ctx, partition, table, settings).await
     }
-}
-
-/// Every file a source's location lists, sorted by path (empty when they
-/// cannot be listed).
-async fn input_files(ctx: &SessionContext, location: &SourceLocation) -> Vec<InputFile> {
-    let listed = async {
-        let url = sources::table_url(location).ok()?;
-        let store = ctx.runtime_env().object_store(&url).ok()?;
-        let state = ctx.state();
-        let stream = url.list_all_files(&state, store.as_ref(), "").await.ok()?;
-        let mut files: Vec<_> = stream.try_collect().await.ok()?;
-        files.sort_by(|a, b| a.location.cmp(&b.location));
-        Some(
-            files
-                .into_iter()
-                .map(|f| InputFile {
-                    path: format!("/{}", f.location),
-                    bytes: f.size,
-                    modified: f.last_modified.to_rfc3339(),
-                })
-                .collect(),
-        )
-    };
-    listed.await.unwrap_or_default()
 }
 
 /// Register `table` as `name` and return an unoptimized scan of it.

@@ -13,6 +13,7 @@ use datafusion::arrow::array::RecordBatch;
 use super::cells::TextColumn;
 use super::entity::ProgramCache;
 use super::facts::PreviousHealth;
+use super::inputs::InputListing;
 use crate::base::names;
 
 /// The nights held, and whether the output folder's nights count too.
@@ -21,6 +22,7 @@ pub struct HeldNights {
     read_folder: bool,
     nights: BTreeMap<NaiveDate, HeldNight>,
     programs: ProgramCache,
+    inputs: InputListing,
 }
 
 /// What one night hands to the later ones.
@@ -40,6 +42,7 @@ impl HeldNights {
             read_folder,
             nights: BTreeMap::new(),
             programs: ProgramCache::default(),
+            inputs: InputListing::default(),
         }
     }
 
@@ -47,6 +50,12 @@ impl HeldNights {
     /// nights to reuse.
     pub fn programs(&self) -> &ProgramCache {
         &self.programs
+    }
+
+    /// The sources' files as listed for the first night, for the later
+    /// nights' manifests.
+    pub fn inputs(&self) -> &InputListing {
+        &self.inputs
     }
 
     /// Hold `night`: its health (when it has health) and the actions it

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::engine::InputFile;
+use super::inputs::InputFile;
 use super::settings::RunSettings;
 use crate::check::model::Model;
 use crate::sources::SourceLocation;

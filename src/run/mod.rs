@@ -19,6 +19,7 @@ mod errors;
 pub mod execute;
 mod facts;
 mod held;
+pub mod inputs;
 mod manifest;
 pub mod nights;
 mod outgoing;

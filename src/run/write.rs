@@ -10,8 +10,9 @@ use datafusion::arrow::array::RecordBatch;
 
 use super::cells::TextColumn;
 use super::cooldowns::{HeldBack, apply_cooldowns, held_back_schema};
-use super::engine::{Engine, InputFile};
+use super::engine::Engine;
 use super::execute::Computed;
+use super::inputs::InputFile;
 use super::manifest::{ManifestInput, manifest};
 use super::outputs::{self, Staged};
 use super::settings::RunSettings;
