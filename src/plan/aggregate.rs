@@ -635,6 +635,20 @@ pub fn exact_aggregate(
     args: Vec<Expr>,
     register: &mut dyn FnMut(Expr) -> LowerResult<String>,
 ) -> LowerResult<Expr> {
+    exact_aggregate_with(function, exact_float, args, register, exact)
+}
+
+/// [`exact_aggregate`], turning floats into exact decimals with `exact`
+/// (the rollups' own function, [`super::exact_float::exact_float`], gives
+/// the same decimals faster; the facts keep the cast that `vane sql`
+/// writes as SQL).
+pub fn exact_aggregate_with(
+    function: Aggregate,
+    exact_float: bool,
+    args: Vec<Expr>,
+    register: &mut dyn FnMut(Expr) -> LowerResult<String>,
+    exact: fn(Expr) -> Expr,
+) -> LowerResult<Expr> {
     Ok(match (function, exact_float) {
         (Aggregate::Sum, true) => {
             let x = first(args)?;

@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod aggregate;
 pub mod columns;
+pub mod exact_float;
 pub mod exprs;
 pub mod format_number;
 pub mod night_mask;

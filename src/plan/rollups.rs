@@ -10,8 +10,9 @@ use datafusion::functions_aggregate::expr_fn::count_distinct;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ident};
 
 use super::aggregate::{
-    LoweredAggregate, exact_aggregate, lower_aggregate, with_filter, zero_filled,
+    LoweredAggregate, exact_aggregate_with, lower_aggregate, with_filter, zero_filled,
 };
+use super::exact_float::exact_float as exact_float_udf;
 use super::exprs::{AsOf, LowerResult, Lowering};
 use super::scorecard::Inputs;
 use crate::base::names;
@@ -97,7 +98,13 @@ pub fn rollups_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<RollupsPl
                     .ok_or("a distinct count without argument")?;
                 return Ok(zero_filled(&register(count_distinct(x))?));
             }
-            exact_aggregate(function, exact_float, lowered, &mut register)
+            exact_aggregate_with(
+                function,
+                exact_float,
+                lowered,
+                &mut register,
+                exact_float_udf,
+            )
         };
         let value = lowering.lower_with(&rollup.value, &mut on_aggregate)?;
         rollups.push(RollupPlan {
