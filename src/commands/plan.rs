@@ -317,7 +317,7 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
         }
         let _ = writeln!(
             out,
-            "every night: the population, the effective targets and the previous night's health, as `vane plan` shows"
+            "every night: the population and the previous night's health, as `vane plan` shows"
         );
         let shared_plans: Vec<LogicalPlan> = plan.shared.iter().map(|s| s.plan.clone()).collect();
         let partitions = crate::run::partitions_at_once(engine.session(), &shared_plans);
@@ -337,6 +337,10 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
                 Recipe::Distinct { counts, .. } => format!(
                     "{} distinct counts: per ({entity}, value), a mask of the nights whose window holds the value",
                     counts.len()
+                ),
+                Recipe::Effective { kpis, .. } => format!(
+                    "{} KPIs' targets: the rows any night may find effective, read once; each night picks per ({entity}, KPI) the row `vane plan` would",
+                    kpis.len()
                 ),
             };
             let name = format!("shared side `{}` ({what})", side.name);

@@ -17,6 +17,7 @@ pub mod nights;
 pub mod percentile;
 pub mod rollups;
 pub mod scorecard;
+pub mod targets;
 pub mod windows;
 
 use crate::check::model::Model;

@@ -5,7 +5,9 @@
 //! and maxima, each under its own condition — and every night's aggregate
 //! is a combination of the buckets inside its window. A distinct count
 //! keeps, per (entity, value), a mask of the nights whose window holds one
-//! of the value's rows. Exact, not approximate.
+//! of the value's rows. The targets' rows that any night may find
+//! effective are read once, and each night picks its own. Exact, not
+//! approximate.
 //!
 //! A side is shared only when every night's plan has the same aggregates
 //! and conditions, apart from where the windows lie. Otherwise — a
@@ -24,6 +26,7 @@ use super::aggregate::{time_literal, with_filter};
 pub use super::night_mask::NIGHTS_PER_WORD;
 use super::night_mask::night_mask_udf;
 use super::scorecard::{ScorecardPlan, Side};
+use super::targets::EffectiveTargets;
 use super::windows::{Shape, Window, Windowed, WindowedAggregate, WindowedCount};
 use crate::base::names;
 use crate::base::units::Micros;
@@ -96,6 +99,16 @@ pub enum Recipe {
         /// `(side column, its mask columns)`.
         counts: Vec<(String, Vec<String>)>,
     },
+    /// The targets: the rows any night may find effective, and per night,
+    /// entity and KPI the last of those effective at its as-of.
+    Effective {
+        /// The KPIs, in the side's column order.
+        kpis: Vec<String>,
+        /// Whether rows have a start.
+        has_from: bool,
+        /// Whether rows have an end.
+        has_to: bool,
+    },
 }
 
 /// A side every night shares: one aggregation, then a combination per night.
@@ -106,7 +119,8 @@ pub struct SharedSide {
     /// The single-night side's schema, which every night's batch has.
     pub schema: SchemaRef,
     /// The aggregation by (entity, bucket): key first, then `__bucket`
-    /// (main sides) or the bucket lists (distinct sides).
+    /// (main sides) or the bucket lists (distinct sides); for the targets,
+    /// the rows any night may find effective.
     pub plan: LogicalPlan,
     /// How each night follows.
     pub recipe: Recipe,
@@ -122,7 +136,7 @@ pub struct NightsPlan {
     /// `(side, why)` for the sides each night computes for itself.
     pub per_night: Vec<(String, String)>,
     /// Per night, the parts of its facts that need no earlier night (the
-    /// population under [`names::POPULATION_PART`], the targets, the sides
+    /// population under [`names::POPULATION_PART`], the sides
     /// not shared): a backfill computes them ahead, while earlier nights
     /// finish.
     pub own: Vec<Vec<(String, LogicalPlan)>>,
@@ -162,7 +176,11 @@ pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)], key: &str) -> NightsPlan
             .map(|(_, p)| p.sides.iter().find(|s| s.name == side.name))
             .collect();
         let result = match (&side.windowed, sides) {
-            _ if side.name == names::TARGETS_SIDE || side.name == names::PREVIOUS_SIDE => continue,
+            _ if side.name == names::PREVIOUS_SIDE => continue,
+            _ if side.name == names::TARGETS_SIDE => match &first.effective_targets {
+                Some(effective) => Ok(share_targets(side, effective)),
+                None => Err("the nights' targets were not planned together".to_string()),
+            },
             (None, _) => Err("its source has no time column".to_string()),
             (Some(_), None) => Err("the nights' plans differ".to_string()),
             (Some(_), Some(sides)) => share(&plan.nights, &sides),
@@ -195,6 +213,20 @@ pub fn plan_nights(nights: &[(Micros, &ScorecardPlan)], key: &str) -> NightsPlan
         })
         .collect();
     plan
+}
+
+/// The targets side: its rows read once, each night's picked from them.
+fn share_targets(side: &Side, effective: &EffectiveTargets) -> SharedSide {
+    SharedSide {
+        name: side.name.clone(),
+        schema: side.plan.schema().inner().clone(),
+        plan: effective.rows.clone(),
+        recipe: Recipe::Effective {
+            kpis: effective.kpis.clone(),
+            has_from: effective.has_from,
+            has_to: effective.has_to,
+        },
+    }
 }
 
 /// The side as one aggregation for every night, or why it cannot be.

@@ -18,15 +18,11 @@ use std::collections::BTreeMap;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::ScalarValue;
 use datafusion::functions::core as core_fn;
-use datafusion::functions::string;
-use datafusion::functions_aggregate::expr_fn::last_value;
-use datafusion::logical_expr::{
-    Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, in_list, lit, when,
-};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
 use super::PlanError;
-use super::aggregate::{source_aggregate, with_filter};
-use super::exprs::{AsOf, LowerResult, Lowering, epoch_micros, out_of_range, safe_div};
+use super::aggregate::source_aggregate;
+use super::exprs::{AsOf, LowerResult, Lowering, out_of_range, safe_div};
 use crate::base::names;
 use crate::base::units::{Micros, Seconds};
 use crate::check::functions::Function;
@@ -93,6 +89,9 @@ pub struct ScorecardPlan {
     pub sides: Vec<Side>,
     /// Entity-level steps, in evaluation order.
     pub steps: Vec<Step>,
+    /// The rows of the targets that any night may find effective, for
+    /// nights planned together (the `targets` side reads the one night's).
+    pub effective_targets: Option<super::targets::EffectiveTargets>,
 }
 
 impl ScorecardPlan {
@@ -206,7 +205,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         );
         source_metrics.extend(aggregate.metrics);
     }
-    if let Some(targets) = targets_plan(model, inputs, &key_type)? {
+    if let Some(targets) = super::targets::targets_plan(model, inputs, &key_type)? {
         sides.push(Side {
             name: names::TARGETS_SIDE.to_string(),
             plan: targets,
@@ -294,10 +293,12 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         )?);
     }
     steps.retain(|s| !s.columns.is_empty());
+    let effective_targets = super::targets::effective_rows(model, inputs, &key_type)?;
     Ok(ScorecardPlan {
         population,
         sides,
         steps,
+        effective_targets,
     })
 }
 
@@ -385,75 +386,6 @@ fn derived_levels(model: &Model) -> Vec<Vec<(String, Seconds)>> {
                 .collect()
         })
         .collect()
-}
-
-/// The effective target per (entity, KPI): among rows effective at as-of,
-/// the one that started last.
-fn targets_plan(
-    model: &Model,
-    inputs: &Inputs<'_>,
-    key_type: &DataType,
-) -> LowerResult<Option<LogicalPlan>> {
-    let Some(targets) = &model.targets else {
-        return Ok(None);
-    };
-    if targets.kpis.is_empty() {
-        return Ok(None);
-    }
-    let scan = inputs
-        .scans
-        .get(&targets.source)
-        .cloned()
-        .ok_or_else(|| format!("no scan for `{}`", targets.source))?;
-    let as_of = lit(inputs.as_of.get());
-    let mut filter = in_list(
-        ident(&targets.kpi),
-        targets.kpis.iter().map(|k| lit(k.clone())).collect(),
-        false,
-    );
-    if let Some(from) = &targets.effective_from {
-        filter = filter.and(epoch_micros(ident(from)).lt_eq(as_of.clone()));
-    }
-    if let Some(to) = &targets.effective_to {
-        filter = filter.and(ident(to).is_null().or(epoch_micros(ident(to)).gt(as_of)));
-    }
-    // The latest effective row wins; ties (and tables without dates) are
-    // broken by value and direction, so value and direction come from one
-    // row and the choice never depends on file order.
-    let direction_text = string::lower().call(vec![
-        string::btrim().call(vec![cast(ident(&targets.direction), DataType::Utf8)]),
-    ]);
-    let mut order: Vec<_> = targets
-        .effective_from
-        .iter()
-        .map(|f| ident(f).sort(true, false))
-        .collect();
-    order.push(cast(ident(&targets.value), DataType::Float64).sort(true, false));
-    order.push(direction_text.clone().sort(true, false));
-    let pick = |value: Expr, kpi: &str| -> LowerResult<Expr> {
-        with_filter(
-            last_value(value, order.clone()),
-            ident(&targets.kpi).eq(lit(kpi.to_string())),
-        )
-    };
-    let mut aggregates = Vec::new();
-    let mut projection = vec![
-        cast(ident(&targets.key), key_type.clone()).alias(names::side_key(names::TARGETS_SIDE)),
-    ];
-    for kpi in &targets.kpis {
-        let value = cast(ident(&targets.value), DataType::Float64);
-        aggregates.push(pick(value, kpi)?.alias(names::target(kpi)));
-        aggregates.push(pick(direction_text.clone(), kpi)?.alias(names::direction(kpi)));
-        projection.push(ident(names::target(kpi)));
-        projection.push(ident(names::direction(kpi)));
-    }
-    LogicalPlanBuilder::from(scan)
-        .filter(filter)
-        .and_then(|b| b.aggregate(vec![ident(&targets.key)], aggregates))
-        .and_then(|b| b.project(projection))
-        .and_then(|b| b.build())
-        .map(Some)
-        .map_err(err)
 }
 
 /// Weighted mean of `scores` with `weights`, over the non-null scores only

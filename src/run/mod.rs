@@ -31,6 +31,7 @@ mod session;
 pub mod settings;
 mod stopwatch;
 pub mod stored;
+mod targets;
 mod write;
 
 pub use backfill::Nights;

@@ -21,6 +21,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use super::facts::{JoinedAhead, compute_parts, join_ahead};
+use super::targets::PreparedTargets;
 use crate::base::units::Micros;
 use crate::plan::nights::{
     BUCKET, BucketRange, Combine, Combined, NIGHTS_PER_WORD, NightsPlan, Recipe, SharedSide,
@@ -49,7 +50,7 @@ impl SharedNights {
         let nights = self.nights.len();
         self.sides
             .iter_mut()
-            .map(|side| Ok((side.name().to_string(), side.night(index, nights)?)))
+            .map(|side| Ok((side.name().to_string(), side.night(index, nights, night)?)))
             .collect()
     }
 
@@ -194,6 +195,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
 enum Prepared {
     Aggregates(PreparedAggregates),
     Distinct(PreparedDistinct),
+    Targets(PreparedTargets),
 }
 
 impl Prepared {
@@ -212,6 +214,12 @@ impl Prepared {
                 keys,
                 word: None,
             }),
+            Recipe::Effective { .. } => Prepared::Targets(PreparedTargets::new(
+                side,
+                batch,
+                &keys.of_row,
+                keys.first_row,
+            )?),
         })
     }
 
@@ -219,14 +227,16 @@ impl Prepared {
         match self {
             Prepared::Aggregates(p) => &p.side.name,
             Prepared::Distinct(p) => &p.side.name,
+            Prepared::Targets(p) => p.name(),
         }
     }
 
-    /// The side of night `index` (of `nights`).
-    fn night(&mut self, index: usize, nights: usize) -> Result<RecordBatch> {
+    /// The side of night `index` (of `nights`, at `as_of`).
+    fn night(&mut self, index: usize, nights: usize, as_of: Micros) -> Result<RecordBatch> {
         match self {
             Prepared::Aggregates(p) => p.night(index),
             Prepared::Distinct(p) => p.night(index, nights),
+            Prepared::Targets(p) => p.night(as_of),
         }
     }
 }

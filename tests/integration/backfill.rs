@@ -251,6 +251,39 @@ fn a_killed_backfill_leaves_whole_nights_and_resumes() {
 /// A random pipeline over random events: windows longer and shorter than
 /// the step, `where:` clauses, every kind of aggregate, `change`, a health
 /// score with a trend, and a playbook with a cooldown.
+/// Effective-dated targets of three KPIs: few distinct values (ties in
+/// the order that picks a row), missing values, directions, starts and
+/// ends, periods that overlap, and a key that is no entity's.
+fn random_targets(rng: &mut rand_chacha::ChaCha8Rng) -> String {
+    use rand::Rng;
+    let mut targets = String::from(
+        "account_id,kpi,target,direction,effective_from,effective_to\na1,k1,1.5,higher,2026-08-20,\n",
+    );
+    let first = date("2026-08-20");
+    for _ in 0..rng.random_range(2..30) {
+        let starts = rng.random_range(0..60);
+        let from = match rng.random_bool(0.1) {
+            true => String::new(),
+            false => (first + chrono::Duration::days(starts)).to_string(),
+        };
+        let to = match rng.random_bool(0.4) {
+            true => String::new(),
+            false => (first + chrono::Duration::days(starts + rng.random_range(1..30))).to_string(),
+        };
+        let target = match rng.random_bool(0.1) {
+            true => String::new(),
+            false => format!("{}", f64::from(rng.random_range(0..4)) * 0.5),
+        };
+        let direction = ["higher", "lower", " Lower ", ""][rng.random_range(0..4)];
+        targets.push_str(&format!(
+            "a{},k{},{target},{direction},{from},{to}\n",
+            rng.random_range(1..8),
+            rng.random_range(1..4),
+        ));
+    }
+    targets
+}
+
 fn random_case(rng: &mut rand_chacha::ChaCha8Rng) -> (String, String, Nights) {
     use rand::Rng;
     let mut events = String::from("account_id,event_time,user_id,kind,amount,x\n");
@@ -314,6 +347,8 @@ fn random_case(rng: &mut rand_chacha::ChaCha8Rng) -> (String, String, Nights) {
         ));
     }
     metrics.push_str("  moved: { value: change(m0), unused: true }\n");
+    metrics.push_str("  target_k1: { value: \"target('k1')\", unused: true }\n");
+    metrics.push_str("  attained_k2: { value: \"attainment(m0, 'k2')\", unused: true }\n");
     let cooldown = rng.random_range(0..10);
     let threshold = rng.random_range(0..5);
     let pipeline = format!(
@@ -321,7 +356,9 @@ fn random_case(rng: &mut rand_chacha::ChaCha8Rng) -> (String, String, Nights) {
 sources:
   accounts: {{ path: accounts.csv }}
   events: {{ path: events.csv, time: event_time }}
+  kpi_targets: {{ path: kpi_targets.csv }}
 entity: {{ name: account, source: accounts, key: account_id, attributes: [seats] }}
+targets: {{ source: kpi_targets, effective_from: effective_from, effective_to: effective_to }}
 metrics:
 {metrics}indicators:
   busy: {{ kind: leading, metric: m0, score: 'ramp(value, 0, 10)', group: usage }}
@@ -362,6 +399,8 @@ fn random_pipelines_backfill_exactly_as_nightly_runs() {
         )
         .expect("accounts");
         std::fs::write(dir.path().join("events.csv"), &events).expect("events");
+        std::fs::write(dir.path().join("kpi_targets.csv"), random_targets(&mut rng))
+            .expect("targets");
         let path = dir.path().join("p.yaml");
         std::fs::write(&path, &pipeline).expect("pipeline");
         let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
