@@ -215,6 +215,9 @@ pub struct SharedPass {
     pub sides: Vec<String>,
     /// `(side, why)` for the sides each night computed for itself.
     pub per_night: Vec<(String, String)>,
+    /// The small sources the nights read for themselves, read once and
+    /// held in memory.
+    pub held: Vec<String>,
     /// (entity, bucket) and (entity, value) groups the pass aggregated.
     pub groups: usize,
     /// Seconds the pass took (planning every night, aggregating, cutting).
@@ -651,7 +654,10 @@ async fn share_nights(
 ) -> Result<(run::Ahead, SharedPass, datafusion::prelude::SessionContext), Vec<Diagnostic>> {
     let started = std::time::Instant::now();
     let engine = Engine::start(model, sources, settings, None).await?;
-    let nights = plan_nights_of(model, &engine.plan_inputs(), dates)?;
+    let mut nights = plan_nights_of(model, &engine.plan_inputs(), dates)?;
+    let held = run::hold_small_sources(engine.session(), model, &mut nights.own)
+        .await
+        .map_err(|e| vec![run::execution_error(&e)])?;
     let shared = run::compute_shared(engine.session(), &nights)
         .await
         .map_err(|e| vec![run::execution_error(&e)])?;
@@ -659,6 +665,7 @@ async fn share_nights(
         nights: dates.len(),
         sides: nights.shared.iter().map(|s| s.name.clone()).collect(),
         per_night: nights.per_night.clone(),
+        held,
         groups: shared.groups(),
         seconds: started.elapsed().as_secs_f64(),
         aggregating_and_cutting: shared.seconds(),

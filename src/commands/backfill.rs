@@ -69,6 +69,13 @@ pub fn backfill_text(summary: &crate::BackfillSummary, entity: &str) -> String {
         for (side, why) in &pass.per_night {
             let _ = writeln!(out, "  side `{side}` computed night by night: {why}");
         }
+        if !pass.held.is_empty() {
+            let _ = writeln!(
+                out,
+                "  read once and held in memory for the nights' own queries: {}",
+                pass.held.join(", ")
+            );
+        }
     }
     let remote = summary
         .nights

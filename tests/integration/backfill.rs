@@ -147,6 +147,16 @@ fn every_night_is_byte_identical_to_runs_in_date_order() {
         report.output
     );
     assert!(report.output.contains("2026-10-25: written — "));
+    // The entity table and the tickets (read night by night: a condition
+    // reads as-of) are read once, and the targets shared.
+    assert!(
+        report
+            .output
+            .contains("held in memory for the nights' own queries: accounts, tickets"),
+        "{}",
+        report.output
+    );
+    assert!(report.output.contains(", targets; "), "{}", report.output);
     assert_same_nights(runs.path(), filled.path());
     let manifest = manifest(&filled.path().join("as_of=2026-10-03"));
     assert_eq!(

@@ -1,0 +1,90 @@
+//! The small sources a backfill reads night by night — the entity table
+//! every night's population filters, sources whose conditions read as-of —
+//! read once and held in memory: each night's query scans the rows held
+//! instead of decoding the same files again. A source is held when its
+//! files come to at most [`HELD_SOURCE_BYTES`]; on a cluster nothing is
+//! (the executors read the files themselves).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::error::Result;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, TableScanBuilder, TableSource};
+use datafusion::prelude::SessionContext;
+
+use super::inputs::list_inputs;
+use crate::check::model::Model;
+
+/// Most bytes of files a source held in memory may have.
+pub const HELD_SOURCE_BYTES: u64 = 64 << 20;
+
+/// Each table `plan` scans, by name, with its source.
+fn scanned(plan: &LogicalPlan, tables: &mut BTreeMap<String, Arc<dyn TableSource>>) {
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            tables
+                .entry(scan.table_name.table().to_string())
+                .or_insert_with(|| Arc::clone(&scan.source));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+}
+
+/// Hold the small sources the nights' `own` parts scan in memory, and
+/// make every part scan them there; the names of the sources held.
+pub async fn hold_small_sources(
+    ctx: &SessionContext,
+    model: &Model,
+    own: &mut [Vec<(String, LogicalPlan)>],
+) -> Result<Vec<String>> {
+    if super::remote::remote_work(ctx).is_some() {
+        return Ok(Vec::new());
+    }
+    let mut tables = BTreeMap::new();
+    for (_, plan) in own.iter().flatten() {
+        scanned(plan, &mut tables);
+    }
+    let listed = list_inputs(ctx, model).await;
+    let small: BTreeSet<&String> = listed
+        .iter()
+        .filter(|(_, files)| !files.is_empty())
+        .filter(|(_, files)| files.iter().map(|f| f.bytes).sum::<u64>() <= HELD_SOURCE_BYTES)
+        .map(|(name, _)| name)
+        .collect();
+    let mut held: BTreeMap<String, Arc<dyn TableSource>> = BTreeMap::new();
+    for (name, source) in tables.into_iter().filter(|(n, _)| small.contains(n)) {
+        let everything =
+            LogicalPlanBuilder::scan(name.as_str(), Arc::clone(&source), None)?.build()?;
+        let rows = ctx
+            .execute_logical_plan(everything)
+            .await?
+            .collect()
+            .await?;
+        let table = MemTable::try_new(source.schema(), vec![rows])?;
+        held.insert(name, provider_as_source(Arc::new(table)));
+    }
+    if held.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (_, plan) in own.iter_mut().flatten() {
+        let rewritten = plan.clone().transform_up(|node| match node {
+            LogicalPlan::TableScan(scan) => match held.get(scan.table_name.table()) {
+                Some(source) => {
+                    let scan = TableScanBuilder::new(scan.table_name, Arc::clone(source))
+                        .with_projection(scan.projection)
+                        .with_filters(scan.filters)
+                        .with_fetch(scan.fetch)
+                        .with_statistics_requests(scan.statistics_requests)
+                        .build()?;
+                    Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+                }
+                None => Ok(Transformed::no(LogicalPlan::TableScan(scan))),
+            },
+            other => Ok(Transformed::no(other)),
+        })?;
+        *plan = rewritten.data;
+    }
+    Ok(held.into_keys().collect())
+}
