@@ -560,16 +560,18 @@ impl PreparedAggregates {
             &self.order,
             &self.sources,
         );
-        let mut reps = Vec::new();
-        let mut rows_read = Vec::new();
+        // At most one row per entity: room for all, so no column grows.
+        let entities = keys.len();
+        let mut reps = Vec::with_capacity(entities);
+        let mut rows_read = Vec::with_capacity(entities);
         let mut built: Vec<Built> = sources
             .iter()
             .map(|s| match (&s.sums, s.combined.combine) {
-                (_, Combine::Min | Combine::Max) => Built::Take(Vec::new()),
-                (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::new()),
-                (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::new()),
-                (Some(Prefix::Float(_)), _) => Built::Float(Vec::new()),
-                _ => Built::Int(Vec::new()),
+                (_, Combine::Min | Combine::Max) => Built::Take(Vec::with_capacity(entities)),
+                (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::with_capacity(entities)),
+                (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::with_capacity(entities)),
+                (Some(Prefix::Float(_)), _) => Built::Float(Vec::with_capacity(entities)),
+                _ => Built::Int(Vec::with_capacity(entities)),
             })
             .collect();
         for (k, &first) in starts.iter().enumerate().take(keys.len()) {
