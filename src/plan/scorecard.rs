@@ -205,7 +205,9 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         );
         source_metrics.extend(aggregate.metrics);
     }
-    if let Some(targets) = super::targets::targets_plan(model, inputs, &key_type)? {
+    if let Some(targets) =
+        super::targets::targets_plan(model, inputs.scans, inputs.as_of, &key_type)?
+    {
         sides.push(Side {
             name: names::TARGETS_SIDE.to_string(),
             plan: targets,
@@ -293,7 +295,7 @@ pub fn scorecard_plan(model: &Model, inputs: &Inputs<'_>) -> LowerResult<Scoreca
         )?);
     }
     steps.retain(|s| !s.columns.is_empty());
-    let effective_targets = super::targets::effective_rows(model, inputs, &key_type)?;
+    let effective_targets = super::targets::effective_rows(model, inputs.scans, &key_type)?;
     Ok(ScorecardPlan {
         population,
         sides,

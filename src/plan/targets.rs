@@ -4,6 +4,8 @@
 //! find effective once ([`EffectiveTargets`]) and pick each night's row in
 //! memory, by the same order.
 
+use std::collections::BTreeMap;
+
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::string;
 use datafusion::functions_aggregate::expr_fn::last_value;
@@ -14,8 +16,8 @@ use datafusion::logical_expr::{
 use super::PlanError;
 use super::aggregate::with_filter;
 use super::exprs::{LowerResult, epoch_micros};
-use super::scorecard::Inputs;
 use crate::base::names;
+use crate::base::units::Micros;
 use crate::check::model::{Model, Targets};
 
 /// Column of [`EffectiveTargets::rows`]: the target value, as a float.
@@ -72,9 +74,12 @@ fn pieces(targets: &Targets) -> Pieces {
     }
 }
 
-fn scan<'a>(model: &'a Model, inputs: &Inputs<'_>) -> Option<(&'a Targets, LogicalPlan)> {
+/// The sources' scans by name.
+type Scans = BTreeMap<String, LogicalPlan>;
+
+fn scan<'a>(model: &'a Model, scans: &Scans) -> Option<(&'a Targets, LogicalPlan)> {
     let targets = model.targets.as_ref().filter(|t| !t.kpis.is_empty())?;
-    Some((targets, inputs.scans.get(&targets.source)?.clone()))
+    Some((targets, scans.get(&targets.source)?.clone()))
 }
 
 fn err(e: impl ToString) -> PlanError {
@@ -89,22 +94,23 @@ fn kpi_filter(targets: &Targets) -> Expr {
     )
 }
 
-/// The effective target per (entity, KPI): among rows effective at as-of,
-/// the one that started last.
+/// The effective target per (entity, KPI): among rows effective at
+/// `as_of`, the one that started last.
 pub(super) fn targets_plan(
     model: &Model,
-    inputs: &Inputs<'_>,
+    scans: &Scans,
+    as_of: Micros,
     key_type: &DataType,
 ) -> LowerResult<Option<LogicalPlan>> {
     if model.targets.as_ref().is_none_or(|t| t.kpis.is_empty()) {
         return Ok(None);
     }
-    let (targets, scan) = scan(model, inputs).ok_or_else(|| {
+    let (targets, scan) = scan(model, scans).ok_or_else(|| {
         let source = model.targets.as_ref().map(|t| t.source.as_str());
         format!("no scan for `{}`", source.unwrap_or_default())
     })?;
     let Pieces { value, direction } = pieces(targets);
-    let as_of = lit(inputs.as_of.get());
+    let as_of = lit(as_of.get());
     let mut filter = kpi_filter(targets);
     if let Some(from) = &targets.effective_from {
         filter = filter.and(epoch_micros(ident(from)).lt_eq(as_of.clone()));
@@ -150,10 +156,10 @@ pub(super) fn targets_plan(
 /// The rows any night may find effective (see [`EffectiveTargets`]).
 pub(super) fn effective_rows(
     model: &Model,
-    inputs: &Inputs<'_>,
+    scans: &Scans,
     key_type: &DataType,
 ) -> LowerResult<Option<EffectiveTargets>> {
-    let Some((targets, scan)) = scan(model, inputs) else {
+    let Some((targets, scan)) = scan(model, scans) else {
         return Ok(None);
     };
     let Pieces { value, direction } = pieces(targets);
