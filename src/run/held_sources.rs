@@ -17,8 +17,10 @@ use datafusion::prelude::SessionContext;
 use super::inputs::list_inputs;
 use crate::check::model::Model;
 
-/// Most bytes of files a source held in memory may have.
-pub const HELD_SOURCE_BYTES: u64 = 64 << 20;
+/// Most bytes of files a source held in memory may have: decoded, its
+/// rows take a few times that, outside the engine's memory pool, so this
+/// stays small beside any `--memory-limit` a backfill is given.
+pub const HELD_SOURCE_BYTES: u64 = 16 << 20;
 
 /// Each table `plan` scans, by name, with its source.
 fn scanned(plan: &LogicalPlan, tables: &mut BTreeMap<String, Arc<dyn TableSource>>) {
