@@ -659,3 +659,62 @@ fn a_night_from_another_run_between_backfill_nights_is_the_previous_one() {
     assert_eq!(manifest["previous_scorecard"], "2026-10-04");
     assert_same_nights(runs.path(), filled.path());
 }
+
+/// A small entity table is held in memory for the nights' populations,
+/// but only when all of it reads: one whose unused column stops parsing
+/// after the rows its types were inferred from (which `run`, reading only
+/// the columns it needs, never sees) stays on its file, and the nights
+/// equal the runs.
+#[test]
+fn a_small_source_that_does_not_read_whole_is_not_held_and_nights_equal_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut accounts = String::from("account_id,seats,notes\n");
+    for i in 1..=3000 {
+        let notes = if i < 2500 {
+            i.to_string()
+        } else {
+            "text".to_string()
+        };
+        accounts.push_str(&format!("a{i},{},{notes}\n", i % 10));
+    }
+    let mut events = String::from("account_id,event_time,amount\n");
+    for i in 1..=3000 {
+        events.push_str(&format!(
+            "a{},2026-09-{:02}T10:00:00,{}\n",
+            i % 50 + 1,
+            i % 28 + 1,
+            i % 7
+        ));
+    }
+    std::fs::write(dir.path().join("accounts.csv"), accounts).expect("accounts");
+    std::fs::write(dir.path().join("events.csv"), events).expect("events");
+    let pipeline = dir.path().join("p.yaml");
+    std::fs::write(
+        &pipeline,
+        "vane: 1
+sources:
+  accounts: { path: accounts.csv }
+  events: { path: events.csv, time: event_time }
+entity: { name: account, source: accounts, key: account_id, attributes: [seats] }
+metrics:
+  m0: { from: events, window: 10d, value: \"sum(amount)\", unused: true }
+indicators:
+  busy: { kind: leading, metric: m0, score: 'ramp(value, 0, 10)', group: usage }
+health:
+  groups: { usage: 1 }
+  bands: { red: { from: 0, to: 50 }, green: { from: 50, to: 100 } }
+",
+    )
+    .expect("pipeline");
+    let range = nights("2026-09-20", "2026-10-01", 3, false);
+    let (runs, filled) = (dir.path().join("runs"), dir.path().join("filled"));
+    run_nights(&pipeline, &runs, &range.dates().expect("nights"));
+    let report = commands::backfill(&pipeline, &options(&filled), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert!(
+        !report.output.contains("held in memory"),
+        "{}",
+        report.output
+    );
+    assert_same_nights(&runs, &filled);
+}
