@@ -655,7 +655,7 @@ async fn share_nights(
     let started = std::time::Instant::now();
     let engine = Engine::start(model, sources, settings, None).await?;
     let mut nights = plan_nights_of(model, &engine.plan_inputs(), dates)?;
-    let held = run::hold_small_sources(engine.session(), model, &mut nights.own)
+    let held = run::hold_small_sources(&engine, &mut nights.own)
         .await
         .map_err(|e| vec![run::execution_error(&e)])?;
     let shared = run::compute_shared(engine.session(), &nights)

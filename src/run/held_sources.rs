@@ -5,7 +5,7 @@
 //! files come to at most [`HELD_SOURCE_BYTES`]; on a cluster nothing is
 //! (the executors read the files themselves).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -14,8 +14,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, TableScanBuilder, TableSource};
 use datafusion::prelude::SessionContext;
 
-use super::inputs::list_inputs;
-use crate::check::model::Model;
+use super::engine::Engine;
 
 /// Most bytes of files a source held in memory may have: decoded, its
 /// rows take a few times that, outside the engine's memory pool, so this
@@ -44,13 +43,14 @@ async fn read_all(
     ctx.execute_logical_plan(everything).await?.collect().await
 }
 
-/// Hold the small sources the nights' `own` parts scan in memory, and
-/// make every part scan them there; the names of the sources held.
+/// Hold the small sources the nights' `own` parts scan in memory (their
+/// sizes as `engine` listed their files), and make every part scan them
+/// there; the names of the sources held.
 pub async fn hold_small_sources(
-    ctx: &SessionContext,
-    model: &Model,
+    engine: &Engine,
     own: &mut [Vec<(String, LogicalPlan)>],
 ) -> Result<Vec<String>> {
+    let ctx = engine.session();
     if super::remote::remote_work(ctx).is_some() {
         return Ok(Vec::new());
     }
@@ -58,15 +58,12 @@ pub async fn hold_small_sources(
     for (_, plan) in own.iter().flatten() {
         scanned(plan, &mut tables);
     }
-    let listed = list_inputs(ctx, model).await;
-    let small: BTreeSet<&String> = listed
-        .iter()
-        .filter(|(_, files)| !files.is_empty())
-        .filter(|(_, files)| files.iter().map(|f| f.bytes).sum::<u64>() <= HELD_SOURCE_BYTES)
-        .map(|(name, _)| name)
-        .collect();
+    let small = |name: &str| {
+        let files = engine.input_files(name);
+        !files.is_empty() && files.iter().map(|f| f.bytes).sum::<u64>() <= HELD_SOURCE_BYTES
+    };
     let mut held: BTreeMap<String, Arc<dyn TableSource>> = BTreeMap::new();
-    for (name, source) in tables.into_iter().filter(|(n, _)| small.contains(n)) {
+    for (name, source) in tables.into_iter().filter(|(n, _)| small(n)) {
         // Every column is read here, where a night's query reads only
         // those it needs: a source one of whose other columns does not
         // read (a CSV value of the wrong type, say) stays on its files,

@@ -12,6 +12,7 @@
 pub mod backfill;
 mod cells;
 mod cooldowns;
+mod cut;
 mod data_end;
 pub mod engine;
 mod entity;

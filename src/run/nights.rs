@@ -10,16 +10,16 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Decimal128Array, Decimal256Array, Float64Array, Int64Array,
     RecordBatch, UInt32Array,
 };
-use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Decimal256Type, Float64Type, Int64Type, i256,
 };
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
-use datafusion::common::HashMap;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
+use super::cut::{Keys, assemble, column, internal};
 use super::facts::{JoinedAhead, compute_parts, join_ahead};
 use super::targets::PreparedTargets;
 use crate::base::units::Micros;
@@ -181,16 +181,6 @@ impl Drop for Ahead {
     }
 }
 
-fn internal(message: impl Into<String>) -> DataFusionError {
-    DataFusionError::Internal(message.into())
-}
-
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| internal(format!("the shared aggregation has no column `{name}`")))
-}
-
 /// A shared side's groups, ready to be cut into nights.
 enum Prepared {
     Aggregates(PreparedAggregates),
@@ -214,12 +204,7 @@ impl Prepared {
                 keys,
                 word: None,
             }),
-            Recipe::Effective { .. } => Prepared::Targets(PreparedTargets::new(
-                side,
-                batch,
-                &keys.of_row,
-                keys.first_row,
-            )?),
+            Recipe::Effective { .. } => Prepared::Targets(PreparedTargets::new(side, batch, keys)?),
         })
     }
 
@@ -238,40 +223,6 @@ impl Prepared {
             Prepared::Distinct(p) => p.night(index, nights),
             Prepared::Targets(p) => p.night(as_of),
         }
-    }
-}
-
-/// Each row's entity as a small number, and one row of each entity.
-struct Keys {
-    of_row: Vec<u32>,
-    first_row: Vec<u32>,
-}
-
-impl Keys {
-    fn of(keys: &ArrayRef) -> Result<Keys> {
-        let converter = RowConverter::new(vec![SortField::new(keys.data_type().clone())])?;
-        let rows = converter.convert_columns(&[Arc::clone(keys)])?;
-        let mut ids: HashMap<_, u32> = HashMap::with_capacity_and_hasher(1024, Default::default());
-        let mut first_row = Vec::new();
-        let of_row = (0..rows.num_rows())
-            .map(|row| {
-                *ids.entry(rows.row(row)).or_insert_with(|| {
-                    first_row.push(row as u32);
-                    (first_row.len() - 1) as u32
-                })
-            })
-            .collect();
-        Ok(Keys { of_row, first_row })
-    }
-
-    fn len(&self) -> usize {
-        self.first_row.len()
-    }
-
-    /// The key column of the rows `reps`, in the side's key type.
-    fn column(&self, keys: &ArrayRef, reps: Vec<u32>, data_type: &DataType) -> Result<ArrayRef> {
-        let taken = take(keys, &UInt32Array::from(reps), None)?;
-        Ok(cast(&taken, data_type)?)
     }
 }
 
@@ -437,13 +388,7 @@ impl PreparedAggregates {
         };
         let buckets = column(&batch, BUCKET)?.as_primitive::<Int64Type>();
         // Rows in (entity, bucket) order, and where each entity's rows start.
-        let mut starts = vec![0usize; keys.len() + 1];
-        for &k in &keys.of_row {
-            starts[k as usize + 1] += 1;
-        }
-        for k in 0..keys.len() {
-            starts[k + 1] += starts[k];
-        }
+        let starts = keys.starts();
         let mut next = starts.clone();
         let mut order = vec![0u32; keys.of_row.len()];
         for (row, &k) in keys.of_row.iter().enumerate() {
@@ -587,7 +532,7 @@ impl PreparedAggregates {
             if read == 0 {
                 continue;
             }
-            reps.push(keys.first_row[k]);
+            reps.push(keys.row_of(k));
             rows_read.push(Some(read));
             for ((source, column), &range) in
                 sources.iter().zip(built.iter_mut()).zip(&source_edges)
@@ -715,21 +660,6 @@ impl Edges {
     }
 }
 
-/// A night's batch in the side's schema: its key, then its columns by name.
-fn assemble(
-    side: &SharedSide,
-    key: ArrayRef,
-    mut by_name: BTreeMap<&str, ArrayRef>,
-) -> Result<RecordBatch> {
-    let mut columns = vec![key];
-    for field in side.schema.fields().iter().skip(1) {
-        columns.push(by_name.remove(field.name().as_str()).ok_or_else(|| {
-            internal(format!("the shared side has no column `{}`", field.name()))
-        })?);
-    }
-    Ok(RecordBatch::try_new(Arc::clone(&side.schema), columns)?)
-}
-
 /// A distinct side's (entity, value) groups with their night masks; the
 /// tallies of one mask word (62 nights) at a time.
 struct PreparedDistinct {
@@ -799,7 +729,7 @@ impl PreparedDistinct {
                 .collect();
             by_name.insert(column_name, Arc::new(values));
         }
-        let reps = present.iter().map(|&k| self.keys.first_row[k]).collect();
+        let reps = present.iter().map(|&k| self.keys.row_of(k)).collect();
         let key_type = self.side.schema.field(0).data_type();
         let key_column = self.keys.column(self.batch.column(0), reps, key_type)?;
         assemble(&self.side, key_column, by_name)

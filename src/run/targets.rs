@@ -12,24 +12,15 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, UInt32Array,
 };
-use datafusion::arrow::compute::{SortColumn, SortOptions, cast, lexsort_to_indices, take};
+use datafusion::arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take};
 use datafusion::arrow::datatypes::Int64Type;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 
+use super::cut::{Keys, assemble, column, internal};
 use crate::base::names;
 use crate::base::units::Micros;
 use crate::plan::nights::{Recipe, SharedSide};
 use crate::plan::targets::{DIRECTION, FROM, FROM_MICROS, TO_MICROS, TO_OPEN, VALUE, is_kpi};
-
-fn internal(message: impl Into<String>) -> DataFusionError {
-    DataFusionError::Internal(message.into())
-}
-
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| internal(format!("the targets' rows have no column `{name}`")))
-}
 
 /// The targets' rows, sorted for picking: by entity, then in the order
 /// that decides which effective row wins.
@@ -41,8 +32,8 @@ pub(super) struct PreparedTargets {
     order: Vec<u32>,
     /// Where each entity's rows start in `order` (one past the last at the end).
     starts: Vec<usize>,
-    /// One row of each entity (for its key).
-    first_row: Vec<u32>,
+    /// The rows' entities.
+    keys: Keys,
     from: Option<Int64Array>,
     to: Option<(Int64Array, BooleanArray)>,
     is_kpi: Vec<BooleanArray>,
@@ -50,13 +41,8 @@ pub(super) struct PreparedTargets {
 
 impl PreparedTargets {
     /// Sort `batch` (the rows of [`crate::plan::targets::EffectiveTargets`])
-    /// for `side`; `of_row` and `first_row` number its entities.
-    pub(super) fn new(
-        side: SharedSide,
-        batch: RecordBatch,
-        of_row: &[u32],
-        first_row: Vec<u32>,
-    ) -> Result<PreparedTargets> {
+    /// for `side`; `keys` numbers its entities.
+    pub(super) fn new(side: SharedSide, batch: RecordBatch, keys: Keys) -> Result<PreparedTargets> {
         let Recipe::Effective {
             kpis,
             has_from,
@@ -69,31 +55,25 @@ impl PreparedTargets {
             descending: false,
             nulls_first: false,
         };
-        let entity: ArrayRef = Arc::new(UInt32Array::from(of_row.to_vec()));
-        let mut keys = vec![SortColumn {
+        let entity: ArrayRef = Arc::new(UInt32Array::from(keys.of_row.clone()));
+        let mut by = vec![SortColumn {
             values: entity,
             options: Some(last),
         }];
         if has_from {
-            keys.push(SortColumn {
+            by.push(SortColumn {
                 values: Arc::clone(column(&batch, FROM)?),
                 options: Some(last),
             });
         }
         for name in [VALUE, DIRECTION] {
-            keys.push(SortColumn {
+            by.push(SortColumn {
                 values: Arc::clone(column(&batch, name)?),
                 options: Some(last),
             });
         }
-        let order = lexsort_to_indices(&keys, None)?.values().to_vec();
-        let mut starts = vec![0usize; first_row.len() + 1];
-        for &k in of_row {
-            starts[k as usize + 1] += 1;
-        }
-        for k in 0..first_row.len() {
-            starts[k + 1] += starts[k];
-        }
+        let order = lexsort_to_indices(&by, None)?.values().to_vec();
+        let starts = keys.starts();
         let from = if has_from {
             Some(
                 column(&batch, FROM_MICROS)?
@@ -122,7 +102,7 @@ impl PreparedTargets {
             batch,
             order,
             starts,
-            first_row,
+            keys,
             from,
             to,
             is_kpi,
@@ -152,42 +132,44 @@ impl PreparedTargets {
         let as_of = as_of.get();
         let mut reps = Vec::new();
         let mut picked: Vec<Vec<Option<u32>>> = vec![Vec::new(); self.kpis.len()];
+        let mut last = vec![None; self.kpis.len()];
         for (k, bounds) in self.starts.windows(2).enumerate() {
-            let rows = &self.order[bounds[0]..bounds[1]];
-            if !rows.iter().any(|&r| self.effective(r as usize, as_of)) {
-                continue;
+            // From the winning end: each KPI's first effective row is its pick.
+            let mut any = false;
+            last.fill(None);
+            for &row in self.order[bounds[0]..bounds[1]].iter().rev() {
+                if !self.effective(row as usize, as_of) {
+                    continue;
+                }
+                any = true;
+                for (kpi, pick) in self.is_kpi.iter().zip(last.iter_mut()) {
+                    let r = row as usize;
+                    if pick.is_none() && kpi.is_valid(r) && kpi.value(r) {
+                        *pick = Some(row);
+                    }
+                }
             }
-            reps.push(self.first_row[k]);
-            for (kpi, column) in self.is_kpi.iter().zip(picked.iter_mut()) {
-                let last = rows.iter().rev().copied().find(|&r| {
-                    let r = r as usize;
-                    kpi.is_valid(r) && kpi.value(r) && self.effective(r, as_of)
-                });
-                column.push(last);
+            if any {
+                reps.push(self.keys.row_of(k));
+                for (column, pick) in picked.iter_mut().zip(&last) {
+                    column.push(*pick);
+                }
             }
         }
         let key_type = self.side.schema.field(0).data_type();
-        let key = cast(
-            &take(self.batch.column(0), &UInt32Array::from(reps), None)?,
-            key_type,
-        )?;
+        let key = self.keys.column(self.batch.column(0), reps, key_type)?;
         let (values, directions) = (column(&self.batch, VALUE)?, column(&self.batch, DIRECTION)?);
-        let mut by_name: BTreeMap<String, ArrayRef> = BTreeMap::new();
-        for (kpi, rows) in self.kpis.iter().zip(picked) {
+        let names: Vec<(String, String)> = self
+            .kpis
+            .iter()
+            .map(|kpi| (names::target(kpi), names::direction(kpi)))
+            .collect();
+        let mut by_name: BTreeMap<&str, ArrayRef> = BTreeMap::new();
+        for ((target, direction), rows) in names.iter().zip(picked) {
             let rows = UInt32Array::from(rows);
-            by_name.insert(names::target(kpi), take(values, &rows, None)?);
-            by_name.insert(names::direction(kpi), take(directions, &rows, None)?);
+            by_name.insert(target, take(values, &rows, None)?);
+            by_name.insert(direction, take(directions, &rows, None)?);
         }
-        let mut columns = vec![key];
-        for field in self.side.schema.fields().iter().skip(1) {
-            let taken = by_name.remove(field.name()).ok_or_else(|| {
-                internal(format!("the targets side has no column `{}`", field.name()))
-            })?;
-            columns.push(cast(&taken, field.data_type())?);
-        }
-        Ok(RecordBatch::try_new(
-            Arc::clone(&self.side.schema),
-            columns,
-        )?)
+        assemble(&self.side, key, by_name)
     }
 }
