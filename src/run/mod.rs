@@ -29,6 +29,7 @@ pub mod outputs;
 pub mod parsing;
 pub mod remote;
 pub mod rollups;
+mod running_sums;
 mod session;
 pub mod settings;
 mod stopwatch;
@@ -53,4 +54,6 @@ pub use rollups::{NightScorecard, Rollups, compute_rollups};
 pub use settings::{RunOptions, RunSettings};
 pub use stopwatch::Stopwatch;
 pub use stored::{StoredNight, read_night, written_nights};
-pub use write::{RunSummary, SettledNight, settle_night, write_night, write_settled};
+pub use write::{
+    RunSummary, SettledNight, StagedNight, settle_night, stage_settled, write_night, write_settled,
+};

@@ -11,9 +11,7 @@ use datafusion::arrow::array::{
     RecordBatch, UInt32Array,
 };
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Decimal256Type, Float64Type, Int64Type, i256,
-};
+use datafusion::arrow::datatypes::{DataType, Int64Type, i256};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
@@ -21,6 +19,7 @@ use datafusion::prelude::SessionContext;
 
 use super::cut::{Keys, assemble, column, internal};
 use super::facts::{JoinedAhead, compute_parts, join_ahead};
+use super::running_sums::{Lane, RunningSums};
 use super::targets::PreparedTargets;
 use crate::base::units::Micros;
 use crate::plan::nights::{
@@ -226,90 +225,6 @@ impl Prepared {
     }
 }
 
-/// Running sums over the rows in (entity, bucket) order: the sum of a
-/// range is a difference of two. Decimal sums wrap as DataFusion's do, so
-/// differences stay exact.
-enum Prefix {
-    Int(Vec<i64>),
-    Dec128(Vec<i128>),
-    Dec256(Vec<i256>),
-    Float(Vec<f64>),
-}
-
-impl Prefix {
-    fn of(array: &ArrayRef, order: &[u32]) -> Result<Prefix> {
-        fn running<T: Copy>(
-            order: &[u32],
-            zero: T,
-            value: impl Fn(usize) -> Option<T>,
-            add: impl Fn(T, T) -> T,
-        ) -> Vec<T> {
-            let mut out = Vec::with_capacity(order.len() + 1);
-            let mut total = zero;
-            out.push(total);
-            for &row in order {
-                if let Some(v) = value(row as usize) {
-                    total = add(total, v);
-                }
-                out.push(total);
-            }
-            out
-        }
-        let valid = |row: usize| array.is_valid(row);
-        Ok(match array.data_type() {
-            DataType::Int64 => {
-                let a = array.as_primitive::<Int64Type>();
-                Prefix::Int(running(
-                    order,
-                    0,
-                    |r| valid(r).then(|| a.value(r)),
-                    i64::wrapping_add,
-                ))
-            }
-            DataType::Decimal128(..) => {
-                let a = array.as_primitive::<Decimal128Type>();
-                Prefix::Dec128(running(
-                    order,
-                    0,
-                    |r| valid(r).then(|| a.value(r)),
-                    i128::wrapping_add,
-                ))
-            }
-            DataType::Decimal256(..) => {
-                let a = array.as_primitive::<Decimal256Type>();
-                Prefix::Dec256(running(
-                    order,
-                    i256::ZERO,
-                    |r| valid(r).then(|| a.value(r)),
-                    i256::wrapping_add,
-                ))
-            }
-            DataType::Float64 => {
-                let a = array.as_primitive::<Float64Type>();
-                Prefix::Float(running(
-                    order,
-                    0.0,
-                    |r| valid(r).then(|| a.value(r)),
-                    |x, y| x + y,
-                ))
-            }
-            other => {
-                return Err(internal(format!(
-                    "buckets do not add values of type {other}"
-                )));
-            }
-        })
-    }
-
-    /// The count over `[start, end)` of a count column.
-    fn count(&self, (start, end): (usize, usize)) -> i64 {
-        match self {
-            Prefix::Int(p) => p[end].wrapping_sub(p[start]),
-            _ => 0,
-        }
-    }
-}
-
 /// A column of one night being built.
 enum Built {
     Int(Vec<Option<i64>>),
@@ -340,8 +255,10 @@ impl Built {
 struct Source {
     combined: Combined,
     input: ArrayRef,
-    sums: Option<Prefix>,
-    values: Option<Prefix>,
+    /// Its running sums, for counts and sums.
+    sums: Option<Lane>,
+    /// The running count of its non-null values, when a sum needs one.
+    values: Option<Lane>,
     /// For minima and maxima: comparable rows and, per position, the best
     /// row so far within its entity.
     ordered: Option<(Rows, Vec<Option<u32>>)>,
@@ -371,8 +288,10 @@ struct PreparedAggregates {
     /// Where each window edge of the nights being cut falls in each
     /// entity's buckets, found for a chunk of nights at a time.
     edges: Option<Edges>,
-    /// Running sums of the row-count columns, by name.
-    row_counts: BTreeMap<String, Prefix>,
+    /// Running sums of the row-count columns and the sources' columns.
+    sums: RunningSums,
+    /// The lanes of the row-count columns, by name.
+    row_counts: BTreeMap<String, Lane>,
     sources: Vec<Source>,
 }
 
@@ -400,13 +319,19 @@ impl PreparedAggregates {
         }
         let sorted: Vec<i64> = order.iter().map(|&r| buckets.value(r as usize)).collect();
 
-        let mut row_counts: BTreeMap<String, Prefix> = BTreeMap::new();
+        // Every column with running sums, in one table: the row counts
+        // first, then each source's sums and its count of values.
+        let mut summed: Vec<&ArrayRef> = Vec::new();
+        let mut count_names: Vec<&String> = Vec::new();
         for (_, name) in row_ranges.iter().flatten() {
-            if !row_counts.contains_key(name.as_str()) {
-                row_counts.insert(name.clone(), Prefix::of(column(&batch, name)?, &order)?);
+            if !count_names.contains(&name) {
+                count_names.push(name);
+                summed.push(column(&batch, name)?);
             }
         }
         let mut sources = Vec::with_capacity(columns.len());
+        // Per source, where its sums and values sit in `summed`.
+        let mut at: Vec<(Option<usize>, Option<usize>)> = Vec::with_capacity(columns.len());
         for combined in columns {
             let input = Arc::clone(column(&batch, &combined.input)?);
             let mut source = Source {
@@ -416,8 +341,12 @@ impl PreparedAggregates {
                 values: None,
                 ordered: None,
             };
+            let mut sums_at = None;
             match combined.combine {
-                Combine::Count | Combine::Sum => source.sums = Some(Prefix::of(&input, &order)?),
+                Combine::Count | Combine::Sum => {
+                    sums_at = Some(summed.len());
+                    summed.push(column(&batch, &combined.input)?);
+                }
                 Combine::Min | Combine::Max => {
                     let converter =
                         RowConverter::new(vec![SortField::new(input.data_type().clone())])?;
@@ -438,10 +367,25 @@ impl PreparedAggregates {
                     source.ordered = Some((rows, best_so_far));
                 }
             }
-            if let Some(values) = &combined.values {
-                source.values = Some(Prefix::of(column(&batch, values)?, &order)?);
-            }
+            let values_at = match &combined.values {
+                Some(values) => {
+                    summed.push(column(&batch, values)?);
+                    Some(summed.len() - 1)
+                }
+                None => None,
+            };
+            at.push((sums_at, values_at));
             sources.push(source);
+        }
+        let (sums, lanes) = RunningSums::of(&summed, &order)?;
+        let row_counts = count_names
+            .into_iter()
+            .zip(&lanes)
+            .map(|(name, lane)| (name.clone(), *lane))
+            .collect();
+        for (source, (sums_at, values_at)) in sources.iter_mut().zip(at) {
+            source.sums = sums_at.and_then(|i| lanes.get(i).copied());
+            source.values = values_at.and_then(|i| lanes.get(i).copied());
         }
 
         Ok(PreparedAggregates {
@@ -452,6 +396,7 @@ impl PreparedAggregates {
             order,
             sorted,
             edges: None,
+            sums,
             row_counts,
             sources,
         })
@@ -485,9 +430,9 @@ impl PreparedAggregates {
                 edges.index(range.hi)?,
             ))
         };
-        let night_counts: Vec<((Option<usize>, usize), &Prefix)> = night_rows
+        let night_counts: Vec<((Option<usize>, usize), Lane)> = night_rows
             .iter()
-            .filter_map(|(range, name)| Some((range, self.row_counts.get(name.as_str())?)))
+            .filter_map(|(range, name)| Some((range, *self.row_counts.get(name.as_str())?)))
             .map(|(range, counts)| Ok((edges_of(range)?, counts)))
             .collect::<Result<_>>()?;
         let source_edges: Vec<(Option<usize>, usize)> = self
@@ -498,12 +443,13 @@ impl PreparedAggregates {
                 edges_of(range.ok_or_else(|| internal("a night that was not planned"))?)
             })
             .collect::<Result<_>>()?;
-        let (side, keys, starts, order, sources) = (
+        let (side, keys, starts, order, sources, sums) = (
             &self.side,
             &self.keys,
             &self.starts,
             &self.order,
             &self.sources,
+            &self.sums,
         );
         // At most one row per entity: room for all, so no column grows.
         let entities = keys.len();
@@ -511,11 +457,11 @@ impl PreparedAggregates {
         let mut rows_read = Vec::with_capacity(entities);
         let mut built: Vec<Built> = sources
             .iter()
-            .map(|s| match (&s.sums, s.combined.combine) {
+            .map(|s| match (s.sums, s.combined.combine) {
                 (_, Combine::Min | Combine::Max) => Built::Take(Vec::with_capacity(entities)),
-                (Some(Prefix::Dec128(_)), _) => Built::Dec128(Vec::with_capacity(entities)),
-                (Some(Prefix::Dec256(_)), _) => Built::Dec256(Vec::with_capacity(entities)),
-                (Some(Prefix::Float(_)), _) => Built::Float(Vec::with_capacity(entities)),
+                (Some(Lane::Dec128(_)), _) => Built::Dec128(Vec::with_capacity(entities)),
+                (Some(Lane::Dec256(_)), _) => Built::Dec256(Vec::with_capacity(entities)),
+                (Some(Lane::Float(_)), _) => Built::Float(Vec::with_capacity(entities)),
                 _ => Built::Int(Vec::with_capacity(entities)),
             })
             .collect();
@@ -527,7 +473,7 @@ impl PreparedAggregates {
             };
             let read: i64 = night_counts
                 .iter()
-                .map(|(range, counts)| counts.count(span(*range)))
+                .map(|(range, lane)| sums.int(*lane, span(*range)))
                 .sum();
             if read == 0 {
                 continue;
@@ -538,8 +484,8 @@ impl PreparedAggregates {
                 sources.iter().zip(built.iter_mut()).zip(&source_edges)
             {
                 let (s, e) = span(range);
-                let has_values = source.values.as_ref().is_none_or(|v| v.count((s, e)) > 0);
-                match (column, &source.sums, &source.ordered) {
+                let has_values = source.values.is_none_or(|v| sums.int(v, (s, e)) > 0);
+                match (column, source.sums, &source.ordered) {
                     (Built::Take(v), _, Some((rows, best_so_far))) => {
                         let best = if range.0.is_none() {
                             (e > first).then(|| best_so_far[e - 1]).flatten()
@@ -556,17 +502,17 @@ impl PreparedAggregates {
                         };
                         v.push(best);
                     }
-                    (Built::Int(v), Some(Prefix::Int(p)), _) => {
-                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    (Built::Int(v), Some(lane @ Lane::Int(_)), _) => {
+                        v.push(has_values.then(|| sums.int(lane, (s, e))));
                     }
-                    (Built::Dec128(v), Some(Prefix::Dec128(p)), _) => {
-                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    (Built::Dec128(v), Some(Lane::Dec128(lane)), _) => {
+                        v.push(has_values.then(|| sums.dec128(lane, (s, e))));
                     }
-                    (Built::Dec256(v), Some(Prefix::Dec256(p)), _) => {
-                        v.push(has_values.then(|| p[e].wrapping_sub(p[s])));
+                    (Built::Dec256(v), Some(Lane::Dec256(lane)), _) => {
+                        v.push(has_values.then(|| sums.dec256(lane, (s, e))));
                     }
-                    (Built::Float(v), Some(Prefix::Float(p)), _) => {
-                        v.push(has_values.then(|| p[e] - p[s]));
+                    (Built::Float(v), Some(Lane::Float(lane)), _) => {
+                        v.push(has_values.then(|| sums.float(lane, (s, e))));
                     }
                     _ => return Err(internal("a shared column lost its kind")),
                 }

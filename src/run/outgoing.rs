@@ -3,6 +3,7 @@
 //! and a backfill's nights written whole, in date order, on another
 //! thread while the next chunk is computed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -11,7 +12,7 @@ use datafusion::prelude::SessionContext;
 
 use super::execute::Computed;
 use super::rollups::{NightScorecard, compute_rollups};
-use super::write::{RunSummary, SettledNight, write_settled};
+use super::write::{RunSummary, SettledNight, StagedNight, stage_settled};
 use crate::base::units::Micros;
 use crate::check::model::Model;
 use crate::diagnostics::{Code, Diagnostic};
@@ -76,37 +77,61 @@ impl NightDone {
     }
 }
 
-/// Writing a chunk of nights, one after another, on a blocking thread:
-/// each night and how its writing went, up to the first that failed.
-type WriteTask = tokio::task::JoinHandle<Vec<(NaiveDate, Result<RunSummary, Vec<Diagnostic>>)>>;
+/// What the task carrying the nights out hears from the thread computing
+/// them.
+enum Job {
+    /// The next night in date order, and what computes its rollups.
+    Night(Box<(SettledNight, RollupsRunner)>),
+    /// Send the held nights out; answer once every night so far is written
+    /// (or writing one failed).
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
 
-/// A backfill's computed nights on their way out, in date order: held
-/// until a chunk of [`NIGHTS_PER_CHUNK`] is complete, their rollups
-/// computed together, then written on a blocking thread while the next
-/// chunk is computed. What each night became is heard as it is known.
+/// Where the task tells what became of each night.
+type Teller = tokio::sync::mpsc::UnboundedSender<Heard>;
+
+/// What the thread computing the nights hears back, in date order.
+enum Heard {
+    /// A night and how its writing went.
+    Written(NaiveDate, Box<Result<RunSummary, Vec<Diagnostic>>>),
+    /// The rollups of the nights held failed; nothing after is written.
+    Failed(Vec<Diagnostic>),
+}
+
+/// A backfill's computed nights on their way out, in date order. A task
+/// of their own holds them until a chunk of [`NIGHTS_PER_CHUNK`] is
+/// complete, computes the chunk's rollups together, and writes its nights
+/// on a blocking thread while the next chunk gathers: the thread
+/// computing the nights hands each over and goes on to the next, so the
+/// rollups and the writing take none of its time. What each night became
+/// is heard as it is known.
 pub struct Outgoing {
-    model: Arc<Model>,
-    chunk: Vec<SettledNight>,
-    rollups: Option<RollupsRunner>,
-    writing: Option<WriteTask>,
+    jobs: Option<tokio::sync::mpsc::Sender<Job>>,
+    heard: tokio::sync::mpsc::UnboundedReceiver<Heard>,
+    carrying: Option<tokio::task::JoinHandle<()>>,
     done: Vec<NightDone>,
 }
 
 impl Outgoing {
-    /// Nothing held, nothing written yet.
+    /// Nothing held, nothing written yet; the task carrying the nights out
+    /// starts on the current runtime.
     pub fn new(model: &Model) -> Self {
+        // One night waits while the task sends a chunk out: memory holds at
+        // most the chunk gathering, that night and the chunk being written.
+        let (jobs, receiver) = tokio::sync::mpsc::channel(1);
+        let (teller, heard) = tokio::sync::mpsc::unbounded_channel();
+        let carrying = tokio::spawn(carry(Arc::new(model.clone()), receiver, teller));
         Outgoing {
-            model: Arc::new(model.clone()),
-            chunk: Vec::new(),
-            rollups: None,
-            writing: None,
+            jobs: Some(jobs),
+            heard,
+            carrying: Some(carrying),
             done: Vec::new(),
         }
     }
 
-    /// Hold `night` (computed after the nights held before it); a full
-    /// chunk goes out. A night that later nights read back from its files
-    /// goes out at once, with the nights held before it.
+    /// Hand over `night` (computed after the nights handed over before
+    /// it). A night that later nights read back from its files is written,
+    /// with the nights before it, before this returns.
     pub async fn push(
         &mut self,
         night: SettledNight,
@@ -114,16 +139,15 @@ impl Outgoing {
         on_night: &mut dyn FnMut(&NightDone),
     ) -> Result<(), Vec<Diagnostic>> {
         let read_back = !night.reads_back_as_computed();
-        self.chunk.push(night);
-        self.rollups = Some(rollups);
-        if read_back {
-            self.send(on_night).await?;
-            return self.finish(on_night).await;
+        if self.send(Job::Night(Box::new((night, rollups)))).await {
+            if read_back {
+                self.flush().await;
+            }
+            return self.report_heard(on_night);
         }
-        if self.chunk.len() >= NIGHTS_PER_CHUNK {
-            self.send(on_night).await?;
-        }
-        self.report_written(on_night).await
+        // The task stopped: a night failed to be written. Say which.
+        self.wait(on_night).await?;
+        Err(stopped("a night could not be handed over"))
     }
 
     /// A night already written and kept: the nights before it go out first.
@@ -132,8 +156,8 @@ impl Outgoing {
         date: NaiveDate,
         on_night: &mut dyn FnMut(&NightDone),
     ) -> Result<(), Vec<Diagnostic>> {
-        self.send(on_night).await?;
-        self.finish(on_night).await?;
+        self.flush().await;
+        self.report_heard(on_night)?;
         self.report(NightDone::Kept(date), on_night);
         Ok(())
     }
@@ -144,82 +168,50 @@ impl Outgoing {
         mut self,
         on_night: &mut dyn FnMut(&NightDone),
     ) -> Result<Vec<NightDone>, Vec<Diagnostic>> {
-        self.send(on_night).await?;
-        self.finish(on_night).await?;
-        Ok(self.done)
+        self.wait(on_night).await?;
+        Ok(std::mem::take(&mut self.done))
     }
 
-    /// Compute the held nights' rollups and start writing them, once the
-    /// chunk before is written.
-    async fn send(&mut self, on_night: &mut dyn FnMut(&NightDone)) -> Result<(), Vec<Diagnostic>> {
-        if self.chunk.is_empty() {
-            return Ok(());
+    /// Hand over nothing more, wait for the task to end and report what
+    /// it did.
+    async fn wait(&mut self, on_night: &mut dyn FnMut(&NightDone)) -> Result<(), Vec<Diagnostic>> {
+        self.jobs = None;
+        if let Some(carrying) = self.carrying.take() {
+            carrying.await.map_err(|e| stopped(&e.to_string()))?;
         }
-        let mut chunk = std::mem::take(&mut self.chunk);
-        if let Some(rollups) = &self.rollups {
-            let started = std::time::Instant::now();
-            let mut nights: Vec<(Micros, &mut super::Computed)> = chunk
-                .iter_mut()
-                .map(|n| (Micros::midnight(n.as_of()), n.computed_mut()))
-                .collect();
-            rollups
-                .compute(&mut nights)
-                .await
-                .map_err(|e| vec![super::execution_error(&e)])?;
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            let share = ms / chunk.len() as f64;
-            for night in &mut chunk {
-                night.record("rollups", share);
-            }
+        self.report_heard(on_night)
+    }
+
+    /// Whether the task took the job (it stops at the first failure).
+    async fn send(&mut self, job: Job) -> bool {
+        match &self.jobs {
+            Some(jobs) => jobs.send(job).await.is_ok(),
+            None => false,
         }
-        self.finish(on_night).await?;
-        let model = Arc::clone(&self.model);
-        self.writing = Some(tokio::task::spawn_blocking(move || {
-            let mut written = Vec::with_capacity(chunk.len());
-            for night in chunk {
-                let date = night.as_of();
-                let result = write_settled(&model, night);
-                let failed = result.is_err();
-                written.push((date, result));
-                if failed {
-                    break;
+    }
+
+    /// Wait until every night handed over is written or writing stopped.
+    async fn flush(&mut self) {
+        let (ack, answer) = tokio::sync::oneshot::channel();
+        if self.send(Job::Flush(ack)).await {
+            // A dropped answer means the task stopped: what it heard says why.
+            let _ = answer.await;
+        }
+    }
+
+    /// Report the nights heard of so far; the first failure is returned.
+    fn report_heard(
+        &mut self,
+        on_night: &mut dyn FnMut(&NightDone),
+    ) -> Result<(), Vec<Diagnostic>> {
+        while let Ok(heard) = self.heard.try_recv() {
+            match heard {
+                Heard::Written(date, written) => {
+                    let summary = (*written)?;
+                    self.report(NightDone::Written(date, Box::new(summary)), on_night);
                 }
+                Heard::Failed(failed) => return Err(failed),
             }
-            written
-        }));
-        Ok(())
-    }
-
-    /// Report the chunk being written if it is done, without waiting.
-    async fn report_written(
-        &mut self,
-        on_night: &mut dyn FnMut(&NightDone),
-    ) -> Result<(), Vec<Diagnostic>> {
-        match &self.writing {
-            Some(task) if task.is_finished() => self.finish(on_night).await,
-            _ => Ok(()),
-        }
-    }
-
-    /// Wait for the chunk being written, if any, and report its nights.
-    async fn finish(
-        &mut self,
-        on_night: &mut dyn FnMut(&NightDone),
-    ) -> Result<(), Vec<Diagnostic>> {
-        let Some(task) = self.writing.take() else {
-            return Ok(());
-        };
-        let written = task.await.map_err(|e| {
-            vec![
-                Diagnostic::error(
-                    Code::OutputFailed,
-                    format!("writing the nights stopped: {e}"),
-                )
-                .help("earlier nights are whole; run the backfill again to resume"),
-            ]
-        })?;
-        for (date, result) in written {
-            self.report(NightDone::Written(date, Box::new(result?)), on_night);
         }
         Ok(())
     }
@@ -227,5 +219,165 @@ impl Outgoing {
     fn report(&mut self, night: NightDone, on_night: &mut dyn FnMut(&NightDone)) {
         on_night(&night);
         self.done.push(night);
+    }
+}
+
+/// A dropped backfill stops carrying its nights out at the next chunk
+/// (the chunk being written is finished whole by its thread).
+impl Drop for Outgoing {
+    fn drop(&mut self) {
+        if let Some(carrying) = &self.carrying {
+            carrying.abort();
+        }
+    }
+}
+
+fn stopped(why: &str) -> Vec<Diagnostic> {
+    vec![
+        Diagnostic::error(
+            Code::OutputFailed,
+            format!("writing the nights stopped: {why}"),
+        )
+        .help("earlier nights are whole; run the backfill again to resume"),
+    ]
+}
+
+/// The task carrying the nights out: gather a chunk, compute its rollups,
+/// write it on a blocking thread once the chunk before is written, until
+/// the nights end or a night fails.
+async fn carry(model: Arc<Model>, mut jobs: tokio::sync::mpsc::Receiver<Job>, teller: Teller) {
+    let mut chunk: Vec<SettledNight> = Vec::new();
+    let mut rollups: Option<RollupsRunner> = None;
+    let mut writing: Option<tokio::task::JoinHandle<bool>> = None;
+    while let Some(job) = jobs.recv().await {
+        let answer = match job {
+            Job::Night(job) => {
+                let (night, runner) = *job;
+                chunk.push(night);
+                rollups = Some(runner);
+                if chunk.len() < NIGHTS_PER_CHUNK {
+                    continue;
+                }
+                None
+            }
+            Job::Flush(answer) => Some(answer),
+        };
+        let sent = send_chunk(&model, &mut chunk, rollups.as_ref(), &mut writing, &teller).await;
+        let written = match answer {
+            Some(answer) => {
+                let written = sent && finish(&mut writing, &teller).await;
+                let _ = answer.send(());
+                written
+            }
+            None => sent,
+        };
+        if !written {
+            return;
+        }
+    }
+    if send_chunk(&model, &mut chunk, rollups.as_ref(), &mut writing, &teller).await {
+        finish(&mut writing, &teller).await;
+    }
+}
+
+/// Compute the chunk's rollups and start writing its nights once the
+/// chunk before is written: false when anything failed (and was told).
+async fn send_chunk(
+    model: &Arc<Model>,
+    chunk: &mut Vec<SettledNight>,
+    rollups: Option<&RollupsRunner>,
+    writing: &mut Option<tokio::task::JoinHandle<bool>>,
+    teller: &Teller,
+) -> bool {
+    if chunk.is_empty() {
+        return true;
+    }
+    let mut chunk = std::mem::take(chunk);
+    if let Some(rollups) = rollups {
+        let started = std::time::Instant::now();
+        let mut nights: Vec<(Micros, &mut super::Computed)> = chunk
+            .iter_mut()
+            .map(|n| (Micros::midnight(n.as_of()), n.computed_mut()))
+            .collect();
+        if let Err(e) = rollups.compute(&mut nights).await {
+            let _ = teller.send(Heard::Failed(vec![super::execution_error(&e)]));
+            return false;
+        }
+        let share = started.elapsed().as_secs_f64() * 1e3 / chunk.len() as f64;
+        for night in &mut chunk {
+            night.record("rollups", share);
+        }
+    }
+    if !finish(writing, teller).await {
+        return false;
+    }
+    let (model, teller) = (Arc::clone(model), teller.clone());
+    *writing = Some(tokio::task::spawn_blocking(move || {
+        write_chunk(&model, chunk, &teller)
+    }));
+    true
+}
+
+/// Write a chunk's nights: staged side by side on up to `threads`
+/// threads (the run's own limit), each put in place in date order as soon
+/// as it and the nights before it are staged, and told. Stops at the
+/// first night that fails; the nights staged after it are dropped, so the
+/// folder holds every night up to it and none after. Whether all went in.
+fn write_chunk(model: &Model, chunk: Vec<SettledNight>, teller: &Teller) -> bool {
+    let threads = chunk
+        .first()
+        .map_or(1, |n| n.threads())
+        .clamp(1, chunk.len().max(1));
+    let dates: Vec<NaiveDate> = chunk.iter().map(SettledNight::as_of).collect();
+    let queue = std::sync::Mutex::new(chunk.into_iter().enumerate());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (stager, staged) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (queue, stop, stager) = (&queue, &stop, stager.clone());
+            scope.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let next = match queue.lock() {
+                        Ok(mut queue) => queue.next(),
+                        Err(_) => None,
+                    };
+                    let Some((index, night)) = next else { break };
+                    if stager.send((index, stage_settled(model, night))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(stager);
+        let mut waiting = BTreeMap::new();
+        let mut next = 0;
+        for (index, result) in staged {
+            waiting.insert(index, result);
+            while let Some(result) = waiting.remove(&next) {
+                let written = result.and_then(StagedNight::commit);
+                let failed = written.is_err();
+                if teller
+                    .send(Heard::Written(dates[next], Box::new(written)))
+                    .is_err()
+                    || failed
+                {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return false;
+                }
+                next += 1;
+            }
+        }
+        next == dates.len()
+    })
+}
+
+/// Wait for the chunk being written, if any: whether all of it was.
+async fn finish(writing: &mut Option<tokio::task::JoinHandle<bool>>, teller: &Teller) -> bool {
+    match writing.take() {
+        Some(task) => task.await.unwrap_or_else(|e| {
+            let _ = teller.send(Heard::Failed(stopped(&e.to_string())));
+            false
+        }),
+        None => true,
     }
 }

@@ -131,6 +131,11 @@ impl SettledNight {
         self.watch.record(stage, ms);
     }
 
+    /// The threads the run may use.
+    pub fn threads(&self) -> usize {
+        self.settings.threads
+    }
+
     /// (Parquet, Arrow), so a later night may take this one from memory.
     pub fn reads_back_as_computed(&self) -> bool {
         matches!(
@@ -191,6 +196,48 @@ pub async fn write_night(
 /// Write a settled night's partition atomically (blocking file I/O) and
 /// summarise it.
 pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, Vec<Diagnostic>> {
+    stage_settled(model, night)?.commit()
+}
+
+/// A night's files written and synced in its staging folder, not yet in
+/// place: nights can be staged side by side and put in place in date
+/// order.
+pub struct StagedNight {
+    staged: Staged,
+    out: PathBuf,
+    summary: RunSummary,
+}
+
+impl StagedNight {
+    /// Move the partition into place (replacing an earlier one whole).
+    pub fn commit(self) -> Result<RunSummary, Vec<Diagnostic>> {
+        let StagedNight {
+            staged,
+            out,
+            mut summary,
+        } = self;
+        summary.partition = staged
+            .commit()
+            .map_err(|e| cannot_write(&out, "the partition", e.to_string()))?;
+        Ok(summary)
+    }
+}
+
+fn cannot_write(out: &std::path::Path, what: &str, e: String) -> Vec<Diagnostic> {
+    vec![
+        Diagnostic::error(
+            Code::OutputFailed,
+            format!("cannot write {what} under {}: {e}", out.display()),
+        )
+        .help(
+            "check that the output folder is writable and the disk has room; earlier outputs are untouched",
+        ),
+    ]
+}
+
+/// Write a settled night's files into its staging folder (blocking file
+/// I/O) and summarise it; [`StagedNight::commit`] puts it in place.
+pub fn stage_settled(model: &Model, night: SettledNight) -> Result<StagedNight, Vec<Diagnostic>> {
     let SettledNight {
         settings,
         computed,
@@ -205,10 +252,7 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
     } = night;
     watch.restart_lap();
     let actions = &computed.actions;
-    let write_error = |what: &str, e: String| {
-        vec![Diagnostic::error(Code::OutputFailed, format!("cannot write {what} under {}: {e}", settings.out.display()))
-            .help("check that the output folder is writable and the disk has room; earlier outputs are untouched")]
-    };
+    let write_error = |what: &str, e: String| cannot_write(&settings.out, what, e);
     let staged = Staged::new(&settings.out, &outputs::partition_name(settings.as_of))
         .map_err(|e| write_error("the output folder", e.to_string()))?;
     let scorecard_file = outputs::file_name(names::SCORECARD_TABLE, settings.format);
@@ -284,9 +328,6 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
     });
     outputs::write_synced(&staged.dir.join(names::MANIFEST_FILE), manifest.as_bytes())
         .map_err(|e| write_error("the manifest", e.to_string()))?;
-    let partition = staged
-        .commit()
-        .map_err(|e| write_error("the partition", e.to_string()))?;
 
     let band_counts = count_by(&computed.scorecard, names::BAND);
     let mut bands: Vec<(String, usize)> = Vec::new();
@@ -312,8 +353,8 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
             )
         })
         .collect();
-    Ok(RunSummary {
-        partition,
+    let summary = RunSummary {
+        partition: PathBuf::new(),
         entities,
         bands,
         actions: actions_summary,
@@ -328,5 +369,10 @@ pub fn write_settled(model: &Model, night: SettledNight) -> Result<RunSummary, V
             .filter(|_| definitions_changed)
             .map(|night| (night, big_movers(&computed.scorecard))),
         remote,
+    };
+    Ok(StagedNight {
+        staged,
+        out: settings.out,
+        summary,
     })
 }
