@@ -11,7 +11,7 @@ use datafusion::physical_plan::displayable;
 use super::{Report, check_path, run_blocking};
 use crate::Data;
 use crate::base::names;
-use crate::base::units::Seconds;
+use crate::base::units::{Micros, Seconds};
 use crate::check::model::{MetricKind, Model};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::plan::nights::Recipe;
@@ -325,12 +325,25 @@ pub fn plan_nights(pipeline: &Path, options: &RunOptions, nights: &Nights, stage
             let entity = &checked.model.entity.name;
             let what = match &side.recipe {
                 Recipe::Aggregates {
-                    columns, bucket, ..
+                    columns,
+                    bucket,
+                    joined,
+                    ..
                 } => {
-                    let bucket = Seconds::of(bucket.get() / 1_000_000, 1)
-                        .map_or_else(|| format!("{} µs", bucket.get()), |s| s.to_string());
+                    let span = |micros: Micros| {
+                        Seconds::of(micros.get() / 1_000_000, 1)
+                            .map_or_else(|| format!("{} µs", micros.get()), |s| s.to_string())
+                    };
+                    let buckets = match joined {
+                        Some((per_step, step)) => format!(
+                            "bucket: {per_step} per {} between its windows' edges, on a grid of {}",
+                            span(*step),
+                            span(*bucket)
+                        ),
+                        None => format!("bucket of {}", span(*bucket)),
+                    };
                     format!(
-                        "{} aggregates per ({entity}, bucket of {bucket}), combined per night over the buckets in its windows",
+                        "{} aggregates per ({entity}, {buckets}), combined per night over the buckets in its windows",
                         columns.len()
                     )
                 }

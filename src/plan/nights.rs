@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::ScalarValue;
+use datafusion::functions::core as core_fn;
 use datafusion::functions_aggregate::expr_fn::{bit_or, count};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit, when};
 
@@ -82,8 +83,12 @@ pub enum Recipe {
     /// A main side: its columns, and per night the bucket ranges whose
     /// row counts (one column per set of conditions) give the rows read.
     Aggregates {
-        /// The width of a bucket.
+        /// The width of a bucket (of the finest grid every window edge
+        /// falls on).
         bucket: Micros,
+        /// When the nights' step holds more of those than window edges:
+        /// the buckets per step, each running from one edge to the next.
+        joined: Option<(usize, Micros)>,
         /// Every aggregate column.
         columns: Vec<Combined>,
         /// The rows-read column of the side.
@@ -411,6 +416,12 @@ fn windows_by_night(nights: &[Micros], sides: &[&Side]) -> Shared<Vec<Vec<Window
 /// Buckets of `width` microseconds from `origin`: every window edge of
 /// every night is a bucket edge. With a window over all history, bucket
 /// −1 holds everything before the origin.
+///
+/// Evenly spaced nights put their window edges at the same few offsets
+/// within every step (a 30-day window every 7 days: the nights, and 2 days
+/// after each): when those offsets are fewer than the buckets in a step,
+/// the buckets between two edges are joined into one, so the aggregation
+/// groups far fewer (entity, bucket) pairs for the same answers.
 struct Grid {
     origin: i64,
     width: i64,
@@ -419,6 +430,9 @@ struct Grid {
     /// `[lo, hi)` of the rows any night reads.
     lo: Option<i64>,
     hi: i64,
+    /// Buckets of `width` per step, and the offsets (in buckets, ascending,
+    /// the first 0) where an edge falls within a step, when joined.
+    joined: Option<(i64, Vec<i64>)>,
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -456,12 +470,21 @@ impl Grid {
             all_history,
             lo: (!all_history).then_some(origin),
             hi,
+            joined: joined_buckets(nights, &edges, origin, width),
         })
     }
 
     /// The bucket an edge starts.
     fn bucket(&self, edge: Micros) -> i64 {
-        (edge.get() - self.origin) / self.width
+        let fine = (edge.get() - self.origin) / self.width;
+        match &self.joined {
+            None => fine,
+            Some((per_step, offsets)) => {
+                let within = fine % per_step;
+                let before = offsets.partition_point(|&o| o <= within) as i64;
+                (fine / per_step) * offsets.len() as i64 + before - 1
+            }
+        }
     }
 
     fn range(&self, window: Window) -> BucketRange {
@@ -471,25 +494,52 @@ impl Grid {
         }
     }
 
-    /// The bucket of a row, from its time column.
+    /// The bucket of a row, from its time column: as [`Grid::bucket`]
+    /// computes it, in the engine's arithmetic.
     fn bucket_expr(&self, time: &str, time_type: &DataType) -> Shared<Expr> {
         let native = |micros| {
             self.unit
                 .native(micros)
                 .ok_or("a bucket edge between units")
         };
-        let offset = cast(ident(time), DataType::Int64) - lit(native(self.origin)?);
-        let bucket = offset / lit(native(self.width)?);
-        if self.all_history {
-            when(
-                ident(time).lt(time_literal(time_type, Micros::new(self.origin))),
-                lit(-1i64),
-            )
-            .otherwise(bucket)
-            .map_err(|e| e.to_string())
+        let Some((per_step, offsets)) = &self.joined else {
+            let offset = cast(ident(time), DataType::Int64) - lit(native(self.origin)?);
+            let bucket = offset / lit(native(self.width)?);
+            return if self.all_history {
+                when(
+                    ident(time).lt(time_literal(time_type, Micros::new(self.origin))),
+                    lit(-1i64),
+                )
+                .otherwise(bucket)
+                .map_err(|e| e.to_string())
+            } else {
+                Ok(bucket)
+            };
+        };
+        // Counted from a step before the origin, so that the division
+        // (which truncates) stays exact for every row from there on: the
+        // grid's bucket plus a step. Steps before, times the edges in a
+        // step, plus the edges after the step's first at or before the
+        // row, less the step added.
+        let edges = offsets.len() as i64;
+        let start = self
+            .origin
+            .checked_sub(per_step * self.width)
+            .ok_or("a window reaches the limit of time")?;
+        let shifted =
+            (cast(ident(time), DataType::Int64) - lit(native(start)?)) / lit(native(self.width)?);
+        let within = shifted.clone() % lit(*per_step);
+        let bucket = offsets.iter().skip(1).fold(
+            (shifted / lit(*per_step)) * lit(edges) - lit(edges),
+            |sum, offset| sum + cast(within.clone().gt_eq(lit(*offset)), DataType::Int64),
+        );
+        // Rows before the origin (read only by windows over all history)
+        // come out below 0: all of them are bucket −1.
+        Ok(if self.all_history {
+            core_fn::greatest().call(vec![bucket, lit(-1i64)])
         } else {
-            Ok(bucket)
-        }
+            bucket
+        })
     }
 
     /// The rows any night reads, as a predicate on the time column.
@@ -500,6 +550,34 @@ impl Grid {
             None => upper,
         }
     }
+}
+
+/// For nights evenly spaced by a whole number of buckets: that number,
+/// and the offsets within a step where edges fall, when there are fewer
+/// offsets than buckets (else joining buckets gains nothing).
+fn joined_buckets(
+    nights: &[Micros],
+    edges: &[i64],
+    origin: i64,
+    width: i64,
+) -> Option<(i64, Vec<i64>)> {
+    let step = match nights {
+        [first, second, ..] => second.get() - first.get(),
+        _ => return None,
+    };
+    let evenly = nights.windows(2).all(|p| p[1].get() - p[0].get() == step);
+    if !evenly || step <= 0 || width <= 0 || step % width != 0 {
+        return None;
+    }
+    let per_step = step / width;
+    let mut offsets: Vec<i64> = edges
+        .iter()
+        .map(|e| ((e - origin) / width) % per_step)
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    (offsets.first() == Some(&0) && (offsets.len() as i64) < per_step)
+        .then_some((per_step, offsets))
 }
 
 /// How an aggregate call combines over buckets, when it does.
@@ -649,6 +727,10 @@ fn share_aggregates(
         plan,
         Recipe::Aggregates {
             bucket: Micros::new(grid.width),
+            joined: grid
+                .joined
+                .as_ref()
+                .map(|(per_step, offsets)| (offsets.len(), Micros::new(per_step * grid.width))),
             columns,
             rows: rows.to_string(),
             row_ranges,
@@ -794,6 +876,42 @@ mod tests {
             lo: Some(Micros::new(hi - days_back * DAY)),
             hi: Micros::new(hi),
         }
+    }
+
+    #[test]
+    fn buckets_between_edges_are_joined_when_a_step_has_fewer_edges_than_buckets() {
+        let nights: Vec<Micros> = (0..4)
+            .map(|n| Micros::new(100 * DAY + 7 * n * DAY))
+            .collect();
+        let windows: Vec<Vec<Window>> = nights
+            .iter()
+            .map(|n| vec![window(n.get(), 30, 0)])
+            .collect();
+        let grid = Grid::new(&nights, &windows, Unit::Coarser(1)).expect("grid");
+        // Edges fall on days 0 and 2 of every week from day 70: buckets
+        // [70, 72), [72, 77), [77, 79), … — two a week instead of seven.
+        assert_eq!(grid.width, DAY);
+        assert_eq!(grid.joined, Some((7, vec![0, 2])));
+        let at = |day: i64| grid.bucket(Micros::new(day * DAY));
+        assert_eq!(
+            [at(70), at(72), at(77), at(79), at(84), at(100)],
+            [0, 1, 2, 3, 4, 9]
+        );
+        assert_eq!(
+            grid.range(windows[0][0]),
+            BucketRange { lo: Some(0), hi: 9 }
+        );
+        assert_eq!(
+            grid.range(windows[3][0]),
+            BucketRange { lo: Some(6), hi: 15 }
+        );
+        // A step that every edge divides gains nothing from joining.
+        let weekly: Vec<Vec<Window>> = nights
+            .iter()
+            .map(|n| vec![window(n.get(), 28, 0)])
+            .collect();
+        let grid = Grid::new(&nights, &weekly, Unit::Coarser(1)).expect("grid");
+        assert_eq!((grid.width, grid.joined.is_none()), (7 * DAY, true));
     }
 
     #[test]
