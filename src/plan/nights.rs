@@ -903,7 +903,10 @@ mod tests {
         );
         assert_eq!(
             grid.range(windows[3][0]),
-            BucketRange { lo: Some(6), hi: 15 }
+            BucketRange {
+                lo: Some(6),
+                hi: 15
+            }
         );
         // A step that every edge divides gains nothing from joining.
         let weekly: Vec<Vec<Window>> = nights
