@@ -399,7 +399,7 @@ playbooks:
 fn random_pipelines_backfill_exactly_as_nightly_runs() {
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x12);
-    let (mut shared_sides, mut per_night_sides) = (0, 0);
+    let (mut shared_sides, mut per_night_sides, mut joined_buckets) = (0, 0, 0);
     for case in 0..12 {
         let (events, pipeline, range) = random_case(&mut rng);
         let dir = tempfile::tempdir().expect("temp dir");
@@ -441,11 +441,17 @@ fn random_pipelines_backfill_exactly_as_nightly_runs() {
         assert_eq!(plan.exit, Exit::Ok, "{:?}", plan.diagnostics);
         shared_sides += plan.output.matches("== shared side").count();
         per_night_sides += plan.output.matches("night by night, because").count();
+        joined_buckets += plan.output.matches("between its windows' edges").count();
     }
     // Both paths ran: sides shared by every night, and sides (a condition
-    // reading as_of, a median) computed night by night.
+    // reading as_of, a median) computed night by night; and buckets both
+    // as the grid has them and joined between window edges.
     assert!(shared_sides >= 8, "{shared_sides} sides shared");
     assert!(per_night_sides >= 1, "{per_night_sides} sides per night");
+    assert!(
+        (1..shared_sides).contains(&joined_buckets),
+        "{joined_buckets} of {shared_sides} sides with joined buckets"
+    );
 }
 
 /// More nights than one mask word holds (62) and than one chunk of window
