@@ -101,10 +101,10 @@ enum Heard {
 /// A backfill's computed nights on their way out, in date order. A task
 /// of their own holds them until a chunk of [`NIGHTS_PER_CHUNK`] is
 /// complete, computes the chunk's rollups together, and writes its nights
-/// on a blocking thread while the next chunk gathers: the thread
-/// computing the nights hands each over and goes on to the next, so the
-/// rollups and the writing take none of its time. What each night became
-/// is heard as it is known.
+/// (staged side by side, put in place in date order) while the next chunk
+/// gathers: the thread computing the nights hands each over and goes on
+/// to the next, so the rollups and the writing take none of its time.
+/// What each night became is heard as it is known.
 pub struct Outgoing {
     jobs: Option<tokio::sync::mpsc::Sender<Job>>,
     heard: tokio::sync::mpsc::UnboundedReceiver<Heard>,

@@ -258,6 +258,58 @@ fn a_killed_backfill_leaves_whole_nights_and_resumes() {
     assert_same_nights(clean.path(), killed.path());
 }
 
+/// A night that cannot be written stops the backfill: the nights before
+/// it are in place and none after it, though the later nights of its chunk
+/// were being staged beside it; no staging folder is left behind; and the
+/// next backfill resumes at that night, with the same bytes as one that
+/// never failed.
+#[test]
+fn a_night_that_cannot_be_written_stops_the_backfill_with_only_earlier_nights_in_place() {
+    let pipeline = repo("pipelines/customer_health.yaml");
+    let failed = tempfile::tempdir().expect("temp dir");
+    let clean = tempfile::tempdir().expect("temp dir");
+    let range = nights("2026-10-01", "2026-10-26", 2, false);
+    // A file where the sixth night's staging folder goes (this process
+    // runs the backfill, so the folder is named by its id).
+    let blocker = failed
+        .path()
+        .join(format!(".as_of=2026-10-11.tmp-{}", std::process::id()));
+    std::fs::write(&blocker, "in the way").expect("blocker");
+    let report = commands::backfill(&pipeline, &options(failed.path()), &range, &mut |_, _| {});
+    let code = report.diagnostics.first().map(|d| d.code);
+    assert_eq!(
+        (report.exit, code),
+        (Exit::Error, Some(Code::OutputFailed)),
+        "{:?}",
+        report.diagnostics
+    );
+    let written = partitions(failed.path());
+    let before: Vec<String> = range
+        .dates()
+        .expect("nights")
+        .iter()
+        .take_while(|d| d.to_string() < "2026-10-11".to_string())
+        .map(|d| format!("as_of={d}"))
+        .collect();
+    assert_eq!(written, before);
+    let hidden: Vec<String> = std::fs::read_dir(failed.path())
+        .expect("out")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && !n.starts_with(".vane"))
+        .collect();
+    assert_eq!(
+        hidden,
+        vec![format!(".as_of=2026-10-11.tmp-{}", std::process::id())]
+    );
+    std::fs::remove_file(&blocker).expect("unblock");
+    let report = commands::backfill(&pipeline, &options(failed.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    let report = commands::backfill(&pipeline, &options(clean.path()), &range, &mut |_, _| {});
+    assert_eq!(report.exit, Exit::Ok, "{:?}", report.diagnostics);
+    assert_same_nights(clean.path(), failed.path());
+}
+
 /// A random pipeline over random events: windows longer and shorter than
 /// the step, `where:` clauses, every kind of aggregate, `change`, a health
 /// score with a trend, and a playbook with a cooldown.
