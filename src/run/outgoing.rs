@@ -143,7 +143,7 @@ impl Outgoing {
             if read_back {
                 self.flush().await;
             }
-            return self.report_heard(on_night);
+            return self.report_or_stop(on_night).await;
         }
         // The task stopped: a night failed to be written. Say which.
         self.wait(on_night).await?;
@@ -157,7 +157,7 @@ impl Outgoing {
         on_night: &mut dyn FnMut(&NightDone),
     ) -> Result<(), Vec<Diagnostic>> {
         self.flush().await;
-        self.report_heard(on_night)?;
+        self.report_or_stop(on_night).await?;
         self.report(NightDone::Kept(date), on_night);
         Ok(())
     }
@@ -180,6 +180,24 @@ impl Outgoing {
             carrying.await.map_err(|e| stopped(&e.to_string()))?;
         }
         self.report_heard(on_night)
+    }
+
+    /// Report the nights heard of so far; on the first failure, wait until
+    /// the task and the nights it was writing have stopped (the nights
+    /// staged after the failed one removed) before returning it.
+    async fn report_or_stop(
+        &mut self,
+        on_night: &mut dyn FnMut(&NightDone),
+    ) -> Result<(), Vec<Diagnostic>> {
+        let failed = match self.report_heard(on_night) {
+            Ok(()) => return Ok(()),
+            Err(failed) => failed,
+        };
+        self.jobs = None;
+        if let Some(carrying) = self.carrying.take() {
+            let _ = carrying.await;
+        }
+        Err(failed)
     }
 
     /// Whether the task took the job (it stops at the first failure).
@@ -275,7 +293,10 @@ async fn carry(model: Arc<Model>, mut jobs: tokio::sync::mpsc::Receiver<Job>, te
             return;
         }
     }
-    if send_chunk(&model, &mut chunk, rollups.as_ref(), &mut writing, &teller).await {
+    // The chunk being written first: after a failure nothing more is.
+    if finish(&mut writing, &teller).await
+        && send_chunk(&model, &mut chunk, rollups.as_ref(), &mut writing, &teller).await
+    {
         finish(&mut writing, &teller).await;
     }
 }
