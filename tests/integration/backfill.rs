@@ -288,7 +288,7 @@ fn a_night_that_cannot_be_written_stops_the_backfill_with_only_earlier_nights_in
         .dates()
         .expect("nights")
         .iter()
-        .take_while(|d| d.to_string() < "2026-10-11".to_string())
+        .take_while(|d| **d < date("2026-10-11"))
         .map(|d| format!("as_of={d}"))
         .collect();
     assert_eq!(written, before);
