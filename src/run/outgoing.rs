@@ -293,10 +293,9 @@ async fn carry(model: Arc<Model>, mut jobs: tokio::sync::mpsc::Receiver<Job>, te
             return;
         }
     }
-    // The chunk being written first: after a failure nothing more is.
-    if finish(&mut writing, &teller).await
-        && send_chunk(&model, &mut chunk, rollups.as_ref(), &mut writing, &teller).await
-    {
+    // The last chunk's rollups are computed while the chunk before is
+    // written; it is written only if that one was.
+    if send_chunk(&model, &mut chunk, rollups.as_ref(), &mut writing, &teller).await {
         finish(&mut writing, &teller).await;
     }
 }
