@@ -243,6 +243,16 @@ fn a_killed_backfill_leaves_whole_nights_and_resumes() {
     let _ = child.wait();
     let before = partitions(killed.path());
     assert!(before.len() >= 3, "{before:?}");
+    // Nights go into place in date order, however many were being staged
+    // side by side: the kill leaves the first nights, with no gap.
+    let first_nights: Vec<String> = nights(from, to, 1, false)
+        .dates()
+        .expect("nights")
+        .iter()
+        .take(before.len())
+        .map(|d| format!("as_of={d}"))
+        .collect();
+    assert_eq!(before, first_nights);
     for name in &before {
         let night = night_files(&killed.path().join(name));
         assert!(
