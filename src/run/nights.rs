@@ -257,8 +257,8 @@ struct Source {
     input: ArrayRef,
     /// Its running sums, for counts and sums.
     sums: Option<Lane>,
-    /// The running count of its non-null values, when a sum needs one.
-    values: Option<Lane>,
+    /// The integer lane counting its non-null values, when a sum needs one.
+    values: Option<usize>,
     /// For minima and maxima: comparable rows and, per position, the best
     /// row so far within its entity.
     ordered: Option<(Rows, Vec<Option<u32>>)>,
@@ -290,8 +290,8 @@ struct PreparedAggregates {
     edges: Option<Edges>,
     /// Running sums of the row-count columns and the sources' columns.
     sums: RunningSums,
-    /// The lanes of the row-count columns, by name.
-    row_counts: BTreeMap<String, Lane>,
+    /// The integer lanes of the row-count columns, by name.
+    row_counts: BTreeMap<String, usize>,
     sources: Vec<Source>,
 }
 
@@ -333,7 +333,8 @@ impl PreparedAggregates {
         // Per source, where its sums and values sit in `summed`.
         let mut at: Vec<(Option<usize>, Option<usize>)> = Vec::with_capacity(columns.len());
         for combined in columns {
-            let input = Arc::clone(column(&batch, &combined.input)?);
+            let read = column(&batch, &combined.input)?;
+            let input = Arc::clone(read);
             let mut source = Source {
                 combined: combined.clone(),
                 input: Arc::clone(&input),
@@ -345,7 +346,7 @@ impl PreparedAggregates {
             match combined.combine {
                 Combine::Count | Combine::Sum => {
                     sums_at = Some(summed.len());
-                    summed.push(column(&batch, &combined.input)?);
+                    summed.push(read);
                 }
                 Combine::Min | Combine::Max => {
                     let converter =
@@ -378,14 +379,19 @@ impl PreparedAggregates {
             sources.push(source);
         }
         let (sums, lanes) = RunningSums::of(&summed, &order)?;
+        // Row counts and counts of values are integers by construction.
+        let int_lane = |i: usize| match lanes.get(i) {
+            Some(Lane::Int(lane)) => Ok(*lane),
+            _ => Err(internal("a count that is not an integer")),
+        };
         let row_counts = count_names
             .into_iter()
-            .zip(&lanes)
-            .map(|(name, lane)| (name.clone(), *lane))
-            .collect();
+            .enumerate()
+            .map(|(i, name)| Ok((name.clone(), int_lane(i)?)))
+            .collect::<Result<_>>()?;
         for (source, (sums_at, values_at)) in sources.iter_mut().zip(at) {
             source.sums = sums_at.and_then(|i| lanes.get(i).copied());
-            source.values = values_at.and_then(|i| lanes.get(i).copied());
+            source.values = values_at.map(int_lane).transpose()?;
         }
 
         Ok(PreparedAggregates {
@@ -430,7 +436,7 @@ impl PreparedAggregates {
                 edges.index(range.hi)?,
             ))
         };
-        let night_counts: Vec<((Option<usize>, usize), Lane)> = night_rows
+        let night_counts: Vec<((Option<usize>, usize), usize)> = night_rows
             .iter()
             .filter_map(|(range, name)| Some((range, *self.row_counts.get(name.as_str())?)))
             .map(|(range, counts)| Ok((edges_of(range)?, counts)))
@@ -502,7 +508,7 @@ impl PreparedAggregates {
                         };
                         v.push(best);
                     }
-                    (Built::Int(v), Some(lane @ Lane::Int(_)), _) => {
+                    (Built::Int(v), Some(Lane::Int(lane)), _) => {
                         v.push(has_values.then(|| sums.int(lane, (s, e))));
                     }
                     (Built::Dec128(v), Some(Lane::Dec128(lane)), _) => {

@@ -175,11 +175,18 @@ impl Outgoing {
     /// Hand over nothing more, wait for the task to end and report what
     /// it did.
     async fn wait(&mut self, on_night: &mut dyn FnMut(&NightDone)) -> Result<(), Vec<Diagnostic>> {
-        self.jobs = None;
-        if let Some(carrying) = self.carrying.take() {
-            carrying.await.map_err(|e| stopped(&e.to_string()))?;
-        }
+        self.end().await.map_err(|e| stopped(&e.to_string()))?;
         self.report_heard(on_night)
+    }
+
+    /// Hand over nothing more and wait until the task (and the nights it
+    /// is writing) have stopped.
+    async fn end(&mut self) -> Result<(), tokio::task::JoinError> {
+        self.jobs = None;
+        match self.carrying.take() {
+            Some(carrying) => carrying.await,
+            None => Ok(()),
+        }
     }
 
     /// Report the nights heard of so far; on the first failure, wait until
@@ -193,10 +200,8 @@ impl Outgoing {
             Ok(()) => return Ok(()),
             Err(failed) => failed,
         };
-        self.jobs = None;
-        if let Some(carrying) = self.carrying.take() {
-            let _ = carrying.await;
-        }
+        // The failure told is the one returned, however the task ended.
+        let _ = self.end().await;
         Err(failed)
     }
 
