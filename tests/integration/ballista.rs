@@ -464,9 +464,19 @@ fn losing_an_executor_mid_run_never_leaves_a_partial_night() {
         Exit::Ok => {
             let again = run(&pipeline, options(&local, "2026-11-01", None));
             assert_eq!(again.exit, Exit::Ok, "{:?}", again.diagnostics);
+            let (cluster_files, local_files) = (
+                night_files(&tonight),
+                night_files(&local.join("as_of=2026-11-01")),
+            );
+            let differing: Vec<&String> = cluster_files
+                .iter()
+                .zip(&local_files)
+                .filter(|(a, b)| a != b)
+                .map(|((name, _), _)| name)
+                .collect();
             assert!(
-                night_files(&tonight) == night_files(&local.join("as_of=2026-11-01")),
-                "a night that completed through retries equals the local one"
+                cluster_files == local_files,
+                "a night that completed through retries equals the local one; differing: {differing:?}"
             );
         }
         _ => {
